@@ -1,0 +1,1 @@
+"""Order Management Service: the code that runs in Lambda."""

@@ -1,0 +1,82 @@
+"""API keys: stored only as SHA-256 hashes, with their role and scope.
+
+A raw key is shown once, when minted, and never stored. A lookup hashes the
+presented key and reads ``KEY#<sha256>``; warm Lambdas cache lookups for a
+short TTL (revocation takes effect within that TTL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.adapters import keys as k
+from chalicelib.adapters.dynamodb import TtlCache, deserialize, serialize
+from chalicelib.domain.auth import Principal, Role
+
+
+def hash_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def key_id_of(key_hash: str) -> str:
+    # Public handle of a key, safe to log and show: a prefix of its hash.
+    return f"key_{key_hash[:16]}"
+
+
+@dataclass(frozen=True)
+class MintedKey:
+    key_id: str
+    raw_key: str
+    role: Role
+    scope: str | None
+
+
+class ApiKeyStore:
+    def __init__(self, client: Any, table_name: str, *, cache_seconds: float = 60.0) -> None:
+        self.client = client
+        self.table = table_name
+        self.cache = TtlCache(cache_seconds)
+
+    def authenticate(self, raw_key: str) -> Principal | None:
+        key_hash = hash_key(raw_key)
+        cached = self.cache.get(key_hash)
+        if cached is not None:
+            return cached if isinstance(cached, Principal) else None
+        response = self.client.get_item(TableName=self.table,
+                                         Key=serialize({"pk": k.api_key_pk(key_hash), "sk": k.API_KEY_SK}))
+        item = deserialize(response["Item"]) if "Item" in response else None
+        principal = None
+        if item is not None and not item.get("revoked_at"):
+            principal = Principal(key_id=key_id_of(key_hash), role=Role(item["role"]), scope=item.get("scope"))
+        # Cache misses too (as False) so a flood of bad keys does not become a flood of reads.
+        self.cache.put(key_hash, principal if principal is not None else False)
+        return principal
+
+    def mint(self, role: Role, scope: str | None, *, label: str = "", raw_key: str | None = None) -> MintedKey:
+        if role in (Role.CHANNEL, Role.WAREHOUSE) and not scope:
+            raise ValueError(f"a {role.value} key needs a scope (the {role.value} id)")
+        raw = raw_key or f"oms_{role.value[:2]}_{secrets.token_urlsafe(32)}"
+        key_hash = hash_key(raw)
+        item: dict[str, Any] = {"pk": k.api_key_pk(key_hash), "sk": k.API_KEY_SK, "entity": k.ENTITY_API_KEY,
+                                "key_id": key_id_of(key_hash), "role": role.value, "label": label,
+                                "created_at": int(time.time())}
+        if scope:
+            item["scope"] = scope
+        self.client.put_item(TableName=self.table, Item=serialize(item),
+                             ConditionExpression="attribute_not_exists(pk)")
+        return MintedKey(key_id=key_id_of(key_hash), raw_key=raw, role=role, scope=scope)
+
+    def revoke(self, raw_key_or_hash: str) -> None:
+        key_hash = raw_key_or_hash if len(raw_key_or_hash) == 64 else hash_key(raw_key_or_hash)
+        self.client.update_item(
+            TableName=self.table,
+            Key=serialize({"pk": k.api_key_pk(key_hash), "sk": k.API_KEY_SK}),
+            UpdateExpression="SET revoked_at = :now",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=serialize({":now": int(time.time())}),
+        )
+        self.cache.clear()

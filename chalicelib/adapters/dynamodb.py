@@ -1,0 +1,484 @@
+"""DynamoDB implementation of the unit of work, the read models and reference data.
+
+One ``DynamoUnitOfWork`` = one ``TransactWriteItems`` call. Each staged item
+remembers what it is, so a cancelled transaction is turned back into the
+domain's reason (stock moved, version moved, request already recorded).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from chalicelib.adapters import keys as k
+from chalicelib.domain.errors import ConcurrencyConflict
+from chalicelib.domain.events import DomainEvent
+from chalicelib.domain.models import (
+    Channel,
+    Fulfillment,
+    Order,
+    Product,
+    StockLevel,
+    Warehouse,
+    format_timestamp,
+)
+from chalicelib.service.ports import DedupExists, DedupRecord, OrderAggregate, StockConflict
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+#: Reference data (channels, warehouses) changes rarely; a warm Lambda keeps it this long.
+REFERENCE_CACHE_SECONDS = 30.0
+
+
+def serialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; the documents we store only hold integers."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    if isinstance(value, dict):
+        return {key: _plain(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _order_item(order: Order) -> dict[str, Any]:
+    created = format_timestamp(order.created_at)
+    return {
+        "pk": k.order_pk(order.id),
+        "sk": k.ORDER_SK,
+        "entity": k.ENTITY_ORDER,
+        "version": order.version,
+        "status": order.status.value,
+        "channel_id": order.channel_id,
+        "created_at": created,
+        **k.order_index_keys(order.id, order.channel_id, order.status.value, created),
+        "doc": order.model_dump(mode="json"),
+    }
+
+
+def _fulfillment_item(fulfillment: Fulfillment) -> dict[str, Any]:
+    ship_by = format_timestamp(fulfillment.ship_by or fulfillment.created_at)
+    return {
+        "pk": k.order_pk(fulfillment.order_id),
+        "sk": k.fulfillment_sk(fulfillment.id),
+        "entity": k.ENTITY_FULFILLMENT,
+        "version": fulfillment.version,
+        "status": fulfillment.status.value,
+        "warehouse_id": fulfillment.warehouse_id,
+        **k.fulfillment_index_keys(fulfillment.warehouse_id, fulfillment.status.value, ship_by, fulfillment.id),
+        "doc": fulfillment.model_dump(mode="json"),
+    }
+
+
+def event_item(event: DomainEvent) -> dict[str, Any]:
+    return {
+        "pk": k.order_pk(event.order_id),
+        "sk": k.event_sk(event.version),
+        "entity": k.ENTITY_EVENT,
+        "event_id": event.id,
+        "type": event.type,
+        "doc": event.model_dump(mode="json"),
+    }
+
+
+def event_from_item(item: dict[str, Any]) -> DomainEvent:
+    return DomainEvent.model_validate(item["doc"])
+
+
+class TtlCache:
+    """A tiny per-process cache for reference data and API keys (Lambda containers are reused)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._values: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any) -> Any:
+        hit = self._values.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, key: Any, value: Any) -> None:
+        self._values[key] = (time.monotonic() + self.seconds, value)
+
+    def clear(self) -> None:
+        self._values.clear()
+
+
+reference_cache = TtlCache(REFERENCE_CACHE_SECONDS)
+
+
+class DynamoReader:
+    """Reads shared by the unit of work and the query side."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self.client = client
+        self.table = table_name
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self.table, Key=serialize({"pk": pk, "sk": sk}), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return deserialize(item) if item else None
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        kwargs["TableName"] = self.table
+        while True:
+            response = self.client.query(**kwargs)
+            for item in response.get("Items", []):
+                yield deserialize(item)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def _batch_get(self, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 100):
+            request: dict[str, Any] = {
+                self.table: {"Keys": [serialize({"pk": pk, "sk": sk}) for pk, sk in unique[start : start + 100]],
+                             "ConsistentRead": True}
+            }
+            for attempt in range(8):
+                response = self.client.batch_get_item(RequestItems=request)
+                found += [deserialize(item) for item in response.get("Responses", {}).get(self.table, [])]
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))  # throttled: back off as the SDK guide says
+            if request:
+                raise ConcurrencyConflict("DynamoDB kept throttling the read; retry")
+        return found
+
+    def get_channel(self, channel_id: str) -> Channel | None:
+        cache_key = (self.table, "channel", channel_id)
+        cached = reference_cache.get(cache_key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        item = self._get(k.CHANNELS_PK, channel_id)
+        channel = Channel.model_validate(item["doc"]) if item else None
+        if channel is not None:
+            reference_cache.put(cache_key, channel)
+        return channel
+
+    def list_warehouses(self) -> list[Warehouse]:
+        cache_key = (self.table, "warehouses")
+        cached = reference_cache.get(cache_key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        items = self._query(
+            KeyConditionExpression="pk = :pk", ExpressionAttributeValues=serialize({":pk": k.WAREHOUSES_PK})
+        )
+        warehouses = [Warehouse.model_validate(item["doc"]) for item in items]
+        reference_cache.put(cache_key, warehouses)
+        return warehouses
+
+    def get_products(self, skus: Iterable[str]) -> dict[str, Product]:
+        items = self._batch_get([(k.sku_pk(sku), k.PRODUCT_SK) for sku in skus])
+        return {item["doc"]["sku"]: Product.model_validate(item["doc"]) for item in items}
+
+    def get_stock(self, skus: Iterable[str], warehouse_ids: Iterable[str]) -> dict[tuple[str, str], StockLevel]:
+        wanted = [(k.sku_pk(sku), k.stock_sk(wh)) for sku in skus for wh in warehouse_ids]
+        levels = [_stock_from_item(item) for item in self._batch_get(wanted)]
+        return {(level.warehouse_id, level.sku): level for level in levels}
+
+    def get_order(self, order_id: str) -> OrderAggregate | None:
+        # Items of one order sort EVENT# < FUL# < ORDER: ">= FUL#" skips the timeline.
+        items = list(self._query(
+            KeyConditionExpression="pk = :pk AND sk >= :ful",
+            ExpressionAttributeValues=serialize({":pk": k.order_pk(order_id), ":ful": k.FULFILLMENT_PREFIX}),
+            ConsistentRead=True,
+        ))
+        orders = [i for i in items if i.get("entity") == k.ENTITY_ORDER]
+        if not orders:
+            return None
+        fulfillments = [Fulfillment.model_validate(i["doc"]) for i in items if i.get("entity") == k.ENTITY_FULFILLMENT]
+        return OrderAggregate(order=Order.model_validate(orders[0]["doc"]), fulfillments=fulfillments)
+
+    def get_dedup(self, scope: str, key: str) -> DedupRecord | None:
+        item = self._get(k.dedup_pk(scope, key), k.DEDUP_SK)
+        if item is None:
+            return None
+        # DynamoDB deletes expired items lazily (up to days later) and moto
+        # never does: an expired record is treated as absent here.
+        if "ttl" in item and int(item["ttl"]) < time.time():
+            return None
+        return DedupRecord(
+            scope=scope,
+            key=key,
+            request_hash=item.get("request_hash", ""),
+            ref=item.get("ref", ""),
+            created_at=datetime.fromisoformat(item["created_at"]),
+            data=item.get("data"),
+        )
+
+
+def _stock_from_item(item: dict[str, Any]) -> StockLevel:
+    return StockLevel(
+        sku=item["sku"],
+        warehouse_id=item["warehouse_id"],
+        on_hand=item["on_hand"],
+        reserved=item["reserved"],
+        available=item["available"],
+    )
+
+
+class DynamoUnitOfWork(DynamoReader):
+    def __init__(self, client: Any, table_name: str) -> None:
+        super().__init__(client, table_name)
+        self._items: list[dict[str, Any]] = []
+        self._tags: list[tuple[str, ...]] = []
+
+    def _stage(self, operation: dict[str, Any], tag: tuple[str, ...]) -> None:
+        self._items.append(operation)
+        self._tags.append(tag)
+
+    def _put(self, item: dict[str, Any], condition: str, values: dict[str, Any] | None, tag: tuple[str, ...],
+             names: dict[str, str] | None = None) -> None:
+        put: dict[str, Any] = {"TableName": self.table, "Item": serialize(item), "ConditionExpression": condition}
+        if values:
+            put["ExpressionAttributeValues"] = serialize(values)
+        if names:
+            put["ExpressionAttributeNames"] = names
+        self._stage({"Put": put}, tag)
+
+    def add_order(self, order: Order) -> None:
+        self._put(_order_item(order), "attribute_not_exists(pk)", None, ("order", order.id))
+
+    def update_order(self, order: Order, *, expected_version: int) -> None:
+        self._put(_order_item(order), "version = :v", {":v": expected_version}, ("order", order.id))
+
+    def add_fulfillment(self, fulfillment: Fulfillment) -> None:
+        self._put(_fulfillment_item(fulfillment), "attribute_not_exists(pk)", None, ("fulfillment", fulfillment.id))
+
+    def update_fulfillment(self, fulfillment: Fulfillment, *, expected_version: int) -> None:
+        self._put(_fulfillment_item(fulfillment), "version = :v", {":v": expected_version},
+                  ("fulfillment", fulfillment.id))
+
+    def _stock_update(self, warehouse_id: str, sku: str, expression: str, condition: str, quantity: int) -> None:
+        self._stage(
+            {"Update": {
+                "TableName": self.table,
+                "Key": serialize({"pk": k.sku_pk(sku), "sk": k.stock_sk(warehouse_id)}),
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": serialize({":q": quantity}),
+            }},
+            ("stock", warehouse_id, sku),
+        )
+
+    def reserve_stock(self, warehouse_id: str, sku: str, quantity: int) -> None:
+        # The condition is the no-oversell guarantee: it holds at commit time,
+        # whatever any concurrent request did after we read the level.
+        self._stock_update(warehouse_id, sku, "SET reserved = reserved + :q, available = available - :q",
+                           "attribute_exists(pk) AND available >= :q", quantity)
+
+    def release_stock(self, warehouse_id: str, sku: str, quantity: int) -> None:
+        self._stock_update(warehouse_id, sku, "SET reserved = reserved - :q, available = available + :q",
+                           "attribute_exists(pk) AND reserved >= :q", quantity)
+
+    def add_event(self, event: DomainEvent) -> None:
+        self._put(event_item(event), "attribute_not_exists(pk)", None, ("order", event.order_id))
+
+    def add_dedup(self, record: DedupRecord, *, ttl_seconds: int | None = None) -> None:
+        item: dict[str, Any] = {
+            "pk": k.dedup_pk(record.scope, record.key),
+            "sk": k.DEDUP_SK,
+            "entity": k.ENTITY_DEDUP,
+            "request_hash": record.request_hash,
+            "ref": record.ref,
+            "created_at": record.created_at.isoformat(),
+        }
+        if record.data:
+            item["data"] = record.data
+        now = int(time.time())
+        if ttl_seconds is not None:
+            item["ttl"] = now + ttl_seconds
+        self._put(item, "attribute_not_exists(pk) OR #ttl < :now", {":now": now},
+                  ("dedup", record.scope, record.key), names={"#ttl": "ttl"})
+
+    def staged_count(self) -> int:
+        return len(self._items)
+
+    def commit(self) -> None:
+        if not self._items:
+            return
+        try:
+            self.client.transact_write_items(TransactItems=self._items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            raise self._reason(exc.response.get("CancellationReasons", [])) from exc
+        finally:
+            self._items, self._tags = [], []
+
+    def _reason(self, reasons: list[dict[str, Any]]) -> Exception:
+        for tag, reason in zip(self._tags, reasons, strict=False):
+            code = reason.get("Code")
+            if code == "ConditionalCheckFailed":
+                if tag[0] == "stock":
+                    return StockConflict(tag[1], tag[2])
+                if tag[0] == "dedup":
+                    return DedupExists(tag[1], tag[2])
+                return ConcurrencyConflict(f"{tag[0]} {tag[1]} changed concurrently")
+        return ConcurrencyConflict("transaction conflicted with a concurrent one")
+
+
+class DynamoUnitOfWorkFactory:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self.client = client
+        self.table = table_name
+
+    def __call__(self) -> DynamoUnitOfWork:
+        return DynamoUnitOfWork(self.client, self.table)
+
+
+class _BadCursor(ValueError):
+    pass
+
+
+def encode_cursor(index: str, sort_key: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"i": index, "s": sort_key}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, index: str) -> str:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(data, dict) or data.get("i") != index or not isinstance(data.get("s"), str):
+            raise _BadCursor
+        return data["s"]  # type: ignore[no-any-return]
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise _BadCursor from exc
+
+
+InvalidCursor = _BadCursor
+
+
+class DynamoOrderQueries(DynamoReader):
+    """Read side: timelines and order listings, always by key or index, never a scan."""
+
+    def list_events(self, order_id: str) -> list[DomainEvent]:
+        items = self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :ev)",
+            ExpressionAttributeValues=serialize({":pk": k.order_pk(order_id), ":ev": k.EVENT_PREFIX}),
+        )
+        return [event_from_item(item) for item in items]
+
+    def list_orders(
+        self,
+        *,
+        status: str | None,
+        channel_id: str | None,
+        created_from: str | None,
+        created_to: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[Order], str | None]:
+        """Newest first. ``created_from``/``created_to`` are RFC 3339 prefixes, both inclusive."""
+        if status and channel_id:
+            index, partitions = "gsi3", [f"CHANNEL#{channel_id}#STATUS#{status}"]
+        elif status:
+            index, partitions = "gsi1", [f"STATUS#{status}#{n}" for n in range(k.SHARDS)]
+        elif channel_id:
+            index, partitions = "gsi2", [f"CHANNEL#{channel_id}#{n}" for n in range(k.SHARDS)]
+        else:
+            index, partitions = "gsi4", [f"ORDERS#{n}" for n in range(k.SHARDS)]
+        low = created_from or ""
+        high = (created_to or "9999") + "~"  # '~' sorts after every character of an id: inclusive end
+        before = decode_cursor(cursor, index) if cursor else None
+        if before is not None and before < high:
+            high = before
+        if high < low:
+            return [], None
+        rows: list[dict[str, Any]] = []
+        for partition in partitions:
+            response = self.client.query(
+                TableName=self.table,
+                IndexName=index,
+                KeyConditionExpression=f"{index}pk = :p AND {index}sk BETWEEN :lo AND :hi",
+                ExpressionAttributeValues=serialize({":p": partition, ":lo": low, ":hi": high}),
+                ScanIndexForward=False,
+                Limit=limit + 1,
+            )
+            rows += [deserialize(item) for item in response.get("Items", [])]
+        # The cursor's own item matches BETWEEN (inclusive): drop it.
+        rows = [row for row in rows if row[f"{index}sk"] != before]
+        rows.sort(key=lambda row: row[f"{index}sk"], reverse=True)
+        page, more = rows[:limit], len(rows) > limit
+        next_cursor = encode_cursor(index, page[-1][f"{index}sk"]) if more and page else None
+        return [Order.model_validate(row["doc"]) for row in page], next_cursor
+
+
+class DynamoNotificationClaims:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self.client = client
+        self.table = table_name
+
+    def claim(self, key: str, *, seconds: int) -> bool:
+        now = int(time.time())
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=serialize({"pk": k.claim_pk(key), "sk": k.CLAIM_SK, "entity": k.ENTITY_CLAIM,
+                                "expires_at": now + seconds, "ttl": now + seconds + 86400}),
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues=serialize({":now": now}),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+class ReferenceData:
+    """Writes of channels, warehouses, products and stock levels (seed and admin paths)."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self.client = client
+        self.table = table_name
+
+    def _put(self, item: dict[str, Any]) -> None:
+        self.client.put_item(TableName=self.table, Item=serialize(item))
+        reference_cache.clear()
+
+    def put_channel(self, channel: Channel) -> None:
+        self._put({"pk": k.CHANNELS_PK, "sk": channel.id, "entity": k.ENTITY_CHANNEL,
+                   "doc": channel.model_dump(mode="json")})
+
+    def put_warehouse(self, warehouse: Warehouse) -> None:
+        self._put({"pk": k.WAREHOUSES_PK, "sk": warehouse.id, "entity": k.ENTITY_WAREHOUSE,
+                   "doc": warehouse.model_dump(mode="json")})
+
+    def put_product(self, product: Product) -> None:
+        self._put({"pk": k.sku_pk(product.sku), "sk": k.PRODUCT_SK, "entity": k.ENTITY_PRODUCT,
+                   "doc": product.model_dump(mode="json")})
+
+    def put_stock(self, warehouse_id: str, sku: str, on_hand: int, *, bin_location: str | None = None) -> None:
+        """Set a stock level from scratch (seed); reservations start at zero."""
+        item: dict[str, Any] = {"pk": k.sku_pk(sku), "sk": k.stock_sk(warehouse_id), "entity": k.ENTITY_STOCK,
+                                "sku": sku, "warehouse_id": warehouse_id, "on_hand": on_hand,
+                                "reserved": 0, "available": on_hand}
+        if bin_location:
+            item["bin"] = bin_location
+        self._put(item)

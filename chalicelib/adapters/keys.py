@@ -1,0 +1,101 @@
+"""The single-table key design (docs/architecture.md has the full table).
+
+All key formats live here so that no other module builds a key string.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+#: Number of shards of the order-listing GSIs: spreads a busy day's writes
+#: over ten partitions instead of one hot one; readers merge the shards.
+SHARDS = 10
+
+ENTITY_ORDER = "order"
+ENTITY_FULFILLMENT = "fulfillment"
+ENTITY_EVENT = "event"
+ENTITY_STOCK = "stock"
+ENTITY_PRODUCT = "product"
+ENTITY_WAREHOUSE = "warehouse"
+ENTITY_CHANNEL = "channel"
+ENTITY_DEDUP = "dedup"
+ENTITY_CLAIM = "claim"
+ENTITY_API_KEY = "api_key"
+
+ORDER_SK = "ORDER"
+EVENT_PREFIX = "EVENT#"
+FULFILLMENT_PREFIX = "FUL#"
+
+
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def event_sk(version: int) -> str:
+    return f"{EVENT_PREFIX}{version:08d}"
+
+
+def fulfillment_sk(fulfillment_id: str) -> str:
+    return f"{FULFILLMENT_PREFIX}{fulfillment_id}"
+
+
+def sku_pk(sku: str) -> str:
+    return f"SKU#{sku}"
+
+
+def stock_sk(warehouse_id: str) -> str:
+    return f"WH#{warehouse_id}"
+
+
+PRODUCT_SK = "PRODUCT"
+WAREHOUSES_PK = "WAREHOUSE"
+CHANNELS_PK = "CHANNEL"
+
+
+def dedup_pk(scope: str, key: str) -> str:
+    return f"DEDUP#{scope}#{key}"
+
+
+DEDUP_SK = "DEDUP"
+
+
+def claim_pk(key: str) -> str:
+    return f"CLAIM#{key}"
+
+
+CLAIM_SK = "CLAIM"
+
+
+def api_key_pk(key_hash: str) -> str:
+    return f"KEY#{key_hash}"
+
+
+API_KEY_SK = "KEY"
+
+
+def shard_of(ident: str) -> int:
+    return int(hashlib.sha256(ident.encode()).hexdigest()[:8], 16) % SHARDS
+
+
+def created_sort_key(created_at: str, order_id: str) -> str:
+    return f"{created_at}#{order_id}"
+
+
+def order_index_keys(order_id: str, channel_id: str, status: str, created_at: str) -> dict[str, str]:
+    """GSI attributes of an order item (see infra/template.yaml for the indexes)."""
+    shard = shard_of(order_id)
+    sort = created_sort_key(created_at, order_id)
+    return {
+        "gsi1pk": f"STATUS#{status}#{shard}",
+        "gsi1sk": sort,
+        "gsi2pk": f"CHANNEL#{channel_id}#{shard}",
+        "gsi2sk": sort,
+        "gsi3pk": f"CHANNEL#{channel_id}#STATUS#{status}",
+        "gsi3sk": sort,
+        "gsi4pk": f"ORDERS#{shard}",
+        "gsi4sk": sort,
+    }
+
+
+def fulfillment_index_keys(warehouse_id: str, status: str, ship_by: str, fulfillment_id: str) -> dict[str, str]:
+    return {"gsi5pk": f"WH#{warehouse_id}#{status}", "gsi5sk": f"{ship_by}#{fulfillment_id}"}

@@ -1,0 +1,21 @@
+"""HTTP routes as Chalice blueprints, registered by ``register_api``."""
+
+from __future__ import annotations
+
+from chalice import Chalice
+
+from chalicelib.api.framework import install_problem_middleware, set_authenticator
+from chalicelib.api.meta import meta_api
+from chalicelib.api.orders import orders_api
+from chalicelib.bootstrap import services
+
+
+def _authenticate(raw_key: str):  # type: ignore[no-untyped-def]
+    return services().api_keys.authenticate(raw_key)
+
+
+def register_api(app: Chalice) -> None:
+    set_authenticator(_authenticate)
+    install_problem_middleware(app)
+    app.register_blueprint(meta_api)
+    app.register_blueprint(orders_api)

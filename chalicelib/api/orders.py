@@ -1,0 +1,183 @@
+"""Order routes: placement, reads, timeline and holds. Parse, authorize, call a use case, render."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from chalicelib.adapters.dynamodb import InvalidCursor
+from chalicelib.api.framework import Call, ProblemError, endpoint
+from chalicelib.bootstrap import services
+from chalicelib.domain.auth import Role
+from chalicelib.domain.errors import FieldError, InputInvalid, NotFound
+from chalicelib.domain.events import DomainEvent
+from chalicelib.domain.models import Fulfillment, Order, format_timestamp
+from chalicelib.domain.placement import PlaceOrderRequest
+from chalicelib.domain.status import HoldReason, OrderStatus
+from chalicelib.service.lifecycle import place_hold, release_hold
+from chalicelib.service.placement import place_order
+from chalicelib.service.ports import OrderAggregate
+
+orders_api = Blueprint(__name__)
+
+CHANNEL_OR_ADMIN = (Role.CHANNEL, Role.ADMIN)
+
+
+class OrderView(Order):
+    """An order with its fulfillments, as the API shows it."""
+
+    fulfillments: list[Fulfillment]
+
+
+class OrderPage(BaseModel):
+    items: list[Order]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+class Timeline(BaseModel):
+    items: list[DomainEvent]
+
+
+class HoldRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: HoldReason
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+
+def _bound(value: str, *, end: bool) -> str:
+    """A date (whole day) or an RFC 3339 time, as the sort-key prefix it bounds."""
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return day.isoformat() + ("T23:59:59.999Z" if end else "T00:00:00.000Z")
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("use YYYY-MM-DD or an RFC 3339 time such as 2026-11-26T10:00:00Z") from None
+    if moment.tzinfo is None:
+        raise ValueError("an RFC 3339 time needs a time zone (e.g. Z)")
+    return format_timestamp(moment.astimezone(UTC))
+
+
+class ListOrdersQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: OrderStatus | None = None
+    channel: Annotated[str, Field(max_length=64)] | None = None
+    created_from: str | None = None
+    created_to: str | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 25
+    cursor: Annotated[str, Field(max_length=512)] | None = None
+
+    @field_validator("created_from")
+    @classmethod
+    def _from(cls, value: str | None) -> str | None:
+        return None if value is None else _bound(value, end=False)
+
+    @field_validator("created_to")
+    @classmethod
+    def _to(cls, value: str | None) -> str | None:
+        return None if value is None else _bound(value, end=True)
+
+
+def _view(aggregate: OrderAggregate) -> OrderView:
+    return OrderView(**aggregate.order.model_dump(), fulfillments=aggregate.fulfillments)
+
+
+def _load_visible(call: Call, order_id: str) -> OrderAggregate:
+    aggregate = services().uow_factory().get_order(order_id)
+    if aggregate is None:
+        raise NotFound("order", order_id)
+    call.who.require_channel_access(aggregate.order.channel_id)
+    return aggregate
+
+
+@endpoint(orders_api, "/v1/orders", "POST", summary="Place an order", roles=(Role.CHANNEL,),
+          body=PlaceOrderRequest, response=OrderView, success_status=201, tags=("orders",),
+          errors=(400, 401, 403, 409, 413, 415, 422))
+def create_order(call: Call) -> Response:
+    """Idempotent by ``Idempotency-Key`` and by the channel's ``external_id``: a retry returns the original (200)."""
+    svc = services()
+    key = call.header("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 255):
+        raise InputInvalid([FieldError(["header", "Idempotency-Key"], "must be 1 to 255 characters")])
+    result = place_order(
+        svc.uow_factory,
+        call.body,
+        channel_id=call.who.scope or "",
+        idempotency_key=key,
+        ids=svc.ids,
+        clock=svc.clock,
+    )
+    view = _view(OrderAggregate(order=result.order, fulfillments=result.fulfillments))
+    return Response(
+        body=view.model_dump_json(),
+        status_code=201 if result.created else 200,
+        headers={"Content-Type": "application/json", "Location": f"/v1/orders/{result.order.id}"},
+    )
+
+
+@endpoint(orders_api, "/v1/orders/{order_id}", "GET", summary="Get an order with its fulfillments and holds",
+          roles=CHANNEL_OR_ADMIN, response=OrderView, tags=("orders",), errors=(401, 403, 404))
+def get_order(call: Call) -> OrderView:
+    return _view(_load_visible(call, call.params["order_id"]))
+
+
+@endpoint(orders_api, "/v1/orders", "GET", summary="List orders, newest first", roles=CHANNEL_OR_ADMIN,
+          query=ListOrdersQuery, response=OrderPage, tags=("orders",), errors=(401, 403, 422))
+def list_orders(call: Call) -> OrderPage:
+    query: ListOrdersQuery = call.query
+    channel = query.channel
+    if call.who.role == Role.CHANNEL:
+        # A channel key lists its own channel; naming another one is refused, not silently ignored.
+        if channel is not None:
+            call.who.require_channel_access(channel)
+        channel = call.who.scope
+    try:
+        orders, cursor = services().queries.list_orders(
+            status=query.status.value if query.status else None,
+            channel_id=channel,
+            created_from=query.created_from,
+            created_to=query.created_to,
+            limit=query.limit,
+            cursor=query.cursor,
+        )
+    except InvalidCursor:
+        raise ProblemError(400, "invalid-cursor", "Invalid cursor",
+                           "the cursor does not belong to this listing; start again without it") from None
+    return OrderPage(items=orders, next_cursor=cursor)
+
+
+@endpoint(orders_api, "/v1/orders/{order_id}/events", "GET", summary="The order's timeline, oldest first",
+          roles=CHANNEL_OR_ADMIN, response=Timeline, tags=("orders",), errors=(401, 403, 404))
+def order_events(call: Call) -> Timeline:
+    order_id = call.params["order_id"]
+    _load_visible(call, order_id)
+    return Timeline(items=services().queries.list_events(order_id))
+
+
+@endpoint(orders_api, "/v1/orders/{order_id}/holds", "POST", summary="Put an order on hold", roles=(Role.ADMIN,),
+          body=HoldRequest, response=OrderView, tags=("holds",), errors=(400, 401, 403, 404, 409, 422))
+def add_hold(call: Call) -> OrderView:
+    svc = services()
+    body: HoldRequest = call.body
+    aggregate = place_hold(svc.uow_factory, call.params["order_id"], body.reason, body.note,
+                           actor=call.who.actor, ids=svc.ids, clock=svc.clock)
+    return _view(aggregate)
+
+
+@endpoint(orders_api, "/v1/orders/{order_id}/holds/{reason}", "DELETE",
+          summary="Release a hold; releasing the last one confirms the order", roles=(Role.ADMIN,),
+          response=OrderView, tags=("holds",), errors=(401, 403, 404, 409))
+def remove_hold(call: Call) -> OrderView:
+    svc = services()
+    try:
+        reason = HoldReason(call.params["reason"])
+    except ValueError:
+        raise NotFound("hold reason", call.params["reason"]) from None
+    aggregate = release_hold(svc.uow_factory, call.params["order_id"], reason,
+                             actor=call.who.actor, ids=svc.ids, clock=svc.clock)
+    return _view(aggregate)

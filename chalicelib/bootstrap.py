@@ -1,0 +1,83 @@
+"""Composition root: builds the adapters the use cases need, once per process.
+
+Routes and workers ask for ``services()``; tests reset it with
+``reset_services()`` after pointing the environment at moto.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from chalicelib.adapters.api_keys import ApiKeyStore
+from chalicelib.adapters.aws import client, reset_clients
+from chalicelib.adapters.dynamodb import (
+    DynamoNotificationClaims,
+    DynamoOrderQueries,
+    DynamoUnitOfWorkFactory,
+    reference_cache,
+)
+from chalicelib.adapters.notifier import AwsNotifier
+from chalicelib.adapters.templates import JinjaRenderer
+from chalicelib.config import Settings, settings
+from chalicelib.domain.holds import HoldPolicy
+from chalicelib.domain.ids import UlidGenerator
+from chalicelib.domain.models import utcnow
+from chalicelib.service.notifications import NotificationContext
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return utcnow()
+
+
+@dataclass
+class Services:
+    settings: Settings
+    uow_factory: DynamoUnitOfWorkFactory
+    queries: DynamoOrderQueries
+    api_keys: ApiKeyStore
+    hold_policy: HoldPolicy
+    ids: UlidGenerator
+    clock: SystemClock
+
+    def notification_context(self) -> NotificationContext:
+        cfg = self.settings
+        return NotificationContext(
+            uow_factory=self.uow_factory,
+            notifier=AwsNotifier(
+                client("ses"),
+                client("sns"),
+                sender=cfg.sender_email,
+                warehouse_topic_arn=cfg.warehouse_topic_arn,
+                operations_topic_arn=cfg.operations_topic_arn,
+            ),
+            claims=DynamoNotificationClaims(client("dynamodb"), cfg.table_name),
+            renderer=JinjaRenderer(),
+            ids=self.ids,
+            clock=self.clock,
+            public_base_url=cfg.public_base_url,
+        )
+
+
+@cache
+def services() -> Services:
+    cfg = settings()
+    dynamodb = client("dynamodb")
+    return Services(
+        settings=cfg,
+        uow_factory=DynamoUnitOfWorkFactory(dynamodb, cfg.table_name),
+        queries=DynamoOrderQueries(dynamodb, cfg.table_name),
+        api_keys=ApiKeyStore(dynamodb, cfg.table_name, cache_seconds=cfg.api_key_cache_seconds),
+        hold_policy=HoldPolicy.parse(cfg.fraud_review_threshold),
+        ids=UlidGenerator(),
+        clock=SystemClock(),
+    )
+
+
+def reset_services() -> None:
+    services.cache_clear()
+    settings.cache_clear()
+    reset_clients()
+    reference_cache.clear()

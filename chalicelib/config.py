@@ -1,0 +1,79 @@
+"""Runtime configuration, read once from the Lambda environment.
+
+Every AWS resource name reaches the code through an environment variable set
+per stage in `.chalice/config.json` (and overridden with the template's own
+references by `infra/merge.yaml` when packaged). The defaults are the names
+the infra template gives a stage called ``dev`` so that a bare import works.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+#: Environment variables the handlers' decorators read at import time.
+ENV_STAGE = "OMS_STAGE"
+ENV_TABLE_NAME = "OMS_TABLE_NAME"
+ENV_TABLE_STREAM_ARN = "OMS_TABLE_STREAM_ARN"
+ENV_EVENT_BUS_NAME = "OMS_EVENT_BUS_NAME"
+ENV_RECEIPT_QUEUE = "OMS_RECEIPT_QUEUE"
+ENV_NOTIFY_QUEUE = "OMS_NOTIFY_QUEUE"
+ENV_WAREHOUSE_TOPIC_ARN = "OMS_WAREHOUSE_TOPIC_ARN"
+ENV_OPERATIONS_TOPIC_ARN = "OMS_OPERATIONS_TOPIC_ARN"
+ENV_SENDER_EMAIL = "OMS_SENDER_EMAIL"
+ENV_FRAUD_REVIEW_THRESHOLD = "OMS_FRAUD_REVIEW_THRESHOLD"
+ENV_API_KEY_CACHE_SECONDS = "OMS_API_KEY_CACHE_SECONDS"
+ENV_PUBLIC_BASE_URL = "OMS_PUBLIC_BASE_URL"
+ENV_MAX_LINE_QUANTITY = "OMS_MAX_LINE_QUANTITY"
+
+
+def _default_stream_arn(stage: str) -> str:
+    # Only a placeholder for `chalice package`: infra/merge.yaml replaces the
+    # event source with the table's own StreamArn.
+    return f"arn:aws:dynamodb:us-east-1:123456789012:table/oms-{stage}/stream/1970-01-01T00:00:00.000"
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    table_name: str
+    table_stream_arn: str
+    event_bus_name: str
+    receipt_queue: str
+    notify_queue: str
+    warehouse_topic_arn: str
+    operations_topic_arn: str
+    sender_email: str
+    fraud_review_threshold: str
+    api_key_cache_seconds: int
+    public_base_url: str
+    max_line_quantity: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        stage = env.get(ENV_STAGE, "dev")
+        prefix = f"oms-{stage}"
+        topic_base = "arn:aws:sns:us-east-1:123456789012"
+        return cls(
+            stage=stage,
+            table_name=env.get(ENV_TABLE_NAME, prefix),
+            table_stream_arn=env.get(ENV_TABLE_STREAM_ARN, _default_stream_arn(stage)),
+            event_bus_name=env.get(ENV_EVENT_BUS_NAME, prefix),
+            receipt_queue=env.get(ENV_RECEIPT_QUEUE, f"{prefix}-receipt"),
+            notify_queue=env.get(ENV_NOTIFY_QUEUE, f"{prefix}-notify"),
+            warehouse_topic_arn=env.get(ENV_WAREHOUSE_TOPIC_ARN, f"{topic_base}:{prefix}-warehouse"),
+            operations_topic_arn=env.get(ENV_OPERATIONS_TOPIC_ARN, f"{topic_base}:{prefix}-operations"),
+            sender_email=env.get(ENV_SENDER_EMAIL, "orders@example.com"),
+            fraud_review_threshold=env.get(ENV_FRAUD_REVIEW_THRESHOLD, "2000"),
+            api_key_cache_seconds=int(env.get(ENV_API_KEY_CACHE_SECONDS, "60")),
+            public_base_url=env.get(ENV_PUBLIC_BASE_URL, "http://127.0.0.1:8000"),
+            max_line_quantity=int(env.get(ENV_MAX_LINE_QUANTITY, "10000")),
+        )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings; tests call ``settings.cache_clear()``."""
+    return Settings.from_env()

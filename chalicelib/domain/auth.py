@@ -1,0 +1,58 @@
+"""Who may do what: API key roles and scopes.
+
+A key has one role and, for channel and warehouse keys, one scope (the
+channel or warehouse id). The rules are pure so every route applies the same
+ones: a channel never reads or changes another channel's orders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from chalicelib.domain.errors import DomainError
+
+
+class Role(StrEnum):
+    CHANNEL = "channel"
+    WAREHOUSE = "warehouse"
+    ADMIN = "admin"
+
+
+class Unauthenticated(DomainError):
+    """No key, or a key we do not know (401)."""
+
+
+class Forbidden(DomainError):
+    """A known key without the right role or scope (403)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    role: Role
+    scope: str | None
+
+    @property
+    def actor(self) -> str:
+        return f"{self.role.value}:{self.scope or self.key_id}"
+
+    def require_role(self, *roles: Role) -> None:
+        if self.role not in roles:
+            allowed = " or ".join(r.value for r in roles)
+            raise Forbidden(f"this action needs a {allowed} key; this key is a {self.role.value} key")
+
+    def require_channel_access(self, channel_id: str) -> None:
+        """Admins see every channel; a channel key sees its own channel only."""
+        if self.role == Role.ADMIN:
+            return
+        if self.role == Role.CHANNEL and self.scope == channel_id:
+            return
+        raise Forbidden("this key may not access orders of another channel")
+
+    def require_warehouse_access(self, warehouse_id: str) -> None:
+        if self.role == Role.ADMIN:
+            return
+        if self.role == Role.WAREHOUSE and self.scope == warehouse_id:
+            return
+        raise Forbidden("this key may not access another warehouse's work")

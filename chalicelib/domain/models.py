@@ -1,0 +1,236 @@
+"""The order model every channel is normalised into, and its fulfillments.
+
+Invariants kept here (and relied on by the repository):
+- an order's ``version`` grows by one with every state change, and the change's
+  event item is keyed by that version, so the timeline has no gaps;
+- an active (not shipped, not cancelled) fulfillment holds a reservation of
+  exactly its lines' quantities in its warehouse: the reservation is not a
+  separate record but a property of the fulfillment's status;
+- ``OrderLine.allocated + backordered + cancelled == quantity``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+
+from chalicelib.domain.geo import COUNTRY_CODES
+from chalicelib.domain.money import Amount
+from chalicelib.domain.status import (
+    FULFILLMENT_SHIPPED_STATES,
+    FulfillmentStatus,
+    HoldReason,
+    OrderStatus,
+)
+
+#: Upper bound on one line's quantity: above it the request is a mistake, not an order.
+MAX_LINE_QUANTITY = 10_000
+#: Upper bound on lines in one order (the transaction limit bites before; see placement).
+MAX_LINES = 500
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$")
+
+
+def format_timestamp(value: datetime) -> str:
+    """RFC 3339 in UTC with millisecond precision and a ``Z`` suffix."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _ensure_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a time zone")
+    return value.astimezone(UTC)
+
+
+Timestamp = Annotated[
+    datetime,
+    AfterValidator(_ensure_utc),
+    PlainSerializer(format_timestamp, return_type=str, when_used="json"),
+]
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError("not a valid e-mail address")
+    return value
+
+
+def _check_phone(value: str) -> str:
+    if not _E164.match(value):
+        raise ValueError("phone numbers are in E.164 form, e.g. +14155550123")
+    return value
+
+
+def _check_country(value: str) -> str:
+    if value not in COUNTRY_CODES:
+        raise ValueError("not an ISO 3166-1 alpha-2 country code (e.g. US, DE)")
+    return value
+
+
+def _check_sku(value: str) -> str:
+    if not _SKU.match(value):
+        raise ValueError("SKUs are 1-64 letters, digits, '.', '_', '-', '/'")
+    return value
+
+
+Email = Annotated[str, Field(max_length=254), AfterValidator(_check_email)]
+Phone = Annotated[str, AfterValidator(_check_phone)]
+CountryCode = Annotated[str, AfterValidator(_check_country)]
+Sku = Annotated[str, AfterValidator(_check_sku)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    """Unknown fields are an error: a typo must not silently drop data."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Customer(Strict):
+    email: Email
+    name: ShortText
+    phone: Phone | None = None
+
+
+class Address(Strict):
+    name: ShortText
+    line1: ShortText
+    line2: Annotated[str, Field(max_length=200)] | None = None
+    city: ShortText
+    region: Annotated[str, Field(max_length=100)] | None = None
+    # Optional in the schema because some countries have no postal codes;
+    # the receipt hold rules flag a missing one where it is needed.
+    postal_code: Annotated[str, Field(max_length=20)] | None = None
+    country: CountryCode
+
+
+class NotifyPreferences(Strict):
+    email: bool = True
+    sms: bool = False
+
+
+class OrderLine(Strict):
+    sku: Sku
+    quantity: int
+    unit_price: Amount
+    line_total: Amount
+    #: Units waiting for stock (no warehouse could take them at placement).
+    backordered: int = 0
+    cancelled: int = 0
+
+
+class OrderTotals(Strict):
+    subtotal: Amount
+    shipping: Amount
+    tax: Amount
+    discount: Amount
+    total: Amount
+
+
+class Hold(Strict):
+    reason: HoldReason
+    note: str | None = None
+    placed_at: Timestamp
+    placed_by: str
+
+
+class Order(Strict):
+    id: str
+    channel_id: str
+    external_id: str
+    status: OrderStatus
+    version: int
+    currency: str
+    customer: Customer
+    shipping_address: Address
+    billing_address: Address | None = None
+    shipping_method: str | None = None
+    paid: bool
+    notify: NotifyPreferences
+    lines: list[OrderLine]
+    totals: OrderTotals
+    holds: list[Hold] = Field(default_factory=list)
+    created_at: Timestamp
+    updated_at: Timestamp
+    confirmed_at: Timestamp | None = None
+
+    @property
+    def hold_reasons(self) -> set[HoldReason]:
+        return {h.reason for h in self.holds}
+
+    @property
+    def has_backorder(self) -> bool:
+        return any(line.backordered > 0 for line in self.lines)
+
+    def total_value(self) -> Decimal:
+        return self.totals.total
+
+
+class FulfillmentLine(Strict):
+    sku: Sku
+    quantity: int
+
+
+class Fulfillment(Strict):
+    id: str
+    order_id: str
+    channel_id: str
+    warehouse_id: str
+    status: FulfillmentStatus
+    version: int
+    lines: list[FulfillmentLine]
+    created_at: Timestamp
+    updated_at: Timestamp
+    ship_by: Timestamp | None = None
+
+    @property
+    def holds_reservation(self) -> bool:
+        """True while the goods are promised but still on the shelf (see module invariants)."""
+        return self.status not in FULFILLMENT_SHIPPED_STATES and self.status != FulfillmentStatus.CANCELLED
+
+
+class Warehouse(Strict):
+    id: str
+    name: str
+    #: Lower number = preferred when several warehouses could ship an order.
+    priority: int
+    timezone: str
+    cutoff: str = "15:00"
+    country: CountryCode
+
+
+class Channel(Strict):
+    id: str
+    name: str
+    kind: str  # api | shopify | woocommerce
+    backorder_policy: str = "backorder"  # backorder | reject
+
+
+class StockLevel(Strict):
+    """One SKU in one warehouse. ``available = on_hand - reserved`` is stored, not derived,
+    because DynamoDB conditions cannot do arithmetic (``available >= :qty``)."""
+
+    sku: str
+    warehouse_id: str
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class Product(Strict):
+    sku: str
+    name: str
+    weight_grams: int
+    length_mm: int
+    width_mm: int
+    height_mm: int
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,178 @@
+"""Placing an order: the request every channel is normalised into, and the pure
+construction of the order and its fulfillments from a sourcing plan."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field
+
+from chalicelib.domain.errors import FieldError
+from chalicelib.domain.models import (
+    MAX_LINE_QUANTITY,
+    MAX_LINES,
+    Address,
+    Customer,
+    Fulfillment,
+    FulfillmentLine,
+    NotifyPreferences,
+    Order,
+    OrderLine,
+    OrderTotals,
+    Product,
+    ShortText,
+    Sku,
+    Strict,
+)
+from chalicelib.domain.money import CURRENCY_EXPONENTS, Amount, MoneyError, check_amount_for_currency
+from chalicelib.domain.sourcing import SourcingPlan
+from chalicelib.domain.status import FulfillmentStatus, OrderStatus
+
+
+class LineRequest(Strict):
+    sku: Sku
+    quantity: Annotated[int, Field(gt=0, le=MAX_LINE_QUANTITY, strict=True)]
+    unit_price: Amount
+
+
+class PlaceOrderRequest(Strict):
+    """``POST /v1/orders``: an order as a channel sends it."""
+
+    external_id: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")]
+    customer: Customer
+    shipping_address: Address
+    billing_address: Address | None = None
+    lines: Annotated[list[LineRequest], Field(min_length=1, max_length=MAX_LINES)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    shipping_method: ShortText | None = None
+    paid: bool = True
+    notify: NotifyPreferences = Field(default_factory=NotifyPreferences)
+    shipping_total: Amount = Decimal(0)
+    tax_total: Amount = Decimal(0)
+    discount_total: Amount = Decimal(0)
+
+    def request_hash(self) -> str:
+        """Fingerprint of the request's meaning (not its bytes): same order, same hash."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def demand(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for line in self.lines:
+            totals[line.sku] = totals.get(line.sku, 0) + line.quantity
+        return totals
+
+
+def check_request(request: PlaceOrderRequest, products: Mapping[str, Product]) -> list[FieldError]:
+    """Business checks the schema cannot express: known currency, its precision, known SKUs."""
+    errors: list[FieldError] = []
+    if request.currency not in CURRENCY_EXPONENTS:
+        errors.append(FieldError(["currency"], f"{request.currency} is not an ISO 4217 currency", "currency"))
+        return errors
+    amounts: list[tuple[list[str | int], Decimal]] = [
+        (["lines", i, "unit_price"], line.unit_price) for i, line in enumerate(request.lines)
+    ]
+    amounts += [([name], getattr(request, name)) for name in ("shipping_total", "tax_total", "discount_total")]
+    for loc, amount in amounts:
+        if amount < 0:
+            errors.append(FieldError(loc, "amounts cannot be negative", "money"))
+            continue
+        try:
+            check_amount_for_currency(amount, request.currency)
+        except MoneyError as exc:
+            errors.append(FieldError(loc, str(exc), "money"))
+    for i, line in enumerate(request.lines):
+        if line.sku not in products:
+            errors.append(FieldError(["lines", i, "sku"], f"unknown SKU {line.sku}", "unknown_sku"))
+    if not errors and _totals(request).total < 0:
+        errors.append(FieldError(["discount_total"], "the discount is larger than the order", "money"))
+    return errors
+
+
+def _totals(request: PlaceOrderRequest) -> OrderTotals:
+    q = Decimal(1).scaleb(-CURRENCY_EXPONENTS[request.currency])
+    subtotal = sum((line.unit_price * line.quantity for line in request.lines), Decimal(0))
+    total = subtotal + request.shipping_total + request.tax_total - request.discount_total
+    return OrderTotals(
+        subtotal=subtotal.quantize(q),
+        shipping=request.shipping_total.quantize(q),
+        tax=request.tax_total.quantize(q),
+        discount=request.discount_total.quantize(q),
+        total=total.quantize(q),
+    )
+
+
+def _line_shortages(request: PlaceOrderRequest, plan: SourcingPlan) -> list[int]:
+    """Spread each SKU's shortage over its lines, last line first (earlier lines are served first)."""
+    left = dict(plan.shortages)
+    result = [0] * len(request.lines)
+    for i in range(len(request.lines) - 1, -1, -1):
+        sku = request.lines[i].sku
+        short = min(left.get(sku, 0), request.lines[i].quantity)
+        result[i] = short
+        if short:
+            left[sku] -= short
+    return result
+
+
+def build_order(
+    request: PlaceOrderRequest,
+    *,
+    channel_id: str,
+    plan: SourcingPlan,
+    order_id: str,
+    new_fulfillment_id: Callable[[], str],
+    now: datetime,
+) -> tuple[Order, list[Fulfillment]]:
+    """The order as placed (version 1) and one pending fulfillment per allocated warehouse."""
+    q = Decimal(1).scaleb(-CURRENCY_EXPONENTS[request.currency])
+    shortages = _line_shortages(request, plan)
+    lines = [
+        OrderLine(
+            sku=line.sku,
+            quantity=line.quantity,
+            unit_price=line.unit_price.quantize(q),
+            line_total=(line.unit_price * line.quantity).quantize(q),
+            backordered=short,
+        )
+        for line, short in zip(request.lines, shortages, strict=True)
+    ]
+    status = OrderStatus.BACKORDERED if plan.shortages else OrderStatus.PLACED
+    order = Order(
+        id=order_id,
+        channel_id=channel_id,
+        external_id=request.external_id,
+        status=status,
+        version=1,
+        currency=request.currency,
+        customer=request.customer,
+        shipping_address=request.shipping_address,
+        billing_address=request.billing_address,
+        shipping_method=request.shipping_method,
+        paid=request.paid,
+        notify=request.notify,
+        lines=lines,
+        totals=_totals(request),
+        created_at=now,
+        updated_at=now,
+    )
+    fulfillments = [
+        Fulfillment(
+            id=new_fulfillment_id(),
+            order_id=order_id,
+            channel_id=channel_id,
+            warehouse_id=warehouse_id,
+            status=FulfillmentStatus.PENDING,
+            version=1,
+            lines=[FulfillmentLine(sku=sku, quantity=qty) for sku, qty in skus.items()],
+            created_at=now,
+            updated_at=now,
+        )
+        for warehouse_id, skus in plan.allocations.items()
+    ]
+    return order, fulfillments

@@ -1,0 +1,226 @@
+"""Status names and the order and fulfillment state machines as explicit tables.
+
+Each machine is a table ``state -> {trigger -> next state}``. A trigger that is
+not in a state's row is not allowed there; there is no implicit fallback, so
+every state a sequence of triggers can reach is a member of the enum, and a
+terminal state is one whose row is empty. Triggers are what happened (a hold,
+a carrier scan), not where to go: callers never pick a target state freely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    ON_HOLD = "on_hold"
+    BACKORDERED = "backordered"
+    CONFIRMED = "confirmed"
+    IN_FULFILLMENT = "in_fulfillment"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    PARTIALLY_DELIVERED = "partially_delivered"
+    DELIVERED = "delivered"
+    PARTIALLY_RETURNED = "partially_returned"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+
+
+class FulfillmentStatus(StrEnum):
+    PENDING = "pending"
+    RELEASED = "released"
+    PICKING = "picking"
+    PICKED = "picked"
+    PACKED = "packed"
+    SHIPPED = "shipped"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    ON_HOLD = "on_hold"
+    CANCELLED = "cancelled"
+    DELIVERY_ATTEMPTED = "delivery_attempted"
+    AVAILABLE_FOR_PICKUP = "available_for_pickup"
+    EXCEPTION = "exception"
+    RETURNED_TO_SENDER = "returned_to_sender"
+    FAILED = "failed"
+
+
+class TrackingStatus(StrEnum):
+    UNKNOWN = "unknown"
+    LABEL_CREATED = "label_created"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    AVAILABLE_FOR_PICKUP = "available_for_pickup"
+    DELIVERY_ATTEMPTED = "delivery_attempted"
+    DELIVERED = "delivered"
+    EXCEPTION = "exception"
+    RETURNED_TO_SENDER = "returned_to_sender"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ReturnStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RECEIVED = "received"
+    REFUNDED = "refunded"
+    CLOSED = "closed"
+
+
+class HoldReason(StrEnum):
+    PAYMENT_PENDING = "payment_pending"
+    FRAUD_REVIEW = "fraud_review"
+    ADDRESS_INVALID = "address_invalid"
+    INVENTORY_SHORTAGE = "inventory_shortage"
+    MANUAL = "manual"
+
+
+class OrderTrigger(StrEnum):
+    HOLD = "hold"
+    CONFIRM = "confirm"
+    BACKORDER = "backorder"
+    START_FULFILLMENT = "start_fulfillment"
+    SHIP_PARTIALLY = "ship_partially"
+    SHIP_ALL = "ship_all"
+    DELIVER_PARTIALLY = "deliver_partially"
+    DELIVER_ALL = "deliver_all"
+    RETURN_PARTIALLY = "return_partially"
+    RETURN_ALL = "return_all"
+    CANCEL = "cancel"
+
+
+class FulfillmentTrigger(StrEnum):
+    HOLD = "hold"
+    UNHOLD = "unhold"  # hold lifted while the order still waits (back to pending)
+    RELEASE = "release"
+    START_PICKING = "start_picking"
+    PICK = "pick"
+    PACK = "pack"
+    SHIP = "ship"
+    CANCEL = "cancel"
+    # Carrier scans, already normalised (see TrackingStatus).
+    SCAN_IN_TRANSIT = "scan_in_transit"
+    SCAN_OUT_FOR_DELIVERY = "scan_out_for_delivery"
+    SCAN_DELIVERY_ATTEMPTED = "scan_delivery_attempted"
+    SCAN_AVAILABLE_FOR_PICKUP = "scan_available_for_pickup"
+    SCAN_EXCEPTION = "scan_exception"
+    SCAN_DELIVERED = "scan_delivered"
+    SCAN_RETURNED_TO_SENDER = "scan_returned_to_sender"
+    SCAN_FAILED = "scan_failed"
+
+
+O, OT = OrderStatus, OrderTrigger
+
+_BEFORE_SHIPMENT: Mapping[OrderTrigger, OrderStatus] = {
+    OT.HOLD: O.ON_HOLD,
+    OT.CONFIRM: O.CONFIRMED,
+    OT.BACKORDER: O.BACKORDERED,
+    OT.CANCEL: O.CANCELLED,
+}
+
+ORDER_TRANSITIONS: Mapping[OrderStatus, Mapping[OrderTrigger, OrderStatus]] = {
+    O.PLACED: dict(_BEFORE_SHIPMENT),
+    O.ON_HOLD: dict(_BEFORE_SHIPMENT),
+    O.BACKORDERED: {**_BEFORE_SHIPMENT, OT.START_FULFILLMENT: O.IN_FULFILLMENT,
+                    OT.SHIP_PARTIALLY: O.PARTIALLY_SHIPPED},
+    O.CONFIRMED: {**_BEFORE_SHIPMENT, OT.START_FULFILLMENT: O.IN_FULFILLMENT,
+                  OT.SHIP_PARTIALLY: O.PARTIALLY_SHIPPED, OT.SHIP_ALL: O.SHIPPED},
+    O.IN_FULFILLMENT: {OT.HOLD: O.ON_HOLD, OT.BACKORDER: O.BACKORDERED, OT.CANCEL: O.CANCELLED,
+                       OT.START_FULFILLMENT: O.IN_FULFILLMENT,
+                       OT.SHIP_PARTIALLY: O.PARTIALLY_SHIPPED, OT.SHIP_ALL: O.SHIPPED},
+    # Once anything has shipped the order can no longer be cancelled as a
+    # whole; cancelling the unshipped rest is a fulfillment-level change
+    # after which the order is re-derived (e.g. SHIP_ALL).
+    O.PARTIALLY_SHIPPED: {OT.SHIP_PARTIALLY: O.PARTIALLY_SHIPPED, OT.SHIP_ALL: O.SHIPPED,
+                          OT.DELIVER_PARTIALLY: O.PARTIALLY_DELIVERED},
+    O.SHIPPED: {OT.DELIVER_PARTIALLY: O.PARTIALLY_DELIVERED, OT.DELIVER_ALL: O.DELIVERED},
+    O.PARTIALLY_DELIVERED: {OT.SHIP_PARTIALLY: O.PARTIALLY_DELIVERED, OT.SHIP_ALL: O.PARTIALLY_DELIVERED,
+                            OT.DELIVER_PARTIALLY: O.PARTIALLY_DELIVERED, OT.DELIVER_ALL: O.DELIVERED,
+                            OT.RETURN_PARTIALLY: O.PARTIALLY_RETURNED},
+    O.DELIVERED: {OT.RETURN_PARTIALLY: O.PARTIALLY_RETURNED, OT.RETURN_ALL: O.RETURNED},
+    O.PARTIALLY_RETURNED: {OT.DELIVER_PARTIALLY: O.PARTIALLY_RETURNED, OT.DELIVER_ALL: O.PARTIALLY_RETURNED,
+                           OT.RETURN_PARTIALLY: O.PARTIALLY_RETURNED, OT.RETURN_ALL: O.RETURNED},
+    O.RETURNED: {},
+    O.CANCELLED: {},
+}
+
+F, FT = FulfillmentStatus, FulfillmentTrigger
+
+_CARRIER_SCANS: Mapping[FulfillmentTrigger, FulfillmentStatus] = {
+    FT.SCAN_IN_TRANSIT: F.IN_TRANSIT,
+    FT.SCAN_OUT_FOR_DELIVERY: F.OUT_FOR_DELIVERY,
+    FT.SCAN_DELIVERY_ATTEMPTED: F.DELIVERY_ATTEMPTED,
+    FT.SCAN_AVAILABLE_FOR_PICKUP: F.AVAILABLE_FOR_PICKUP,
+    FT.SCAN_EXCEPTION: F.EXCEPTION,
+    FT.SCAN_DELIVERED: F.DELIVERED,
+    FT.SCAN_RETURNED_TO_SENDER: F.RETURNED_TO_SENDER,
+    FT.SCAN_FAILED: F.FAILED,
+}
+
+FULFILLMENT_TRANSITIONS: Mapping[FulfillmentStatus, Mapping[FulfillmentTrigger, FulfillmentStatus]] = {
+    F.PENDING: {FT.HOLD: F.ON_HOLD, FT.RELEASE: F.RELEASED, FT.CANCEL: F.CANCELLED},
+    F.ON_HOLD: {FT.HOLD: F.ON_HOLD, FT.UNHOLD: F.PENDING, FT.RELEASE: F.RELEASED, FT.CANCEL: F.CANCELLED},
+    F.RELEASED: {FT.HOLD: F.ON_HOLD, FT.START_PICKING: F.PICKING, FT.PICK: F.PICKED, FT.CANCEL: F.CANCELLED},
+    F.PICKING: {FT.HOLD: F.ON_HOLD, FT.PICK: F.PICKED, FT.CANCEL: F.CANCELLED},
+    F.PICKED: {FT.HOLD: F.ON_HOLD, FT.PACK: F.PACKED, FT.CANCEL: F.CANCELLED},
+    # Packed goods are past the point of cancellation: the box is sealed.
+    F.PACKED: {FT.SHIP: F.SHIPPED},
+    F.SHIPPED: dict(_CARRIER_SCANS),
+    F.IN_TRANSIT: dict(_CARRIER_SCANS),
+    F.OUT_FOR_DELIVERY: dict(_CARRIER_SCANS),
+    F.DELIVERY_ATTEMPTED: dict(_CARRIER_SCANS),
+    F.AVAILABLE_FOR_PICKUP: dict(_CARRIER_SCANS),
+    F.EXCEPTION: dict(_CARRIER_SCANS),
+    # A carrier's `failure` is sometimes temporary (weather): it may recover.
+    F.FAILED: dict(_CARRIER_SCANS),
+    F.DELIVERED: {},
+    F.RETURNED_TO_SENDER: {},
+    F.CANCELLED: {},
+}
+
+ORDER_TERMINAL = frozenset(s for s, row in ORDER_TRANSITIONS.items() if not row)
+FULFILLMENT_TERMINAL = frozenset(s for s, row in FULFILLMENT_TRANSITIONS.items() if not row)
+#: Fulfillment states in which goods have left the warehouse.
+FULFILLMENT_SHIPPED_STATES = frozenset(
+    {F.SHIPPED, F.IN_TRANSIT, F.OUT_FOR_DELIVERY, F.DELIVERY_ATTEMPTED, F.AVAILABLE_FOR_PICKUP,
+     F.EXCEPTION, F.FAILED, F.DELIVERED, F.RETURNED_TO_SENDER}
+)
+
+
+class InvalidTransition(Exception):
+    """A trigger that the current state does not allow."""
+
+    def __init__(self, entity: str, current: str, trigger: str, allowed: list[str]) -> None:
+        self.entity = entity
+        self.current = current
+        self.trigger = trigger
+        self.allowed = allowed
+        super().__init__(
+            f"{entity} is {current}: '{trigger}' is not allowed"
+            + (f" (allowed: {', '.join(allowed)})" if allowed else " (no further changes are possible)")
+        )
+
+
+def next_order_status(current: OrderStatus, trigger: OrderTrigger) -> OrderStatus:
+    row = ORDER_TRANSITIONS[current]
+    if trigger not in row:
+        raise InvalidTransition("order", current.value, trigger.value, [t.value for t in row])
+    return row[trigger]
+
+
+def next_fulfillment_status(current: FulfillmentStatus, trigger: FulfillmentTrigger) -> FulfillmentStatus:
+    row = FULFILLMENT_TRANSITIONS[current]
+    if trigger not in row:
+        raise InvalidTransition("fulfillment", current.value, trigger.value, [t.value for t in row])
+    return row[trigger]
+
+
+def allowed_order_triggers(current: OrderStatus) -> list[OrderTrigger]:
+    return list(ORDER_TRANSITIONS[current])
+
+
+def allowed_fulfillment_triggers(current: FulfillmentStatus) -> list[FulfillmentTrigger]:
+    return list(FULFILLMENT_TRANSITIONS[current])

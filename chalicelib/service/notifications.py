@@ -1,0 +1,179 @@
+"""Use case: tell people what happened to an order — once per event and recipient.
+
+Sending a message and recording it cannot be one transaction (SES is not
+DynamoDB), so each outgoing message goes through three steps:
+1. skip it if its ``notify`` dedup record exists (it was sent and recorded);
+2. claim it (a short-lived conditional item) so two concurrent deliveries of
+   the same event cannot both send;
+3. send, then record ``notification.sent`` in the order's timeline together
+   with the dedup record, in one transaction.
+A crash between 2 and 3 leaves a claim that expires; the retry then sends
+again. That rare duplicate is the price of never losing a message, and the
+claim's lifetime (``CLAIM_SECONDS``) bounds when it can happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from chalicelib.domain.errors import ConcurrencyConflict, NotFound
+from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.models import Order
+from chalicelib.service.ports import (
+    Clock,
+    DedupExists,
+    DedupRecord,
+    IdGenerator,
+    Notifier,
+    UnitOfWorkFactory,
+)
+
+NOTIFY_SCOPE = "notify"
+CLAIM_SECONDS = 300
+
+
+class ClaimHeld(Exception):
+    """Another delivery of the same event is sending this message right now; retry later."""
+
+
+class NotificationClaims(Protocol):
+    def claim(self, key: str, *, seconds: int) -> bool:
+        """True when this caller may send; False when a live claim is held by someone else."""
+        ...
+
+
+class MessageRenderer(Protocol):
+    def render(self, template: str, context: dict[str, Any]) -> tuple[str, str, str]:
+        """(subject, text body, HTML body)."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    key: str
+    channel: str  # email | sms | sns
+    recipient: str  # a role ("customer", "warehouse:<id>", "operations"), never an address
+    template: str
+    send: Callable[[], str]
+
+
+@dataclass
+class NotificationContext:
+    uow_factory: UnitOfWorkFactory
+    notifier: Notifier
+    claims: NotificationClaims
+    renderer: MessageRenderer
+    ids: IdGenerator
+    clock: Clock
+    public_base_url: str
+
+
+def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> list[OutgoingMessage]:
+    """Which messages an event causes. Pure apart from the send callables it builds."""
+    out: list[OutgoingMessage] = []
+    view = {
+        "order": order.model_dump(mode="json"),
+        "event": event.model_dump(mode="json"),
+        "order_url": f"{ctx.public_base_url}/v1/orders/{order.id}",
+    }
+
+    def customer_email(template: str) -> None:
+        if not order.notify.email:
+            return
+        subject, text, html = ctx.renderer.render(template, view)
+        out.append(OutgoingMessage(
+            key=f"{event.id}/email/customer", channel="email", recipient="customer", template=template,
+            send=lambda: ctx.notifier.send_email(to=order.customer.email, subject=subject, text=text, html=html),
+        ))
+
+    def customer_sms(template: str) -> None:
+        phone = order.customer.phone
+        if not (order.notify.sms and phone):
+            return
+        _, text, _ = ctx.renderer.render(template, view)
+        out.append(OutgoingMessage(
+            key=f"{event.id}/sms/customer", channel="sms", recipient="customer", template=template,
+            send=lambda: ctx.notifier.send_sms(phone=phone, text=text),
+        ))
+
+    if event.type == EventType.ORDER_CONFIRMED:
+        customer_email("order_confirmed")
+        customer_sms("order_confirmed_sms")
+        for ful in event.data.get("fulfillments", []):
+            message = {
+                "type": "pick_work.released",
+                "order_id": order.id,
+                "fulfillment_id": ful["id"],
+                "warehouse_id": ful["warehouse_id"],
+                "shipping_method": order.shipping_method,
+                "lines": ful["lines"],
+            }
+            out.append(OutgoingMessage(
+                key=f"{event.id}/sns/warehouse/{ful['warehouse_id']}/{ful['id']}", channel="sns",
+                recipient=f"warehouse:{ful['warehouse_id']}", template="pick_work.released",
+                send=lambda m=message: ctx.notifier.publish_warehouse(  # type: ignore[misc]
+                    warehouse_id=m["warehouse_id"], subject=f"Pick work for order {order.id}", message=m
+                ),
+            ))
+    elif event.type == EventType.ORDER_BACKORDERED:
+        customer_email("order_backordered")
+    elif event.type == EventType.ORDER_ON_HOLD:
+        alert = {"type": "order.on_hold", "order_id": order.id, "channel_id": order.channel_id,
+                 "holds": event.data.get("holds", [])}
+        out.append(OutgoingMessage(
+            key=f"{event.id}/sns/operations", channel="sns", recipient="operations", template="order.on_hold",
+            send=lambda: ctx.notifier.publish_operations(subject=f"Order {order.id} on hold", message=alert),
+        ))
+    return out
+
+
+def notify(event: DomainEvent, ctx: NotificationContext) -> list[str]:
+    """Send what ``event`` calls for; returns the keys of messages sent by this call."""
+    uow = ctx.uow_factory()
+    aggregate = uow.get_order(event.order_id)
+    if aggregate is None:
+        raise NotFound("order", event.order_id)
+    sent: list[str] = []
+    for message in messages_for(event, aggregate.order, ctx):
+        if uow.get_dedup(NOTIFY_SCOPE, message.key) is not None:
+            continue
+        if not ctx.claims.claim(message.key, seconds=CLAIM_SECONDS):
+            raise ClaimHeld(message.key)
+        message_id = message.send()
+        _record_sent(event, message, message_id, ctx)
+        sent.append(message.key)
+    return sent
+
+
+def _record_sent(event: DomainEvent, message: OutgoingMessage, message_id: str, ctx: NotificationContext) -> None:
+    for _ in range(5):
+        uow = ctx.uow_factory()
+        aggregate = uow.get_order(event.order_id)
+        if aggregate is None:
+            raise NotFound("order", event.order_id)
+        now = ctx.clock.now()
+        order = aggregate.order.model_copy(update={"version": aggregate.order.version + 1, "updated_at": now})
+        uow.update_order(order, expected_version=aggregate.order.version)
+        uow.add_event(DomainEvent(
+            id=ctx.ids.new("evt"),
+            type=EventType.NOTIFICATION_SENT,
+            order_id=order.id,
+            channel_id=order.channel_id,
+            version=order.version,
+            occurred_at=now,
+            actor="system:notify",
+            data={"channel": message.channel, "recipient": message.recipient, "template": message.template,
+                  "message_id": message_id, "cause": {"event_id": event.id, "type": event.type}},
+        ))
+        uow.add_dedup(DedupRecord(scope=NOTIFY_SCOPE, key=message.key, request_hash="", ref=order.id,
+                                  created_at=now, data={"message_id": message_id}))
+        try:
+            uow.commit()
+            return
+        except ConcurrencyConflict:
+            continue
+        except DedupExists:
+            return  # recorded by a concurrent delivery
+    raise ConcurrencyConflict(f"could not record notification {message.key}")

@@ -1,0 +1,195 @@
+"""Use case: place an order from any channel.
+
+Exactly one write reaches the database: a transaction with the order, its
+fulfillments, the stock reservations (each conditioned on ``available >=
+qty``), the ``order.placed`` event and the dedup items. When a reservation's
+condition fails (another order took the stock between our read and our write)
+the whole plan is rebuilt from fresh stock levels; nothing partial is ever
+written, so a lost race becomes a backorder or a rejection, never an oversell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.domain.errors import (
+    ConcurrencyConflict,
+    Conflict,
+    IdempotencyKeyReused,
+    InputInvalid,
+    InsufficientStock,
+    NotFound,
+    TooLarge,
+)
+from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.models import Fulfillment, Order
+from chalicelib.domain.placement import PlaceOrderRequest, build_order, check_request
+from chalicelib.domain.sourcing import plan_sourcing
+from chalicelib.service.ports import (
+    MAX_TRANSACTION_ITEMS,
+    Clock,
+    DedupExists,
+    DedupRecord,
+    IdGenerator,
+    OrderAggregate,
+    StockConflict,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+
+#: How long an Idempotency-Key is remembered (Stripe and others use 24 h).
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+#: Rebuilds of the plan after lost stock races before giving up (409, retryable).
+MAX_ATTEMPTS = 10
+
+
+def idempotency_scope(channel_id: str) -> str:
+    return f"idem#{channel_id}"
+
+
+def external_id_scope(channel_id: str) -> str:
+    return f"ext#{channel_id}"
+
+
+@dataclass
+class PlacementResult:
+    order: Order
+    fulfillments: list[Fulfillment]
+    #: False when the request repeats an earlier one and the original order is returned.
+    created: bool
+
+
+def place_order(
+    uow_factory: UnitOfWorkFactory,
+    request: PlaceOrderRequest,
+    *,
+    channel_id: str,
+    idempotency_key: str | None,
+    ids: IdGenerator,
+    clock: Clock,
+) -> PlacementResult:
+    request_hash = request.request_hash()
+    for _attempt in range(MAX_ATTEMPTS):
+        uow = uow_factory()
+        replay = _replay(uow, request, channel_id, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
+        try:
+            order, fulfillments = _stage_new_order(uow, request, channel_id, idempotency_key, request_hash, ids, clock)
+            uow.commit()
+        except (StockConflict, DedupExists):
+            continue  # re-read: either the stock moved or a twin request won the race
+        return PlacementResult(order=order, fulfillments=fulfillments, created=True)
+    raise ConcurrencyConflict("too many concurrent changes to the same stock; retry the request")
+
+
+def _replay(
+    uow: UnitOfWork,
+    request: PlaceOrderRequest,
+    channel_id: str,
+    idempotency_key: str | None,
+    request_hash: str,
+) -> PlacementResult | None:
+    """The original order when this request was already accepted; raise on a conflicting reuse."""
+    if idempotency_key is not None:
+        record = uow.get_dedup(idempotency_scope(channel_id), idempotency_key)
+        if record is not None:
+            if record.request_hash != request_hash:
+                raise IdempotencyKeyReused(idempotency_key)
+            return _existing(uow, record.ref)
+    record = uow.get_dedup(external_id_scope(channel_id), request.external_id)
+    if record is not None:
+        if record.request_hash != request_hash:
+            raise Conflict(
+                f"external_id {request.external_id!r} already names order {record.ref} "
+                "with different contents; update that order instead"
+            )
+        return _existing(uow, record.ref)
+    return None
+
+
+def _existing(uow: UnitOfWork, order_id: str) -> PlacementResult:
+    aggregate: OrderAggregate | None = uow.get_order(order_id)
+    if aggregate is None:  # dedup item without its order cannot happen: both are written together
+        raise NotFound("order", order_id)
+    return PlacementResult(order=aggregate.order, fulfillments=aggregate.fulfillments, created=False)
+
+
+def _stage_new_order(
+    uow: UnitOfWork,
+    request: PlaceOrderRequest,
+    channel_id: str,
+    idempotency_key: str | None,
+    request_hash: str,
+    ids: IdGenerator,
+    clock: Clock,
+) -> tuple[Order, list[Fulfillment]]:
+    channel = uow.get_channel(channel_id)
+    if channel is None:
+        raise NotFound("channel", channel_id)
+    demand = request.demand()
+    products = uow.get_products(demand)
+    errors = check_request(request, products)
+    if errors:
+        raise InputInvalid(errors)
+    warehouses = uow.list_warehouses()
+    stock = uow.get_stock(demand, [w.id for w in warehouses])
+    plan = plan_sourcing(demand, warehouses, {key: level.available for key, level in stock.items()})
+    if plan.shortages and channel.backorder_policy == "reject":
+        raise InsufficientStock(shortages=plan.shortages)
+
+    now = clock.now()
+    order, fulfillments = build_order(
+        request,
+        channel_id=channel_id,
+        plan=plan,
+        order_id=ids.new("ord"),
+        new_fulfillment_id=lambda: ids.new("ful"),
+        now=now,
+    )
+    uow.add_order(order)
+    for fulfillment in fulfillments:
+        uow.add_fulfillment(fulfillment)
+    for warehouse_id, skus in plan.allocations.items():
+        for sku, quantity in skus.items():
+            uow.reserve_stock(warehouse_id, sku, quantity)
+    uow.add_event(
+        DomainEvent(
+            id=ids.new("evt"),
+            type=EventType.ORDER_PLACED,
+            order_id=order.id,
+            channel_id=channel_id,
+            version=order.version,
+            occurred_at=now,
+            actor=f"channel:{channel_id}",
+            data={
+                "status": order.status.value,
+                "external_id": order.external_id,
+                "currency": order.currency,
+                "total": str(order.totals.total),
+                "lines": [
+                    {"sku": line.sku, "quantity": line.quantity, "backordered": line.backordered}
+                    for line in order.lines
+                ],
+                "fulfillments": [
+                    {"id": f.id, "warehouse_id": f.warehouse_id,
+                     "lines": [line.model_dump() for line in f.lines]}
+                    for f in fulfillments
+                ],
+                "split": plan.is_split,
+            },
+        )
+    )
+    uow.add_dedup(
+        DedupRecord(scope=external_id_scope(channel_id), key=request.external_id,
+                    request_hash=request_hash, ref=order.id, created_at=now)
+    )
+    if idempotency_key is not None:
+        uow.add_dedup(
+            DedupRecord(scope=idempotency_scope(channel_id), key=idempotency_key,
+                        request_hash=request_hash, ref=order.id, created_at=now),
+            ttl_seconds=IDEMPOTENCY_TTL_SECONDS,
+        )
+    if uow.staged_count() > MAX_TRANSACTION_ITEMS:
+        raise TooLarge(uow.staged_count(), MAX_TRANSACTION_ITEMS)
+    return order, fulfillments

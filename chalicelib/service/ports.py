@@ -1,0 +1,119 @@
+"""Ports: what the use cases need from the outside world, as Protocols.
+
+The DynamoDB adapter (``chalicelib.adapters.dynamodb``) and the in-memory fake
+of the unit tests implement the same contract. A unit of work stages writes
+and ``commit()`` applies all of them atomically (one DynamoDB transaction) or
+none, raising one of the errors below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.domain.events import DomainEvent
+from chalicelib.domain.models import Channel, Fulfillment, Order, Product, StockLevel, Warehouse
+
+#: DynamoDB's limit on items in one TransactWriteItems call.
+MAX_TRANSACTION_ITEMS = 100
+
+
+class StockConflict(Exception):
+    """A reservation's ``available >= qty`` condition failed: stock moved since we read it."""
+
+    def __init__(self, warehouse_id: str, sku: str) -> None:
+        self.warehouse_id = warehouse_id
+        self.sku = sku
+        super().__init__(f"stock of {sku} in {warehouse_id} changed")
+
+
+class DedupExists(Exception):
+    """A dedup item that must be new already exists (a concurrent or repeated request)."""
+
+    def __init__(self, scope: str, key: str) -> None:
+        self.scope = scope
+        self.key = key
+        super().__init__(f"{scope}/{key} already recorded")
+
+
+@dataclass(frozen=True)
+class DedupRecord:
+    scope: str
+    key: str
+    request_hash: str
+    ref: str
+    created_at: datetime
+    state: str = "done"
+    data: dict[str, Any] | None = None
+
+
+@dataclass
+class OrderAggregate:
+    order: Order
+    fulfillments: list[Fulfillment]
+
+
+class UnitOfWork(Protocol):
+    # Reads (strongly consistent where a decision depends on them).
+    def get_channel(self, channel_id: str) -> Channel | None: ...
+    def list_warehouses(self) -> list[Warehouse]: ...
+    def get_products(self, skus: Iterable[str]) -> dict[str, Product]: ...
+    def get_stock(self, skus: Iterable[str], warehouse_ids: Iterable[str]) -> dict[tuple[str, str], StockLevel]: ...
+    def get_order(self, order_id: str) -> OrderAggregate | None: ...
+    def get_dedup(self, scope: str, key: str) -> DedupRecord | None: ...
+
+    # Staged writes, applied by commit().
+    def add_order(self, order: Order) -> None: ...
+    def update_order(self, order: Order, *, expected_version: int) -> None: ...
+    def add_fulfillment(self, fulfillment: Fulfillment) -> None: ...
+    def update_fulfillment(self, fulfillment: Fulfillment, *, expected_version: int) -> None: ...
+    def reserve_stock(self, warehouse_id: str, sku: str, quantity: int) -> None: ...
+    def release_stock(self, warehouse_id: str, sku: str, quantity: int) -> None: ...
+    def add_event(self, event: DomainEvent) -> None: ...
+    def add_dedup(self, record: DedupRecord, *, ttl_seconds: int | None = None) -> None: ...
+    def staged_count(self) -> int: ...
+    def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class OrderQueries(Protocol):
+    def list_events(self, order_id: str) -> list[DomainEvent]: ...
+    def list_orders(
+        self,
+        *,
+        status: str | None,
+        channel_id: str | None,
+        created_from: str | None,
+        created_to: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[Order], str | None]: ...
+
+
+class Notifier(Protocol):
+    def send_email(self, *, to: str, subject: str, text: str, html: str) -> str: ...
+    def send_sms(self, *, phone: str, text: str) -> str: ...
+    def publish_warehouse(self, *, warehouse_id: str, subject: str, message: dict[str, Any]) -> str: ...
+    def publish_operations(self, *, subject: str, message: dict[str, Any]) -> str: ...
+
+
+class NotificationLog(Protocol):
+    """Claims and records outgoing messages so each is sent once per event."""
+
+    def claim(self, key: str, *, now: datetime) -> bool: ...
+    def record_sent(
+        self, key: str, *, order_id: str, event: DomainEvent, message_id: str, now: datetime
+    ) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class IdGenerator(Protocol):
+    def new(self, prefix: str) -> str: ...

@@ -1,0 +1,30 @@
+"""Queue, stream and schedule handlers: thin adapters from Lambda events to use cases.
+
+The decorators need literal queue names and stream ARNs at import time; they
+come from the stage's environment (see ``chalicelib.config``) and
+``infra/merge.yaml`` points the deployed event sources at the template's own
+resources.
+"""
+
+from __future__ import annotations
+
+from chalice import Chalice
+
+from chalicelib.config import settings
+from chalicelib.workers import notify, receipt, relay
+
+
+def register_workers(app: Chalice) -> None:
+    cfg = settings()
+    app.on_dynamodb_record(
+        stream_arn=cfg.table_stream_arn,
+        batch_size=100,
+        starting_position="TRIM_HORIZON",
+        name="outbox_relay",
+    )(relay.handle_stream_batch)
+    app.on_sqs_message(queue=cfg.receipt_queue, batch_size=10, name="receipt_worker")(
+        receipt.handle_batch
+    )
+    app.on_sqs_message(queue=cfg.notify_queue, batch_size=10, name="notify_worker")(
+        notify.handle_batch
+    )
