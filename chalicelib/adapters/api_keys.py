@@ -46,28 +46,40 @@ class ApiKeyStore:
         cached = self.cache.get(key_hash)
         if cached is not None:
             return cached if isinstance(cached, Principal) else None
-        response = self.client.get_item(TableName=self.table,
-                                         Key=serialize({"pk": k.api_key_pk(key_hash), "sk": k.API_KEY_SK}))
+        response = self.client.get_item(
+            TableName=self.table, Key=serialize({"pk": k.api_key_pk(key_hash), "sk": k.API_KEY_SK})
+        )
         item = deserialize(response["Item"]) if "Item" in response else None
         principal = None
         if item is not None and not item.get("revoked_at"):
-            principal = Principal(key_id=key_id_of(key_hash), role=Role(item["role"]), scope=item.get("scope"))
+            principal = Principal(
+                key_id=key_id_of(key_hash), role=Role(item["role"]), scope=item.get("scope")
+            )
         # Cache misses too (as False) so a flood of bad keys does not become a flood of reads.
         self.cache.put(key_hash, principal if principal is not None else False)
         return principal
 
-    def mint(self, role: Role, scope: str | None, *, label: str = "", raw_key: str | None = None) -> MintedKey:
+    def mint(
+        self, role: Role, scope: str | None, *, label: str = "", raw_key: str | None = None
+    ) -> MintedKey:
         if role in (Role.CHANNEL, Role.WAREHOUSE) and not scope:
             raise ValueError(f"a {role.value} key needs a scope (the {role.value} id)")
         raw = raw_key or f"oms_{role.value[:2]}_{secrets.token_urlsafe(32)}"
         key_hash = hash_key(raw)
-        item: dict[str, Any] = {"pk": k.api_key_pk(key_hash), "sk": k.API_KEY_SK, "entity": k.ENTITY_API_KEY,
-                                "key_id": key_id_of(key_hash), "role": role.value, "label": label,
-                                "created_at": int(time.time())}
+        item: dict[str, Any] = {
+            "pk": k.api_key_pk(key_hash),
+            "sk": k.API_KEY_SK,
+            "entity": k.ENTITY_API_KEY,
+            "key_id": key_id_of(key_hash),
+            "role": role.value,
+            "label": label,
+            "created_at": int(time.time()),
+        }
         if scope:
             item["scope"] = scope
-        self.client.put_item(TableName=self.table, Item=serialize(item),
-                             ConditionExpression="attribute_not_exists(pk)")
+        self.client.put_item(
+            TableName=self.table, Item=serialize(item), ConditionExpression="attribute_not_exists(pk)"
+        )
         return MintedKey(key_id=key_id_of(key_hash), raw_key=raw, role=role, scope=scope)
 
     def revoke(self, raw_key_or_hash: str) -> None:

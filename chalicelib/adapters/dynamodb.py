@@ -83,7 +83,9 @@ def _fulfillment_item(fulfillment: Fulfillment) -> dict[str, Any]:
         "version": fulfillment.version,
         "status": fulfillment.status.value,
         "warehouse_id": fulfillment.warehouse_id,
-        **k.fulfillment_index_keys(fulfillment.warehouse_id, fulfillment.status.value, ship_by, fulfillment.id),
+        **k.fulfillment_index_keys(
+            fulfillment.warehouse_id, fulfillment.status.value, ship_by, fulfillment.id
+        ),
         "doc": fulfillment.model_dump(mode="json"),
     }
 
@@ -156,8 +158,10 @@ class DynamoReader:
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), 100):
             request: dict[str, Any] = {
-                self.table: {"Keys": [serialize({"pk": pk, "sk": sk}) for pk, sk in unique[start : start + 100]],
-                             "ConsistentRead": True}
+                self.table: {
+                    "Keys": [serialize({"pk": pk, "sk": sk}) for pk, sk in unique[start : start + 100]],
+                    "ConsistentRead": True,
+                }
             }
             for attempt in range(8):
                 response = self.client.batch_get_item(RequestItems=request)
@@ -197,22 +201,30 @@ class DynamoReader:
         items = self._batch_get([(k.sku_pk(sku), k.PRODUCT_SK) for sku in skus])
         return {item["doc"]["sku"]: Product.model_validate(item["doc"]) for item in items}
 
-    def get_stock(self, skus: Iterable[str], warehouse_ids: Iterable[str]) -> dict[tuple[str, str], StockLevel]:
+    def get_stock(
+        self, skus: Iterable[str], warehouse_ids: Iterable[str]
+    ) -> dict[tuple[str, str], StockLevel]:
         wanted = [(k.sku_pk(sku), k.stock_sk(wh)) for sku in skus for wh in warehouse_ids]
         levels = [_stock_from_item(item) for item in self._batch_get(wanted)]
         return {(level.warehouse_id, level.sku): level for level in levels}
 
     def get_order(self, order_id: str) -> OrderAggregate | None:
         # Items of one order sort EVENT# < FUL# < ORDER: ">= FUL#" skips the timeline.
-        items = list(self._query(
-            KeyConditionExpression="pk = :pk AND sk >= :ful",
-            ExpressionAttributeValues=serialize({":pk": k.order_pk(order_id), ":ful": k.FULFILLMENT_PREFIX}),
-            ConsistentRead=True,
-        ))
+        items = list(
+            self._query(
+                KeyConditionExpression="pk = :pk AND sk >= :ful",
+                ExpressionAttributeValues=serialize(
+                    {":pk": k.order_pk(order_id), ":ful": k.FULFILLMENT_PREFIX}
+                ),
+                ConsistentRead=True,
+            )
+        )
         orders = [i for i in items if i.get("entity") == k.ENTITY_ORDER]
         if not orders:
             return None
-        fulfillments = [Fulfillment.model_validate(i["doc"]) for i in items if i.get("entity") == k.ENTITY_FULFILLMENT]
+        fulfillments = [
+            Fulfillment.model_validate(i["doc"]) for i in items if i.get("entity") == k.ENTITY_FULFILLMENT
+        ]
         return OrderAggregate(order=Order.model_validate(orders[0]["doc"]), fulfillments=fulfillments)
 
     def get_dedup(self, scope: str, key: str) -> DedupRecord | None:
@@ -253,9 +265,19 @@ class DynamoUnitOfWork(DynamoReader):
         self._items.append(operation)
         self._tags.append(tag)
 
-    def _put(self, item: dict[str, Any], condition: str, values: dict[str, Any] | None, tag: tuple[str, ...],
-             names: dict[str, str] | None = None) -> None:
-        put: dict[str, Any] = {"TableName": self.table, "Item": serialize(item), "ConditionExpression": condition}
+    def _put(
+        self,
+        item: dict[str, Any],
+        condition: str,
+        values: dict[str, Any] | None,
+        tag: tuple[str, ...],
+        names: dict[str, str] | None = None,
+    ) -> None:
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": serialize(item),
+            "ConditionExpression": condition,
+        }
         if values:
             put["ExpressionAttributeValues"] = serialize(values)
         if names:
@@ -269,33 +291,53 @@ class DynamoUnitOfWork(DynamoReader):
         self._put(_order_item(order), "version = :v", {":v": expected_version}, ("order", order.id))
 
     def add_fulfillment(self, fulfillment: Fulfillment) -> None:
-        self._put(_fulfillment_item(fulfillment), "attribute_not_exists(pk)", None, ("fulfillment", fulfillment.id))
+        self._put(
+            _fulfillment_item(fulfillment), "attribute_not_exists(pk)", None, ("fulfillment", fulfillment.id)
+        )
 
     def update_fulfillment(self, fulfillment: Fulfillment, *, expected_version: int) -> None:
-        self._put(_fulfillment_item(fulfillment), "version = :v", {":v": expected_version},
-                  ("fulfillment", fulfillment.id))
+        self._put(
+            _fulfillment_item(fulfillment),
+            "version = :v",
+            {":v": expected_version},
+            ("fulfillment", fulfillment.id),
+        )
 
-    def _stock_update(self, warehouse_id: str, sku: str, expression: str, condition: str, quantity: int) -> None:
+    def _stock_update(
+        self, warehouse_id: str, sku: str, expression: str, condition: str, quantity: int
+    ) -> None:
         self._stage(
-            {"Update": {
-                "TableName": self.table,
-                "Key": serialize({"pk": k.sku_pk(sku), "sk": k.stock_sk(warehouse_id)}),
-                "UpdateExpression": expression,
-                "ConditionExpression": condition,
-                "ExpressionAttributeValues": serialize({":q": quantity}),
-            }},
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": serialize({"pk": k.sku_pk(sku), "sk": k.stock_sk(warehouse_id)}),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeValues": serialize({":q": quantity}),
+                }
+            },
             ("stock", warehouse_id, sku),
         )
 
     def reserve_stock(self, warehouse_id: str, sku: str, quantity: int) -> None:
         # The condition is the no-oversell guarantee: it holds at commit time,
         # whatever any concurrent request did after we read the level.
-        self._stock_update(warehouse_id, sku, "SET reserved = reserved + :q, available = available - :q",
-                           "attribute_exists(pk) AND available >= :q", quantity)
+        self._stock_update(
+            warehouse_id,
+            sku,
+            "SET reserved = reserved + :q, available = available - :q",
+            "attribute_exists(pk) AND available >= :q",
+            quantity,
+        )
 
     def release_stock(self, warehouse_id: str, sku: str, quantity: int) -> None:
-        self._stock_update(warehouse_id, sku, "SET reserved = reserved - :q, available = available + :q",
-                           "attribute_exists(pk) AND reserved >= :q", quantity)
+        self._stock_update(
+            warehouse_id,
+            sku,
+            "SET reserved = reserved - :q, available = available + :q",
+            "attribute_exists(pk) AND reserved >= :q",
+            quantity,
+        )
 
     def add_event(self, event: DomainEvent) -> None:
         self._put(event_item(event), "attribute_not_exists(pk)", None, ("order", event.order_id))
@@ -314,8 +356,13 @@ class DynamoUnitOfWork(DynamoReader):
         now = int(time.time())
         if ttl_seconds is not None:
             item["ttl"] = now + ttl_seconds
-        self._put(item, "attribute_not_exists(pk) OR #ttl < :now", {":now": now},
-                  ("dedup", record.scope, record.key), names={"#ttl": "ttl"})
+        self._put(
+            item,
+            "attribute_not_exists(pk) OR #ttl < :now",
+            {":now": now},
+            ("dedup", record.scope, record.key),
+            names={"#ttl": "ttl"},
+        )
 
     def staged_count(self) -> int:
         return len(self._items)
@@ -439,8 +486,15 @@ class DynamoNotificationClaims:
         try:
             self.client.put_item(
                 TableName=self.table,
-                Item=serialize({"pk": k.claim_pk(key), "sk": k.CLAIM_SK, "entity": k.ENTITY_CLAIM,
-                                "expires_at": now + seconds, "ttl": now + seconds + 86400}),
+                Item=serialize(
+                    {
+                        "pk": k.claim_pk(key),
+                        "sk": k.CLAIM_SK,
+                        "entity": k.ENTITY_CLAIM,
+                        "expires_at": now + seconds,
+                        "ttl": now + seconds + 86400,
+                    }
+                ),
                 ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
                 ExpressionAttributeValues=serialize({":now": now}),
             )
@@ -463,22 +517,49 @@ class ReferenceData:
         reference_cache.clear()
 
     def put_channel(self, channel: Channel) -> None:
-        self._put({"pk": k.CHANNELS_PK, "sk": channel.id, "entity": k.ENTITY_CHANNEL,
-                   "doc": channel.model_dump(mode="json")})
+        self._put(
+            {
+                "pk": k.CHANNELS_PK,
+                "sk": channel.id,
+                "entity": k.ENTITY_CHANNEL,
+                "doc": channel.model_dump(mode="json"),
+            }
+        )
 
     def put_warehouse(self, warehouse: Warehouse) -> None:
-        self._put({"pk": k.WAREHOUSES_PK, "sk": warehouse.id, "entity": k.ENTITY_WAREHOUSE,
-                   "doc": warehouse.model_dump(mode="json")})
+        self._put(
+            {
+                "pk": k.WAREHOUSES_PK,
+                "sk": warehouse.id,
+                "entity": k.ENTITY_WAREHOUSE,
+                "doc": warehouse.model_dump(mode="json"),
+            }
+        )
 
     def put_product(self, product: Product) -> None:
-        self._put({"pk": k.sku_pk(product.sku), "sk": k.PRODUCT_SK, "entity": k.ENTITY_PRODUCT,
-                   "doc": product.model_dump(mode="json")})
+        self._put(
+            {
+                "pk": k.sku_pk(product.sku),
+                "sk": k.PRODUCT_SK,
+                "entity": k.ENTITY_PRODUCT,
+                "doc": product.model_dump(mode="json"),
+            }
+        )
 
-    def put_stock(self, warehouse_id: str, sku: str, on_hand: int, *, bin_location: str | None = None) -> None:
+    def put_stock(
+        self, warehouse_id: str, sku: str, on_hand: int, *, bin_location: str | None = None
+    ) -> None:
         """Set a stock level from scratch (seed); reservations start at zero."""
-        item: dict[str, Any] = {"pk": k.sku_pk(sku), "sk": k.stock_sk(warehouse_id), "entity": k.ENTITY_STOCK,
-                                "sku": sku, "warehouse_id": warehouse_id, "on_hand": on_hand,
-                                "reserved": 0, "available": on_hand}
+        item: dict[str, Any] = {
+            "pk": k.sku_pk(sku),
+            "sk": k.stock_sk(warehouse_id),
+            "entity": k.ENTITY_STOCK,
+            "sku": sku,
+            "warehouse_id": warehouse_id,
+            "on_hand": on_hand,
+            "reserved": 0,
+            "available": on_hand,
+        }
         if bin_location:
             item["bin"] = bin_location
         self._put(item)

@@ -97,5 +97,7 @@ def order_index_keys(order_id: str, channel_id: str, status: str, created_at: st
     }
 
 
-def fulfillment_index_keys(warehouse_id: str, status: str, ship_by: str, fulfillment_id: str) -> dict[str, str]:
+def fulfillment_index_keys(
+    warehouse_id: str, status: str, ship_by: str, fulfillment_id: str
+) -> dict[str, str]:
     return {"gsi5pk": f"WH#{warehouse_id}#{status}", "gsi5sk": f"{ship_by}#{fulfillment_id}"}

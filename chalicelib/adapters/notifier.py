@@ -7,7 +7,9 @@ from typing import Any
 
 
 class AwsNotifier:
-    def __init__(self, ses: Any, sns: Any, *, sender: str, warehouse_topic_arn: str, operations_topic_arn: str):
+    def __init__(
+        self, ses: Any, sns: Any, *, sender: str, warehouse_topic_arn: str, operations_topic_arn: str
+    ):
         self.ses = ses
         self.sns = sns
         self.sender = sender
@@ -20,7 +22,10 @@ class AwsNotifier:
             Destination={"ToAddresses": [to]},
             Message={
                 "Subject": {"Data": subject, "Charset": "UTF-8"},
-                "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": html, "Charset": "UTF-8"}},
+                "Body": {
+                    "Text": {"Data": text, "Charset": "UTF-8"},
+                    "Html": {"Data": html, "Charset": "UTF-8"},
+                },
             },
         )
         return str(response["MessageId"])

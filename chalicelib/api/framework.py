@@ -89,8 +89,14 @@ def problem_for(exc: Exception) -> Response:
     if isinstance(exc, IdempotencyKeyReused):
         return problem(409, "idempotency-key-reused", "Idempotency-Key reused", str(exc))
     if isinstance(exc, InvalidTransition):
-        return problem(409, "invalid-state", "Not allowed in the current state", str(exc),
-                       current_state=exc.current, allowed_actions=exc.allowed)
+        return problem(
+            409,
+            "invalid-state",
+            "Not allowed in the current state",
+            str(exc),
+            current_state=exc.current,
+            allowed_actions=exc.allowed,
+        )
     if isinstance(exc, Conflict):
         extra: dict[str, Any] = {}
         if exc.current is not None:
@@ -166,14 +172,20 @@ def _authenticate(request: Request, roles: tuple[Role, ...]) -> Principal:
 def parse_json_body(request: Request) -> Any:
     raw: bytes = request.raw_body or b""
     if len(raw) > MAX_BODY_BYTES:
-        raise ProblemError(413, "payload-too-large", "Payload too large",
-                           f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+        raise ProblemError(
+            413,
+            "payload-too-large",
+            "Payload too large",
+            f"request bodies are limited to {MAX_BODY_BYTES} bytes",
+        )
     if not raw.strip():
         raise ProblemError(400, "malformed-json", "Malformed JSON", "the request body is empty")
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProblemError(400, "malformed-json", "Malformed JSON", f"the body is not valid JSON: {exc}") from None
+        raise ProblemError(
+            400, "malformed-json", "Malformed JSON", f"the body is not valid JSON: {exc}"
+        ) from None
 
 
 def _validate(model: type[BaseModel], data: Any, where: str) -> BaseModel:
@@ -187,10 +199,7 @@ def _validate(model: type[BaseModel], data: Any, where: str) -> BaseModel:
 def _render(result: Any, success_status: int) -> Response:
     if isinstance(result, Response):
         return result
-    if isinstance(result, BaseModel):
-        body = result.model_dump_json()
-    else:
-        body = json.dumps(result)
+    body = result.model_dump_json() if isinstance(result, BaseModel) else json.dumps(result)
     return Response(body=body, status_code=success_status, headers={"Content-Type": "application/json"})
 
 
@@ -219,22 +228,36 @@ def endpoint(
                 parsed_query = (
                     _validate(query, dict(request.query_params or {}), "query") if query is not None else None
                 )
-                call = Call(request=request, principal=principal, body=parsed_body, query=parsed_query,
-                            params=params)
+                call = Call(
+                    request=request, principal=principal, body=parsed_body, query=parsed_query, params=params
+                )
                 return _render(view(call), success_status)
             except Exception as exc:  # every expected outcome is a problem; the rest is logged as a bug
                 try:
                     return problem_for(exc)
                 except Exception:
                     logger.exception("unhandled error on %s %s", method, path)
-                    return problem(500, "internal", "Internal error",
-                                   "an unexpected error occurred; it has been logged")
+                    return problem(
+                        500, "internal", "Internal error", "an unexpected error occurred; it has been logged"
+                    )
 
         handler.__name__ = view.__name__
         handler.__doc__ = view.__doc__
-        ROUTES.append(RouteSpec(path=path, method=method, summary=summary, roles=roles, body=body, query=query,
-                                response=response, success_status=success_status, tags=tags, errors=errors,
-                                raw_response=raw_response))
+        ROUTES.append(
+            RouteSpec(
+                path=path,
+                method=method,
+                summary=summary,
+                roles=roles,
+                body=body,
+                query=query,
+                response=response,
+                success_status=success_status,
+                tags=tags,
+                errors=errors,
+                raw_response=raw_response,
+            )
+        )
         bp.route(path, methods=[method], content_types=content_types or ["application/json"])(handler)
         return view
 
@@ -262,8 +285,12 @@ def install_problem_middleware(app: Chalice) -> None:
         message = body.get("Message") if isinstance(body, dict) else None
         status = response.status_code
         titles = {405: "Method not allowed", 415: "Unsupported media type", 404: "Not found"}
-        converted = problem(status, "http-" + str(status), titles.get(status, "Request failed"),
-                            str(message or "the request could not be handled"))
+        converted = problem(
+            status,
+            "http-" + str(status),
+            titles.get(status, "Request failed"),
+            str(message or "the request could not be handled"),
+        )
         for key, value in (response.headers or {}).items():
             if key.lower() != "content-type":
                 converted.headers[key] = value

@@ -17,12 +17,21 @@ class Health(BaseModel):
     status: str
 
 
-@endpoint(meta_api, "/v1/health", "GET", summary="Liveness check", roles=None, response=Health, tags=("meta",))
+@endpoint(
+    meta_api, "/v1/health", "GET", summary="Liveness check", roles=None, response=Health, tags=("meta",)
+)
 def health(call: Call) -> Health:
     return Health(status="ok")
 
 
-@endpoint(meta_api, "/v1/openapi.json", "GET", summary="This API's OpenAPI 3.1 document", roles=None,
-          tags=("meta",), raw_response=True)
+@endpoint(
+    meta_api,
+    "/v1/openapi.json",
+    "GET",
+    summary="This API's OpenAPI 3.1 document",
+    roles=None,
+    tags=("meta",),
+    raw_response=True,
+)
 def openapi(call: Call) -> dict[str, Any]:
     return build_openapi()

@@ -17,9 +17,14 @@ from chalicelib.domain.auth import Role
 REF = "#/components/schemas/{model}"
 
 _STATUS_TEXT = {
-    400: "Malformed request", 401: "Missing or unknown API key", 403: "The key may not do this",
-    404: "Not found", 409: "Conflicts with the current state", 413: "Body too large",
-    415: "Unsupported media type", 422: "Validation failed",
+    400: "Malformed request",
+    401: "Missing or unknown API key",
+    403: "The key may not do this",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    413: "Body too large",
+    415: "Unsupported media type",
+    422: "Validation failed",
 }
 
 
@@ -54,29 +59,44 @@ def _parameters(spec: RouteSpec, components: dict[str, Any]) -> list[dict[str, A
         for name, prop in schema.get("properties", {}).items():
             params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
     if spec.method == "POST" and spec.path == "/v1/orders":
-        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                       "schema": {"type": "string", "maxLength": 255},
-                       "description": "same key and body: the original order again; same key, other body: 409"})
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 255},
+                "description": "same key and body: the original order again; same key, other body: 409",
+            }
+        )
     return params
 
 
 def _operation(spec: RouteSpec, components: dict[str, Any]) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": spec.summary, "tags": list(spec.tags),
-                          "operationId": f"{spec.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', spec.path.lower())}"}
+    op: dict[str, Any] = {
+        "summary": spec.summary,
+        "tags": list(spec.tags),
+        "operationId": f"{spec.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', spec.path.lower())}",
+    }
     params = _parameters(spec, components)
     if params:
         op["parameters"] = params
     if spec.body is not None:
-        op["requestBody"] = {"required": True,
-                             "content": {"application/json": {"schema": _schema(spec.body, components, "validation")}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _schema(spec.body, components, "validation")}},
+        }
     success: dict[str, Any] = {"description": "OK" if spec.success_status < 300 else "Done"}
     if spec.response is not None:
-        success["content"] = {"application/json": {"schema": _schema(spec.response, components, "serialization")}}
+        success["content"] = {
+            "application/json": {"schema": _schema(spec.response, components, "serialization")}
+        }
     responses: dict[str, Any] = {str(spec.success_status): success}
     problem_ref = {"$ref": REF.format(model="Problem")}
     for status in sorted(set(spec.errors)):
-        responses[str(status)] = {"description": _STATUS_TEXT.get(status, "Error"),
-                                  "content": {PROBLEM_JSON: {"schema": problem_ref}}}
+        responses[str(status)] = {
+            "description": _STATUS_TEXT.get(status, "Error"),
+            "content": {PROBLEM_JSON: {"schema": problem_ref}},
+        }
     op["responses"] = responses
     if spec.roles is None:
         op["security"] = []
@@ -98,15 +118,20 @@ def build_openapi(version: str = "1.0.0") -> dict[str, Any]:
             "title": "Order Management Service",
             "version": version,
             "description": "Orders from every channel, from placement to delivery and return. "
-                           "Errors are RFC 9457 problem details (application/problem+json).",
+            "Errors are RFC 9457 problem details (application/problem+json).",
         },
         "paths": paths,
         "components": {
             "schemas": components,
             "securitySchemes": {
-                "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key",
-                           "description": "Roles: " + ", ".join(r.value for r in Role)
-                           + ". Channel and warehouse keys are scoped to one channel or warehouse."},
+                "ApiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "x-api-key",
+                    "description": "Roles: "
+                    + ", ".join(r.value for r in Role)
+                    + ". Channel and warehouse keys are scoped to one channel or warehouse.",
+                },
             },
         },
         "security": [{"ApiKey": []}],

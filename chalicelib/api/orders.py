@@ -95,11 +95,20 @@ def _load_visible(call: Call, order_id: str) -> OrderAggregate:
     return aggregate
 
 
-@endpoint(orders_api, "/v1/orders", "POST", summary="Place an order", roles=(Role.CHANNEL,),
-          body=PlaceOrderRequest, response=OrderView, success_status=201, tags=("orders",),
-          errors=(400, 401, 403, 409, 413, 415, 422))
+@endpoint(
+    orders_api,
+    "/v1/orders",
+    "POST",
+    summary="Place an order",
+    roles=(Role.CHANNEL,),
+    body=PlaceOrderRequest,
+    response=OrderView,
+    success_status=201,
+    tags=("orders",),
+    errors=(400, 401, 403, 409, 413, 415, 422),
+)
 def create_order(call: Call) -> Response:
-    """Idempotent by ``Idempotency-Key`` and by the channel's ``external_id``: a retry returns the original (200)."""
+    """Idempotent by ``Idempotency-Key`` and by ``external_id``: a retry returns the original (200)."""
     svc = services()
     key = call.header("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 255):
@@ -120,14 +129,31 @@ def create_order(call: Call) -> Response:
     )
 
 
-@endpoint(orders_api, "/v1/orders/{order_id}", "GET", summary="Get an order with its fulfillments and holds",
-          roles=CHANNEL_OR_ADMIN, response=OrderView, tags=("orders",), errors=(401, 403, 404))
+@endpoint(
+    orders_api,
+    "/v1/orders/{order_id}",
+    "GET",
+    summary="Get an order with its fulfillments and holds",
+    roles=CHANNEL_OR_ADMIN,
+    response=OrderView,
+    tags=("orders",),
+    errors=(401, 403, 404),
+)
 def get_order(call: Call) -> OrderView:
     return _view(_load_visible(call, call.params["order_id"]))
 
 
-@endpoint(orders_api, "/v1/orders", "GET", summary="List orders, newest first", roles=CHANNEL_OR_ADMIN,
-          query=ListOrdersQuery, response=OrderPage, tags=("orders",), errors=(401, 403, 422))
+@endpoint(
+    orders_api,
+    "/v1/orders",
+    "GET",
+    summary="List orders, newest first",
+    roles=CHANNEL_OR_ADMIN,
+    query=ListOrdersQuery,
+    response=OrderPage,
+    tags=("orders",),
+    errors=(401, 403, 422),
+)
 def list_orders(call: Call) -> OrderPage:
     query: ListOrdersQuery = call.query
     channel = query.channel
@@ -146,38 +172,74 @@ def list_orders(call: Call) -> OrderPage:
             cursor=query.cursor,
         )
     except InvalidCursor:
-        raise ProblemError(400, "invalid-cursor", "Invalid cursor",
-                           "the cursor does not belong to this listing; start again without it") from None
+        raise ProblemError(
+            400,
+            "invalid-cursor",
+            "Invalid cursor",
+            "the cursor does not belong to this listing; start again without it",
+        ) from None
     return OrderPage(items=orders, next_cursor=cursor)
 
 
-@endpoint(orders_api, "/v1/orders/{order_id}/events", "GET", summary="The order's timeline, oldest first",
-          roles=CHANNEL_OR_ADMIN, response=Timeline, tags=("orders",), errors=(401, 403, 404))
+@endpoint(
+    orders_api,
+    "/v1/orders/{order_id}/events",
+    "GET",
+    summary="The order's timeline, oldest first",
+    roles=CHANNEL_OR_ADMIN,
+    response=Timeline,
+    tags=("orders",),
+    errors=(401, 403, 404),
+)
 def order_events(call: Call) -> Timeline:
     order_id = call.params["order_id"]
     _load_visible(call, order_id)
     return Timeline(items=services().queries.list_events(order_id))
 
 
-@endpoint(orders_api, "/v1/orders/{order_id}/holds", "POST", summary="Put an order on hold", roles=(Role.ADMIN,),
-          body=HoldRequest, response=OrderView, tags=("holds",), errors=(400, 401, 403, 404, 409, 422))
+@endpoint(
+    orders_api,
+    "/v1/orders/{order_id}/holds",
+    "POST",
+    summary="Put an order on hold",
+    roles=(Role.ADMIN,),
+    body=HoldRequest,
+    response=OrderView,
+    tags=("holds",),
+    errors=(400, 401, 403, 404, 409, 422),
+)
 def add_hold(call: Call) -> OrderView:
     svc = services()
     body: HoldRequest = call.body
-    aggregate = place_hold(svc.uow_factory, call.params["order_id"], body.reason, body.note,
-                           actor=call.who.actor, ids=svc.ids, clock=svc.clock)
+    aggregate = place_hold(
+        svc.uow_factory,
+        call.params["order_id"],
+        body.reason,
+        body.note,
+        actor=call.who.actor,
+        ids=svc.ids,
+        clock=svc.clock,
+    )
     return _view(aggregate)
 
 
-@endpoint(orders_api, "/v1/orders/{order_id}/holds/{reason}", "DELETE",
-          summary="Release a hold; releasing the last one confirms the order", roles=(Role.ADMIN,),
-          response=OrderView, tags=("holds",), errors=(401, 403, 404, 409))
+@endpoint(
+    orders_api,
+    "/v1/orders/{order_id}/holds/{reason}",
+    "DELETE",
+    summary="Release a hold; releasing the last one confirms the order",
+    roles=(Role.ADMIN,),
+    response=OrderView,
+    tags=("holds",),
+    errors=(401, 403, 404, 409),
+)
 def remove_hold(call: Call) -> OrderView:
     svc = services()
     try:
         reason = HoldReason(call.params["reason"])
     except ValueError:
         raise NotFound("hold reason", call.params["reason"]) from None
-    aggregate = release_hold(svc.uow_factory, call.params["order_id"], reason,
-                             actor=call.who.actor, ids=svc.ids, clock=svc.clock)
+    aggregate = release_hold(
+        svc.uow_factory, call.params["order_id"], reason, actor=call.who.actor, ids=svc.ids, clock=svc.clock
+    )
     return _view(aggregate)

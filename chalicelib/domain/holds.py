@@ -47,13 +47,16 @@ def evaluate_holds(order: Order, policy: HoldPolicy) -> list[HoldFinding]:
     billing = order.billing_address
     if billing is not None and billing.country != order.shipping_address.country:
         fraud_notes.append(
-            f"billing country {billing.country} differs from shipping country {order.shipping_address.country}"
+            f"billing country {billing.country} differs from "
+            f"shipping country {order.shipping_address.country}"
         )
     if fraud_notes:
         findings.append(HoldFinding(HoldReason.FRAUD_REVIEW, "; ".join(fraud_notes)))
     address = order.shipping_address
     if not address.postal_code and requires_postal_code(address.country):
         findings.append(
-            HoldFinding(HoldReason.ADDRESS_INVALID, f"postal code missing; {address.country} uses postal codes")
+            HoldFinding(
+                HoldReason.ADDRESS_INVALID, f"postal code missing; {address.country} uses postal codes"
+            )
         )
     return findings

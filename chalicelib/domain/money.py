@@ -55,8 +55,8 @@ def currency_exponent(currency: str) -> int:
 
 def parse_amount(value: object) -> Decimal:
     """Parse a JSON money value. Strings and integers only: a float has already lost precision."""
-    if isinstance(value, bool) or isinstance(value, float):
-        raise MoneyError("amounts are decimal strings such as \"89.99\", not floating-point numbers")
+    if isinstance(value, (bool, float)):
+        raise MoneyError('amounts are decimal strings such as "89.99", not floating-point numbers')
     if isinstance(value, Decimal):
         amount = value
     elif isinstance(value, int | str):
@@ -65,7 +65,7 @@ def parse_amount(value: object) -> Decimal:
         except InvalidOperation:
             raise MoneyError(f"{value!r} is not a decimal amount") from None
     else:
-        raise MoneyError("amounts are decimal strings such as \"89.99\"")
+        raise MoneyError('amounts are decimal strings such as "89.99"')
     if not amount.is_finite():
         raise MoneyError("amount must be a finite number")
     if abs(amount) > MAX_AMOUNT:
@@ -83,9 +83,7 @@ def check_amount_for_currency(amount: Decimal, currency: str) -> Decimal:
     """Return the amount quantized to the currency; refuse extra fractional digits."""
     exponent = currency_exponent(currency)
     if decimal_places(amount) > exponent:
-        raise MoneyError(
-            f"{amount} has more decimals than {currency} allows ({exponent})"
-        )
+        raise MoneyError(f"{amount} has more decimals than {currency} allows ({exponent})")
     return amount.quantize(Decimal(1).scaleb(-exponent))
 
 
@@ -110,10 +108,10 @@ class Money(BaseModel):
     currency: str
 
     @model_validator(mode="after")
-    def _amount_fits_currency(self) -> Money:
+    def _amount_fits_currency(cls) -> Money:
         # Frozen model: normalise the exponent once, at construction.
-        object.__setattr__(self, "amount", check_amount_for_currency(self.amount, self.currency))
-        return self
+        object.__setattr__(cls, "amount", check_amount_for_currency(cls.amount, cls.currency))
+        return cls
 
     @classmethod
     def zero(cls, currency: str) -> Money:

@@ -77,7 +77,9 @@ def check_request(request: PlaceOrderRequest, products: Mapping[str, Product]) -
     amounts: list[tuple[list[str | int], Decimal]] = [
         (["lines", i, "unit_price"], line.unit_price) for i, line in enumerate(request.lines)
     ]
-    amounts += [([name], getattr(request, name)) for name in ("shipping_total", "tax_total", "discount_total")]
+    amounts += [
+        ([name], getattr(request, name)) for name in ("shipping_total", "tax_total", "discount_total")
+    ]
     for loc, amount in amounts:
         if amount < 0:
             errors.append(FieldError(loc, "amounts cannot be negative", "money"))

@@ -115,8 +115,12 @@ def _move_fulfillments(
 
 def _fulfillment_summary(fulfillments: list[Fulfillment]) -> list[dict[str, Any]]:
     return [
-        {"id": f.id, "warehouse_id": f.warehouse_id, "status": f.status.value,
-         "lines": [line.model_dump() for line in f.lines]}
+        {
+            "id": f.id,
+            "warehouse_id": f.warehouse_id,
+            "status": f.status.value,
+            "lines": [line.model_dump() for line in f.lines],
+        }
         for f in fulfillments
         if f.status != FulfillmentStatus.CANCELLED
     ]
@@ -133,8 +137,11 @@ def _proceed(aggregate: OrderAggregate) -> Change:
                 aggregate.fulfillments, FulfillmentTrigger.UNHOLD, only={FulfillmentStatus.ON_HOLD}
             ),
             event_type=EventType.ORDER_BACKORDERED,
-            data={"backordered": [{"sku": li.sku, "quantity": li.backordered}
-                                  for li in order.lines if li.backordered]},
+            data={
+                "backordered": [
+                    {"sku": li.sku, "quantity": li.backordered} for li in order.lines if li.backordered
+                ]
+            },
         )
     status = next_order_status(order.status, OrderTrigger.CONFIRM)
     fulfillments = _move_fulfillments(
@@ -162,8 +169,12 @@ def _hold(aggregate: OrderAggregate, findings: list[HoldFinding], *, placed_by: 
     fulfillments = _move_fulfillments(
         aggregate.fulfillments,
         FulfillmentTrigger.HOLD,
-        only={FulfillmentStatus.PENDING, FulfillmentStatus.RELEASED, FulfillmentStatus.PICKING,
-              FulfillmentStatus.PICKED},
+        only={
+            FulfillmentStatus.PENDING,
+            FulfillmentStatus.RELEASED,
+            FulfillmentStatus.PICKING,
+            FulfillmentStatus.PICKED,
+        },
     )
     return Change(
         order=order.model_copy(update={"status": status, "holds": holds}),
@@ -200,11 +211,15 @@ def receive_order(
             raise _AlreadyDone  # someone (an admin hold, a cancel) decided first
         findings = evaluate_holds(order, policy)
         change = (
-            _hold(aggregate, findings, placed_by="system:receipt", clock=clock) if findings else _proceed(aggregate)
+            _hold(aggregate, findings, placed_by="system:receipt", clock=clock)
+            if findings
+            else _proceed(aggregate)
         )
         result = _stage(uow, aggregate, change, actor="system:receipt", ids=ids, clock=clock)
         uow.add_dedup(
-            DedupRecord(scope=RECEIPT_SCOPE, key=placed.id, request_hash="", ref=order.id, created_at=clock.now())
+            DedupRecord(
+                scope=RECEIPT_SCOPE, key=placed.id, request_hash="", ref=order.id, created_at=clock.now()
+            )
         )
         try:
             uow.commit()
@@ -272,12 +287,16 @@ def release_hold(
         if reason not in order.hold_reasons:
             raise NotFound("hold", f"{reason.value} on order {order_id}")
         remaining = [h for h in order.holds if h.reason != reason]
-        released = OrderAggregate(order=order.model_copy(update={"holds": remaining}),
-                                  fulfillments=aggregate.fulfillments)
+        released = OrderAggregate(
+            order=order.model_copy(update={"holds": remaining}), fulfillments=aggregate.fulfillments
+        )
         if remaining:
-            change = Change(order=released.order, fulfillments=aggregate.fulfillments,
-                            event_type=EventType.ORDER_HOLD_RELEASED,
-                            data={"reason": reason.value, "remaining": [h.reason.value for h in remaining]})
+            change = Change(
+                order=released.order,
+                fulfillments=aggregate.fulfillments,
+                event_type=EventType.ORDER_HOLD_RELEASED,
+                data={"reason": reason.value, "remaining": [h.reason.value for h in remaining]},
+            )
         else:
             change = _proceed(released)
             change.data["released_hold"] = reason.value

@@ -83,20 +83,32 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
         if not order.notify.email:
             return
         subject, text, html = ctx.renderer.render(template, view)
-        out.append(OutgoingMessage(
-            key=f"{event.id}/email/customer", channel="email", recipient="customer", template=template,
-            send=lambda: ctx.notifier.send_email(to=order.customer.email, subject=subject, text=text, html=html),
-        ))
+        out.append(
+            OutgoingMessage(
+                key=f"{event.id}/email/customer",
+                channel="email",
+                recipient="customer",
+                template=template,
+                send=lambda: ctx.notifier.send_email(
+                    to=order.customer.email, subject=subject, text=text, html=html
+                ),
+            )
+        )
 
     def customer_sms(template: str) -> None:
         phone = order.customer.phone
         if not (order.notify.sms and phone):
             return
         _, text, _ = ctx.renderer.render(template, view)
-        out.append(OutgoingMessage(
-            key=f"{event.id}/sms/customer", channel="sms", recipient="customer", template=template,
-            send=lambda: ctx.notifier.send_sms(phone=phone, text=text),
-        ))
+        out.append(
+            OutgoingMessage(
+                key=f"{event.id}/sms/customer",
+                channel="sms",
+                recipient="customer",
+                template=template,
+                send=lambda: ctx.notifier.send_sms(phone=phone, text=text),
+            )
+        )
 
     if event.type == EventType.ORDER_CONFIRMED:
         customer_email("order_confirmed")
@@ -110,22 +122,37 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
                 "shipping_method": order.shipping_method,
                 "lines": ful["lines"],
             }
-            out.append(OutgoingMessage(
-                key=f"{event.id}/sns/warehouse/{ful['warehouse_id']}/{ful['id']}", channel="sns",
-                recipient=f"warehouse:{ful['warehouse_id']}", template="pick_work.released",
-                send=lambda m=message: ctx.notifier.publish_warehouse(  # type: ignore[misc]
-                    warehouse_id=m["warehouse_id"], subject=f"Pick work for order {order.id}", message=m
-                ),
-            ))
+            out.append(
+                OutgoingMessage(
+                    key=f"{event.id}/sns/warehouse/{ful['warehouse_id']}/{ful['id']}",
+                    channel="sns",
+                    recipient=f"warehouse:{ful['warehouse_id']}",
+                    template="pick_work.released",
+                    send=lambda m=message: ctx.notifier.publish_warehouse(  # type: ignore[misc]
+                        warehouse_id=m["warehouse_id"], subject=f"Pick work for order {order.id}", message=m
+                    ),
+                )
+            )
     elif event.type == EventType.ORDER_BACKORDERED:
         customer_email("order_backordered")
     elif event.type == EventType.ORDER_ON_HOLD:
-        alert = {"type": "order.on_hold", "order_id": order.id, "channel_id": order.channel_id,
-                 "holds": event.data.get("holds", [])}
-        out.append(OutgoingMessage(
-            key=f"{event.id}/sns/operations", channel="sns", recipient="operations", template="order.on_hold",
-            send=lambda: ctx.notifier.publish_operations(subject=f"Order {order.id} on hold", message=alert),
-        ))
+        alert = {
+            "type": "order.on_hold",
+            "order_id": order.id,
+            "channel_id": order.channel_id,
+            "holds": event.data.get("holds", []),
+        }
+        out.append(
+            OutgoingMessage(
+                key=f"{event.id}/sns/operations",
+                channel="sns",
+                recipient="operations",
+                template="order.on_hold",
+                send=lambda: ctx.notifier.publish_operations(
+                    subject=f"Order {order.id} on hold", message=alert
+                ),
+            )
+        )
     return out
 
 
@@ -147,7 +174,9 @@ def notify(event: DomainEvent, ctx: NotificationContext) -> list[str]:
     return sent
 
 
-def _record_sent(event: DomainEvent, message: OutgoingMessage, message_id: str, ctx: NotificationContext) -> None:
+def _record_sent(
+    event: DomainEvent, message: OutgoingMessage, message_id: str, ctx: NotificationContext
+) -> None:
     for _ in range(5):
         uow = ctx.uow_factory()
         aggregate = uow.get_order(event.order_id)
@@ -156,19 +185,34 @@ def _record_sent(event: DomainEvent, message: OutgoingMessage, message_id: str, 
         now = ctx.clock.now()
         order = aggregate.order.model_copy(update={"version": aggregate.order.version + 1, "updated_at": now})
         uow.update_order(order, expected_version=aggregate.order.version)
-        uow.add_event(DomainEvent(
-            id=ctx.ids.new("evt"),
-            type=EventType.NOTIFICATION_SENT,
-            order_id=order.id,
-            channel_id=order.channel_id,
-            version=order.version,
-            occurred_at=now,
-            actor="system:notify",
-            data={"channel": message.channel, "recipient": message.recipient, "template": message.template,
-                  "message_id": message_id, "cause": {"event_id": event.id, "type": event.type}},
-        ))
-        uow.add_dedup(DedupRecord(scope=NOTIFY_SCOPE, key=message.key, request_hash="", ref=order.id,
-                                  created_at=now, data={"message_id": message_id}))
+        uow.add_event(
+            DomainEvent(
+                id=ctx.ids.new("evt"),
+                type=EventType.NOTIFICATION_SENT,
+                order_id=order.id,
+                channel_id=order.channel_id,
+                version=order.version,
+                occurred_at=now,
+                actor="system:notify",
+                data={
+                    "channel": message.channel,
+                    "recipient": message.recipient,
+                    "template": message.template,
+                    "message_id": message_id,
+                    "cause": {"event_id": event.id, "type": event.type},
+                },
+            )
+        )
+        uow.add_dedup(
+            DedupRecord(
+                scope=NOTIFY_SCOPE,
+                key=message.key,
+                request_hash="",
+                ref=order.id,
+                created_at=now,
+                data={"message_id": message_id},
+            )
+        )
         try:
             uow.commit()
             return

@@ -75,7 +75,9 @@ def place_order(
         if replay is not None:
             return replay
         try:
-            order, fulfillments = _stage_new_order(uow, request, channel_id, idempotency_key, request_hash, ids, clock)
+            order, fulfillments = _stage_new_order(
+                uow, request, channel_id, idempotency_key, request_hash, ids, clock
+            )
             uow.commit()
         except (StockConflict, DedupExists):
             continue  # re-read: either the stock moved or a twin request won the race
@@ -172,8 +174,11 @@ def _stage_new_order(
                     for line in order.lines
                 ],
                 "fulfillments": [
-                    {"id": f.id, "warehouse_id": f.warehouse_id,
-                     "lines": [line.model_dump() for line in f.lines]}
+                    {
+                        "id": f.id,
+                        "warehouse_id": f.warehouse_id,
+                        "lines": [line.model_dump() for line in f.lines],
+                    }
                     for f in fulfillments
                 ],
                 "split": plan.is_split,
@@ -181,13 +186,23 @@ def _stage_new_order(
         )
     )
     uow.add_dedup(
-        DedupRecord(scope=external_id_scope(channel_id), key=request.external_id,
-                    request_hash=request_hash, ref=order.id, created_at=now)
+        DedupRecord(
+            scope=external_id_scope(channel_id),
+            key=request.external_id,
+            request_hash=request_hash,
+            ref=order.id,
+            created_at=now,
+        )
     )
     if idempotency_key is not None:
         uow.add_dedup(
-            DedupRecord(scope=idempotency_scope(channel_id), key=idempotency_key,
-                        request_hash=request_hash, ref=order.id, created_at=now),
+            DedupRecord(
+                scope=idempotency_scope(channel_id),
+                key=idempotency_key,
+                request_hash=request_hash,
+                ref=order.id,
+                created_at=now,
+            ),
             ttl_seconds=IDEMPOTENCY_TTL_SECONDS,
         )
     if uow.staged_count() > MAX_TRANSACTION_ITEMS:

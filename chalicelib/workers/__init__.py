@@ -22,9 +22,5 @@ def register_workers(app: Chalice) -> None:
         starting_position="TRIM_HORIZON",
         name="outbox_relay",
     )(relay.handle_stream_batch)
-    app.on_sqs_message(queue=cfg.receipt_queue, batch_size=10, name="receipt_worker")(
-        receipt.handle_batch
-    )
-    app.on_sqs_message(queue=cfg.notify_queue, batch_size=10, name="notify_worker")(
-        notify.handle_batch
-    )
+    app.on_sqs_message(queue=cfg.receipt_queue, batch_size=10, name="receipt_worker")(receipt.handle_batch)
+    app.on_sqs_message(queue=cfg.notify_queue, batch_size=10, name="notify_worker")(notify.handle_batch)

@@ -47,7 +47,9 @@ def handle_stream_batch(event: DynamoDBEvent) -> dict[str, Any]:
     accepted = publisher.publish([evt for _, evt in pending])
     for (sequence, evt), ok in zip(pending, accepted, strict=True):
         if not ok:
-            logger.warning("event bus refused an event; retrying from it",
-                           extra={"order_id": evt.order_id, "event_id": evt.id, "event_type": evt.type})
+            logger.warning(
+                "event bus refused an event; retrying from it",
+                extra={"order_id": evt.order_id, "event_id": evt.id, "event_type": evt.type},
+            )
             return {"batchItemFailures": [{"itemIdentifier": sequence}]}
     return {"batchItemFailures": []}

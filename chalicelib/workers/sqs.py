@@ -19,7 +19,7 @@ logger = Logger(service="oms", child=True)
 def domain_event_of(record: SQSRecord) -> DomainEvent:
     """The domain event inside an EventBridge-to-SQS message (the envelope's ``detail``)."""
     envelope = json.loads(record.body)
-    return DomainEvent.model_validate(envelope["detail"] if "detail" in envelope else envelope)
+    return DomainEvent.model_validate(envelope.get("detail", envelope))
 
 
 def process_batch(event: SQSEvent, handle: Callable[[SQSRecord], None]) -> dict[str, Any]:
@@ -38,8 +38,9 @@ def process_batch(event: SQSEvent, handle: Callable[[SQSRecord], None]) -> dict[
             logger.exception("record failed", extra={"message_id": record.message_id, "order_id": order_id})
             raise
 
-    return process_partial_response(event=event.to_dict(), record_handler=guarded, processor=processor,
-                                    context=event.context)
+    return process_partial_response(
+        event=event.to_dict(), record_handler=guarded, processor=processor, context=event.context
+    )
 
 
 def _order_id(record: SQSRecord) -> str | None:
