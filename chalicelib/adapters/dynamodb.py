@@ -450,7 +450,7 @@ class DynamoOrderQueries(DynamoReader):
             index, partitions = "gsi2", [f"CHANNEL#{channel_id}#{n}" for n in range(k.SHARDS)]
         else:
             index, partitions = "gsi4", [f"ORDERS#{n}" for n in range(k.SHARDS)]
-        low = created_from or ""
+        low = created_from or "0000"  # key values cannot be empty; every timestamp sorts after it
         high = (created_to or "9999") + "~"  # '~' sorts after every character of an id: inclusive end
         before = decode_cursor(cursor, index) if cursor else None
         if before is not None and before < high:

@@ -108,10 +108,10 @@ class Money(BaseModel):
     currency: str
 
     @model_validator(mode="after")
-    def _amount_fits_currency(cls) -> Money:
+    def _amount_fits_currency(self) -> Money:  # noqa: N804 - an "after" validator gets the instance
         # Frozen model: normalise the exponent once, at construction.
-        object.__setattr__(cls, "amount", check_amount_for_currency(cls.amount, cls.currency))
-        return cls
+        object.__setattr__(self, "amount", check_amount_for_currency(self.amount, self.currency))
+        return self
 
     @classmethod
     def zero(cls, currency: str) -> Money:

@@ -1,0 +1,153 @@
+"""Integration fixtures: the infra template as a stack in moto, reference data, keys, the app.
+
+The stage is fixed before the app is imported because Chalice's event
+decorators read queue names at import time (chalicelib.config).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+STAGE = "itest"
+REGION = "us-east-1"
+SENDER = "orders@shop.example"
+
+os.environ.update(
+    {
+        "OMS_STAGE": STAGE,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "OMS_SENDER_EMAIL": SENDER,
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+from chalice.test import Client  # noqa: E402
+
+from app import app  # noqa: E402
+from chalicelib.adapters.api_keys import ApiKeyStore  # noqa: E402
+from chalicelib.adapters.dynamodb import ReferenceData  # noqa: E402
+from chalicelib.bootstrap import reset_services  # noqa: E402
+from chalicelib.domain.auth import Role  # noqa: E402
+from chalicelib.domain.models import Channel, Product, Warehouse  # noqa: E402
+from infra.stack import app_environment, deploy_stack  # noqa: E402
+
+WAREHOUSES = [
+    Warehouse(id="wh-east", name="East", priority=1, timezone="America/New_York", cutoff="15:00", country="US"),
+    Warehouse(id="wh-west", name="West", priority=2, timezone="America/Los_Angeles", cutoff="14:00", country="US"),
+]
+CHANNELS = [
+    Channel(id="web", name="Web store", kind="api", backorder_policy="backorder"),
+    Channel(id="mobile", name="Mobile app", kind="api", backorder_policy="backorder"),
+    Channel(id="marketplace", name="Marketplace", kind="api", backorder_policy="reject"),
+]
+#: sku -> {warehouse: on_hand}
+STOCK = {
+    "TSHIRT-M": {"wh-east": 50, "wh-west": 20},
+    "MUG": {"wh-east": 5, "wh-west": 30},
+    "POSTER": {"wh-west": 10},
+    "LAST-UNITS": {"wh-east": 10},
+    "SOLD-OUT": {"wh-east": 0},
+}
+
+
+@dataclass
+class Stack:
+    outputs: dict[str, str]
+    table: str
+    env: dict[str, str]
+    keys: dict[str, str] = field(default_factory=dict)
+    clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        if service not in self.clients:
+            self.clients[service] = boto3.client(service, region_name=REGION)
+        return self.clients[service]
+
+    def items(self, prefix: str) -> list[dict[str, Any]]:
+        """Every item whose pk starts with ``prefix`` (a test-only scan)."""
+        paginator = self.client("dynamodb").get_paginator("scan")
+        return [
+            item
+            for page in paginator.paginate(TableName=self.table)
+            for item in page["Items"]
+            if item["pk"]["S"].startswith(prefix)
+        ]
+
+
+def seed(stack: Stack, extra_skus: dict[str, dict[str, int]] | None = None) -> None:
+    ref = ReferenceData(stack.client("dynamodb"), stack.table)
+    for warehouse in WAREHOUSES:
+        ref.put_warehouse(warehouse)
+    for channel in CHANNELS:
+        ref.put_channel(channel)
+    for sku, levels in {**STOCK, **(extra_skus or {})}.items():
+        ref.put_product(Product(sku=sku, name=sku.title(), weight_grams=300, length_mm=300, width_mm=200,
+                                height_mm=50))
+        for warehouse_id, on_hand in levels.items():
+            ref.put_stock(warehouse_id, sku, on_hand, bin_location=f"A-{len(sku):02d}")
+    store = ApiKeyStore(stack.client("dynamodb"), stack.table)
+    stack.keys["admin"] = store.mint(Role.ADMIN, None, label="admin").raw_key
+    for channel in CHANNELS:
+        stack.keys[channel.id] = store.mint(Role.CHANNEL, channel.id).raw_key
+    for warehouse in WAREHOUSES:
+        stack.keys[warehouse.id] = store.mint(Role.WAREHOUSE, warehouse.id).raw_key
+    stack.client("ses").verify_email_identity(EmailAddress=SENDER)
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    with mock_aws():
+        outputs = deploy_stack(boto3.client("cloudformation", region_name=REGION), STAGE)
+        env = app_environment(outputs, STAGE)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        reset_services()
+        s = Stack(outputs=outputs, table=outputs["TableName"], env=env)
+        seed(s)
+        yield s
+        reset_services()
+
+
+@pytest.fixture
+def client(stack: Stack) -> Iterator[Client]:
+    # Chalice's test client applies a stage's environment from .chalice/config.json around each
+    # call; STAGE has no entry there, so the stack's own environment (set above) stays in force.
+    with Client(app, stage_name=STAGE) as c:
+        yield c
+
+
+def order_body(external_id: str = "WEB-1001", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "external_id": external_id,
+        "customer": {"email": "ada@example.com", "name": "Ada Lovelace", "phone": "+14155550123"},
+        "shipping_address": {"name": "Ada Lovelace", "line1": "1 Main St", "city": "Springfield",
+                             "region": "IL", "postal_code": "62701", "country": "US"},
+        "lines": [{"sku": "TSHIRT-M", "quantity": 2, "unit_price": "19.99"}],
+        "currency": "USD",
+    }
+    body.update(overrides)
+    return body
+
+
+def post_json(client: Client, path: str, body: Any, key: str | None, **headers: str) -> Any:
+    all_headers = {"Content-Type": "application/json", **headers}
+    if key is not None:
+        all_headers["x-api-key"] = key
+    raw = body if isinstance(body, str | bytes) else json.dumps(body)
+    return client.http.post(path, headers=all_headers, body=raw)
+
+
+def get(client: Client, path: str, key: str | None) -> Any:
+    return client.http.get(path, headers={"x-api-key": key} if key else {})
