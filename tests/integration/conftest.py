@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from moto import mock_aws
 
 STAGE = "itest"
@@ -44,8 +45,12 @@ from chalicelib.domain.models import Channel, Product, Warehouse  # noqa: E402
 from infra.stack import app_environment, deploy_stack  # noqa: E402
 
 WAREHOUSES = [
-    Warehouse(id="wh-east", name="East", priority=1, timezone="America/New_York", cutoff="15:00", country="US"),
-    Warehouse(id="wh-west", name="West", priority=2, timezone="America/Los_Angeles", cutoff="14:00", country="US"),
+    Warehouse(
+        id="wh-east", name="East", priority=1, timezone="America/New_York", cutoff="15:00", country="US"
+    ),
+    Warehouse(
+        id="wh-west", name="West", priority=2, timezone="America/Los_Angeles", cutoff="14:00", country="US"
+    ),
 ]
 CHANNELS = [
     Channel(id="web", name="Web store", kind="api", backorder_policy="backorder"),
@@ -72,7 +77,9 @@ class Stack:
 
     def client(self, service: str) -> Any:
         if service not in self.clients:
-            self.clients[service] = boto3.client(service, region_name=REGION)
+            # Recent boto3 sends DynamoDB calls to account-based endpoints moto does not serve.
+            config = Config(account_id_endpoint_mode="disabled") if service.startswith("dynamodb") else None
+            self.clients[service] = boto3.client(service, region_name=REGION, config=config)
         return self.clients[service]
 
     def items(self, prefix: str) -> list[dict[str, Any]]:
@@ -93,8 +100,9 @@ def seed(stack: Stack, extra_skus: dict[str, dict[str, int]] | None = None) -> N
     for channel in CHANNELS:
         ref.put_channel(channel)
     for sku, levels in {**STOCK, **(extra_skus or {})}.items():
-        ref.put_product(Product(sku=sku, name=sku.title(), weight_grams=300, length_mm=300, width_mm=200,
-                                height_mm=50))
+        ref.put_product(
+            Product(sku=sku, name=sku.title(), weight_grams=300, length_mm=300, width_mm=200, height_mm=50)
+        )
         for warehouse_id, on_hand in levels.items():
             ref.put_stock(warehouse_id, sku, on_hand, bin_location=f"A-{len(sku):02d}")
     store = ApiKeyStore(stack.client("dynamodb"), stack.table)
@@ -132,8 +140,14 @@ def order_body(external_id: str = "WEB-1001", **overrides: Any) -> dict[str, Any
     body: dict[str, Any] = {
         "external_id": external_id,
         "customer": {"email": "ada@example.com", "name": "Ada Lovelace", "phone": "+14155550123"},
-        "shipping_address": {"name": "Ada Lovelace", "line1": "1 Main St", "city": "Springfield",
-                             "region": "IL", "postal_code": "62701", "country": "US"},
+        "shipping_address": {
+            "name": "Ada Lovelace",
+            "line1": "1 Main St",
+            "city": "Springfield",
+            "region": "IL",
+            "postal_code": "62701",
+            "country": "US",
+        },
         "lines": [{"sku": "TSHIRT-M", "quantity": 2, "unit_price": "19.99"}],
         "currency": "USD",
     }

@@ -12,7 +12,7 @@ from app import app
 from chalicelib.bootstrap import services
 from chalicelib.domain.placement import PlaceOrderRequest
 from chalicelib.service.placement import place_order
-from tests.integration.conftest import Stack, get, order_body, post_json
+from tests.integration.conftest import Stack, get, order_body
 
 
 class SteppingClock:
@@ -31,8 +31,9 @@ def place_many(channel: str, count: int, clock: SteppingClock, prefix: str) -> l
     ids = []
     for n in range(count):
         request = PlaceOrderRequest.model_validate(order_body(f"{prefix}-{n}"))
-        result = place_order(svc.uow_factory, request, channel_id=channel, idempotency_key=None,
-                             ids=svc.ids, clock=clock)
+        result = place_order(
+            svc.uow_factory, request, channel_id=channel, idempotency_key=None, ids=svc.ids, clock=clock
+        )
         ids.append(result.order.id)
     return ids
 
@@ -52,7 +53,9 @@ def page_through(client: Client, key: str, query: str) -> list[str]:
     raise AssertionError("paging did not end")
 
 
-def test_orders_are_listed_newest_first_across_pages_without_gaps_or_repeats(client: Client, stack: Stack) -> None:
+def test_orders_are_listed_newest_first_across_pages_without_gaps_or_repeats(
+    client: Client, stack: Stack
+) -> None:
     clock = SteppingClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
     web = place_many("web", 13, clock, "W")
     mobile = place_many("mobile", 4, clock, "M")
@@ -73,9 +76,9 @@ def test_orders_are_filtered_by_creation_date(client: Client, stack: Stack) -> N
     admin = stack.keys["admin"]
     assert page_through(client, admin, "created_from=2026-11-21") == list(reversed(ids[2:]))
     assert page_through(client, admin, "created_to=2026-11-20") == list(reversed(ids[:2]))
-    assert page_through(client, admin, "created_from=2026-11-20T23:59:00Z&created_to=2026-11-21T00:00:00Z") == [
-        ids[2], ids[1]
-    ]
+    assert page_through(
+        client, admin, "created_from=2026-11-20T23:59:00Z&created_to=2026-11-21T00:00:00Z"
+    ) == [ids[2], ids[1]]
 
 
 def test_bad_listing_parameters_are_problems(client: Client, stack: Stack) -> None:
@@ -97,14 +100,18 @@ def test_the_openapi_document_covers_every_route_of_the_app(client: Client, stac
     routed = {(path, method) for path, methods in app.routes.items() for method in methods}
     assert routed - documented == set()
     assert document["components"]["securitySchemes"]["ApiKey"] == {
-        "type": "apiKey", "in": "header", "name": "x-api-key",
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
         "description": document["components"]["securitySchemes"]["ApiKey"]["description"],
     }
     create = document["paths"]["/v1/orders"]["post"]
     assert create["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/PlaceOrderRequest"
     }
-    assert create["responses"]["422"]["content"]["application/problem+json"]["schema"]["$ref"].endswith("Problem")
+    assert create["responses"]["422"]["content"]["application/problem+json"]["schema"]["$ref"].endswith(
+        "Problem"
+    )
     assert document["paths"]["/v1/health"]["get"]["security"] == []
     schemas: dict[str, Any] = document["components"]["schemas"]
     assert {"PlaceOrderRequest", "OrderView", "Problem", "Address", "Customer"} <= set(schemas)

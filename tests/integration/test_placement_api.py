@@ -50,7 +50,9 @@ def test_a_channel_places_an_order_and_gets_201_with_its_location(client: Client
     assert stock_of(stack, "TSHIRT-M", "wh-east") == {"on_hand": 50, "reserved": 2, "available": 48}
 
 
-def test_the_placed_order_can_be_read_back_with_its_fulfillments_and_timeline(client: Client, stack: Stack) -> None:
+def test_the_placed_order_can_be_read_back_with_its_fulfillments_and_timeline(
+    client: Client, stack: Stack
+) -> None:
     order = json.loads(post_json(client, "/v1/orders", order_body(), stack.keys["web"]).body)
     read = get(client, f"/v1/orders/{order['id']}", stack.keys["web"])
     assert read.status_code == 200
@@ -61,22 +63,37 @@ def test_the_placed_order_can_be_read_back_with_its_fulfillments_and_timeline(cl
 
 
 def test_an_order_no_single_warehouse_can_fill_is_split(client: Client, stack: Stack) -> None:
-    body = order_body(lines=[{"sku": "TSHIRT-M", "quantity": 1, "unit_price": "19.99"},
-                             {"sku": "POSTER", "quantity": 2, "unit_price": "5.00"}])
+    body = order_body(
+        lines=[
+            {"sku": "TSHIRT-M", "quantity": 1, "unit_price": "19.99"},
+            {"sku": "POSTER", "quantity": 2, "unit_price": "5.00"},
+        ]
+    )
     order = json.loads(post_json(client, "/v1/orders", body, stack.keys["web"]).body)
     by_warehouse = {f["warehouse_id"]: f["lines"] for f in order["fulfillments"]}
     # wh-west holds both SKUs, so greedy cover sends everything there in one parcel.
     assert by_warehouse == {"wh-west": [{"sku": "TSHIRT-M", "quantity": 1}, {"sku": "POSTER", "quantity": 2}]}
 
-    body = order_body("WEB-1002", lines=[{"sku": "LAST-UNITS", "quantity": 1, "unit_price": "1.00"},
-                                         {"sku": "POSTER", "quantity": 1, "unit_price": "5.00"}])
+    body = order_body(
+        "WEB-1002",
+        lines=[
+            {"sku": "LAST-UNITS", "quantity": 1, "unit_price": "1.00"},
+            {"sku": "POSTER", "quantity": 1, "unit_price": "5.00"},
+        ],
+    )
     order = json.loads(post_json(client, "/v1/orders", body, stack.keys["web"]).body)
     assert sorted(f["warehouse_id"] for f in order["fulfillments"]) == ["wh-east", "wh-west"]
 
 
-def test_a_shortage_under_the_backorder_policy_is_accepted_as_backordered(client: Client, stack: Stack) -> None:
-    body = order_body(lines=[{"sku": "SOLD-OUT", "quantity": 3, "unit_price": "9.00"},
-                             {"sku": "MUG", "quantity": 1, "unit_price": "7.50"}])
+def test_a_shortage_under_the_backorder_policy_is_accepted_as_backordered(
+    client: Client, stack: Stack
+) -> None:
+    body = order_body(
+        lines=[
+            {"sku": "SOLD-OUT", "quantity": 3, "unit_price": "9.00"},
+            {"sku": "MUG", "quantity": 1, "unit_price": "7.50"},
+        ]
+    )
     response = post_json(client, "/v1/orders", body, stack.keys["web"])
     assert response.status_code == 201
     order = json.loads(response.body)
@@ -87,8 +104,9 @@ def test_a_shortage_under_the_backorder_policy_is_accepted_as_backordered(client
 
 def test_a_shortage_under_the_reject_policy_is_a_409_and_writes_nothing(client: Client, stack: Stack) -> None:
     body = order_body(lines=[{"sku": "SOLD-OUT", "quantity": 1, "unit_price": "9.00"}])
-    problem = assert_problem(post_json(client, "/v1/orders", body, stack.keys["marketplace"]), 409,
-                             "insufficient_stock")
+    problem = assert_problem(
+        post_json(client, "/v1/orders", body, stack.keys["marketplace"]), 409, "insufficient_stock"
+    )
     assert problem["shortages"] == {"SOLD-OUT": 1}
     assert_nothing_written(stack)
 
@@ -105,11 +123,16 @@ def test_the_same_idempotency_key_and_body_returns_the_original_order(client: Cl
 def test_the_same_idempotency_key_with_another_body_is_a_409(client: Client, stack: Stack) -> None:
     post_json(client, "/v1/orders", order_body(), stack.keys["web"], **{"Idempotency-Key": "k-2"})
     other = order_body(lines=[{"sku": "MUG", "quantity": 1, "unit_price": "7.50"}])
-    assert_problem(post_json(client, "/v1/orders", other, stack.keys["web"], **{"Idempotency-Key": "k-2"}), 409,
-                   "idempotency-key-reused")
+    assert_problem(
+        post_json(client, "/v1/orders", other, stack.keys["web"], **{"Idempotency-Key": "k-2"}),
+        409,
+        "idempotency-key-reused",
+    )
 
 
-def test_a_retried_store_request_without_a_key_never_makes_a_second_order(client: Client, stack: Stack) -> None:
+def test_a_retried_store_request_without_a_key_never_makes_a_second_order(
+    client: Client, stack: Stack
+) -> None:
     first = json.loads(post_json(client, "/v1/orders", order_body(), stack.keys["web"]).body)
     again = post_json(client, "/v1/orders", order_body(), stack.keys["web"])
     assert again.status_code == 200
@@ -131,8 +154,12 @@ def test_placement_makes_exactly_one_dynamodb_write_call(client: Client, stack: 
 
     dynamodb = aws_client("dynamodb")
     dynamodb.meta.events.register("before-call.dynamodb.*", count)
-    body = order_body(lines=[{"sku": "LAST-UNITS", "quantity": 1, "unit_price": "1.00"},
-                             {"sku": "POSTER", "quantity": 1, "unit_price": "5.00"}])
+    body = order_body(
+        lines=[
+            {"sku": "LAST-UNITS", "quantity": 1, "unit_price": "1.00"},
+            {"sku": "POSTER", "quantity": 1, "unit_price": "5.00"},
+        ]
+    )
     response = post_json(client, "/v1/orders", body, stack.keys["web"], **{"Idempotency-Key": "one-write"})
     assert response.status_code == 201
     assert writes == ["TransactWriteItems"]
@@ -142,29 +169,39 @@ def test_placement_makes_exactly_one_dynamodb_write_call(client: Client, stack: 
 
 
 def test_malformed_json_is_a_400(client: Client, stack: Stack) -> None:
-    assert_problem(post_json(client, "/v1/orders", '{"external_id": ', stack.keys["web"]), 400, "malformed-json")
+    assert_problem(
+        post_json(client, "/v1/orders", '{"external_id": ', stack.keys["web"]), 400, "malformed-json"
+    )
     assert_nothing_written(stack)
 
 
 def test_schema_errors_are_a_422_listing_every_field(client: Client, stack: Stack) -> None:
     body = order_body(currency="usd", customer={"email": "not-an-email", "name": ""})
     del body["shipping_address"]
-    problem = assert_problem(post_json(client, "/v1/orders", body, stack.keys["web"]), 422, "validation-error")
+    problem = assert_problem(
+        post_json(client, "/v1/orders", body, stack.keys["web"]), 422, "validation-error"
+    )
     locations = {tuple(error["loc"]) for error in problem["errors"]}
     assert {("currency",), ("customer", "email"), ("customer", "name"), ("shipping_address",)} <= locations
     assert_nothing_written(stack)
 
 
 def test_an_unknown_sku_is_a_422_naming_the_line(client: Client, stack: Stack) -> None:
-    body = order_body(lines=[{"sku": "TSHIRT-M", "quantity": 1, "unit_price": "1.00"},
-                             {"sku": "NO-SUCH-THING", "quantity": 1, "unit_price": "1.00"}])
+    body = order_body(
+        lines=[
+            {"sku": "TSHIRT-M", "quantity": 1, "unit_price": "1.00"},
+            {"sku": "NO-SUCH-THING", "quantity": 1, "unit_price": "1.00"},
+        ]
+    )
     problem = assert_problem(post_json(client, "/v1/orders", body, stack.keys["web"]), 422)
     assert [error["loc"] for error in problem["errors"]] == [["lines", 1, "sku"]]
     assert_nothing_written(stack)
 
 
 @pytest.mark.parametrize("quantity", [0, -1, 10_001, "2", 1.5])
-def test_a_quantity_that_is_not_a_sane_positive_integer_is_a_422(client: Client, stack: Stack, quantity: Any) -> None:
+def test_a_quantity_that_is_not_a_sane_positive_integer_is_a_422(
+    client: Client, stack: Stack, quantity: Any
+) -> None:
     body = order_body(lines=[{"sku": "TSHIRT-M", "quantity": quantity, "unit_price": "1.00"}])
     problem = assert_problem(post_json(client, "/v1/orders", body, stack.keys["web"]), 422)
     assert problem["errors"][0]["loc"] == ["lines", 0, "quantity"]
@@ -172,7 +209,9 @@ def test_a_quantity_that_is_not_a_sane_positive_integer_is_a_422(client: Client,
 
 
 @pytest.mark.parametrize(("currency", "price"), [("USD", "19.999"), ("JPY", "100.5"), ("USD", 19.99)])
-def test_a_price_the_currency_cannot_express_is_a_422(client: Client, stack: Stack, currency: str, price: Any) -> None:
+def test_a_price_the_currency_cannot_express_is_a_422(
+    client: Client, stack: Stack, currency: str, price: Any
+) -> None:
     body = order_body(currency=currency, lines=[{"sku": "TSHIRT-M", "quantity": 1, "unit_price": price}])
     problem = assert_problem(post_json(client, "/v1/orders", body, stack.keys["web"]), 422)
     assert problem["errors"][0]["loc"] == ["lines", 0, "unit_price"]
@@ -185,31 +224,44 @@ def test_a_body_above_256_kib_is_a_413(client: Client, stack: Stack) -> None:
     assert_nothing_written(stack)
 
 
-def test_an_order_too_large_for_one_transaction_is_a_422_naming_the_limit(client: Client, stack: Stack) -> None:
+def test_an_order_too_large_for_one_transaction_is_a_422_naming_the_limit(
+    client: Client, stack: Stack
+) -> None:
     from tests.integration.conftest import seed  # a catalogue big enough to overflow one transaction
 
     skus = {f"BULK-{n:03d}": {"wh-east": 5, "wh-west": 5} for n in range(60)}
     seed(stack, extra_skus=skus)
     lines = [{"sku": sku, "quantity": 8, "unit_price": "1.00"} for sku in skus]  # 8 > 5: every SKU splits
-    problem = assert_problem(post_json(client, "/v1/orders", order_body(lines=lines), stack.keys["web"]), 422,
-                             "order-too-large")
+    problem = assert_problem(
+        post_json(client, "/v1/orders", order_body(lines=lines), stack.keys["web"]), 422, "order-too-large"
+    )
     assert problem["limit"] == 100
     assert "100" in problem["detail"]
     assert_nothing_written(stack)
 
 
 def test_a_body_that_is_not_json_is_a_415_problem(client: Client, stack: Stack) -> None:
-    response = client.http.post("/v1/orders", headers={"Content-Type": "text/plain", "x-api-key": stack.keys["web"]},
-                                body="hello")
+    response = client.http.post(
+        "/v1/orders", headers={"Content-Type": "text/plain", "x-api-key": stack.keys["web"]}, body="hello"
+    )
     assert_problem(response, 415)
 
 
 def test_totals_are_exact_decimals(client: Client, stack: Stack) -> None:
-    body = order_body(lines=[{"sku": "TSHIRT-M", "quantity": 3, "unit_price": "0.10"}], shipping_total="4.90",
-                      tax_total="0.03", discount_total="0.01")
+    body = order_body(
+        lines=[{"sku": "TSHIRT-M", "quantity": 3, "unit_price": "0.10"}],
+        shipping_total="4.90",
+        tax_total="0.03",
+        discount_total="0.01",
+    )
     order = json.loads(post_json(client, "/v1/orders", body, stack.keys["web"]).body)
-    assert order["totals"] == {"subtotal": "0.30", "shipping": "4.90", "tax": "0.03", "discount": "0.01",
-                               "total": "5.22"}
+    assert order["totals"] == {
+        "subtotal": "0.30",
+        "shipping": "4.90",
+        "tax": "0.03",
+        "discount": "0.01",
+        "total": "5.22",
+    }
     assert Decimal(order["totals"]["total"]) == Decimal("5.22")
 
 

@@ -27,15 +27,23 @@ def buy_one(channel: str, n: int) -> PlacementResult | InsufficientStock:
         order_body(f"RACE-{n}", lines=[{"sku": "LAST-UNITS", "quantity": 1, "unit_price": "10.00"}])
     )
     try:
-        return place_order(svc.uow_factory, request, channel_id=channel, idempotency_key=f"race-{n}",
-                           ids=svc.ids, clock=svc.clock)
+        return place_order(
+            svc.uow_factory,
+            request,
+            channel_id=channel,
+            idempotency_key=f"race-{n}",
+            ids=svc.ids,
+            clock=svc.clock,
+        )
     except InsufficientStock as exc:
         return exc
 
 
 def stock(stack: Stack) -> dict[str, int]:
     item = stack.client("dynamodb").get_item(
-        TableName=stack.table, Key={"pk": {"S": "SKU#LAST-UNITS"}, "sk": {"S": "WH#wh-east"}}, ConsistentRead=True
+        TableName=stack.table,
+        Key={"pk": {"S": "SKU#LAST-UNITS"}, "sk": {"S": "WH#wh-east"}},
+        ConsistentRead=True,
     )["Item"]
     return {name: int(item[name]["N"]) for name in ("on_hand", "reserved", "available")}
 
