@@ -101,3 +101,11 @@ def fulfillment_index_keys(
     warehouse_id: str, status: str, ship_by: str, fulfillment_id: str
 ) -> dict[str, str]:
     return {"gsi5pk": f"WH#{warehouse_id}#{status}", "gsi5sk": f"{ship_by}#{fulfillment_id}"}
+
+
+def failure_pk(message_id: str) -> str:
+    return f"FAILURE#{message_id}"
+
+
+FAILURE_SK = "FAILURE"
+ENTITY_FAILURE = "failure"

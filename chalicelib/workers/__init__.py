@@ -11,7 +11,7 @@ from __future__ import annotations
 from chalice import Chalice
 
 from chalicelib.config import settings
-from chalicelib.workers import notify, receipt, relay
+from chalicelib.workers import notify, receipt, relay, schedules
 
 
 def register_workers(app: Chalice) -> None:
@@ -24,3 +24,6 @@ def register_workers(app: Chalice) -> None:
     )(relay.handle_stream_batch)
     app.on_sqs_message(queue=cfg.receipt_queue, batch_size=10, name="receipt_worker")(receipt.handle_batch)
     app.on_sqs_message(queue=cfg.notify_queue, batch_size=10, name="notify_worker")(notify.handle_batch)
+    app.schedule("rate(5 minutes)", name="stuck_order_sweeper", description="alert on orders never received")(
+        schedules.stuck_order_sweeper
+    )

@@ -11,10 +11,12 @@ from chalicelib.bootstrap import services
 from chalicelib.service.notifications import notify
 from chalicelib.workers.sqs import domain_event_of, process_batch
 
+HANDLER = "notify_worker"
+
 
 def _handle(record: SQSRecord) -> None:
     notify(domain_event_of(record), services().notification_context())
 
 
 def handle_batch(event: SQSEvent) -> dict[str, Any]:
-    return process_batch(event, _handle)
+    return process_batch(event, _handle, handler=HANDLER)

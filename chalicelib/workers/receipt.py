@@ -12,6 +12,8 @@ from chalicelib.domain.events import EventType
 from chalicelib.service.lifecycle import receive_order
 from chalicelib.workers.sqs import domain_event_of, process_batch
 
+HANDLER = "receipt_worker"
+
 
 def _handle(record: SQSRecord) -> None:
     event = domain_event_of(record)
@@ -22,4 +24,4 @@ def _handle(record: SQSRecord) -> None:
 
 
 def handle_batch(event: SQSEvent) -> dict[str, Any]:
-    return process_batch(event, _handle)
+    return process_batch(event, _handle, handler=HANDLER)

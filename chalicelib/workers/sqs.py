@@ -1,4 +1,4 @@
-"""Shared plumbing for queue workers: partial batch failures and event envelopes."""
+"""Shared plumbing for queue workers: partial batch failures, failure records, event envelopes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice.app import SQSEvent
 
+from chalicelib.adapters.aws import client
+from chalicelib.adapters.dynamodb import FailureLog
+from chalicelib.config import settings
 from chalicelib.domain.events import DomainEvent
 
 logger = Logger(service="oms", child=True)
@@ -22,7 +25,7 @@ def domain_event_of(record: SQSRecord) -> DomainEvent:
     return DomainEvent.model_validate(envelope.get("detail", envelope))
 
 
-def process_batch(event: SQSEvent, handle: Callable[[SQSRecord], None]) -> dict[str, Any]:
+def process_batch(event: SQSEvent, handle: Callable[[SQSRecord], None], *, handler: str) -> dict[str, Any]:
     """Run ``handle`` per record; failed records alone go back to the queue (batchItemFailures).
 
     ``raise_on_entire_batch_failure=False``: even when every record fails we
@@ -33,14 +36,36 @@ def process_batch(event: SQSEvent, handle: Callable[[SQSRecord], None]) -> dict[
     def guarded(record: SQSRecord) -> None:
         try:
             handle(record)
-        except Exception:
+        except Exception as exc:
             order_id = _order_id(record)
-            logger.exception("record failed", extra={"message_id": record.message_id, "order_id": order_id})
+            # No message body in the log: it may carry personal data (names, addresses).
+            logger.exception(
+                "record failed",
+                extra={"handler": handler, "message_id": record.message_id, "order_id": order_id},
+            )
+            _record_failure(record, handler, exc, order_id)
             raise
 
     return process_partial_response(
         event=event.to_dict(), record_handler=guarded, processor=processor, context=event.context
     )
+
+
+def _record_failure(record: SQSRecord, handler: str, exc: Exception, order_id: str | None) -> None:
+    try:
+        receive_count = int(record.attributes.approximate_receive_count)
+    except (TypeError, ValueError):
+        receive_count = None
+    try:
+        FailureLog(client("dynamodb"), settings().table_name).record(
+            record.message_id,
+            handler=handler,
+            error=f"{type(exc).__name__}: {exc}",
+            order_id=order_id,
+            receive_count=receive_count,
+        )
+    except Exception:  # the failure record is a diagnostic aid; never let it mask the real error
+        logger.exception("could not record the failure", extra={"message_id": record.message_id})
 
 
 def _order_id(record: SQSRecord) -> str | None:
