@@ -1,0 +1,71 @@
+# Order Management Service: developer and CI entry points (GNU make). `make help` lists them.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+STAGE ?= dev
+# chalice package refuses to run without a region; nothing is deployed, so any region will do.
+export AWS_DEFAULT_REGION ?= us-east-1
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# chalice picks the Lambda runtime from the interpreter it runs under (3.11 -> python3.11), so the
+# venv must be 3.11 for the packaged runtime to match the one the tests ran on.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+STAMP := $(VENV)/.requirements.stamp
+OUT := out
+
+.PHONY: help venv test lint package cfn-lint run bench clean
+
+help:
+	@echo "make venv       create $(VENV) (Python 3.11) with requirements-dev.txt"
+	@echo "make test       run the whole test suite"
+	@echo "make lint       ruff check, ruff format --check, mypy (domain + service)"
+	@echo "make package    chalice package STAGE=$(STAGE) into $(OUT)/ merged with infra/template.yaml"
+	@echo "make cfn-lint   cfn-lint the infra template and the packaged template"
+	@echo "make run        the local stack (moto + app + event pump), no AWS account needed"
+	@echo "make bench      benchmarks"
+	@echo "make clean      remove build output and caches"
+
+venv: $(STAMP)
+
+# Re-installs only when a requirements file changes (the stamp is newer otherwise).
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "python3.11 not found" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+		|| { echo "$(VENV) must be Python 3.11 (got $$($(PY) -V)); remove it or set PYTHON=" >&2; exit 1; }
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+test: venv
+	$(VENV)/bin/pytest -n 2 tests
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy chalicelib/domain chalicelib/service
+
+# Two steps, one template: chalice packages the functions, then infra/build_merge.py merges
+# infra/template.yaml into the result and points every event source and environment variable at the
+# template's own resources. Why not `--merge-template`: see infra/build_merge.py's docstring (a merge
+# template cannot replace chalice's Fn::Sub queue ARNs with Fn::GetAtt).
+package: venv
+	rm -rf $(OUT)
+	$(VENV)/bin/chalice package --stage $(STAGE) $(OUT)/
+	$(PY) -m infra.build_merge --stage $(STAGE) $(OUT)/sam.json
+
+cfn-lint: package
+	$(VENV)/bin/cfn-lint infra/template.yaml $(OUT)/sam.json
+
+run: venv
+	$(PY) -m infra.local
+
+bench: venv
+	@if [ -d bench ]; then $(PY) -m bench; else echo "no bench/ yet"; fi
+
+clean:
+	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-output
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Infrastructure as code: the CloudFormation template, its deployment helpers and packaging."""

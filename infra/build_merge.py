@@ -1,0 +1,287 @@
+"""Merge infra/template.yaml into the template `chalice package` wrote, and wire every function to it.
+
+    chalice package --stage dev out/
+    python -m infra.build_merge --stage dev out/sam.json     # rewrites out/sam.json in place
+
+Why a step after packaging rather than `chalice package --merge-template infra/merge.yaml`:
+chalice deep-merges a merge template into its output, which can add keys but never remove one.
+For a queue given by name chalice writes ``Queue: {"Fn::Sub": "arn:...:oms-dev-receipt"}``; a
+merge template's ``Queue: {"Fn::GetAtt": [ReceiptQueue, Arn]}`` ends up in the same dict as a
+second key, and cfn-lint/CloudFormation reject that object (checked with chalice 1.34). A merge
+template would also silently deep-merge a resource whose name collides with one of chalice's, and
+it would have to be regenerated per stage with a hand-kept list of functions. So this module works
+on the real output instead, and keeps infra/template.yaml the only copy of the infrastructure:
+
+- it copies the template's Parameters (Stage defaulting to the packaged stage), Conditions, Resources
+  and Outputs in, refusing any name chalice already uses;
+- it walks *every* AWS::Serverless::Function chalice generated, so a new handler is wired without
+  anyone listing it here: SQS sources read the template's queue (found by its QueueName) and report
+  partial batch failures; DynamoDB sources read the template table's stream the same way; schedule
+  sources need nothing; any other event source type is an error until it is taught here;
+- every function's environment gets the template outputs' own Ref/GetAtt expressions
+  (infra.stack.APP_ENV_FROM_OUTPUT), replacing the names/placeholders from .chalice/config.json;
+- finally ``check_packaged`` verifies the result, so a gap fails the build instead of a deploy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chalicelib.config import ENV_STAGE
+from infra.stack import APP_ENV_FROM_OUTPUT, TEMPLATE_PATH
+
+FUNCTION_TYPE = "AWS::Serverless::Function"
+BATCH_FAILURES = ["ReportBatchItemFailures"]
+
+#: Where a stream consumer's batches go once its retries are spent (a template resource).
+STREAM_FAILURE_QUEUE = "StreamDlq"
+
+#: Settings every DynamoDB stream source gets. A failing record blocks its shard until it succeeds
+#: or is given up on, so retries are bounded; bisecting isolates a poison record when the handler
+#: raises instead of reporting it; what is given up on is recorded, never silently dropped.
+STREAM_SOURCE_SETTINGS: dict[str, Any] = {
+    "FunctionResponseTypes": BATCH_FAILURES,
+    "MaximumRetryAttempts": 10,
+    "BisectBatchOnFunctionError": True,
+    "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [STREAM_FAILURE_QUEUE, "Arn"]}}},
+}
+
+#: The outbox relay only cares about newly written EVENT# items (DESIGN.md section 2); filtering in
+#: the event source mapping means order/stock updates never even invoke it.
+OUTBOX_FILTER = {
+    "Filters": [
+        {
+            "Pattern": json.dumps(
+                {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "EVENT#"}]}}}},
+                separators=(",", ":"),
+            )
+        }
+    ]
+}
+
+#: Per-source settings beyond the generic ones, keyed by chalice's resource names
+#: (handler `outbox_relay` -> function `OutboxRelay`, source `OutboxRelayDynamodbEventSource`).
+#: A key that chalice no longer generates is an error, so a renamed handler cannot lose its tuning.
+EVENT_SOURCE_TUNING: dict[tuple[str, str], dict[str, Any]] = {
+    ("OutboxRelay", "OutboxRelayDynamodbEventSource"): {"FilterCriteria": OUTBOX_FILTER},
+}
+
+#: What each wired event source type must read: (property, template resource type, GetAtt attribute).
+SOURCE_REFERENCES = {
+    "SQS": ("Queue", "AWS::SQS::Queue", "Arn"),
+    "DynamoDB": ("Stream", "AWS::DynamoDB::Table", "StreamArn"),
+}
+
+#: Event source types that carry no resource ARN and need no wiring.
+PASSIVE_EVENT_TYPES = {"Schedule", "CloudWatchEvent"}
+
+_STREAM_TABLE = re.compile(r":table/([^/]+)/stream/")
+
+
+class BuildMergeError(RuntimeError):
+    """The packaged template cannot be wired to the infra template safely."""
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    # Long-form intrinsics only (see the template's header), so the safe loader is enough.
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def merge_packaged(sam: dict[str, Any], infra: dict[str, Any], stage: str) -> dict[str, Any]:
+    """Return ``sam`` (chalice's template) with ``infra`` merged in and every function wired to it."""
+    merged = copy.deepcopy(sam)
+    _add_infra(merged, infra, stage)
+    queues = _physical_names(infra, "AWS::SQS::Queue", "QueueName", stage)
+    tables = _physical_names(infra, "AWS::DynamoDB::Table", "TableName", stage)
+    environment = _function_environment(infra)
+
+    functions = {name: res for name, res in merged["Resources"].items() if res.get("Type") == FUNCTION_TYPE}
+    if not functions:
+        raise BuildMergeError("the packaged template has no AWS::Serverless::Function")
+    for name, function in functions.items():
+        props = function.setdefault("Properties", {})
+        props.setdefault("Environment", {}).setdefault("Variables", {}).update(copy.deepcopy(environment))
+        for source_name, source in props.get("Events", {}).items():
+            _wire_event_source(f"{name}.{source_name}", source, queues, tables)
+
+    for (function_name, source_name), settings in EVENT_SOURCE_TUNING.items():
+        source = functions.get(function_name, {}).get("Properties", {}).get("Events", {}).get(source_name)
+        if source is None:
+            raise BuildMergeError(
+                f"{function_name}.{source_name} is tuned in EVENT_SOURCE_TUNING but chalice did not "
+                "generate it; was the handler renamed?"
+            )
+        source["Properties"].update(copy.deepcopy(settings))
+
+    problems = check_packaged(merged)
+    if problems:
+        raise BuildMergeError("the merged template is not wired correctly:\n  " + "\n  ".join(problems))
+    return merged
+
+
+def _add_infra(merged: dict[str, Any], infra: dict[str, Any], stage: str) -> None:
+    for section in ("Parameters", "Conditions", "Resources", "Outputs"):
+        target = merged.setdefault(section, {})
+        for key, value in infra.get(section, {}).items():
+            if key in target:
+                raise BuildMergeError(
+                    f"{section}.{key} exists both in chalice's output and infra/template.yaml "
+                    "(or the template was merged already: re-run chalice package)"
+                )
+            target[key] = copy.deepcopy(value)
+    if "Stage" not in merged["Parameters"]:
+        raise BuildMergeError("infra/template.yaml must declare the Stage parameter")
+    # The package holds this stage's environment and IAM policy (.chalice/config.json), so it is
+    # deployed as this stage. (Not pinned with AllowedValues: that makes the template's per-stage
+    # conditions constant, which cfn-lint reports as unreachable branches.)
+    merged["Parameters"]["Stage"]["Default"] = stage
+    merged.setdefault("Description", infra.get("Description", ""))
+
+
+def _physical_names(
+    infra: dict[str, Any], resource_type: str, name_property: str, stage: str
+) -> dict[str, str]:
+    """Map the physical name each resource of ``resource_type`` gets in ``stage`` to its logical id."""
+    names = {}
+    for logical_id, res in infra["Resources"].items():
+        if res.get("Type") != resource_type:
+            continue
+        value = res.get("Properties", {}).get(name_property)
+        if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+            value = value["Fn::Sub"].replace("${Stage}", stage)
+        if not isinstance(value, str) or "${" in value:
+            raise BuildMergeError(
+                f"{logical_id}.{name_property} must be a string or Fn::Sub of ${{Stage}} so that "
+                "handlers can be matched to it by name"
+            )
+        names[value] = logical_id
+    return names
+
+
+def _function_environment(infra: dict[str, Any]) -> dict[str, Any]:
+    outputs = infra.get("Outputs", {})
+    missing = sorted(key for key in APP_ENV_FROM_OUTPUT.values() if key not in outputs)
+    if missing:
+        raise BuildMergeError(f"infra/template.yaml lacks the outputs {', '.join(missing)}")
+    environment: dict[str, Any] = {ENV_STAGE: {"Ref": "Stage"}}
+    environment.update({var: outputs[key]["Value"] for var, key in APP_ENV_FROM_OUTPUT.items()})
+    return environment
+
+
+def _arn_text(value: Any) -> str | None:
+    """The ARN chalice wrote: a literal string or the string of a Fn::Sub."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"]
+    return None
+
+
+def _wire_event_source(
+    where: str, source: dict[str, Any], queues: dict[str, str], tables: dict[str, str]
+) -> None:
+    kind = source.get("Type")
+    props = source.setdefault("Properties", {})
+    if kind == "SQS":
+        arn = _arn_text(props.get("Queue"))
+        queue_name = arn.rsplit(":", 1)[-1] if arn else None
+        if queue_name not in queues:
+            raise BuildMergeError(
+                f"{where} reads queue {queue_name or props.get('Queue')!r}, which infra/template.yaml "
+                f"does not define (it defines {', '.join(sorted(queues))})"
+            )
+        props["Queue"] = {"Fn::GetAtt": [queues[queue_name], "Arn"]}
+        props["FunctionResponseTypes"] = list(BATCH_FAILURES)
+    elif kind == "DynamoDB":
+        arn = _arn_text(props.get("Stream"))
+        match = _STREAM_TABLE.search(arn or "")
+        table_name = match.group(1) if match else None
+        if table_name not in tables:
+            raise BuildMergeError(
+                f"{where} reads stream {arn!r}, which is not the stream of a table in infra/template.yaml"
+            )
+        props["Stream"] = {"Fn::GetAtt": [tables[table_name], "StreamArn"]}
+        props.update(copy.deepcopy(STREAM_SOURCE_SETTINGS))
+    elif kind not in PASSIVE_EVENT_TYPES:
+        raise BuildMergeError(
+            f"{where} is a {kind} event source, which infra/build_merge.py does not know how to wire "
+            "to infra/template.yaml yet; teach _wire_event_source about it"
+        )
+
+
+def check_packaged(sam: dict[str, Any]) -> list[str]:
+    """Problems that would make the deployed functions miss, or mishandle, their event sources."""
+    resources = sam.get("Resources", {})
+    problems = []
+
+    def is_getatt(value: Any, resource_type: str, attribute: str) -> bool:
+        if not (isinstance(value, dict) and set(value) == {"Fn::GetAtt"}):
+            return False
+        target, attr = value["Fn::GetAtt"]
+        return bool(resources.get(target, {}).get("Type") == resource_type and attr == attribute)
+
+    for name, res in resources.items():
+        if res.get("Type") != FUNCTION_TYPE:
+            continue
+        props = res.get("Properties", {})
+        variables = props.get("Environment", {}).get("Variables", {})
+        for var in APP_ENV_FROM_OUTPUT:
+            if not isinstance(variables.get(var), dict):
+                problems.append(f"{name}: environment {var} is not taken from the template's resources")
+        for source_name, source in props.get("Events", {}).items():
+            where = f"{name}.{source_name}"
+            source_props = source.get("Properties", {})
+            if source.get("Type") in SOURCE_REFERENCES:
+                prop, resource_type, attribute = SOURCE_REFERENCES[source["Type"]]
+                if not is_getatt(source_props.get(prop), resource_type, attribute):
+                    problems.append(
+                        f"{where}: {prop} is not Fn::GetAtt of a template {resource_type} {attribute}"
+                    )
+                if source_props.get("FunctionResponseTypes") != BATCH_FAILURES:
+                    problems.append(f"{where}: FunctionResponseTypes is not [ReportBatchItemFailures]")
+            literal_arns = [text for text in _strings(source) if "arn:" in text]
+            if literal_arns:
+                problems.append(f"{where}: literal ARNs {literal_arns}")
+    return problems
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("sam", type=Path, help="the sam.json `chalice package` wrote; rewritten in place")
+    parser.add_argument("--stage", required=True, help="the chalice stage that was packaged")
+    parser.add_argument("--template", type=Path, default=TEMPLATE_PATH, help="the infra template")
+    args = parser.parse_args(argv)
+
+    sam = json.loads(args.sam.read_text(encoding="utf-8"))
+    try:
+        merged = merge_packaged(sam, load_template(args.template), args.stage)
+    except BuildMergeError as exc:
+        print(f"build_merge: {exc}", file=sys.stderr)
+        return 1
+    args.sam.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+    functions = sorted(n for n, r in merged["Resources"].items() if r.get("Type") == FUNCTION_TYPE)
+    print(f"build_merge: merged {args.template.name} into {args.sam}; wired {', '.join(functions)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

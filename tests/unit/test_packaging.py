@@ -1,0 +1,263 @@
+"""`make package` produces a template whose functions read the infra template's own resources.
+
+The first group packages the real app once per session (chalice package + infra/build_merge.py,
+the Makefile's commands, in a temporary directory) and inspects the result; it takes a few seconds,
+more on a cold dependency cache. The second group feeds infra/build_merge.py small synthetic
+templates to show that it fails loudly instead of skipping what it does not understand.
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.build_merge import (
+    EVENT_SOURCE_TUNING,
+    BuildMergeError,
+    check_packaged,
+    load_template,
+    merge_packaged,
+)
+from infra.stack import APP_ENV_FROM_OUTPUT
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGE = "dev"
+FUNCTION = "AWS::Serverless::Function"
+
+
+def _package(out: Path) -> None:
+    chalice = Path(sys.executable).with_name("chalice")
+    # Only what chalice needs: no OMS_* leaking in from other tests, no credentials at all.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMS_", "AWS_"))}
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    commands = [
+        [str(chalice), "--project-dir", str(ROOT), "package", "--stage", STAGE, str(out)],
+        [sys.executable, "-m", "infra.build_merge", "--stage", STAGE, str(out / "sam.json")],
+    ]
+    for command in commands:
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, f"{' '.join(command[-4:])} failed:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.fixture(scope="session")
+def sam(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    # Package once per session even under pytest-xdist: workers share the parent of their
+    # basetemp, and a lock makes the second worker wait for (and reuse) the first one's output.
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    out = base / "packaged"
+    with open(base / "packaged.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "sam.json").exists():
+            _package(out)
+    loaded: dict[str, Any] = json.loads((out / "sam.json").read_text())
+    return loaded
+
+
+def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: res["Properties"] for name, res in template["Resources"].items() if res["Type"] == FUNCTION}
+
+
+def _sources(template: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{name}.{source_name}", source["Properties"])
+        for name, props in _functions(template).items()
+        for source_name, source in props.get("Events", {}).items()
+        if source["Type"] == kind
+    ]
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+# --- The packaged app ----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_package_holds_the_api_and_every_worker_the_app_registers(sam: dict[str, Any]) -> None:
+    assert {"APIHandler", "OutboxRelay", "ReceiptWorker", "NotifyWorker"} <= _functions(sam).keys()
+
+
+@pytest.mark.slow
+def test_every_sqs_function_reports_partial_batch_failures_and_reads_a_template_queue(
+    sam: dict[str, Any],
+) -> None:
+    sources = _sources(sam, "SQS")
+    queues_read = {}
+    for where, props in sources:
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"], where
+        [queue, attribute] = props["Queue"]["Fn::GetAtt"]
+        assert attribute == "Arn", where
+        assert sam["Resources"][queue]["Type"] == "AWS::SQS::Queue", where
+        queues_read[where] = queue
+
+    assert queues_read["ReceiptWorker.ReceiptWorkerSqsEventSource"] == "ReceiptQueue"
+    assert queues_read["NotifyWorker.NotifyWorkerSqsEventSource"] == "NotifyQueue"
+
+
+@pytest.mark.slow
+def test_the_outbox_relay_reads_the_template_tables_stream_for_new_event_items_only(
+    sam: dict[str, Any],
+) -> None:
+    sources = dict(_sources(sam, "DynamoDB"))
+    relay = sources["OutboxRelay.OutboxRelayDynamodbEventSource"]
+
+    for where, props in sources.items():
+        assert props["Stream"] == {"Fn::GetAtt": ["Table", "StreamArn"]}, where
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"], where
+        assert props["BisectBatchOnFunctionError"] is True, where
+        assert 0 < props["MaximumRetryAttempts"] <= 20, where
+        assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["StreamDlq", "Arn"]}
+    [stream_filter] = relay["FilterCriteria"]["Filters"]
+    assert json.loads(stream_filter["Pattern"]) == {
+        "eventName": ["INSERT"],
+        "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "EVENT#"}]}}},
+    }
+
+
+@pytest.mark.slow
+def test_no_event_source_contains_a_literal_arn(sam: dict[str, Any]) -> None:
+    for name, props in _functions(sam).items():
+        for source_name, source in props.get("Events", {}).items():
+            assert not [s for s in _strings(source) if "arn:" in s], f"{name}.{source_name}"
+
+
+@pytest.mark.slow
+def test_every_function_reads_resource_names_from_the_templates_resources(sam: dict[str, Any]) -> None:
+    outputs = load_template()["Outputs"]
+    for name, props in _functions(sam).items():
+        variables = props["Environment"]["Variables"]
+        assert variables["OMS_STAGE"] == {"Ref": "Stage"}, name
+        for var, output in APP_ENV_FROM_OUTPUT.items():
+            assert variables[var] == outputs[output]["Value"], f"{name} {var}"
+
+
+@pytest.mark.slow
+def test_the_package_contains_every_infra_resource_and_output_and_defaults_to_its_stage(
+    sam: dict[str, Any],
+) -> None:
+    infra = load_template()
+
+    for logical_id, resource in infra["Resources"].items():
+        assert sam["Resources"][logical_id] == resource
+    assert infra["Outputs"].keys() <= sam["Outputs"].keys()
+    assert sam["Parameters"]["Stage"]["Default"] == STAGE
+
+
+@pytest.mark.slow
+def test_functions_get_the_configured_timeout_memory_and_python_runtime(sam: dict[str, Any]) -> None:
+    for name, props in _functions(sam).items():
+        assert (props["Timeout"], props["MemorySize"], props["Runtime"]) == (10, 512, "python3.11"), name
+
+
+@pytest.mark.slow
+def test_the_packaged_template_passes_its_own_wiring_check(sam: dict[str, Any]) -> None:
+    assert check_packaged(sam) == []
+
+
+# --- build_merge on synthetic chalice output -----------------------------------------------------
+
+
+def _chalice_function(events: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Type": FUNCTION,
+        "Properties": {"Environment": {"Variables": {"OMS_STAGE": STAGE}}, "Events": events},
+    }
+
+
+def _sqs(queue_name: str) -> dict[str, Any]:
+    arn = f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{queue_name}"
+    return {"Type": "SQS", "Properties": {"Queue": {"Fn::Sub": arn}, "BatchSize": 10}}
+
+
+def _minimal_chalice_output() -> dict[str, Any]:
+    stream = "arn:aws:dynamodb:us-east-1:123456789012:table/oms-dev/stream/1970-01-01T00:00:00.000"
+    return {
+        "Resources": {
+            "OutboxRelay": _chalice_function(
+                {"OutboxRelayDynamodbEventSource": {"Type": "DynamoDB", "Properties": {"Stream": stream}}},
+            ),
+            "ReceiptWorker": _chalice_function({"ReceiptWorkerSqsEventSource": _sqs("oms-dev-receipt")}),
+        }
+    }
+
+
+def test_a_new_sqs_handler_is_wired_without_being_listed_anywhere() -> None:
+    chalice_output = _minimal_chalice_output()
+    chalice_output["Resources"]["LateWorker"] = _chalice_function(
+        {"LateWorkerSqsEventSource": _sqs("oms-dev-notify")}
+    )
+
+    merged = merge_packaged(chalice_output, load_template(), STAGE)
+
+    props = merged["Resources"]["LateWorker"]["Properties"]["Events"]["LateWorkerSqsEventSource"][
+        "Properties"
+    ]
+    assert props["Queue"] == {"Fn::GetAtt": ["NotifyQueue", "Arn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_a_handler_on_a_queue_the_template_does_not_define_fails_the_build() -> None:
+    chalice_output = _minimal_chalice_output()
+    chalice_output["Resources"]["TrackingWorker"] = _chalice_function(
+        {"TrackingWorkerSqsEventSource": _sqs("oms-dev-tracking")}
+    )
+
+    with pytest.raises(BuildMergeError, match=r"oms-dev-tracking.*does not define"):
+        merge_packaged(chalice_output, load_template(), STAGE)
+
+
+def test_an_event_source_type_build_merge_does_not_know_fails_the_build() -> None:
+    chalice_output = _minimal_chalice_output()
+    chalice_output["Resources"]["OnUpload"] = _chalice_function(
+        {"OnUploadS3EventSource": {"Type": "S3", "Properties": {"Bucket": "uploads"}}}
+    )
+
+    with pytest.raises(BuildMergeError, match="S3 event source"):
+        merge_packaged(chalice_output, load_template(), STAGE)
+
+
+def test_a_renamed_outbox_relay_fails_the_build_instead_of_losing_its_stream_filter() -> None:
+    chalice_output = _minimal_chalice_output()
+    chalice_output["Resources"]["EventRelay"] = chalice_output["Resources"].pop("OutboxRelay")
+
+    assert ("OutboxRelay", "OutboxRelayDynamodbEventSource") in EVENT_SOURCE_TUNING
+    with pytest.raises(BuildMergeError, match="was the handler renamed"):
+        merge_packaged(chalice_output, load_template(), STAGE)
+
+
+def test_merging_into_an_already_merged_template_is_refused() -> None:
+    merged = merge_packaged(_minimal_chalice_output(), load_template(), STAGE)
+
+    with pytest.raises(BuildMergeError, match="merged already"):
+        merge_packaged(copy.deepcopy(merged), load_template(), STAGE)
+
+
+def test_schedules_need_no_wiring_and_pass_the_check() -> None:
+    chalice_output = _minimal_chalice_output()
+    chalice_output["Resources"]["SlaSweeper"] = _chalice_function(
+        {"SlaSweeperEvent": {"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutes)"}}}
+    )
+
+    merged = merge_packaged(chalice_output, load_template(), STAGE)
+
+    assert merged["Resources"]["SlaSweeper"]["Properties"]["Events"] == {
+        "SlaSweeperEvent": {"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutes)"}}
+    }
+    assert check_packaged(merged) == []
