@@ -2,7 +2,7 @@
 
 Every AWS resource name reaches the code through an environment variable set
 per stage in `.chalice/config.json` (and overridden with the template's own
-references by `infra/merge.yaml` when packaged). The defaults are the names
+references by `infra/build_merge.py` when packaged). The defaults are the names
 the infra template gives a stage called ``dev`` so that a bare import works.
 """
 
@@ -29,7 +29,7 @@ ENV_MAX_LINE_QUANTITY = "OMS_MAX_LINE_QUANTITY"
 
 
 def _default_stream_arn(stage: str) -> str:
-    # Only a placeholder for `chalice package`: infra/merge.yaml replaces the
+    # Only a placeholder for `chalice package`: infra/build_merge.py replaces the
     # event source with the table's own StreamArn.
     return f"arn:aws:dynamodb:us-east-1:123456789012:table/oms-{stage}/stream/1970-01-01T00:00:00.000"
 

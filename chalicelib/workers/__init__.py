@@ -2,7 +2,7 @@
 
 The decorators need literal queue names and stream ARNs at import time; they
 come from the stage's environment (see ``chalicelib.config``) and
-``infra/merge.yaml`` points the deployed event sources at the template's own
+``infra/build_merge.py`` points the deployed event sources at the template's own
 resources.
 """
 
