@@ -23,6 +23,7 @@ from chalicelib.adapters import keys as k
 from chalicelib.domain.errors import ConcurrencyConflict
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import (
+    Box,
     Channel,
     Fulfillment,
     Order,
@@ -543,6 +544,18 @@ class ReferenceData:
                 "sk": k.PRODUCT_SK,
                 "entity": k.ENTITY_PRODUCT,
                 "doc": product.model_dump(mode="json"),
+            }
+        )
+
+    def put_box(self, warehouse_id: str, box: Box) -> None:
+        """One box of a warehouse's catalogue: all of a warehouse's boxes are one Query away."""
+        self._put(
+            {
+                "pk": k.boxes_pk(warehouse_id),
+                "sk": box.code,
+                "entity": k.ENTITY_BOX,
+                "warehouse_id": warehouse_id,
+                "doc": box.model_dump(mode="json"),
             }
         )
 

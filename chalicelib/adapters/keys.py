@@ -109,3 +109,11 @@ def failure_pk(message_id: str) -> str:
 
 FAILURE_SK = "FAILURE"
 ENTITY_FAILURE = "failure"
+
+
+def boxes_pk(warehouse_id: str) -> str:
+    """A warehouse's box catalogue: one partition, one Query."""
+    return f"BOXES#{warehouse_id}"
+
+
+ENTITY_BOX = "box"

@@ -40,7 +40,9 @@ class Principal:
     def require_role(self, *roles: Role) -> None:
         if self.role not in roles:
             allowed = " or ".join(r.value for r in roles)
-            raise Forbidden(f"this action needs a {allowed} key; this key is a {self.role.value} key")
+            raise Forbidden(
+                f"this action needs a key with the role {allowed}; this key's role is {self.role.value}"
+            )
 
     def require_channel_access(self, channel_id: str) -> None:
         """Admins see every channel; a channel key sees its own channel only."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from chalicelib.domain.geo import requires_postal_code
 from chalicelib.domain.models import Order
@@ -29,7 +29,10 @@ class HoldPolicy:
         thresholds: dict[str, Decimal] = {}
         for part in filter(None, (p.strip() for p in spec.split(";"))):
             currency, _, value = part.rpartition("=")
-            thresholds[currency.strip().upper() or "*"] = Decimal(value.strip())
+            try:
+                thresholds[currency.strip().upper() or "*"] = Decimal(value.strip())
+            except InvalidOperation:
+                raise ValueError(f"fraud review threshold {part!r} is not CURRENCY=AMOUNT") from None
         return cls(fraud_review_thresholds=thresholds)
 
     def threshold_for(self, currency: str) -> Decimal | None:

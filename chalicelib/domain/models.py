@@ -232,5 +232,20 @@ class Product(Strict):
     height_mm: int
 
 
+class Box(Strict):
+    """A shipping carton one warehouse stocks; packing recommends the cheapest one the goods fit in.
+
+    Dimensions are inside measures (what the goods must fit into); ``cost`` is what one box costs
+    the warehouse, in its own currency.
+    """
+
+    code: Annotated[str, Field(min_length=1, max_length=40)]
+    inner_length_mm: Annotated[int, Field(gt=0)]
+    inner_width_mm: Annotated[int, Field(gt=0)]
+    inner_height_mm: Annotated[int, Field(gt=0)]
+    max_weight_grams: Annotated[int, Field(gt=0)]
+    cost: Amount
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

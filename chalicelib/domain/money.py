@@ -8,6 +8,7 @@ products of valid amounts by whole quantities stay exact.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
@@ -38,6 +39,8 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "ZAR": 2, "ZMW": 2, "ZWG": 2,
 }  # fmt: skip
 
+_DECIMAL_TEXT = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$", re.ASCII)
+
 #: Largest amount the service accepts for one price or total (sanity bound).
 MAX_AMOUNT = Decimal("1000000000")
 
@@ -59,9 +62,14 @@ def parse_amount(value: object) -> Decimal:
         raise MoneyError('amounts are decimal strings such as "89.99", not floating-point numbers')
     if isinstance(value, Decimal):
         amount = value
-    elif isinstance(value, int | str):
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, str):
+        # Plain ASCII decimals only: Decimal() alone would also take "1_000", "1e3" or Arabic digits.
+        if not _DECIMAL_TEXT.match(value.strip()):
+            raise MoneyError(f'{value!r} is not a decimal amount such as "89.99"')
         try:
-            amount = Decimal(str(value).strip())
+            amount = Decimal(value.strip())
         except InvalidOperation:
             raise MoneyError(f"{value!r} is not a decimal amount") from None
     else:
@@ -88,7 +96,8 @@ def check_amount_for_currency(amount: Decimal, currency: str) -> Decimal:
 
 
 def format_amount(amount: Decimal) -> str:
-    return format(amount, "f")
+    # Decimal keeps the sign of zero (-0.01 * 0 is -0.00); money never shows "-0.00".
+    return format(amount.copy_abs() if amount.is_zero() else amount, "f")
 
 
 #: A Decimal that accepts JSON strings/ints and serialises as a decimal string.

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -57,8 +57,11 @@ class PlaceOrderRequest(Strict):
     discount_total: Amount = Decimal(0)
 
     def request_hash(self) -> str:
-        """Fingerprint of the request's meaning (not its bytes): same order, same hash."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """Fingerprint of the request's meaning (not its bytes): same order, same hash.
+
+        Amounts are normalised first so that "12.5" and "12.50" (the same price) agree.
+        """
+        canonical = json.dumps(_canonical(self.model_dump()), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def demand(self) -> dict[str, int]:
@@ -66,6 +69,16 @@ class PlaceOrderRequest(Strict):
         for line in self.lines:
             totals[line.sku] = totals.get(line.sku, 0) + line.quantity
         return totals
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if not value.is_zero() else "0"
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    return value
 
 
 def check_request(request: PlaceOrderRequest, products: Mapping[str, Product]) -> list[FieldError]:

@@ -207,15 +207,21 @@ def receive_order(
             raise _AlreadyDone
         aggregate = _load(uow, placed.order_id)
         order = aggregate.order
-        if order.status not in (OrderStatus.PLACED, OrderStatus.BACKORDERED):
-            raise _AlreadyDone  # someone (an admin hold, a cancel) decided first
-        findings = evaluate_holds(order, policy)
-        change = (
-            _hold(aggregate, findings, placed_by="system:receipt", clock=clock)
-            if findings
-            else _proceed(aggregate)
-        )
-        result = _stage(uow, aggregate, change, actor="system:receipt", ids=ids, clock=clock)
+        if order.status not in (OrderStatus.PLACED, OrderStatus.BACKORDERED, OrderStatus.ON_HOLD):
+            raise _AlreadyDone  # cancelled (or further along) before receipt: nothing left to decide
+        # An admin may have held the order before receipt ran: the rules still run, so
+        # releasing that hold can never confirm an unpaid or suspicious order.
+        findings = [f for f in evaluate_holds(order, policy) if f.reason not in order.hold_reasons]
+        change: Change | None
+        if findings:
+            change = _hold(aggregate, findings, placed_by="system:receipt", clock=clock)
+        elif order.status == OrderStatus.ON_HOLD:
+            change = None  # held already, for reasons the rules agree with: receipt only records itself
+        else:
+            change = _proceed(aggregate)
+        result = aggregate
+        if change is not None:
+            result = _stage(uow, aggregate, change, actor="system:receipt", ids=ids, clock=clock)
         uow.add_dedup(
             DedupRecord(
                 scope=RECEIPT_SCOPE, key=placed.id, request_hash="", ref=order.id, created_at=clock.now()

@@ -1,0 +1,111 @@
+"""Test data: a small catalogue, placement requests as a channel sends them, orders as stored."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.domain.models import (
+    Address,
+    Channel,
+    Customer,
+    NotifyPreferences,
+    Order,
+    OrderLine,
+    OrderTotals,
+    Product,
+    Warehouse,
+)
+from chalicelib.domain.placement import PlaceOrderRequest
+from chalicelib.domain.status import OrderStatus
+from tests.unit.fakes import START, FakeStore
+
+WEB = "ch_web"  # backorders what it cannot ship
+STRICT = "ch_strict"  # rejects what it cannot ship
+EAST = "wh_east"  # priority 1
+WEST = "wh_west"  # priority 2
+
+
+def seed_catalogue(store: FakeStore, skus: list[str] | tuple[str, ...] = ("MUG-1", "TEE-M", "CAP-1")) -> None:
+    """Two channels, two warehouses, the given products; no stock (tests set it)."""
+    store.add_channel(Channel(id=WEB, name="Web shop", kind="api", backorder_policy="backorder"))
+    store.add_channel(Channel(id=STRICT, name="Marketplace", kind="api", backorder_policy="reject"))
+    store.add_warehouse(
+        Warehouse(id=EAST, name="East", priority=1, timezone="America/New_York", country="US")
+    )
+    store.add_warehouse(
+        Warehouse(id=WEST, name="West", priority=2, timezone="America/Los_Angeles", country="US")
+    )
+    for sku in skus:
+        store.add_product(
+            Product(sku=sku, name=sku, weight_grams=300, length_mm=100, width_mm=100, height_mm=100)
+        )
+
+
+ADDRESS: dict[str, Any] = {
+    "name": "Ada Lovelace",
+    "line1": "1 Main St",
+    "city": "Springfield",
+    "region": "IL",
+    "postal_code": "62701",
+    "country": "US",
+}
+
+
+def request_body(**overrides: Any) -> dict[str, Any]:
+    """The JSON body of ``POST /v1/orders``; ``lines`` defaults to two MUG-1 at 12.50."""
+    body: dict[str, Any] = {
+        "external_id": "EXT-1",
+        "customer": {"email": "ada@example.com", "name": "Ada Lovelace"},
+        "shipping_address": deepcopy(ADDRESS),
+        "lines": [{"sku": "MUG-1", "quantity": 2, "unit_price": "12.50"}],
+        "currency": "USD",
+    }
+    body.update(overrides)
+    return body
+
+
+def order_request(**overrides: Any) -> PlaceOrderRequest:
+    return PlaceOrderRequest.model_validate(request_body(**overrides))
+
+
+def lines(*items: tuple[str, int], price: str = "10.00") -> list[dict[str, Any]]:
+    return [{"sku": sku, "quantity": qty, "unit_price": price} for sku, qty in items]
+
+
+def make_order(
+    *,
+    total: str = "50.00",
+    currency: str = "USD",
+    paid: bool = True,
+    shipping: dict[str, Any] | None = None,
+    billing: dict[str, Any] | None = None,
+    status: OrderStatus = OrderStatus.PLACED,
+    created_at: datetime = START,
+    **overrides: Any,
+) -> Order:
+    """An order as the repository holds it, with one line worth ``total``."""
+    amount = Decimal(total)
+    fields: dict[str, Any] = {
+        "id": "ord_0001",
+        "channel_id": WEB,
+        "external_id": "EXT-1",
+        "status": status,
+        "version": 1,
+        "currency": currency,
+        "customer": Customer(email="ada@example.com", name="Ada Lovelace"),
+        "shipping_address": Address.model_validate(shipping if shipping is not None else ADDRESS),
+        "billing_address": Address.model_validate(billing) if billing is not None else None,
+        "paid": paid,
+        "notify": NotifyPreferences(),
+        "lines": [OrderLine(sku="MUG-1", quantity=1, unit_price=amount, line_total=amount)],
+        "totals": OrderTotals(
+            subtotal=amount, shipping=Decimal(0), tax=Decimal(0), discount=Decimal(0), total=amount
+        ),
+        "created_at": created_at,
+        "updated_at": created_at,
+    }
+    fields.update(overrides)
+    return Order(**fields)

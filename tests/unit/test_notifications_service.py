@@ -1,0 +1,356 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib.adapters.templates import JinjaRenderer
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.events import DomainEvent
+from chalicelib.domain.holds import HoldPolicy
+from chalicelib.service.lifecycle import receive_order
+from chalicelib.service.notifications import (
+    CLAIM_SECONDS,
+    NOTIFY_SCOPE,
+    ClaimHeld,
+    NotificationContext,
+    notify,
+)
+from chalicelib.service.placement import place_order
+from tests.unit.builders import EAST, WEB, WEST, lines, order_request, seed_catalogue
+from tests.unit.fakes import (
+    FakeClaims,
+    FakeClock,
+    FakeNotifier,
+    FakeStore,
+    FakeUnitOfWorkFactory,
+    SequentialIds,
+)
+
+BASE_URL = "https://oms.example.com"
+
+
+@pytest.fixture(autouse=True)
+def catalogue(store: FakeStore) -> None:
+    seed_catalogue(store)
+    store.set_stock(EAST, "MUG-1", 10)
+    store.set_stock(WEST, "CAP-1", 10)
+
+
+@pytest.fixture
+def notifier() -> FakeNotifier:
+    return FakeNotifier()
+
+
+@pytest.fixture
+def claims(clock: FakeClock) -> FakeClaims:
+    return FakeClaims(clock)
+
+
+@pytest.fixture
+def ctx(
+    uow_factory: FakeUnitOfWorkFactory,
+    notifier: FakeNotifier,
+    claims: FakeClaims,
+    ids: SequentialIds,
+    clock: FakeClock,
+) -> NotificationContext:
+    return NotificationContext(
+        uow_factory=uow_factory,
+        notifier=notifier,
+        claims=claims,
+        renderer=JinjaRenderer(),
+        ids=ids,
+        clock=clock,
+        public_base_url=BASE_URL,
+    )
+
+
+def received(ctx: NotificationContext, store: FakeStore, **body: Any) -> DomainEvent:
+    """Place an order and run its receipt; the event receipt produced."""
+    placed = place_order(
+        ctx.uow_factory,
+        order_request(**body),
+        channel_id=WEB,
+        idempotency_key=None,
+        ids=ctx.ids,
+        clock=ctx.clock,
+    )
+    (placed_event,) = store.events_of(placed.order.id)
+    receive_order(
+        ctx.uow_factory, placed_event, policy=HoldPolicy.parse("1000"), ids=ctx.ids, clock=ctx.clock
+    )
+    return store.events_of(placed.order.id)[-1]
+
+
+def sent_events(store: FakeStore, order_id: str) -> list[DomainEvent]:
+    return [e for e in store.events_of(order_id) if e.type == "notification.sent"]
+
+
+SPLIT = lines(("MUG-1", 2), ("CAP-1", 1))
+
+
+def test_a_confirmed_order_sends_one_customer_email_and_one_warehouse_message_per_fulfillment(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier
+) -> None:
+    confirmed = received(ctx, store, lines=SPLIT)
+    assert confirmed.type == "order.confirmed"
+
+    keys = notify(confirmed, ctx)
+
+    assert keys == [
+        f"{confirmed.id}/email/customer",
+        f"{confirmed.id}/sns/warehouse/{EAST}/ful_0001",
+        f"{confirmed.id}/sns/warehouse/{WEST}/ful_0002",
+    ]
+    assert [m.kind for m in notifier.sent] == ["email", "warehouse", "warehouse"]
+    email = notifier.sent[0].fields
+    assert (email["to"], email["subject"]) == ("ada@example.com", "Your order EXT-1 is confirmed")
+    assert "  2 \N{MULTIPLICATION SIGN} MUG-1 at 10.00 USD = 20.00 USD\n" in email["text"]
+    assert "Total: 30.00 USD" in email["text"]
+    assert "<h1>Thank you, Ada Lovelace!</h1>" in email["html"]
+    assert notifier.sent[1].fields == {
+        "warehouse_id": EAST,
+        "subject": "Pick work for order ord_0001",
+        "message": {
+            "type": "pick_work.released",
+            "order_id": "ord_0001",
+            "fulfillment_id": "ful_0001",
+            "warehouse_id": EAST,
+            "shipping_method": None,
+            "lines": [{"sku": "MUG-1", "quantity": 2}],
+        },
+    }
+    assert notifier.sent[2].fields["message"]["lines"] == [{"sku": "CAP-1", "quantity": 1}]
+
+
+def test_each_message_sent_is_recorded_in_the_timeline_with_its_message_id(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier
+) -> None:
+    confirmed = received(ctx, store, lines=SPLIT)
+
+    notify(confirmed, ctx)
+
+    recorded = sent_events(store, confirmed.order_id)
+    assert [(e.version, e.actor) for e in recorded] == [
+        (3, "system:notify"),
+        (4, "system:notify"),
+        (5, "system:notify"),
+    ]
+    assert [e.data for e in recorded] == [
+        {
+            "channel": "email",
+            "recipient": "customer",
+            "template": "order_confirmed",
+            "message_id": "msg-0001",
+            "cause": {"event_id": confirmed.id, "type": "order.confirmed"},
+        },
+        {
+            "channel": "sns",
+            "recipient": f"warehouse:{EAST}",
+            "template": "pick_work.released",
+            "message_id": "msg-0002",
+            "cause": {"event_id": confirmed.id, "type": "order.confirmed"},
+        },
+        {
+            "channel": "sns",
+            "recipient": f"warehouse:{WEST}",
+            "template": "pick_work.released",
+            "message_id": "msg-0003",
+            "cause": {"event_id": confirmed.id, "type": "order.confirmed"},
+        },
+    ]
+    assert store.order(confirmed.order_id).version == 5
+    dedup = store.dedup_record(NOTIFY_SCOPE, f"{confirmed.id}/email/customer")
+    assert dedup is not None and dedup.data == {"message_id": "msg-0001"}
+
+
+def test_notifying_the_same_event_twice_sends_nothing_the_second_time(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier
+) -> None:
+    confirmed = received(ctx, store, lines=SPLIT)
+    notify(confirmed, ctx)
+    commits = store.commits
+
+    assert notify(confirmed, ctx) == []
+    assert len(notifier.sent) == 3
+    assert store.commits == commits
+    assert len(sent_events(store, confirmed.order_id)) == 3
+
+
+def test_a_customer_who_declined_email_gets_none_but_the_warehouse_still_gets_its_work(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier
+) -> None:
+    confirmed = received(ctx, store, notify={"email": False})
+
+    notify(confirmed, ctx)
+
+    assert [(m.kind, m.fields.get("warehouse_id")) for m in notifier.sent] == [("warehouse", EAST)]
+
+
+def test_a_customer_who_opted_into_sms_and_gave_a_phone_gets_a_text(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier
+) -> None:
+    customer = {"email": "ada@example.com", "name": "Ada Lovelace", "phone": "+14155550123"}
+    confirmed = received(ctx, store, customer=customer, notify={"email": True, "sms": True})
+
+    keys = notify(confirmed, ctx)
+
+    assert keys[:2] == [f"{confirmed.id}/email/customer", f"{confirmed.id}/sms/customer"]
+    assert notifier.of_kind("sms")[0].fields == {
+        "phone": "+14155550123",
+        "text": "Your order EXT-1 is confirmed (25.00 USD). We will text you when it ships.",
+    }
+    assert sent_events(store, confirmed.order_id)[1].data["template"] == "order_confirmed_sms"
+
+
+def test_an_sms_opt_in_without_a_phone_number_sends_no_text(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier
+) -> None:
+    confirmed = received(ctx, store, notify={"email": True, "sms": True})
+
+    notify(confirmed, ctx)
+
+    assert notifier.of_kind("sms") == []
+    assert len(notifier.of_kind("email")) == 1
+
+
+def test_an_order_on_hold_alerts_operations(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier
+) -> None:
+    on_hold = received(ctx, store, paid=False)
+    assert on_hold.type == "order.on_hold"
+
+    keys = notify(on_hold, ctx)
+
+    assert keys == [f"{on_hold.id}/sns/operations"]
+    assert [(m.kind, m.fields) for m in notifier.sent] == [
+        (
+            "operations",
+            {
+                "subject": "Order ord_0001 on hold",
+                "message": {
+                    "type": "order.on_hold",
+                    "order_id": "ord_0001",
+                    "channel_id": WEB,
+                    "holds": [{"reason": "payment_pending", "note": "payment not captured yet"}],
+                },
+            },
+        )
+    ]
+
+
+def test_a_backordered_order_gets_the_backorder_email(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier
+) -> None:
+    backordered = received(ctx, store, lines=lines(("MUG-1", 12)))
+    assert backordered.type == "order.backordered"
+
+    notify(backordered, ctx)
+
+    (email,) = notifier.sent
+    assert email.fields["subject"] == "We received your order EXT-1: some items are on backorder"
+    assert "(2 backordered)" in email.fields["text"]
+
+
+def test_order_placed_itself_sends_nothing(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier
+) -> None:
+    received(ctx, store)
+    placed = store.events_of("ord_0001")[0]
+
+    assert notify(placed, ctx) == []
+    assert notifier.sent == []
+
+
+def test_customer_text_is_escaped_in_the_html_email(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier
+) -> None:
+    confirmed = received(ctx, store, customer={"email": "ada@example.com", "name": "Ada <b>Lovelace</b>"})
+
+    notify(confirmed, ctx)
+
+    html = notifier.sent[0].fields["html"]
+    assert "Thank you, Ada &lt;b&gt;Lovelace&lt;/b&gt;!" in html
+    assert "<b>Lovelace" not in html
+    assert "Hello Ada <b>Lovelace</b>," in notifier.sent[0].fields["text"]
+
+
+def test_a_live_claim_held_by_another_worker_stops_the_delivery_and_nothing_is_sent(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, claims: FakeClaims
+) -> None:
+    confirmed = received(ctx, store)
+    key = f"{confirmed.id}/email/customer"
+    claims.held_by_another_worker(key, seconds=CLAIM_SECONDS)
+
+    with pytest.raises(ClaimHeld) as excinfo:
+        notify(confirmed, ctx)
+
+    assert excinfo.value.args == (key,)
+    assert notifier.sent == []
+    assert sent_events(store, confirmed.order_id) == []
+
+
+def test_an_expired_claim_of_a_crashed_worker_no_longer_blocks_the_message(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, claims: FakeClaims, clock: FakeClock
+) -> None:
+    confirmed = received(ctx, store)
+    claims.held_by_another_worker(f"{confirmed.id}/email/customer", seconds=CLAIM_SECONDS)
+    clock.advance(seconds=CLAIM_SECONDS)
+    with pytest.raises(ClaimHeld):
+        notify(confirmed, ctx)  # still live at exactly its expiry time
+
+    clock.advance(seconds=1)
+
+    assert len(notify(confirmed, ctx)) == 2
+    assert [m.kind for m in notifier.sent] == ["email", "warehouse"]
+
+
+def test_a_crash_between_sending_and_recording_resends_only_after_the_claim_expires(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, clock: FakeClock
+) -> None:
+    confirmed = received(ctx, store)
+
+    def crash() -> None:
+        raise RuntimeError("Lambda timed out")
+
+    store.before_next_commit(crash)
+    with pytest.raises(RuntimeError):
+        notify(confirmed, ctx)
+    assert [m.kind for m in notifier.sent] == ["email"]
+
+    with pytest.raises(ClaimHeld):
+        notify(confirmed, ctx)
+    clock.advance(seconds=CLAIM_SECONDS + 1)
+    notify(confirmed, ctx)
+
+    # The documented price of never losing a message: one duplicate e-mail after a crash.
+    assert [m.kind for m in notifier.sent] == ["email", "email", "warehouse"]
+    assert [e.data["message_id"] for e in sent_events(store, confirmed.order_id)] == ["msg-0002", "msg-0003"]
+
+
+def test_recording_a_notification_retries_when_the_order_changes_concurrently(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier
+) -> None:
+    confirmed = received(ctx, store)
+
+    def bump() -> None:
+        current = store.order(confirmed.order_id)
+        store.put_order(
+            current.model_copy(update={"version": current.version + 1}), store.fulfillments_of(current.id)
+        )
+
+    store.before_next_commit(bump)
+
+    notify(confirmed, ctx)
+
+    assert len(notifier.sent) == 2
+    assert [e.version for e in sent_events(store, confirmed.order_id)] == [4, 5]
+
+
+def test_an_event_of_an_unknown_order_is_not_found(ctx: NotificationContext, store: FakeStore) -> None:
+    confirmed = received(ctx, store)
+    stray = confirmed.model_copy(update={"order_id": "ord_gone"})
+
+    with pytest.raises(NotFound, match="order ord_gone does not exist"):
+        notify(stray, ctx)
