@@ -19,6 +19,8 @@ ENV_TABLE_STREAM_ARN = "OMS_TABLE_STREAM_ARN"
 ENV_EVENT_BUS_NAME = "OMS_EVENT_BUS_NAME"
 ENV_RECEIPT_QUEUE = "OMS_RECEIPT_QUEUE"
 ENV_NOTIFY_QUEUE = "OMS_NOTIFY_QUEUE"
+ENV_ALLOCATION_QUEUE = "OMS_ALLOCATION_QUEUE"
+ENV_DIMENSIONAL_DIVISORS = "OMS_DIMENSIONAL_DIVISORS"
 ENV_WAREHOUSE_TOPIC_ARN = "OMS_WAREHOUSE_TOPIC_ARN"
 ENV_OPERATIONS_TOPIC_ARN = "OMS_OPERATIONS_TOPIC_ARN"
 ENV_SENDER_EMAIL = "OMS_SENDER_EMAIL"
@@ -42,6 +44,9 @@ class Settings:
     event_bus_name: str
     receipt_queue: str
     notify_queue: str
+    allocation_queue: str
+    #: Dimensional-weight divisors (cm³/kg) per carrier, e.g. "default=5000;usps=5454".
+    dimensional_divisors: str
     warehouse_topic_arn: str
     operations_topic_arn: str
     sender_email: str
@@ -63,6 +68,8 @@ class Settings:
             event_bus_name=env.get(ENV_EVENT_BUS_NAME, prefix),
             receipt_queue=env.get(ENV_RECEIPT_QUEUE, f"{prefix}-receipt"),
             notify_queue=env.get(ENV_NOTIFY_QUEUE, f"{prefix}-notify"),
+            allocation_queue=env.get(ENV_ALLOCATION_QUEUE, f"{prefix}-allocation"),
+            dimensional_divisors=env.get(ENV_DIMENSIONAL_DIVISORS, "default=5000"),
             warehouse_topic_arn=env.get(ENV_WAREHOUSE_TOPIC_ARN, f"{topic_base}:{prefix}-warehouse"),
             operations_topic_arn=env.get(ENV_OPERATIONS_TOPIC_ARN, f"{topic_base}:{prefix}-operations"),
             sender_email=env.get(ENV_SENDER_EMAIL, "orders@example.com"),

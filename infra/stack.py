@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from chalicelib.config import (
+    ENV_ALLOCATION_QUEUE,
     ENV_EVENT_BUS_NAME,
     ENV_NOTIFY_QUEUE,
     ENV_OPERATIONS_TOPIC_ARN,
@@ -40,6 +41,7 @@ APP_ENV_FROM_OUTPUT: dict[str, str] = {
     ENV_EVENT_BUS_NAME: "EventBusName",
     ENV_RECEIPT_QUEUE: "ReceiptQueueName",
     ENV_NOTIFY_QUEUE: "NotifyQueueName",
+    ENV_ALLOCATION_QUEUE: "AllocationQueueName",
     ENV_WAREHOUSE_TOPIC_ARN: "WarehouseTopicArn",
     ENV_OPERATIONS_TOPIC_ARN: "OperationsTopicArn",
 }

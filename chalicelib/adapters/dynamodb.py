@@ -32,7 +32,13 @@ from chalicelib.domain.models import (
     Warehouse,
     format_timestamp,
 )
-from chalicelib.service.ports import DedupExists, DedupRecord, OrderAggregate, StockConflict
+from chalicelib.service.ports import (
+    DedupExists,
+    DedupRecord,
+    OrderAggregate,
+    StockConflict,
+    TrackingNumberInUse,
+)
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -85,16 +91,27 @@ def _fulfillment_item(fulfillment: Fulfillment) -> dict[str, Any]:
         "status": fulfillment.status.value,
         "warehouse_id": fulfillment.warehouse_id,
         **k.fulfillment_index_keys(
-            fulfillment.warehouse_id, fulfillment.status.value, ship_by, fulfillment.id
+            fulfillment.warehouse_id,
+            fulfillment.status.value,
+            ship_by,
+            fulfillment.id,
+            sku=fulfillment.lines[0].sku if fulfillment.lines else "",
+            created_at=format_timestamp(fulfillment.created_at),
         ),
         "doc": fulfillment.model_dump(mode="json"),
     }
 
 
 def event_item(event: DomainEvent) -> dict[str, Any]:
+    if event.order_id is not None and event.version is not None:
+        pk, sk = k.order_pk(event.order_id), k.event_sk(event.version)
+    elif event.sku is not None and event.warehouse_id is not None:
+        pk, sk = k.sku_pk(event.sku), k.inventory_event_sk(event.warehouse_id, event.id)
+    else:
+        raise ValueError(f"event {event.type} belongs to neither an order version nor a stock level")
     return {
-        "pk": k.order_pk(event.order_id),
-        "sk": k.event_sk(event.version),
+        "pk": pk,
+        "sk": sk,
         "entity": k.ENTITY_EVENT,
         "event_id": event.id,
         "type": event.type,
@@ -245,6 +262,57 @@ class DynamoReader:
             data=item.get("data"),
         )
 
+    def get_warehouse(self, warehouse_id: str) -> Warehouse | None:
+        return next((w for w in self.list_warehouses() if w.id == warehouse_id), None)
+
+    def get_boxes(self, warehouse_id: str) -> list[Box]:
+        items = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=serialize({":pk": k.boxes_pk(warehouse_id)}),
+        )
+        return [Box.model_validate(item["doc"]) for item in items]
+
+    def find_order_of_fulfillment(self, fulfillment_id: str) -> str | None:
+        response = self.client.query(
+            TableName=self.table,
+            IndexName="gsi6",
+            KeyConditionExpression="gsi6pk = :fid",
+            ExpressionAttributeValues=serialize({":fid": fulfillment_id}),
+            Limit=1,
+        )
+        items = response.get("Items", [])
+        return deserialize(items[0])["doc"]["order_id"] if items else None
+
+    def list_backorders(self, sku: str, limit: int) -> list[tuple[str, str]]:
+        response = self.client.query(
+            TableName=self.table,
+            IndexName="gsi5",
+            KeyConditionExpression="gsi5pk = :p",
+            ExpressionAttributeValues=serialize({":p": k.backorder_partition(sku)}),
+            ScanIndexForward=True,
+            Limit=limit,
+        )
+        rows = [deserialize(item) for item in response.get("Items", [])]
+        return [(row["doc"]["order_id"], row["doc"]["id"]) for row in rows]
+
+    def list_work(
+        self, warehouse_id: str, status: str, *, ship_by_before: str | None, limit: int
+    ) -> list[Fulfillment]:
+        condition = "gsi5pk = :p"
+        values: dict[str, Any] = {":p": k.work_partition(warehouse_id, status)}
+        if ship_by_before is not None:
+            condition += " AND gsi5sk < :before"
+            values[":before"] = ship_by_before
+        response = self.client.query(
+            TableName=self.table,
+            IndexName="gsi5",
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=serialize(values),
+            ScanIndexForward=True,
+            Limit=limit,
+        )
+        return [Fulfillment.model_validate(deserialize(item)["doc"]) for item in response.get("Items", [])]
+
 
 def _stock_from_item(item: dict[str, Any]) -> StockLevel:
     return StockLevel(
@@ -253,6 +321,7 @@ def _stock_from_item(item: dict[str, Any]) -> StockLevel:
         on_hand=item["on_hand"],
         reserved=item["reserved"],
         available=item["available"],
+        bin=item.get("bin"),
     )
 
 
@@ -304,44 +373,75 @@ class DynamoUnitOfWork(DynamoReader):
             ("fulfillment", fulfillment.id),
         )
 
-    def _stock_update(
-        self, warehouse_id: str, sku: str, expression: str, condition: str, quantity: int
+    def move_stock(
+        self,
+        warehouse_id: str,
+        sku: str,
+        *,
+        on_hand: int = 0,
+        reserved: int = 0,
+        available: int = 0,
+        require_available: int | None = None,
+        require_reserved: int | None = None,
     ) -> None:
-        self._stage(
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": serialize({"pk": k.sku_pk(sku), "sk": k.stock_sk(warehouse_id)}),
-                    "UpdateExpression": expression,
-                    "ConditionExpression": condition,
-                    "ExpressionAttributeValues": serialize({":q": quantity}),
-                }
-            },
-            ("stock", warehouse_id, sku),
-        )
+        """Add the deltas to one stock level. ``available`` is stored (conditions cannot do
+        arithmetic), so every caller moves it together with the fields it derives from."""
+        conditions = []
+        values: dict[str, Any] = {":oh": on_hand, ":rs": reserved, ":av": available, ":zero": 0}
+        if require_available is not None:
+            conditions.append("available >= :need_av")
+            values[":need_av"] = require_available
+        if require_reserved is not None:
+            conditions.append("reserved >= :need_rs")
+            values[":need_rs"] = require_reserved
+        # Goods may arrive for a SKU the warehouse never held: a plain receipt creates the level.
+        key_condition = None if on_hand > 0 and not conditions else "attribute_exists(pk)"
+        condition = " AND ".join(c for c in [key_condition, *conditions] if c)
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": serialize({"pk": k.sku_pk(sku), "sk": k.stock_sk(warehouse_id)}),
+            "UpdateExpression": (
+                "SET on_hand = if_not_exists(on_hand, :zero) + :oh, "
+                "reserved = if_not_exists(reserved, :zero) + :rs, "
+                "available = if_not_exists(available, :zero) + :av, "
+                "sku = if_not_exists(sku, :sku), warehouse_id = if_not_exists(warehouse_id, :wh), "
+                "entity = if_not_exists(entity, :entity)"
+            ),
+            "ExpressionAttributeValues": serialize(
+                {**values, ":sku": sku, ":wh": warehouse_id, ":entity": k.ENTITY_STOCK}
+            ),
+        }
+        if condition:
+            update["ConditionExpression"] = condition
+        self._stage({"Update": update}, ("stock", warehouse_id, sku))
 
     def reserve_stock(self, warehouse_id: str, sku: str, quantity: int) -> None:
         # The condition is the no-oversell guarantee: it holds at commit time,
         # whatever any concurrent request did after we read the level.
-        self._stock_update(
-            warehouse_id,
-            sku,
-            "SET reserved = reserved + :q, available = available - :q",
-            "attribute_exists(pk) AND available >= :q",
-            quantity,
-        )
+        self.move_stock(warehouse_id, sku, reserved=quantity, available=-quantity, require_available=quantity)
 
     def release_stock(self, warehouse_id: str, sku: str, quantity: int) -> None:
-        self._stock_update(
-            warehouse_id,
-            sku,
-            "SET reserved = reserved - :q, available = available + :q",
-            "attribute_exists(pk) AND reserved >= :q",
-            quantity,
+        self.move_stock(warehouse_id, sku, reserved=-quantity, available=quantity, require_reserved=quantity)
+
+    def add_tracking(self, carrier: str, number: str, *, order_id: str, fulfillment_id: str) -> None:
+        """Index a tracking number; the same number on another fulfillment is a conflict."""
+        self._put(
+            {
+                "pk": k.tracking_pk(carrier, number),
+                "sk": k.TRACKING_SK,
+                "entity": k.ENTITY_TRACKING,
+                "carrier": carrier.lower(),
+                "tracking_number": number,
+                "order_id": order_id,
+                "fulfillment_id": fulfillment_id,
+            },
+            "attribute_not_exists(pk) OR fulfillment_id = :fid",
+            {":fid": fulfillment_id},
+            ("tracking", carrier, number),
         )
 
     def add_event(self, event: DomainEvent) -> None:
-        self._put(event_item(event), "attribute_not_exists(pk)", None, ("order", event.order_id))
+        self._put(event_item(event), "attribute_not_exists(pk)", None, ("order", event.order_id or event.id))
 
     def add_dedup(self, record: DedupRecord, *, ttl_seconds: int | None = None) -> None:
         item: dict[str, Any] = {
@@ -388,6 +488,8 @@ class DynamoUnitOfWork(DynamoReader):
                     return StockConflict(tag[1], tag[2])
                 if tag[0] == "dedup":
                     return DedupExists(tag[1], tag[2])
+                if tag[0] == "tracking":
+                    return TrackingNumberInUse(tag[1], tag[2])
                 return ConcurrencyConflict(f"{tag[0]} {tag[1]} changed concurrently")
         return ConcurrencyConflict("transaction conflicted with a concurrent one")
 

@@ -98,9 +98,43 @@ def order_index_keys(order_id: str, channel_id: str, status: str, created_at: st
 
 
 def fulfillment_index_keys(
-    warehouse_id: str, status: str, ship_by: str, fulfillment_id: str
+    warehouse_id: str | None, status: str, ship_by: str, fulfillment_id: str, *, sku: str, created_at: str
 ) -> dict[str, str]:
-    return {"gsi5pk": f"WH#{warehouse_id}#{status}", "gsi5sk": f"{ship_by}#{fulfillment_id}"}
+    """gsi5: a warehouse's work by status and ship-by date; a backorder (no warehouse yet) is
+    filed under its SKU by creation time, which is the first-come, first-served queue.
+    gsi6: any fulfillment by its id (a warehouse reports work by fulfillment id alone)."""
+    work: dict[str, str]
+    if warehouse_id is None:
+        # A cancelled backorder leaves the queue (a sparse index: no key, no entry).
+        work = (
+            {}
+            if status == "cancelled"
+            else {"gsi5pk": backorder_partition(sku), "gsi5sk": f"{created_at}#{fulfillment_id}"}
+        )
+    else:
+        work = {"gsi5pk": work_partition(warehouse_id, status), "gsi5sk": f"{ship_by}#{fulfillment_id}"}
+    return {**work, "gsi6pk": fulfillment_id}
+
+
+def work_partition(warehouse_id: str, status: str) -> str:
+    return f"WH#{warehouse_id}#{status}"
+
+
+def backorder_partition(sku: str) -> str:
+    return f"BACKORDER#{sku}"
+
+
+def inventory_event_sk(warehouse_id: str, event_id: str) -> str:
+    # Event ids are ULIDs: a stock level's events sort by time under its SKU.
+    return f"{EVENT_PREFIX}{warehouse_id}#{event_id}"
+
+
+def tracking_pk(carrier: str, number: str) -> str:
+    return f"TRACK#{carrier.lower()}#{number}"
+
+
+TRACKING_SK = "TRACK"
+ENTITY_TRACKING = "tracking"
 
 
 def failure_pk(message_id: str) -> str:

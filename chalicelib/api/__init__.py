@@ -7,6 +7,7 @@ from chalice import Chalice
 from chalicelib.api.framework import install_problem_middleware, set_authenticator
 from chalicelib.api.meta import meta_api
 from chalicelib.api.orders import orders_api
+from chalicelib.api.warehouse import warehouse_api
 from chalicelib.bootstrap import services
 
 
@@ -19,3 +20,4 @@ def register_api(app: Chalice) -> None:
     install_problem_middleware(app)
     app.register_blueprint(meta_api)
     app.register_blueprint(orders_api)
+    app.register_blueprint(warehouse_api)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from chalice import Blueprint, Chalice, Response
@@ -33,6 +33,7 @@ from chalicelib.domain.errors import (
     TooLarge,
 )
 from chalicelib.domain.status import InvalidTransition
+from chalicelib.service.ports import StockConflict, TrackingNumberInUse
 
 logger = logging.getLogger("oms.api")
 
@@ -102,7 +103,9 @@ def problem_for(exc: Exception) -> Response:
         if exc.current is not None:
             extra = {"current_state": exc.current, "allowed_actions": exc.allowed}
         return problem(409, "conflict", "Conflict", str(exc), **extra)
-    if isinstance(exc, ConcurrencyConflict):
+    if isinstance(exc, TrackingNumberInUse):
+        return problem(409, "tracking-number-in-use", "Tracking number in use", str(exc))
+    if isinstance(exc, StockConflict | ConcurrencyConflict):
         return problem(409, "concurrent-change", "Concurrent change", str(exc), retryable=True)
     if isinstance(exc, DomainError):
         return problem(400, "bad-request", "Bad request", str(exc))
@@ -123,8 +126,9 @@ class RouteSpec:
     success_status: int
     tags: tuple[str, ...]
     errors: tuple[int, ...]
-    headers: Mapping[str, str] = field(default_factory=dict)
     raw_response: bool = False
+    #: The route honours an ``Idempotency-Key`` header.
+    idempotency_key: bool = False
 
 
 ROUTES: list[RouteSpec] = []
@@ -218,6 +222,7 @@ def endpoint(
     errors: tuple[int, ...] = (),
     content_types: list[str] | None = None,
     raw_response: bool = False,
+    idempotency_key: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorator(view: Callable[[Call], Any]) -> Callable[..., Any]:
         def handler(**params: str) -> Response:
@@ -256,6 +261,7 @@ def endpoint(
                 tags=tags,
                 errors=errors,
                 raw_response=raw_response,
+                idempotency_key=idempotency_key,
             )
         )
         bp.route(path, methods=[method], content_types=content_types or ["application/json"])(handler)

@@ -58,7 +58,7 @@ def _parameters(spec: RouteSpec, components: dict[str, Any]) -> list[dict[str, A
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
             params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
-    if spec.method == "POST" and spec.path == "/v1/orders":
+    if spec.idempotency_key:
         params.append(
             {
                 "name": "Idempotency-Key",

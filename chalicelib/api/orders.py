@@ -14,9 +14,10 @@ from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Role
 from chalicelib.domain.errors import FieldError, InputInvalid, NotFound
 from chalicelib.domain.events import DomainEvent
-from chalicelib.domain.models import Fulfillment, Order, format_timestamp
+from chalicelib.domain.models import Fulfillment, Order, Sku, format_timestamp
 from chalicelib.domain.placement import PlaceOrderRequest
 from chalicelib.domain.status import HoldReason, OrderStatus
+from chalicelib.service.fulfillment import cancel
 from chalicelib.service.lifecycle import place_hold, release_hold
 from chalicelib.service.placement import place_order
 from chalicelib.service.ports import OrderAggregate
@@ -39,6 +40,30 @@ class OrderPage(BaseModel):
 
 class Timeline(BaseModel):
     items: list[DomainEvent]
+
+
+class CancelLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    quantity: Annotated[int, Field(gt=0, le=10_000, strict=True)]
+
+
+class CancelRequest(BaseModel):
+    """Cancel the whole order, or only ``lines``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    lines: Annotated[list[CancelLine], Field(min_length=1, max_length=500)] | None = None
+
+    def quantities(self) -> dict[str, int] | None:
+        if self.lines is None:
+            return None
+        totals: dict[str, int] = {}
+        for line in self.lines:
+            totals[line.sku] = totals.get(line.sku, 0) + line.quantity
+        return totals
 
 
 class HoldRequest(BaseModel):
@@ -83,7 +108,7 @@ class ListOrdersQuery(BaseModel):
         return None if value is None else _bound(value, end=True)
 
 
-def _view(aggregate: OrderAggregate) -> OrderView:
+def view_of(aggregate: OrderAggregate) -> OrderView:
     return OrderView(**aggregate.order.model_dump(), fulfillments=aggregate.fulfillments)
 
 
@@ -121,7 +146,7 @@ def create_order(call: Call) -> Response:
         ids=svc.ids,
         clock=svc.clock,
     )
-    view = _view(OrderAggregate(order=result.order, fulfillments=result.fulfillments))
+    view = view_of(OrderAggregate(order=result.order, fulfillments=result.fulfillments))
     return Response(
         body=view.model_dump_json(),
         status_code=201 if result.created else 200,
@@ -140,7 +165,7 @@ def create_order(call: Call) -> Response:
     errors=(401, 403, 404),
 )
 def get_order(call: Call) -> OrderView:
-    return _view(_load_visible(call, call.params["order_id"]))
+    return view_of(_load_visible(call, call.params["order_id"]))
 
 
 @endpoint(
@@ -220,7 +245,7 @@ def add_hold(call: Call) -> OrderView:
         ids=svc.ids,
         clock=svc.clock,
     )
-    return _view(aggregate)
+    return view_of(aggregate)
 
 
 @endpoint(
@@ -242,4 +267,31 @@ def remove_hold(call: Call) -> OrderView:
     aggregate = release_hold(
         svc.uow_factory, call.params["order_id"], reason, actor=call.who.actor, ids=svc.ids, clock=svc.clock
     )
-    return _view(aggregate)
+    return view_of(aggregate)
+
+
+@endpoint(
+    orders_api,
+    "/v1/orders/{order_id}/cancel",
+    "POST",
+    summary="Cancel the order or some lines while nothing affected is packed",
+    roles=CHANNEL_OR_ADMIN,
+    body=CancelRequest,
+    response=OrderView,
+    tags=("orders",),
+    errors=(400, 401, 403, 404, 409, 413, 415, 422),
+)
+def cancel_order(call: Call) -> OrderView:
+    svc = services()
+    body: CancelRequest = call.body
+    result = cancel(
+        svc.uow_factory,
+        call.params["order_id"],
+        body.reason,
+        body.quantities(),
+        authorize=lambda order: call.who.require_channel_access(order.channel_id),
+        actor=call.who.actor,
+        ids=svc.ids,
+        clock=svc.clock,
+    )
+    return view_of(result)

@@ -1,7 +1,8 @@
 """Domain events: what happened to an order, recorded with the change that made it.
 
-An event is stored as the ``EVENT#<version>`` item of its order in the same
-transaction as the change, which makes the timeline and the outbox one thing:
+An order event is stored as the ``EVENT#<version>`` item of its order (an
+inventory event under its SKU) in the same transaction as the change, which
+makes the timeline and the outbox one thing:
 the table stream carries each new event item to the relay, which puts it on
 the bus. ``id`` is stable across redeliveries, so consumers deduplicate on it.
 """
@@ -22,7 +23,18 @@ class EventType(StrEnum):
     ORDER_ON_HOLD = "order.on_hold"
     ORDER_HOLD_RELEASED = "order.hold_released"
     ORDER_BACKORDERED = "order.backordered"
+    ORDER_BACKORDER_ALLOCATED = "order.backorder_allocated"
+    ORDER_CANCELLED = "order.cancelled"
+    ORDER_LINES_CANCELLED = "order.lines_cancelled"
+    FULFILLMENT_PICKED = "fulfillment.picked"
+    FULFILLMENT_SHORT_PICKED = "fulfillment.short_picked"
+    FULFILLMENT_PACKED = "fulfillment.packed"
+    FULFILLMENT_SHIPPED = "fulfillment.shipped"
+    SLA_BREACHED = "sla.breached"
     NOTIFICATION_SENT = "notification.sent"
+    # Inventory events belong to a stock level (sku, warehouse), not to an order.
+    INVENTORY_RECEIVED = "inventory.received"
+    INVENTORY_ADJUSTED = "inventory.adjusted"
 
 
 class DomainEvent(BaseModel):
@@ -30,10 +42,13 @@ class DomainEvent(BaseModel):
 
     id: str
     type: str
-    order_id: str
-    channel_id: str
-    #: The order version this event produced (1 for order.placed).
-    version: int
+    #: Order events carry the order, its channel and the order version they produced
+    #: (1 for order.placed); inventory events carry the sku and warehouse instead.
+    order_id: str | None = None
+    channel_id: str | None = None
+    version: int | None = None
+    sku: str | None = None
+    warehouse_id: str | None = None
     occurred_at: Timestamp
     #: Who caused it: ``channel:<id>``, ``admin:<key id>``, ``system:<worker>``.
     actor: str

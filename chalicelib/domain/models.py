@@ -177,22 +177,70 @@ class FulfillmentLine(Strict):
     quantity: int
 
 
+class Package(Strict):
+    """One parcel of a fulfillment as packed: the box used and what it weighed."""
+
+    box: Annotated[str, Field(min_length=1, max_length=40)]
+    weight_grams: Annotated[int, Field(gt=0, le=1_000_000)]
+    tracking_number: str | None = None
+
+
+class Shipment(Strict):
+    carrier: str
+    service: str
+    tracking_numbers: list[str]
+    tracking_url: str | None = None
+    shipped_at: Timestamp
+
+
 class Fulfillment(Strict):
+    """What one warehouse ships for an order, or, with no warehouse yet, units waiting for stock.
+
+    A fulfillment with ``warehouse_id`` None is a backorder: one SKU, status
+    ``pending``, no reservation; it is allocated first come, first served
+    (by ``created_at``) when stock arrives.
+    """
+
     id: str
     order_id: str
     channel_id: str
-    warehouse_id: str
+    warehouse_id: str | None
     status: FulfillmentStatus
     version: int
     lines: list[FulfillmentLine]
     created_at: Timestamp
     updated_at: Timestamp
     ship_by: Timestamp | None = None
+    picked_at: Timestamp | None = None
+    packed_at: Timestamp | None = None
+    packages: list[Package] = Field(default_factory=list)
+    #: The box codes packing recommended, kept to record when staff chose others.
+    recommended_boxes: list[str] = Field(default_factory=list)
+    shipment: Shipment | None = None
+    sla_breached_at: Timestamp | None = None
+    cancel_reason: str | None = None
+    #: Hash of the request that made each warehouse step, so an identical repeat is a no-op.
+    step_requests: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def awaiting_stock(self) -> bool:
+        return self.warehouse_id is None
 
     @property
     def holds_reservation(self) -> bool:
         """True while the goods are promised but still on the shelf (see module invariants)."""
-        return self.status not in FULFILLMENT_SHIPPED_STATES and self.status != FulfillmentStatus.CANCELLED
+        return (
+            self.warehouse_id is not None
+            and self.status not in FULFILLMENT_SHIPPED_STATES
+            and self.status != FulfillmentStatus.CANCELLED
+        )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != FulfillmentStatus.CANCELLED
+
+    def quantity_of(self, sku: str) -> int:
+        return sum(line.quantity for line in self.lines if line.sku == sku)
 
 
 class Warehouse(Strict):
@@ -221,6 +269,8 @@ class StockLevel(Strict):
     on_hand: int
     reserved: int
     available: int
+    #: Bin location, e.g. "A-03-2": pick lists walk the bins in this order.
+    bin: str | None = None
 
 
 class Product(Strict):

@@ -117,7 +117,7 @@ class Money(BaseModel):
     currency: str
 
     @model_validator(mode="after")
-    def _amount_fits_currency(self) -> Money:  # noqa: N804 - an "after" validator gets the instance
+    def _amount_fits_currency(self) -> Money:
         # Frozen model: normalise the exponent once, at construction.
         object.__setattr__(self, "amount", check_amount_for_currency(self.amount, self.currency))
         return self

@@ -144,7 +144,8 @@ def build_order(
     new_fulfillment_id: Callable[[], str],
     now: datetime,
 ) -> tuple[Order, list[Fulfillment]]:
-    """The order as placed (version 1) and one pending fulfillment per allocated warehouse."""
+    """The order as placed (version 1), one pending fulfillment per allocated warehouse and one
+    backorder (no warehouse) per SKU that no warehouse could take."""
     q = Decimal(1).scaleb(-CURRENCY_EXPONENTS[request.currency])
     shortages = _line_shortages(request, plan)
     lines = [
@@ -189,5 +190,21 @@ def build_order(
             updated_at=now,
         )
         for warehouse_id, skus in plan.allocations.items()
+    ]
+    # One backorder per short SKU, with no warehouse: allocated first come, first served
+    # when stock arrives (one SKU each, so a backorder is filed under exactly one SKU).
+    fulfillments += [
+        Fulfillment(
+            id=new_fulfillment_id(),
+            order_id=order_id,
+            channel_id=channel_id,
+            warehouse_id=None,
+            status=FulfillmentStatus.PENDING,
+            version=1,
+            lines=[FulfillmentLine(sku=sku, quantity=qty)],
+            created_at=now,
+            updated_at=now,
+        )
+        for sku, qty in plan.shortages.items()
     ]
     return order, fulfillments

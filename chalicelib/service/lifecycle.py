@@ -1,22 +1,16 @@
 """Use cases after placement: receipt (hold rules, confirmation) and holds.
 
 Each use case reads the order, decides with the pure state machines, and
-stages one transaction: the order at ``version + 1`` (conditioned on the
-version read), the fulfillments it moves, the event item for that version and,
-for queue consumers, the dedup item of the message, so a redelivered message
-finds its dedup item and changes nothing.
+stages one transaction (``service.changes``); a queue consumer adds the dedup
+item of its message, so a redelivered message finds it and changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-from chalicelib.domain.errors import ConcurrencyConflict, Conflict, NotFound
+from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.holds import HoldFinding, HoldPolicy, evaluate_holds
-from chalicelib.domain.models import Fulfillment, Hold, Order
+from chalicelib.domain.models import Hold, Warehouse
 from chalicelib.domain.status import (
     FulfillmentStatus,
     FulfillmentTrigger,
@@ -25,8 +19,17 @@ from chalicelib.domain.status import (
     OrderStatus,
     OrderTrigger,
     allowed_order_triggers,
-    next_fulfillment_status,
     next_order_status,
+)
+from chalicelib.service.changes import (
+    Change,
+    load_order,
+    move_fulfillments,
+    newly_released,
+    release_work,
+    retrying,
+    stage_change,
+    summary,
 )
 from chalicelib.service.ports import (
     Clock,
@@ -34,126 +37,39 @@ from chalicelib.service.ports import (
     DedupRecord,
     IdGenerator,
     OrderAggregate,
-    UnitOfWork,
     UnitOfWorkFactory,
 )
 
-MAX_ATTEMPTS = 5
 
-
-@dataclass
-class Change:
-    """What a decision produced; ``None`` means nothing to do."""
-
-    order: Order
-    fulfillments: list[Fulfillment]
-    event_type: EventType
-    data: dict[str, Any]
-
-
-def _retrying(operation: Callable[[], OrderAggregate]) -> OrderAggregate:
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            return operation()
-        except ConcurrencyConflict:
-            continue
-    raise ConcurrencyConflict("the order changed concurrently too often; retry")
-
-
-def _load(uow: UnitOfWork, order_id: str) -> OrderAggregate:
-    aggregate = uow.get_order(order_id)
-    if aggregate is None:
-        raise NotFound("order", order_id)
-    return aggregate
-
-
-def _stage(
-    uow: UnitOfWork,
-    before: OrderAggregate,
-    change: Change,
-    *,
-    actor: str,
-    ids: IdGenerator,
-    clock: Clock,
-) -> OrderAggregate:
-    now = clock.now()
-    updates: dict[str, Any] = {"version": before.order.version + 1, "updated_at": now}
-    if change.order.status == OrderStatus.CONFIRMED and change.order.confirmed_at is None:
-        updates["confirmed_at"] = now
-    order = change.order.model_copy(update=updates)
-    uow.update_order(order, expected_version=before.order.version)
-    old = {f.id: f for f in before.fulfillments}
-    fulfillments = []
-    for f in change.fulfillments:
-        if f != old[f.id]:
-            f = f.model_copy(update={"version": old[f.id].version + 1, "updated_at": now})
-            uow.update_fulfillment(f, expected_version=old[f.id].version)
-        fulfillments.append(f)
-    uow.add_event(
-        DomainEvent(
-            id=ids.new("evt"),
-            type=change.event_type,
-            order_id=order.id,
-            channel_id=order.channel_id,
-            version=order.version,
-            occurred_at=now,
-            actor=actor,
-            data={"status": order.status.value, **change.data},
-        )
-    )
-    return OrderAggregate(order=order, fulfillments=fulfillments)
-
-
-def _move_fulfillments(
-    fulfillments: list[Fulfillment], trigger: FulfillmentTrigger, *, only: set[FulfillmentStatus]
-) -> list[Fulfillment]:
-    return [
-        f.model_copy(update={"status": next_fulfillment_status(f.status, trigger)}) if f.status in only else f
-        for f in fulfillments
-    ]
-
-
-def _fulfillment_summary(fulfillments: list[Fulfillment]) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": f.id,
-            "warehouse_id": f.warehouse_id,
-            "status": f.status.value,
-            "lines": [line.model_dump() for line in f.lines],
-        }
-        for f in fulfillments
-        if f.status != FulfillmentStatus.CANCELLED
-    ]
-
-
-def _proceed(aggregate: OrderAggregate) -> Change:
-    """Where an order with no hold goes: confirmed and released, or waiting for stock."""
+def _proceed(aggregate: OrderAggregate, warehouses: list[Warehouse], clock: Clock) -> Change:
+    """Where an order with no hold goes: what has a warehouse is released to it; the order is
+    confirmed, or backordered while units still wait for stock."""
     order = aggregate.order
-    if order.has_backorder:
-        status = next_order_status(order.status, OrderTrigger.BACKORDER)
+    fulfillments = release_work(aggregate.fulfillments, warehouses, clock.now())
+    # Backorders held with the order go back to waiting for stock.
+    fulfillments = move_fulfillments(
+        [f for f in fulfillments], FulfillmentTrigger.UNHOLD, only={FulfillmentStatus.ON_HOLD}
+    )
+    released = summary(newly_released(aggregate.fulfillments, fulfillments))
+    if any(f.awaiting_stock and f.is_active for f in fulfillments):
         return Change(
-            order=order.model_copy(update={"status": status}),
-            fulfillments=_move_fulfillments(
-                aggregate.fulfillments, FulfillmentTrigger.UNHOLD, only={FulfillmentStatus.ON_HOLD}
+            order=order.model_copy(
+                update={"status": next_order_status(order.status, OrderTrigger.BACKORDER)}
             ),
+            fulfillments=fulfillments,
             event_type=EventType.ORDER_BACKORDERED,
             data={
+                "released": released,
                 "backordered": [
                     {"sku": li.sku, "quantity": li.backordered} for li in order.lines if li.backordered
-                ]
+                ],
             },
         )
-    status = next_order_status(order.status, OrderTrigger.CONFIRM)
-    fulfillments = _move_fulfillments(
-        aggregate.fulfillments,
-        FulfillmentTrigger.RELEASE,
-        only={FulfillmentStatus.PENDING, FulfillmentStatus.ON_HOLD},
-    )
     return Change(
-        order=order.model_copy(update={"status": status}),
+        order=order.model_copy(update={"status": next_order_status(order.status, OrderTrigger.CONFIRM)}),
         fulfillments=fulfillments,
         event_type=EventType.ORDER_CONFIRMED,
-        data={"fulfillments": _fulfillment_summary(fulfillments)},
+        data={"released": released},
     )
 
 
@@ -166,7 +82,7 @@ def _hold(aggregate: OrderAggregate, findings: list[HoldFinding], *, placed_by: 
         for f in findings
         if f.reason not in order.hold_reasons
     ]
-    fulfillments = _move_fulfillments(
+    fulfillments = move_fulfillments(
         aggregate.fulfillments,
         FulfillmentTrigger.HOLD,
         only={
@@ -205,7 +121,7 @@ def receive_order(
         uow = uow_factory()
         if uow.get_dedup(RECEIPT_SCOPE, placed.id) is not None:
             raise _AlreadyDone
-        aggregate = _load(uow, placed.order_id)
+        aggregate = load_order(uow, placed.order_id or "")
         order = aggregate.order
         if order.status not in (OrderStatus.PLACED, OrderStatus.BACKORDERED, OrderStatus.ON_HOLD):
             raise _AlreadyDone  # cancelled (or further along) before receipt: nothing left to decide
@@ -218,10 +134,10 @@ def receive_order(
         elif order.status == OrderStatus.ON_HOLD:
             change = None  # held already, for reasons the rules agree with: receipt only records itself
         else:
-            change = _proceed(aggregate)
+            change = _proceed(aggregate, uow.list_warehouses(), clock)
         result = aggregate
         if change is not None:
-            result = _stage(uow, aggregate, change, actor="system:receipt", ids=ids, clock=clock)
+            result = stage_change(uow, aggregate, change, actor="system:receipt", ids=ids, clock=clock)
         uow.add_dedup(
             DedupRecord(
                 scope=RECEIPT_SCOPE, key=placed.id, request_hash="", ref=order.id, created_at=clock.now()
@@ -234,7 +150,7 @@ def receive_order(
         return result
 
     try:
-        return _retrying(attempt)
+        return retrying(attempt)
     except _AlreadyDone:
         return None
 
@@ -257,7 +173,7 @@ def place_hold(
 
     def attempt() -> OrderAggregate:
         uow = uow_factory()
-        aggregate = _load(uow, order_id)
+        aggregate = load_order(uow, order_id)
         if reason in aggregate.order.hold_reasons:
             return aggregate
         try:
@@ -268,11 +184,11 @@ def place_hold(
                 current=aggregate.order.status.value,
                 allowed=[t.value for t in allowed_order_triggers(aggregate.order.status)],
             ) from exc
-        result = _stage(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
+        result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
         uow.commit()
         return result
 
-    return _retrying(attempt)
+    return retrying(attempt)
 
 
 def release_hold(
@@ -288,7 +204,7 @@ def release_hold(
 
     def attempt() -> OrderAggregate:
         uow = uow_factory()
-        aggregate = _load(uow, order_id)
+        aggregate = load_order(uow, order_id)
         order = aggregate.order
         if reason not in order.hold_reasons:
             raise NotFound("hold", f"{reason.value} on order {order_id}")
@@ -304,10 +220,10 @@ def release_hold(
                 data={"reason": reason.value, "remaining": [h.reason.value for h in remaining]},
             )
         else:
-            change = _proceed(released)
+            change = _proceed(released, uow.list_warehouses(), clock)
             change.data["released_hold"] = reason.value
-        result = _stage(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
+        result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
         uow.commit()
         return result
 
-    return _retrying(attempt)
+    return retrying(attempt)

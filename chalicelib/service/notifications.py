@@ -110,15 +110,14 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
             )
         )
 
-    if event.type == EventType.ORDER_CONFIRMED:
-        customer_email("order_confirmed")
-        customer_sms("order_confirmed_sms")
-        for ful in event.data.get("fulfillments", []):
+    def pick_work(released: list[dict[str, Any]]) -> None:
+        for ful in released:
             message = {
                 "type": "pick_work.released",
                 "order_id": order.id,
                 "fulfillment_id": ful["id"],
                 "warehouse_id": ful["warehouse_id"],
+                "ship_by": ful.get("ship_by"),
                 "shipping_method": order.shipping_method,
                 "lines": ful["lines"],
             }
@@ -133,31 +132,50 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
                     ),
                 )
             )
-    elif event.type == EventType.ORDER_BACKORDERED:
-        customer_email("order_backordered")
-    elif event.type == EventType.ORDER_ON_HOLD:
-        alert = {
-            "type": "order.on_hold",
-            "order_id": order.id,
-            "channel_id": order.channel_id,
-            "holds": event.data.get("holds", []),
-        }
+
+    def operations(kind: str, subject: str, details: dict[str, Any]) -> None:
+        alert = {"type": kind, "order_id": order.id, "channel_id": order.channel_id, **details}
         out.append(
             OutgoingMessage(
                 key=f"{event.id}/sns/operations",
                 channel="sns",
                 recipient="operations",
-                template="order.on_hold",
-                send=lambda: ctx.notifier.publish_operations(
-                    subject=f"Order {order.id} on hold", message=alert
-                ),
+                template=kind,
+                send=lambda: ctx.notifier.publish_operations(subject=subject, message=alert),
             )
+        )
+
+    released = event.data.get("released", [])
+    if event.type == EventType.ORDER_CONFIRMED:
+        customer_email("order_confirmed")
+        customer_sms("order_confirmed_sms")
+        pick_work(released)
+    elif event.type == EventType.ORDER_BACKORDERED:
+        customer_email("order_backordered")
+        pick_work(released)
+    elif event.type == EventType.ORDER_BACKORDER_ALLOCATED:
+        customer_email("backorder_allocated")
+        pick_work(released)
+    elif event.type == EventType.FULFILLMENT_SHIPPED:
+        customer_email("order_shipped")
+        customer_sms("order_shipped_sms")
+    elif event.type in (EventType.ORDER_CANCELLED, EventType.ORDER_LINES_CANCELLED):
+        customer_email("order_cancelled")
+    elif event.type == EventType.ORDER_ON_HOLD:
+        operations("order.on_hold", f"Order {order.id} on hold", {"holds": event.data.get("holds", [])})
+    elif event.type == EventType.SLA_BREACHED:
+        operations(
+            "sla.breached",
+            f"Order {order.id} missed its ship-by promise",
+            {k: event.data.get(k) for k in ("fulfillment_id", "warehouse_id", "ship_by")},
         )
     return out
 
 
 def notify(event: DomainEvent, ctx: NotificationContext) -> list[str]:
     """Send what ``event`` calls for; returns the keys of messages sent by this call."""
+    if event.order_id is None:
+        return []  # inventory events tell no customer anything
     uow = ctx.uow_factory()
     aggregate = uow.get_order(event.order_id)
     if aggregate is None:
@@ -177,11 +195,12 @@ def notify(event: DomainEvent, ctx: NotificationContext) -> list[str]:
 def _record_sent(
     event: DomainEvent, message: OutgoingMessage, message_id: str, ctx: NotificationContext
 ) -> None:
+    order_id = event.order_id or ""
     for _ in range(5):
         uow = ctx.uow_factory()
-        aggregate = uow.get_order(event.order_id)
+        aggregate = uow.get_order(order_id)
         if aggregate is None:
-            raise NotFound("order", event.order_id)
+            raise NotFound("order", order_id)
         now = ctx.clock.now()
         order = aggregate.order.model_copy(update={"version": aggregate.order.version + 1, "updated_at": now})
         uow.update_order(order, expected_version=aggregate.order.version)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.events import DomainEvent
-from chalicelib.domain.models import Channel, Fulfillment, Order, Product, StockLevel, Warehouse
+from chalicelib.domain.models import Box, Channel, Fulfillment, Order, Product, StockLevel, Warehouse
 
 #: DynamoDB's limit on items in one TransactWriteItems call.
 MAX_TRANSACTION_ITEMS = 100
@@ -36,6 +36,15 @@ class DedupExists(Exception):
         self.scope = scope
         self.key = key
         super().__init__(f"{scope}/{key} already recorded")
+
+
+class TrackingNumberInUse(Exception):
+    """A tracking number already indexed for another fulfillment."""
+
+    def __init__(self, carrier: str, number: str) -> None:
+        self.carrier = carrier
+        self.number = number
+        super().__init__(f"{carrier} tracking number {number} already belongs to another shipment")
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,12 @@ class UnitOfWork(Protocol):
     ) -> dict[tuple[str, str], StockLevel]: ...
     def get_order(self, order_id: str) -> OrderAggregate | None: ...
     def get_dedup(self, scope: str, key: str) -> DedupRecord | None: ...
+    def get_warehouse(self, warehouse_id: str) -> Warehouse | None: ...
+    def get_boxes(self, warehouse_id: str) -> list[Box]: ...
+    def find_order_of_fulfillment(self, fulfillment_id: str) -> str | None: ...
+    def list_backorders(self, sku: str, limit: int) -> list[tuple[str, str]]:
+        """(order id, fulfillment id) of backorders of ``sku``, oldest first."""
+        ...
 
     # Staged writes, applied by commit().
     def add_order(self, order: Order) -> None: ...
@@ -73,6 +88,18 @@ class UnitOfWork(Protocol):
     def update_fulfillment(self, fulfillment: Fulfillment, *, expected_version: int) -> None: ...
     def reserve_stock(self, warehouse_id: str, sku: str, quantity: int) -> None: ...
     def release_stock(self, warehouse_id: str, sku: str, quantity: int) -> None: ...
+    def move_stock(
+        self,
+        warehouse_id: str,
+        sku: str,
+        *,
+        on_hand: int = 0,
+        reserved: int = 0,
+        available: int = 0,
+        require_available: int | None = None,
+        require_reserved: int | None = None,
+    ) -> None: ...
+    def add_tracking(self, carrier: str, number: str, *, order_id: str, fulfillment_id: str) -> None: ...
     def add_event(self, event: DomainEvent) -> None: ...
     def add_dedup(self, record: DedupRecord, *, ttl_seconds: int | None = None) -> None: ...
     def staged_count(self) -> int: ...
@@ -95,6 +122,11 @@ class OrderQueries(Protocol):
         limit: int,
         cursor: str | None,
     ) -> tuple[list[Order], str | None]: ...
+    def list_work(
+        self, warehouse_id: str, status: str, *, ship_by_before: str | None, limit: int
+    ) -> list[Fulfillment]:
+        """A warehouse's fulfillments in one status, earliest ship-by first."""
+        ...
 
 
 class Notifier(Protocol):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chalicelib.domain.models import format_timestamp
-from chalicelib.domain.status import OrderStatus
+from chalicelib.domain.events import EventType
+from chalicelib.domain.models import Fulfillment, format_timestamp
+from chalicelib.domain.status import FulfillmentStatus, OrderStatus
+from chalicelib.service.changes import Change, load_order, retrying, stage_change
 from chalicelib.service.notifications import NotificationClaims
-from chalicelib.service.ports import Clock, Notifier, OrderQueries
+from chalicelib.service.ports import Clock, IdGenerator, Notifier, OrderQueries, UnitOfWorkFactory
 
 #: Receipt normally takes seconds; an order still ``placed`` after this was never received
 #: (a relay or receipt worker failing, a message in a DLQ) and a person must look.
@@ -52,3 +54,58 @@ def alert_stuck_orders(
         if cursor is None:
             break
     return alerted
+
+
+def sweep_sla(
+    uow_factory: UnitOfWorkFactory, queries: OrderQueries, ids: IdGenerator, clock: Clock
+) -> list[str]:
+    """Record ``sla.breached`` (which alerts operations) once for each fulfillment past its
+    ship-by promise and not shipped. Held work is not looked at: holds pause the clock, and
+    releasing a hold sets a new promise."""
+    now = clock.now()
+    breached: list[str] = []
+    for warehouse in uow_factory().list_warehouses():
+        for status in UNSHIPPED_WORK:
+            late = queries.list_work(
+                warehouse.id, status.value, ship_by_before=format_timestamp(now), limit=PAGE
+            )
+            for fulfillment in late:
+                if fulfillment.sla_breached_at is None and _record_breach(
+                    uow_factory, fulfillment, ids, clock
+                ):
+                    breached.append(fulfillment.id)
+    return breached
+
+
+UNSHIPPED_WORK = (
+    FulfillmentStatus.RELEASED,
+    FulfillmentStatus.PICKING,
+    FulfillmentStatus.PICKED,
+    FulfillmentStatus.PACKED,
+)
+
+
+def _record_breach(uow_factory: UnitOfWorkFactory, late: Fulfillment, ids: IdGenerator, clock: Clock) -> bool:
+    def attempt() -> bool:
+        uow = uow_factory()
+        aggregate = load_order(uow, late.order_id)
+        current = next((f for f in aggregate.fulfillments if f.id == late.id), None)
+        if current is None or current.sla_breached_at is not None or current.status not in UNSHIPPED_WORK:
+            return False
+        marked = current.model_copy(update={"sla_breached_at": clock.now()})
+        change = Change(
+            order=aggregate.order,
+            fulfillments=[marked if f.id == current.id else f for f in aggregate.fulfillments],
+            event_type=EventType.SLA_BREACHED,
+            data={
+                "fulfillment_id": current.id,
+                "warehouse_id": current.warehouse_id,
+                "ship_by": format_timestamp(current.ship_by) if current.ship_by else None,
+                "fulfillment_status": current.status.value,
+            },
+        )
+        stage_change(uow, aggregate, change, actor="system:sla", ids=ids, clock=clock)
+        uow.commit()
+        return True
+
+    return retrying(attempt)

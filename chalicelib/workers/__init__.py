@@ -11,7 +11,7 @@ from __future__ import annotations
 from chalice import Chalice
 
 from chalicelib.config import settings
-from chalicelib.workers import notify, receipt, relay, schedules
+from chalicelib.workers import allocation, notify, receipt, relay, schedules
 
 
 def register_workers(app: Chalice) -> None:
@@ -26,4 +26,10 @@ def register_workers(app: Chalice) -> None:
     app.on_sqs_message(queue=cfg.notify_queue, batch_size=10, name="notify_worker")(notify.handle_batch)
     app.schedule("rate(5 minutes)", name="stuck_order_sweeper", description="alert on orders never received")(
         schedules.stuck_order_sweeper
+    )
+    app.on_sqs_message(queue=cfg.allocation_queue, batch_size=10, name="allocation_worker")(
+        allocation.handle_batch
+    )
+    app.schedule("rate(15 minutes)", name="sla_sweeper", description="record work past its ship-by promise")(
+        schedules.sla_sweeper
     )

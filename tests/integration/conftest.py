@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -35,13 +36,16 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
 from chalice.test import Client  # noqa: E402
+from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
+from moto.ses.models import ses_backends  # noqa: E402
 
 from app import app  # noqa: E402
 from chalicelib.adapters.api_keys import ApiKeyStore  # noqa: E402
 from chalicelib.adapters.dynamodb import ReferenceData  # noqa: E402
 from chalicelib.bootstrap import reset_services  # noqa: E402
 from chalicelib.domain.auth import Role  # noqa: E402
-from chalicelib.domain.models import Channel, Product, Warehouse  # noqa: E402
+from chalicelib.domain.models import Box, Channel, Product, Warehouse  # noqa: E402
+from infra.local.pump import EventPump  # noqa: E402
 from infra.stack import app_environment, deploy_stack  # noqa: E402
 
 WAREHOUSES = [
@@ -65,6 +69,34 @@ STOCK = {
     "LAST-UNITS": {"wh-east": 10},
     "SOLD-OUT": {"wh-east": 0},
 }
+
+
+BOXES = [
+    Box(
+        code="S",
+        inner_length_mm=250,
+        inner_width_mm=200,
+        inner_height_mm=100,
+        max_weight_grams=5000,
+        cost=Decimal("0.40"),
+    ),
+    Box(
+        code="M",
+        inner_length_mm=400,
+        inner_width_mm=300,
+        inner_height_mm=200,
+        max_weight_grams=15000,
+        cost=Decimal("0.90"),
+    ),
+    Box(
+        code="L",
+        inner_length_mm=600,
+        inner_width_mm=400,
+        inner_height_mm=400,
+        max_weight_grams=25000,
+        cost=Decimal("1.60"),
+    ),
+]
 
 
 @dataclass
@@ -99,9 +131,12 @@ def seed(stack: Stack, extra_skus: dict[str, dict[str, int]] | None = None) -> N
         ref.put_warehouse(warehouse)
     for channel in CHANNELS:
         ref.put_channel(channel)
+    for warehouse in WAREHOUSES:
+        for box in BOXES:
+            ref.put_box(warehouse.id, box)
     for sku, levels in {**STOCK, **(extra_skus or {})}.items():
         ref.put_product(
-            Product(sku=sku, name=sku.title(), weight_grams=300, length_mm=300, width_mm=200, height_mm=50)
+            Product(sku=sku, name=sku.title(), weight_grams=300, length_mm=220, width_mm=180, height_mm=40)
         )
         for warehouse_id, on_hand in levels.items():
             ref.put_stock(warehouse_id, sku, on_hand, bin_location=f"A-{len(sku):02d}")
@@ -165,3 +200,71 @@ def post_json(client: Client, path: str, body: Any, key: str | None, **headers: 
 
 def get(client: Client, path: str, key: str | None) -> Any:
     return client.http.get(path, headers={"x-api-key": key} if key else {})
+
+
+# --- the asynchronous path: the app's own handlers driven by the event pump -----------------------
+
+
+@pytest.fixture
+def pump(stack: Stack) -> EventPump:
+    return EventPump(
+        app,
+        sqs_client=stack.client("sqs"),
+        streams_client=stack.client("dynamodbstreams"),
+        dynamodb_client=stack.client("dynamodb"),
+        stream_tables={"outbox_relay": stack.table},
+        visibility_timeout_override=0.1,
+        stage="itest",
+    )
+
+
+@pytest.fixture
+def warehouse_inbox(stack: Stack) -> Iterator[dict[str, str]]:
+    """An SQS queue subscribed to the warehouse topic, one per warehouse (filter on warehouse_id)."""
+    sqs, sns = stack.client("sqs"), stack.client("sns")
+    inboxes = {}
+    for target in ("wh-east", "wh-west", "operations"):
+        url = sqs.create_queue(QueueName=f"inbox-{target}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        if target == "operations":
+            sns.subscribe(
+                TopicArn=stack.outputs["OperationsTopicArn"],
+                Protocol="sqs",
+                Endpoint=arn,
+                Attributes={"RawMessageDelivery": "true"},
+            )
+        else:
+            sns.subscribe(
+                TopicArn=stack.outputs["WarehouseTopicArn"],
+                Protocol="sqs",
+                Endpoint=arn,
+                Attributes={
+                    "RawMessageDelivery": "true",
+                    "FilterPolicy": json.dumps({"warehouse_id": [target]}),
+                },
+            )
+        inboxes[target] = url
+    yield inboxes
+
+
+def messages(stack: Stack, url: str) -> list[dict[str, Any]]:
+    response = stack.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in response.get("Messages", [])]
+
+
+def sent_emails() -> list[Any]:
+    return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+
+
+def timeline(client: Client, stack: Stack, order_id: str) -> list[dict[str, Any]]:
+    return json.loads(get(client, f"/v1/orders/{order_id}/events", stack.keys["admin"]).body)["items"]
+
+
+def place(client: Client, stack: Stack, body: dict[str, Any], channel: str = "web") -> dict[str, Any]:
+    response = post_json(client, "/v1/orders", body, stack.keys[channel])
+    assert response.status_code == 201, response.body
+    return json.loads(response.body)  # type: ignore[no-any-return]
+
+
+def order_of(client: Client, stack: Stack, order_id: str) -> dict[str, Any]:
+    return json.loads(get(client, f"/v1/orders/{order_id}", stack.keys["admin"]).body)  # type: ignore[no-any-return]

@@ -91,7 +91,7 @@ def test_the_stack_returns_every_output_the_app_and_the_local_stack_need(outputs
     assert outputs["OperationsTopicArn"].endswith(f":{PREFIX}-operations")
 
 
-def test_the_table_has_a_stream_of_new_and_old_images_and_five_string_keyed_gsis(
+def test_the_table_has_a_stream_of_new_and_old_images_and_six_string_keyed_gsis(
     outputs: dict[str, str],
 ) -> None:
     table = boto3.client("dynamodb").describe_table(TableName=outputs["TableName"])["Table"]
@@ -104,7 +104,7 @@ def test_the_table_has_a_stream_of_new_and_old_images_and_five_string_keyed_gsis
     assert table["LatestStreamArn"] == outputs["TableStreamArn"]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     indexes = {gsi["IndexName"]: gsi for gsi in table["GlobalSecondaryIndexes"]}
-    assert sorted(indexes) == [f"gsi{n}" for n in range(1, 6)]
+    assert sorted(indexes) == [f"gsi{n}" for n in range(1, 7)]
     attribute_types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
     for n in range(1, 6):
         assert indexes[f"gsi{n}"]["KeySchema"] == [
@@ -113,6 +113,10 @@ def test_the_table_has_a_stream_of_new_and_old_images_and_five_string_keyed_gsis
         ]
         assert indexes[f"gsi{n}"]["Projection"] == {"ProjectionType": "ALL"}
         assert attribute_types[f"gsi{n}pk"] == attribute_types[f"gsi{n}sk"] == "S"
+    # gsi6 finds a fulfillment by its id alone: a hash key and nothing else.
+    assert indexes["gsi6"]["KeySchema"] == [{"AttributeName": "gsi6pk", "KeyType": "HASH"}]
+    assert indexes["gsi6"]["Projection"] == {"ProjectionType": "ALL"}
+    assert attribute_types["gsi6pk"] == "S"
 
 
 def test_every_main_queue_has_its_own_dead_letter_queue_after_five_receives(
@@ -126,7 +130,7 @@ def test_every_main_queue_has_its_own_dead_letter_queue_after_five_receives(
     }
     main_queues = {name for name in attributes if not name.endswith("-dlq")}
 
-    assert {f"{PREFIX}-receipt", f"{PREFIX}-notify"} <= main_queues
+    assert {f"{PREFIX}-receipt", f"{PREFIX}-notify", f"{PREFIX}-allocation"} <= main_queues
     for name in main_queues:
         redrive = json.loads(attributes[name]["RedrivePolicy"])
         assert redrive["maxReceiveCount"] == 5
@@ -148,14 +152,31 @@ def test_order_placed_on_the_bus_arrives_in_the_receipt_queue_and_not_in_notify(
     assert _drain(outputs["NotifyQueueUrl"]) == []
 
 
-@pytest.mark.parametrize("detail_type", ["order.confirmed", "order.on_hold", "order.backordered"])
-def test_customer_facing_order_events_arrive_in_the_notify_queue_only(
-    outputs: dict[str, str], detail_type: str
+@pytest.mark.parametrize(
+    ("detail_type", "queues"),
+    [
+        ("order.confirmed", {"Notify"}),
+        ("order.on_hold", {"Notify"}),
+        ("order.backordered", {"Notify"}),
+        ("order.backorder_allocated", {"Notify"}),
+        ("fulfillment.shipped", {"Notify"}),
+        ("sla.breached", {"Notify"}),
+        # Cancelling tells the customer and frees stock that backorders may be waiting for.
+        ("order.cancelled", {"Notify", "Allocation"}),
+        ("order.lines_cancelled", {"Notify", "Allocation"}),
+        ("inventory.received", {"Allocation"}),
+        ("inventory.adjusted", {"Allocation"}),
+        ("fulfillment.picked", set()),
+    ],
+)
+def test_each_event_type_reaches_exactly_the_queues_that_consume_it(
+    outputs: dict[str, str], detail_type: str, queues: set[str]
 ) -> None:
     _put_event(detail_type)
 
-    assert [m["detail-type"] for m in _drain(outputs["NotifyQueueUrl"])] == [detail_type]
-    assert _drain(outputs["ReceiptQueueUrl"]) == []
+    for queue in ("Receipt", "Notify", "Allocation"):
+        expected = [detail_type] if queue in queues else []
+        assert [m["detail-type"] for m in _drain(outputs[f"{queue}QueueUrl"])] == expected, queue
 
 
 def test_events_from_another_source_reach_no_queue(outputs: dict[str, str]) -> None:
@@ -190,6 +211,7 @@ def test_app_environment_gives_the_app_every_resource_name_it_reads(outputs: dic
         config.ENV_EVENT_BUS_NAME: PREFIX,
         config.ENV_RECEIPT_QUEUE: f"{PREFIX}-receipt",
         config.ENV_NOTIFY_QUEUE: f"{PREFIX}-notify",
+        config.ENV_ALLOCATION_QUEUE: f"{PREFIX}-allocation",
         config.ENV_WAREHOUSE_TOPIC_ARN: outputs["WarehouseTopicArn"],
         config.ENV_OPERATIONS_TOPIC_ARN: outputs["OperationsTopicArn"],
     }

@@ -4,82 +4,19 @@ along the real path: the infra stack in moto, the app's own handlers, driven by 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
 
-import pytest
 from chalice.test import Client
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ses.models import ses_backends
 
-from app import app
 from infra.local.pump import EventPump
-from tests.integration.conftest import REGION, Stack, get, order_body, post_json
-
-
-@pytest.fixture
-def pump(stack: Stack) -> EventPump:
-    return EventPump(
-        app,
-        sqs_client=stack.client("sqs"),
-        streams_client=stack.client("dynamodbstreams"),
-        dynamodb_client=stack.client("dynamodb"),
-        stream_tables={"outbox_relay": stack.table},
-        visibility_timeout_override=0.1,
-        stage="itest",
-    )
-
-
-@pytest.fixture
-def warehouse_inbox(stack: Stack) -> Iterator[dict[str, str]]:
-    """An SQS queue subscribed to the warehouse topic, one per warehouse (filter on warehouse_id)."""
-    sqs, sns = stack.client("sqs"), stack.client("sns")
-    inboxes = {}
-    for target in ("wh-east", "wh-west", "operations"):
-        url = sqs.create_queue(QueueName=f"inbox-{target}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        if target == "operations":
-            sns.subscribe(
-                TopicArn=stack.outputs["OperationsTopicArn"],
-                Protocol="sqs",
-                Endpoint=arn,
-                Attributes={"RawMessageDelivery": "true"},
-            )
-        else:
-            sns.subscribe(
-                TopicArn=stack.outputs["WarehouseTopicArn"],
-                Protocol="sqs",
-                Endpoint=arn,
-                Attributes={
-                    "RawMessageDelivery": "true",
-                    "FilterPolicy": json.dumps({"warehouse_id": [target]}),
-                },
-            )
-        inboxes[target] = url
-    yield inboxes
-
-
-def messages(stack: Stack, url: str) -> list[dict[str, Any]]:
-    response = stack.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)
-    return [json.loads(m["Body"]) for m in response.get("Messages", [])]
-
-
-def sent_emails() -> list[Any]:
-    return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
-
-
-def timeline(client: Client, stack: Stack, order_id: str) -> list[dict[str, Any]]:
-    return json.loads(get(client, f"/v1/orders/{order_id}/events", stack.keys["admin"]).body)["items"]
-
-
-def place(client: Client, stack: Stack, body: dict[str, Any], channel: str = "web") -> dict[str, Any]:
-    response = post_json(client, "/v1/orders", body, stack.keys[channel])
-    assert response.status_code == 201, response.body
-    return json.loads(response.body)  # type: ignore[no-any-return]
-
-
-def order_of(client: Client, stack: Stack, order_id: str) -> dict[str, Any]:
-    return json.loads(get(client, f"/v1/orders/{order_id}", stack.keys["admin"]).body)  # type: ignore[no-any-return]
+from tests.integration.conftest import (
+    Stack,
+    messages,
+    order_body,
+    order_of,
+    place,
+    sent_emails,
+    timeline,
+)
 
 
 def test_a_placed_order_is_confirmed_and_everyone_is_told(

@@ -1,0 +1,212 @@
+"""How every order use case writes: a decided ``Change`` staged as one transaction.
+
+A use case reads the order, decides with the pure domain rules, and hands the
+result here. ``stage_change`` stages the order at ``version + 1`` (conditioned
+on the version read), every fulfillment that changed (conditioned on its own
+version) or is new, the stock moves, tracking-number index entries, the
+order's event item for the new version and any inventory event items. The
+caller commits; a ``ConcurrencyConflict`` means someone else won and the use
+case runs again from a fresh read (``retrying``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from chalicelib.domain.errors import ConcurrencyConflict, NotFound
+from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.models import Fulfillment, Order, Warehouse
+from chalicelib.domain.promise import ship_by
+from chalicelib.domain.status import (
+    FulfillmentStatus,
+    FulfillmentTrigger,
+    OrderStatus,
+    next_fulfillment_status,
+)
+from chalicelib.service.ports import Clock, IdGenerator, OrderAggregate, UnitOfWork
+
+MAX_ATTEMPTS = 5
+T = TypeVar("T")
+
+#: Authorises the caller for one fulfillment (raises Forbidden); routes pass the key's scope check.
+Authorize = Callable[[Fulfillment], None]
+
+
+@dataclass(frozen=True)
+class StockMove:
+    warehouse_id: str
+    sku: str
+    on_hand: int = 0
+    reserved: int = 0
+    available: int = 0
+    require_available: int | None = None
+    require_reserved: int | None = None
+
+
+def reserve(warehouse_id: str, sku: str, quantity: int) -> StockMove:
+    return StockMove(warehouse_id, sku, reserved=quantity, available=-quantity, require_available=quantity)
+
+
+def release(warehouse_id: str, sku: str, quantity: int) -> StockMove:
+    return StockMove(warehouse_id, sku, reserved=-quantity, available=quantity, require_reserved=quantity)
+
+
+def consume(warehouse_id: str, sku: str, quantity: int) -> StockMove:
+    """Goods leave the building: the reservation becomes a reduction of on-hand stock."""
+    return StockMove(warehouse_id, sku, on_hand=-quantity, reserved=-quantity, require_reserved=quantity)
+
+
+@dataclass
+class Change:
+    """What a decision produced, ready to be staged."""
+
+    order: Order
+    fulfillments: list[Fulfillment]
+    event_type: EventType
+    data: dict[str, Any]
+    new_fulfillments: list[Fulfillment] = field(default_factory=list)
+    stock: list[StockMove] = field(default_factory=list)
+    #: (carrier, tracking number, fulfillment id) to index.
+    tracking: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Inventory events recorded with this change (e.g. a short pick's stock correction).
+    inventory_events: list[DomainEvent] = field(default_factory=list)
+
+
+def retrying(operation: Callable[[], T]) -> T:
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            return operation()
+        except ConcurrencyConflict:
+            continue
+    raise ConcurrencyConflict("the order changed concurrently too often; retry")
+
+
+def load_order(uow: UnitOfWork, order_id: str) -> OrderAggregate:
+    aggregate = uow.get_order(order_id)
+    if aggregate is None:
+        raise NotFound("order", order_id)
+    return aggregate
+
+
+def load_fulfillment(uow: UnitOfWork, fulfillment_id: str) -> tuple[OrderAggregate, Fulfillment]:
+    order_id = uow.find_order_of_fulfillment(fulfillment_id)
+    aggregate = load_order(uow, order_id) if order_id else None
+    found = next((f for f in aggregate.fulfillments if f.id == fulfillment_id), None) if aggregate else None
+    if aggregate is None or found is None:
+        raise NotFound("fulfillment", fulfillment_id)
+    return aggregate, found
+
+
+def stage_change(
+    uow: UnitOfWork,
+    before: OrderAggregate,
+    change: Change,
+    *,
+    actor: str,
+    ids: IdGenerator,
+    clock: Clock,
+) -> OrderAggregate:
+    now = clock.now()
+    updates: dict[str, Any] = {"version": before.order.version + 1, "updated_at": now}
+    if change.order.status == OrderStatus.CONFIRMED and change.order.confirmed_at is None:
+        updates["confirmed_at"] = now
+    order = change.order.model_copy(update=updates)
+    uow.update_order(order, expected_version=before.order.version)
+    old = {f.id: f for f in before.fulfillments}
+    fulfillments = []
+    for f in change.fulfillments:
+        if f != old[f.id]:
+            f = f.model_copy(update={"version": old[f.id].version + 1, "updated_at": now})
+            uow.update_fulfillment(f, expected_version=old[f.id].version)
+        fulfillments.append(f)
+    for f in change.new_fulfillments:
+        uow.add_fulfillment(f)
+        fulfillments.append(f)
+    for move in change.stock:
+        uow.move_stock(
+            move.warehouse_id,
+            move.sku,
+            on_hand=move.on_hand,
+            reserved=move.reserved,
+            available=move.available,
+            require_available=move.require_available,
+            require_reserved=move.require_reserved,
+        )
+    for carrier, number, fulfillment_id in change.tracking:
+        uow.add_tracking(carrier, number, order_id=order.id, fulfillment_id=fulfillment_id)
+    uow.add_event(
+        DomainEvent(
+            id=ids.new("evt"),
+            type=change.event_type,
+            order_id=order.id,
+            channel_id=order.channel_id,
+            version=order.version,
+            occurred_at=now,
+            actor=actor,
+            data={"status": order.status.value, **change.data},
+        )
+    )
+    for event in change.inventory_events:
+        uow.add_event(event)
+    return OrderAggregate(order=order, fulfillments=fulfillments)
+
+
+def move_fulfillments(
+    fulfillments: Sequence[Fulfillment], trigger: FulfillmentTrigger, *, only: set[FulfillmentStatus]
+) -> list[Fulfillment]:
+    return [
+        f.model_copy(update={"status": next_fulfillment_status(f.status, trigger)}) if f.status in only else f
+        for f in fulfillments
+    ]
+
+
+def release_work(
+    fulfillments: Sequence[Fulfillment], warehouses: Sequence[Warehouse], now: datetime
+) -> list[Fulfillment]:
+    """Release every fulfillment that has a warehouse and waits (pending or held) to it,
+    with its ship-by promise counted from now: a hold pauses the clock."""
+    by_id = {w.id: w for w in warehouses}
+    released = []
+    for f in fulfillments:
+        if f.warehouse_id is not None and f.status in (FulfillmentStatus.PENDING, FulfillmentStatus.ON_HOLD):
+            warehouse = by_id.get(f.warehouse_id)
+            promise = (
+                ship_by(now, timezone=warehouse.timezone, cutoff=warehouse.cutoff) if warehouse else f.ship_by
+            )
+            f = f.model_copy(
+                update={
+                    "status": next_fulfillment_status(f.status, FulfillmentTrigger.RELEASE),
+                    "ship_by": promise,
+                }
+            )
+        released.append(f)
+    return released
+
+
+def summary(
+    fulfillments: Sequence[Fulfillment], *, status: FulfillmentStatus | None = None
+) -> list[dict[str, Any]]:
+    """Fulfillments as events carry them (optionally only those in ``status``)."""
+    return [
+        {
+            "id": f.id,
+            "warehouse_id": f.warehouse_id,
+            "status": f.status.value,
+            "ship_by": f.ship_by.isoformat() if f.ship_by else None,
+            "lines": [line.model_dump() for line in f.lines],
+        }
+        for f in fulfillments
+        if f.status != FulfillmentStatus.CANCELLED and (status is None or f.status == status)
+    ]
+
+
+def newly_released(before: Sequence[Fulfillment], after: Sequence[Fulfillment]) -> list[Fulfillment]:
+    was = {f.id: f.status for f in before}
+    return [
+        f
+        for f in after
+        if f.status == FulfillmentStatus.RELEASED and was.get(f.id) != FulfillmentStatus.RELEASED
+    ]

@@ -1,0 +1,225 @@
+"""Use cases of stock: goods received, and backorders allocated first come, first served.
+
+Receiving goods is one transaction on the stock level with its
+``inventory.received`` event. Allocation runs afterwards, from that event
+(the allocation worker): it walks the SKU's backorder queue oldest first and
+gives each backorder what the warehouse now has, one order transaction at a
+time, each reservation conditioned on ``available >= qty`` like placement.
+Running it twice allocates nothing twice: it only ever hands out stock that is
+still available to backorders that still wait.
+"""
+
+from __future__ import annotations
+
+from chalicelib.domain.errors import FieldError, InputInvalid, NotFound
+from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.fulfillment import settle
+from chalicelib.domain.models import Fulfillment, FulfillmentLine, Order, OrderLine
+from chalicelib.domain.status import (
+    FulfillmentStatus,
+    FulfillmentTrigger,
+    OrderStatus,
+    next_fulfillment_status,
+)
+from chalicelib.service.changes import (
+    Change,
+    load_order,
+    release_work,
+    reserve,
+    retrying,
+    stage_change,
+    summary,
+)
+from chalicelib.service.ports import (
+    Clock,
+    DedupExists,
+    DedupRecord,
+    IdGenerator,
+    StockConflict,
+    UnitOfWorkFactory,
+)
+
+#: Backorders read per round; allocation stops when stock or backorders run out.
+BATCH = 25
+MAX_ROUNDS = 200
+RECEIPT_KEY_TTL_SECONDS = 7 * 24 * 3600
+
+
+def receive_stock(
+    uow_factory: UnitOfWorkFactory,
+    warehouse_id: str,
+    sku: str,
+    quantity: int,
+    *,
+    reference: str | None,
+    idempotency_key: str | None,
+    actor: str,
+    ids: IdGenerator,
+    clock: Clock,
+) -> DomainEvent:
+    """Book goods received; returns the ``inventory.received`` event (the trigger of allocation)."""
+    uow = uow_factory()
+    if uow.get_warehouse(warehouse_id) is None:
+        raise NotFound("warehouse", warehouse_id)
+    if sku not in uow.get_products([sku]):
+        raise InputInvalid([FieldError(["sku"], f"unknown SKU {sku}", "unknown_sku")])
+    scope = f"goods-receipt#{warehouse_id}"
+    if idempotency_key is not None:
+        seen = uow.get_dedup(scope, idempotency_key)
+        if seen is not None:
+            return _replayed(seen.data or {})
+    now = clock.now()
+    event = DomainEvent(
+        id=ids.new("evt"),
+        type=EventType.INVENTORY_RECEIVED,
+        sku=sku,
+        warehouse_id=warehouse_id,
+        occurred_at=now,
+        actor=actor,
+        data={"quantity": quantity, "reference": reference},
+    )
+    uow.move_stock(warehouse_id, sku, on_hand=quantity, available=quantity)
+    uow.add_event(event)
+    if idempotency_key is not None:
+        uow.add_dedup(
+            DedupRecord(
+                scope=scope,
+                key=idempotency_key,
+                request_hash="",
+                ref=event.id,
+                created_at=now,
+                data=event.model_dump(mode="json"),
+            ),
+            ttl_seconds=RECEIPT_KEY_TTL_SECONDS,
+        )
+    try:
+        uow.commit()
+    except DedupExists:
+        seen = uow_factory().get_dedup(scope, idempotency_key or "")
+        return _replayed(seen.data or {} if seen else {})
+    return event
+
+
+def _replayed(data: dict[str, object]) -> DomainEvent:
+    return DomainEvent.model_validate(data)
+
+
+def allocate_backorders(
+    uow_factory: UnitOfWorkFactory,
+    sku: str,
+    warehouse_id: str,
+    *,
+    ids: IdGenerator,
+    clock: Clock,
+) -> list[str]:
+    """Give the warehouse's available units of ``sku`` to waiting backorders, oldest first.
+    Returns the ids of the fulfillments that received stock."""
+    allocated: list[str] = []
+    for _ in range(MAX_ROUNDS):
+        uow = uow_factory()
+        level = uow.get_stock([sku], [warehouse_id]).get((warehouse_id, sku))
+        if level is None or level.available <= 0:
+            break
+        waiting = uow.list_backorders(sku, BATCH)
+        if not waiting:
+            break
+        progressed = False
+        for order_id, fulfillment_id in waiting:
+            try:
+                done = _allocate_one(
+                    uow_factory, order_id, fulfillment_id, sku, warehouse_id, ids=ids, clock=clock
+                )
+            except StockConflict:
+                break  # someone took stock meanwhile: read the level again
+            if done:
+                allocated.append(fulfillment_id)
+                progressed = True
+                break  # re-read the level before the next backorder
+        if not progressed:
+            break
+    return allocated
+
+
+def _allocate_one(
+    uow_factory: UnitOfWorkFactory,
+    order_id: str,
+    fulfillment_id: str,
+    sku: str,
+    warehouse_id: str,
+    *,
+    ids: IdGenerator,
+    clock: Clock,
+) -> bool:
+    def attempt() -> bool:
+        uow = uow_factory()
+        level = uow.get_stock([sku], [warehouse_id]).get((warehouse_id, sku))
+        aggregate = load_order(uow, order_id)
+        backorder = next((f for f in aggregate.fulfillments if f.id == fulfillment_id), None)
+        if level is None or level.available <= 0 or backorder is None:
+            return False
+        if not backorder.awaiting_stock or not backorder.is_active:
+            return False
+        wanted = backorder.lines[0].quantity
+        quantity = min(wanted, level.available)
+        now = clock.now()
+        allocated = backorder.model_copy(
+            update={"warehouse_id": warehouse_id, "lines": [FulfillmentLine(sku=sku, quantity=quantity)]}
+        )
+        order = aggregate.order
+        if order.status == OrderStatus.ON_HOLD:
+            allocated = allocated.model_copy(
+                update={"status": next_fulfillment_status(allocated.status, FulfillmentTrigger.HOLD)}
+            )
+        elif order.status != OrderStatus.PLACED:  # a placed order is released by its receipt
+            allocated = release_work([allocated], uow.list_warehouses(), now)[0]
+        remainder = []
+        if quantity < wanted:
+            # The rest keeps its place in the queue: same creation time, new id.
+            remainder = [
+                Fulfillment(
+                    id=ids.new("ful"),
+                    order_id=order.id,
+                    channel_id=order.channel_id,
+                    warehouse_id=None,
+                    status=FulfillmentStatus.PENDING,
+                    version=1,
+                    lines=[FulfillmentLine(sku=sku, quantity=wanted - quantity)],
+                    created_at=backorder.created_at,
+                    updated_at=now,
+                )
+            ]
+        fulfillments = [allocated if f.id == backorder.id else f for f in aggregate.fulfillments]
+        order = order.model_copy(update={"lines": _less_backordered(order, sku, quantity)})
+        order = settle(order, [*fulfillments, *remainder])
+        released = [allocated] if allocated.status == FulfillmentStatus.RELEASED else []
+        change = Change(
+            order=order,
+            fulfillments=fulfillments,
+            event_type=EventType.ORDER_BACKORDER_ALLOCATED,
+            data={
+                "fulfillment_id": allocated.id,
+                "sku": sku,
+                "warehouse_id": warehouse_id,
+                "quantity": quantity,
+                "still_waiting": wanted - quantity,
+                "released": summary(released),
+            },
+            new_fulfillments=remainder,
+            stock=[reserve(warehouse_id, sku, quantity)],
+        )
+        stage_change(uow, aggregate, change, actor="system:allocation", ids=ids, clock=clock)
+        uow.commit()
+        return True
+
+    return retrying(attempt)
+
+
+def _less_backordered(order: Order, sku: str, quantity: int) -> list[OrderLine]:
+    left = quantity
+    lines = list(order.lines)
+    for i, line in enumerate(lines):
+        take = min(left, line.backordered) if line.sku == sku else 0
+        if take:
+            left -= take
+            lines[i] = line.model_copy(update={"backordered": line.backordered - take})
+    return lines
