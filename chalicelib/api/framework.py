@@ -32,6 +32,7 @@ from chalicelib.domain.errors import (
     NotFound,
     TooLarge,
 )
+from chalicelib.domain.packing import PackingInputError
 from chalicelib.domain.status import InvalidTransition
 from chalicelib.service.ports import StockConflict, TrackingNumberInUse
 
@@ -103,6 +104,8 @@ def problem_for(exc: Exception) -> Response:
         if exc.current is not None:
             extra = {"current_state": exc.current, "allowed_actions": exc.allowed}
         return problem(409, "conflict", "Conflict", str(exc), **extra)
+    if isinstance(exc, PackingInputError):
+        return problem(422, "packing-not-possible", "Packing cannot be planned", str(exc))
     if isinstance(exc, TrackingNumberInUse):
         return problem(409, "tracking-number-in-use", "Tracking number in use", str(exc))
     if isinstance(exc, StockConflict | ConcurrencyConflict):

@@ -295,6 +295,12 @@ class Box(Strict):
     inner_height_mm: Annotated[int, Field(gt=0)]
     max_weight_grams: Annotated[int, Field(gt=0)]
     cost: Amount
+    #: The empty box's weight and outer measures: carriers bill the box, not its contents'
+    #: bounding box. Unknown outer measures default to the inner ones.
+    tare_weight_grams: Annotated[int, Field(ge=0)] = 0
+    outer_length_mm: Annotated[int, Field(gt=0)] | None = None
+    outer_width_mm: Annotated[int, Field(gt=0)] | None = None
+    outer_height_mm: Annotated[int, Field(gt=0)] | None = None
 
 
 def utcnow() -> datetime:

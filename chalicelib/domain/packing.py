@@ -42,7 +42,7 @@ from chalicelib.domain.money import Amount, format_amount
 #: The common carrier divisor (cm³ per kg); carriers that bill on 4000 or 6000 pass their own.
 DEFAULT_DIM_DIVISOR = 5000
 #: The heuristic's cost grows faster than the square of the unit count: 50 units take
-#: milliseconds, 200 all-different units against 15 borderline boxes up to about half a second.
+#: milliseconds, 200 all-different units against 15 borderline boxes up to about a second.
 #: A fulfillment above this is a pallet job, not a parcel one, and is refused (PackingInputError).
 MAX_PACKING_UNITS = 200
 
@@ -238,8 +238,9 @@ def dimensional_weight_grams(
     return -(-(length_mm * width_mm * height_mm) // divisor)
 
 
-def billable_weight_grams(actual_weight_grams: int, dimensional_weight_grams: int) -> int:
-    return max(actual_weight_grams, dimensional_weight_grams)
+def billable_weight_grams(actual: int, dimensional: int) -> int:
+    """What the carrier bills: the greater of the two, both in grams."""
+    return max(actual, dimensional)
 
 
 def _check_divisor(divisor: int) -> None:
@@ -962,13 +963,10 @@ def _check_sound(packed: _Packed) -> None:
 
 def _package(packed: _Packed) -> Package:
     _check_sound(packed)
-    counts: dict[tuple[int, str], int] = {}
-    for unit, _ in sorted(packed.arranged, key=lambda a: a[0].n):
-        counts[(unit.line, unit.sku)] = counts.get((unit.line, unit.sku), 0) + 1
-    # Two lines with one SKU (unusual, but not wrong) become one line here.
+    # Input order (units are numbered in it); two input lines with one SKU become one line here.
     per_sku: dict[str, int] = {}
-    for (_, sku), count in counts.items():
-        per_sku[sku] = per_sku.get(sku, 0) + count
+    for unit, _ in sorted(packed.arranged, key=lambda a: a[0].n):
+        per_sku[unit.sku] = per_sku.get(unit.sku, 0) + 1
     return Package(
         box_code=packed.box.code,
         items=[PackedLine(sku=sku, quantity=count) for sku, count in per_sku.items()],

@@ -25,6 +25,7 @@ from chalicelib.domain.fulfillment import (
     tracking_url,
 )
 from chalicelib.domain.models import Fulfillment, FulfillmentLine, Order, Package, Shipment
+from chalicelib.domain.packing import PackingInputError
 from chalicelib.domain.picking import PickList, build_pick_list
 from chalicelib.domain.status import (
     FulfillmentStatus,
@@ -220,7 +221,10 @@ def pack(
             )
         # The advice is recomputed here (it is deterministic) rather than remembered from a GET,
         # so the record of a box other than the recommended one never depends on who asked.
-        recommended = [p.box_code for p in packing_for(uow, f, divisor).packages]
+        try:
+            recommended = [p.box_code for p in packing_for(uow, f, divisor).packages]
+        except PackingInputError:
+            recommended = []  # no advice for this one (e.g. too many units to plan): packing goes on
         deviations = [p.box for p in packages if p.box not in recommended]
         packed = _advance(
             f,

@@ -61,6 +61,10 @@ def packing_for(uow: UnitOfWork, fulfillment: Fulfillment, divisor: int) -> Pack
             inner_height_mm=b.inner_height_mm,
             max_weight_grams=b.max_weight_grams,
             cost=b.cost,
+            tare_weight_grams=b.tare_weight_grams,
+            outer_length_mm=b.outer_length_mm,
+            outer_width_mm=b.outer_width_mm,
+            outer_height_mm=b.outer_height_mm,
         )
         for b in uow.get_boxes(fulfillment.warehouse_id)
     ]
