@@ -303,15 +303,23 @@ class DynamoReader:
         if ship_by_before is not None:
             condition += " AND gsi5sk < :before"
             values[":before"] = ship_by_before
-        response = self.client.query(
-            TableName=self.table,
-            IndexName="gsi5",
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=serialize(values),
-            ScanIndexForward=True,
-            Limit=limit,
-        )
-        return [Fulfillment.model_validate(deserialize(item)["doc"]) for item in response.get("Items", [])]
+        found: list[Fulfillment] = []
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi5",
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": serialize(values),
+            "ScanIndexForward": True,
+        }
+        while len(found) < limit:
+            response = self.client.query(**request, Limit=limit - len(found))
+            found += [
+                Fulfillment.model_validate(deserialize(item)["doc"]) for item in response.get("Items", [])
+            ]
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found
 
 
 def _stock_from_item(item: dict[str, Any]) -> StockLevel:

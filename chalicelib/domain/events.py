@@ -19,6 +19,7 @@ from chalicelib.domain.models import Timestamp
 
 class EventType(StrEnum):
     ORDER_PLACED = "order.placed"
+    ORDER_RECEIVED = "order.received"
     ORDER_CONFIRMED = "order.confirmed"
     ORDER_ON_HOLD = "order.on_hold"
     ORDER_HOLD_RELEASED = "order.hold_released"

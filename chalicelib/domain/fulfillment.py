@@ -69,10 +69,16 @@ def follow_fulfillments(order: Order, fulfillments: Sequence[Fulfillment]) -> Or
 
 def settle(order: Order, fulfillments: Sequence[Fulfillment]) -> Order:
     """The order's status after its fulfillments changed: a backordered order whose last
-    backorder was allocated or cancelled is confirmed, then the status follows the work."""
+    backorder was allocated or cancelled is confirmed; a confirmed order left with nothing but
+    backorders is backordered; then the status follows the work."""
     waiting = any(f.awaiting_stock and f.is_active for f in fulfillments)
+    # Work with a warehouse: released, in progress or already shipped.
+    working = any(f.warehouse_id is not None and f.is_active for f in fulfillments)
     if order.status == OrderStatus.BACKORDERED and not waiting:
         order = order.model_copy(update={"status": next_order_status(order.status, OrderTrigger.CONFIRM)})
+    elif order.status == OrderStatus.CONFIRMED and waiting and not working:
+        # e.g. a pick that found nothing: all that is left waits for stock
+        order = order.model_copy(update={"status": next_order_status(order.status, OrderTrigger.BACKORDER)})
     return follow_fulfillments(order, fulfillments)
 
 

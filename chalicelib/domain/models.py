@@ -159,6 +159,8 @@ class Order(Strict):
     created_at: Timestamp
     updated_at: Timestamp
     confirmed_at: Timestamp | None = None
+    #: When the receipt checks (hold rules) ran; until then nothing is released to a warehouse.
+    received_at: Timestamp | None = None
 
     @property
     def hold_reasons(self) -> set[HoldReason]:

@@ -13,14 +13,20 @@ from chalicelib.domain.models import Fulfillment, Timestamp
 _CHUNKS = re.compile(r"(\d+)")
 
 
-def walking_order(bin_location: str | None) -> tuple[tuple[int, int | str], ...]:
-    """Natural order of bin codes ("A-2-1" before "A-10-1"); work with no bin goes last."""
+def walking_order(bin_location: str | None) -> tuple[int, tuple[tuple[int, int, str], ...]]:
+    """Natural order of bin codes ("A-2-1" before "A-10-1"); work with no bin goes last.
+
+    Each chunk is tagged so numbers and text never compare with each other
+    (numbers sort before text, as in most warehouse numbering schemes)."""
     if not bin_location:
-        return ((1, ""),)
-    return tuple(
-        (0, int(part)) if part.isdigit() else (0, part.upper())
-        for part in _CHUNKS.split(bin_location)
-        if part
+        return (1, ())
+    return (
+        0,
+        tuple(
+            (0, int(part), "") if part.isdigit() else (1, 0, part.upper())
+            for part in _CHUNKS.split(bin_location)
+            if part
+        ),
     )
 
 

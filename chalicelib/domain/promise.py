@@ -35,7 +35,7 @@ def parse_cutoff(cutoff: str) -> time:
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a zone directory such as "America"
         raise PromiseError(f"unknown time zone {name!r}") from None
 
 

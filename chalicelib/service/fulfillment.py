@@ -129,7 +129,7 @@ def pick(
         order = aggregate.order.model_copy(
             update={"lines": add_backorders(aggregate.order, outcome.shortfalls)}
         )
-        order = follow_fulfillments(order, [*fulfillments, *backorders])
+        order = settle(order, [*fulfillments, *backorders])
         # The missing units were reserved but never existed: take them out of on-hand and
         # reserved alike (available is unchanged), and say so as an inventory event.
         corrections = [
@@ -278,6 +278,13 @@ def ship(
         authorize(f)
         if _repeat_or_raise(f, "ship", digest, FulfillmentTrigger.SHIP):
             return aggregate
+        if aggregate.order.status == OrderStatus.ON_HOLD:
+            reasons = ", ".join(h.reason.value for h in aggregate.order.holds)
+            raise Conflict(
+                f"the order is on hold ({reasons}): keep the parcel until the hold is released",
+                current=aggregate.order.status.value,
+                allowed=[],
+            )
         assert f.warehouse_id is not None
         if len(tracking_numbers) != len(f.packages):
             raise InputInvalid(
@@ -359,6 +366,12 @@ def cancel(
             plan = plan_cancellation(aggregate.fulfillments, lines)
         except NothingLeftToCancel as exc:
             raise InputInvalid([FieldError(["lines"], str(exc))]) from None
+        if not plan.blocking and not plan.cancelled:
+            raise Conflict(
+                "nothing left to cancel: every fulfillment has shipped",
+                current=order.status.value,
+                allowed=[],
+            )
         if plan.blocking:
             names = ", ".join(f"{f.id} ({f.status.value})" for f in plan.blocking)
             raise Conflict(

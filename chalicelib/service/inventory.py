@@ -11,7 +11,16 @@ still available to backorders that still wait.
 
 from __future__ import annotations
 
-from chalicelib.domain.errors import FieldError, InputInvalid, NotFound
+import hashlib
+import json
+
+from chalicelib.domain.errors import (
+    ConcurrencyConflict,
+    FieldError,
+    IdempotencyKeyReused,
+    InputInvalid,
+    NotFound,
+)
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.fulfillment import settle
 from chalicelib.domain.models import Fulfillment, FulfillmentLine, Order, OrderLine
@@ -64,10 +73,11 @@ def receive_stock(
     if sku not in uow.get_products([sku]):
         raise InputInvalid([FieldError(["sku"], f"unknown SKU {sku}", "unknown_sku")])
     scope = f"goods-receipt#{warehouse_id}"
+    digest = hashlib.sha256(json.dumps([sku, quantity, reference]).encode()).hexdigest()
     if idempotency_key is not None:
         seen = uow.get_dedup(scope, idempotency_key)
         if seen is not None:
-            return _replayed(seen.data or {})
+            return _replayed(seen, digest, idempotency_key)
     now = clock.now()
     event = DomainEvent(
         id=ids.new("evt"),
@@ -85,7 +95,7 @@ def receive_stock(
             DedupRecord(
                 scope=scope,
                 key=idempotency_key,
-                request_hash="",
+                request_hash=digest,
                 ref=event.id,
                 created_at=now,
                 data=event.model_dump(mode="json"),
@@ -95,13 +105,20 @@ def receive_stock(
     try:
         uow.commit()
     except DedupExists:
-        seen = uow_factory().get_dedup(scope, idempotency_key or "")
-        return _replayed(seen.data or {} if seen else {})
+        key = idempotency_key or ""
+        seen = uow_factory().get_dedup(scope, key)
+        if seen is None:  # expired in between: vanishingly rare, and safe to ask for a retry
+            raise ConcurrencyConflict("the receipt raced with another; retry") from None
+        return _replayed(seen, digest, key)
     return event
 
 
-def _replayed(data: dict[str, object]) -> DomainEvent:
-    return DomainEvent.model_validate(data)
+def _replayed(seen: DedupRecord, digest: str, key: str) -> DomainEvent:
+    """The receipt booked earlier under this key; the same key for other goods is refused, so a
+    mistaken key can never swallow a real receipt."""
+    if seen.request_hash != digest:
+        raise IdempotencyKeyReused(key)
+    return DomainEvent.model_validate(seen.data or {})
 
 
 def allocate_backorders(
@@ -166,11 +183,13 @@ def _allocate_one(
             update={"warehouse_id": warehouse_id, "lines": [FulfillmentLine(sku=sku, quantity=quantity)]}
         )
         order = aggregate.order
-        if order.status == OrderStatus.ON_HOLD:
+        if order.received_at is None:
+            pass  # receipt has not run its hold rules yet: it releases whatever has a warehouse then
+        elif order.status == OrderStatus.ON_HOLD:
             allocated = allocated.model_copy(
                 update={"status": next_fulfillment_status(allocated.status, FulfillmentTrigger.HOLD)}
             )
-        elif order.status != OrderStatus.PLACED:  # a placed order is released by its receipt
+        else:
             allocated = release_work([allocated], uow.list_warehouses(), now)[0]
         remainder = []
         if quantity < wanted:
@@ -190,7 +209,8 @@ def _allocate_one(
             ]
         fulfillments = [allocated if f.id == backorder.id else f for f in aggregate.fulfillments]
         order = order.model_copy(update={"lines": _less_backordered(order, sku, quantity)})
-        order = settle(order, [*fulfillments, *remainder])
+        if order.received_at is not None:
+            order = settle(order, [*fulfillments, *remainder])
         released = [allocated] if allocated.status == FulfillmentStatus.RELEASED else []
         change = Change(
             order=order,

@@ -123,21 +123,32 @@ def receive_order(
             raise _AlreadyDone
         aggregate = load_order(uow, placed.order_id or "")
         order = aggregate.order
-        if order.status not in (OrderStatus.PLACED, OrderStatus.BACKORDERED, OrderStatus.ON_HOLD):
-            raise _AlreadyDone  # cancelled (or further along) before receipt: nothing left to decide
-        # An admin may have held the order before receipt ran: the rules still run, so
-        # releasing that hold can never confirm an unpaid or suspicious order.
+        if order.received_at is not None or order.status == OrderStatus.CANCELLED:
+            raise _AlreadyDone  # received already, or cancelled before receipt: nothing to decide
+        # An admin may have held (or held and released) the order before receipt ran: the rules
+        # still run, so an admin's decision can never let an unpaid or suspicious order through.
         findings = [f for f in evaluate_holds(order, policy) if f.reason not in order.hold_reasons]
-        change: Change | None
-        if findings:
-            change = _hold(aggregate, findings, placed_by="system:receipt", clock=clock)
-        elif order.status == OrderStatus.ON_HOLD:
-            change = None  # held already, for reasons the rules agree with: receipt only records itself
+        received = OrderAggregate(
+            order=order.model_copy(update={"received_at": clock.now()}), fulfillments=aggregate.fulfillments
+        )
+        change: Change
+        if findings and OrderTrigger.HOLD in allowed_order_triggers(order.status):
+            change = _hold(received, findings, placed_by="system:receipt", clock=clock)
+        elif order.status in (OrderStatus.PLACED, OrderStatus.BACKORDERED) and not findings:
+            change = _proceed(received, uow.list_warehouses(), clock)
         else:
-            change = _proceed(aggregate, uow.list_warehouses(), clock)
-        result = aggregate
-        if change is not None:
-            result = stage_change(uow, aggregate, change, actor="system:receipt", ids=ids, clock=clock)
+            # Already decided by someone else (held, or released by an admin): receipt records
+            # that it ran, and what it found.
+            change = Change(
+                order=received.order,
+                fulfillments=aggregate.fulfillments,
+                event_type=EventType.ORDER_RECEIVED,
+                data={
+                    "holds": [h.reason.value for h in order.holds],
+                    "findings": [{"reason": f.reason.value, "note": f.note} for f in findings],
+                },
+            )
+        result = stage_change(uow, aggregate, change, actor="system:receipt", ids=ids, clock=clock)
         uow.add_dedup(
             DedupRecord(
                 scope=RECEIPT_SCOPE, key=placed.id, request_hash="", ref=order.id, created_at=clock.now()

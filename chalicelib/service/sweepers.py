@@ -66,8 +66,10 @@ def sweep_sla(
     breached: list[str] = []
     for warehouse in uow_factory().list_warehouses():
         for status in UNSHIPPED_WORK:
+            # Breached work stays in the queue until it moves on, so read past it: up to
+            # PAGE * MAX_PAGES late fulfillments per warehouse and status each sweep.
             late = queries.list_work(
-                warehouse.id, status.value, ship_by_before=format_timestamp(now), limit=PAGE
+                warehouse.id, status.value, ship_by_before=format_timestamp(now), limit=PAGE * MAX_PAGES
             )
             for fulfillment in late:
                 if fulfillment.sla_breached_at is None and _record_breach(

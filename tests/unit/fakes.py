@@ -8,22 +8,38 @@
   before anything is applied, in staging order, and the first one that fails decides the error,
   as the adapter's ``_reason`` does with DynamoDB's cancellation reasons:
 
-  ========================  ====================================  =====================
-  staged write              condition                             error when it fails
-  ========================  ====================================  =====================
-  add_order                 no order with that id                 ConcurrencyConflict
-  update_order              stored version == expected_version    ConcurrencyConflict
-  add_fulfillment           no fulfillment with that id           ConcurrencyConflict
-  update_fulfillment        stored version == expected_version    ConcurrencyConflict
-  reserve_stock             level exists and available >= qty     StockConflict
-  release_stock             level exists and reserved >= qty      StockConflict
-  add_event                 no event (order id, version) yet      ConcurrencyConflict
-  add_dedup                 no record, or its ttl has passed      DedupExists
-  ========================  ====================================  =====================
+  ========================  ==============================================  =====================
+  staged write              condition                                       error when it fails
+  ========================  ==============================================  =====================
+  add_order                 no order with that id                           ConcurrencyConflict
+  update_order              stored version == expected_version              ConcurrencyConflict
+  add_fulfillment           no fulfillment with that id                     ConcurrencyConflict
+  update_fulfillment        stored version == expected_version              ConcurrencyConflict
+  move_stock                the level exists (unless the move is a plain    StockConflict
+                            receipt: on_hand > 0 and no requirement, which
+                            creates a missing level), available >=
+                            require_available, reserved >= require_reserved
+  reserve_stock             move_stock(reserved +q, available -q,           StockConflict
+                            require_available=q)
+  release_stock             move_stock(reserved -q, available +q,           StockConflict
+                            require_reserved=q)
+  add_tracking              number (carrier case-insensitive) not indexed,  TrackingNumberInUse
+                            or indexed for the same fulfillment
+  add_event                 order event: no event (order id, version) yet;  ConcurrencyConflict
+                            inventory event: no event (sku, warehouse, id)
+  add_dedup                 no record, or its ttl has passed                DedupExists
+  ========================  ==============================================  =====================
 
 - like DynamoDB, a transaction may not touch one item twice nor hold more than
   ``MAX_TRANSACTION_ITEMS`` items (``InvalidTransaction``: a bug in the caller, not a race);
 - the staged writes are dropped by ``commit()`` whether it succeeds or not.
+
+The index reads follow the adapter's GSIs: ``list_backorders`` is the ``BACKORDER#<sku>``
+partition (fulfillments without a warehouse, not cancelled, filed under their first line's SKU and
+sorted by ``created_at#id``), ``FakeQueries.list_work`` the ``WH#<warehouse>#<status>`` partition
+(sorted by ``ship_by#id``, ``created_at`` standing in for a missing ship-by), and
+``find_order_of_fulfillment`` the fulfillment-id index. Unlike DynamoDB's GSIs they are never
+stale.
 
 Documents are stored as their JSON form (``model_dump(mode="json")``) and validated again on
 every read, so a value that would not survive the trip through DynamoDB does not survive here.
@@ -40,13 +56,24 @@ from typing import Any
 
 from chalicelib.domain.errors import ConcurrencyConflict
 from chalicelib.domain.events import DomainEvent
-from chalicelib.domain.models import Channel, Fulfillment, Order, Product, StockLevel, Warehouse
+from chalicelib.domain.models import (
+    Box,
+    Channel,
+    Fulfillment,
+    Order,
+    Product,
+    StockLevel,
+    Warehouse,
+    format_timestamp,
+)
+from chalicelib.domain.status import FulfillmentStatus
 from chalicelib.service.ports import (
     MAX_TRANSACTION_ITEMS,
     DedupExists,
     DedupRecord,
     OrderAggregate,
     StockConflict,
+    TrackingNumberInUse,
 )
 
 START = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
@@ -92,6 +119,15 @@ class StockRow:
     on_hand: int
     reserved: int
     available: int
+    bin: str | None = None
+
+
+@dataclass(frozen=True)
+class TrackingEntry:
+    carrier: str
+    tracking_number: str
+    order_id: str
+    fulfillment_id: str
 
 
 @dataclass
@@ -118,8 +154,14 @@ class FakeStore:
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: order id -> fulfillment id -> fulfillment document
     fulfillments: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    #: (order id, version) -> event document
+    #: warehouse id -> box code -> box document (the warehouse's box catalogue)
+    boxes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: (order id, version) -> order event document
     events: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    #: (sku, warehouse id, event id) -> inventory event document (events of a stock level)
+    inventory_events: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    #: (lower-case carrier, tracking number) -> index entry
+    tracking: dict[tuple[str, str], TrackingEntry] = field(default_factory=dict)
     #: (scope, key) -> record and expiry
     dedup: dict[tuple[str, str], _Dedup] = field(default_factory=dict)
     #: Successful commits, and the number of items each one wrote.
@@ -140,9 +182,16 @@ class FakeStore:
     def add_product(self, product: Product) -> None:
         self.products[product.sku] = product.model_dump(mode="json")
 
-    def set_stock(self, warehouse_id: str, sku: str, on_hand: int) -> None:
+    def add_box(self, warehouse_id: str, box: Box) -> None:
+        self.boxes.setdefault(warehouse_id, {})[box.code] = box.model_dump(mode="json")
+
+    def set_stock(
+        self, warehouse_id: str, sku: str, on_hand: int, *, bin_location: str | None = None
+    ) -> None:
         """A level from scratch, reservations at zero (``ReferenceData.put_stock``)."""
-        self.stock[(warehouse_id, sku)] = StockRow(on_hand=on_hand, reserved=0, available=on_hand)
+        self.stock[(warehouse_id, sku)] = StockRow(
+            on_hand=on_hand, reserved=0, available=on_hand, bin=bin_location
+        )
 
     def put_order(self, order: Order, fulfillments: Iterable[Fulfillment] = ()) -> None:
         """Write an aggregate as it stands, bypassing conditions (to set up a state)."""
@@ -168,12 +217,24 @@ class FakeStore:
         docs = self.fulfillments.get(order_id, {})
         return [Fulfillment.model_validate(docs[fid]) for fid in sorted(docs)]
 
+    def all_fulfillments(self) -> list[Fulfillment]:
+        return [f for order_id in sorted(self.fulfillments) for f in self.fulfillments_of(order_id)]
+
+    def fulfillment(self, fulfillment_id: str) -> Fulfillment:
+        (found,) = [f for f in self.all_fulfillments() if f.id == fulfillment_id]
+        return found
+
     def events_of(self, order_id: str) -> list[DomainEvent]:
         versions = sorted(v for (oid, v) in self.events if oid == order_id)
         return [DomainEvent.model_validate(self.events[(order_id, v)]) for v in versions]
 
     def all_events(self) -> list[DomainEvent]:
         return [DomainEvent.model_validate(self.events[key]) for key in sorted(self.events)]
+
+    def inventory_events_of(self, sku: str, warehouse_id: str) -> list[DomainEvent]:
+        """A stock level's events in id order (the adapter's ``EVENT#<warehouse>#<id>`` keys)."""
+        keys = sorted(key for key in self.inventory_events if key[:2] == (sku, warehouse_id))
+        return [DomainEvent.model_validate(self.inventory_events[key]) for key in keys]
 
     def level(self, warehouse_id: str, sku: str) -> StockLevel:
         row = self.stock[(warehouse_id, sku)]
@@ -183,6 +244,7 @@ class FakeStore:
             on_hand=row.on_hand,
             reserved=row.reserved,
             available=row.available,
+            bin=row.bin,
         )
 
     def dedup_record(self, scope: str, key: str) -> DedupRecord | None:
@@ -241,6 +303,31 @@ class FakeUnitOfWork:
 
     def get_dedup(self, scope: str, key: str) -> DedupRecord | None:
         return self.store.dedup_record(scope, key)
+
+    def get_warehouse(self, warehouse_id: str) -> Warehouse | None:
+        doc = self.store.warehouses.get(warehouse_id)
+        return Warehouse.model_validate(doc) if doc is not None else None
+
+    def get_boxes(self, warehouse_id: str) -> list[Box]:
+        # One partition per warehouse, sorted by its sort key: the box code.
+        docs = self.store.boxes.get(warehouse_id, {})
+        return [Box.model_validate(docs[code]) for code in sorted(docs)]
+
+    def find_order_of_fulfillment(self, fulfillment_id: str) -> str | None:
+        for order_id, docs in self.store.fulfillments.items():
+            if fulfillment_id in docs:
+                return order_id
+        return None
+
+    def list_backorders(self, sku: str, limit: int) -> list[tuple[str, str]]:
+        rows = [
+            (backorder_sort_key(f), f.order_id, f.id)
+            for f in self.store.all_fulfillments()
+            if f.warehouse_id is None
+            and f.status != FulfillmentStatus.CANCELLED
+            and (f.lines[0].sku if f.lines else "") == sku
+        ]
+        return [(order_id, fid) for _, order_id, fid in sorted(rows)[:limit]]
 
     # -- staged writes -------------------------------------------------------------------------
 
@@ -301,47 +388,91 @@ class FakeUnitOfWork:
 
         self._writes.append(_Write(("fulfillment", order_id, fid), check, apply))
 
-    def reserve_stock(self, warehouse_id: str, sku: str, quantity: int) -> None:
+    def move_stock(
+        self,
+        warehouse_id: str,
+        sku: str,
+        *,
+        on_hand: int = 0,
+        reserved: int = 0,
+        available: int = 0,
+        require_available: int | None = None,
+        require_reserved: int | None = None,
+    ) -> None:
+        # The adapter: ``attribute_exists(pk)`` unless this is a plain receipt, plus the requirements.
+        creates = on_hand > 0 and require_available is None and require_reserved is None
+        key = (warehouse_id, sku)
+
         def check() -> Exception | None:
-            row = self.store.stock.get((warehouse_id, sku))
-            if row is None or not row.available >= quantity:
+            row = self.store.stock.get(key)
+            if row is None:
+                return None if creates else StockConflict(warehouse_id, sku)
+            if require_available is not None and not row.available >= require_available:
+                return StockConflict(warehouse_id, sku)
+            if require_reserved is not None and not row.reserved >= require_reserved:
                 return StockConflict(warehouse_id, sku)
             return None
 
         def apply() -> None:
-            row = self.store.stock[(warehouse_id, sku)]
-            row.reserved += quantity
-            row.available -= quantity
+            row = self.store.stock.setdefault(key, StockRow(on_hand=0, reserved=0, available=0))
+            row.on_hand += on_hand
+            row.reserved += reserved
+            row.available += available
 
         self._writes.append(_Write(("stock", sku, warehouse_id), check, apply))
+
+    def reserve_stock(self, warehouse_id: str, sku: str, quantity: int) -> None:
+        self.move_stock(warehouse_id, sku, reserved=quantity, available=-quantity, require_available=quantity)
 
     def release_stock(self, warehouse_id: str, sku: str, quantity: int) -> None:
+        self.move_stock(warehouse_id, sku, reserved=-quantity, available=quantity, require_reserved=quantity)
+
+    def add_tracking(self, carrier: str, number: str, *, order_id: str, fulfillment_id: str) -> None:
+        key = (carrier.lower(), number)
+        entry = TrackingEntry(
+            carrier=carrier.lower(), tracking_number=number, order_id=order_id, fulfillment_id=fulfillment_id
+        )
+
         def check() -> Exception | None:
-            row = self.store.stock.get((warehouse_id, sku))
-            if row is None or not row.reserved >= quantity:
-                return StockConflict(warehouse_id, sku)
+            indexed = self.store.tracking.get(key)
+            if indexed is not None and indexed.fulfillment_id != fulfillment_id:
+                return TrackingNumberInUse(carrier, number)
             return None
 
         def apply() -> None:
-            row = self.store.stock[(warehouse_id, sku)]
-            row.reserved -= quantity
-            row.available += quantity
+            self.store.tracking[key] = entry
 
-        self._writes.append(_Write(("stock", sku, warehouse_id), check, apply))
+        self._writes.append(_Write(("tracking", *key), check, apply))
 
     def add_event(self, event: DomainEvent) -> None:
         doc = event.model_dump(mode="json")
-        key = (event.order_id, event.version)
+        if event.order_id is not None and event.version is not None:
+            order_key = (event.order_id, event.version)
 
-        def check() -> Exception | None:
-            if key in self.store.events:
-                return ConcurrencyConflict(f"order {event.order_id} changed concurrently")
-            return None
+            def check() -> Exception | None:
+                if order_key in self.store.events:
+                    return ConcurrencyConflict(f"order {event.order_id} changed concurrently")
+                return None
 
-        def apply() -> None:
-            self.store.events[key] = doc
+            def apply() -> None:
+                self.store.events[order_key] = doc
 
-        self._writes.append(_Write(("event", *key), check, apply))
+            self._writes.append(_Write(("event", *order_key), check, apply))
+        elif event.sku is not None and event.warehouse_id is not None:
+            stock_key = (event.sku, event.warehouse_id, event.id)
+
+            def check() -> Exception | None:
+                if stock_key in self.store.inventory_events:
+                    return ConcurrencyConflict(f"event {event.id} already recorded")
+                return None
+
+            def apply() -> None:
+                self.store.inventory_events[stock_key] = doc
+
+            self._writes.append(_Write(("stock-event", *stock_key), check, apply))
+        else:
+            # The adapter's event_item refuses it while staging, before any transaction.
+            raise ValueError(f"event {event.type} belongs to neither an order version nor a stock level")
 
     def add_dedup(self, record: DedupRecord, *, ttl_seconds: int | None = None) -> None:
         key = (record.scope, record.key)
@@ -382,6 +513,70 @@ class FakeUnitOfWork:
             write.apply()
         self.store.commits += 1
         self.store.committed_sizes.append(len(writes))
+
+
+def backorder_sort_key(fulfillment: Fulfillment) -> str:
+    """The backorder queue's sort key (``gsi5sk``): first come, first served."""
+    return f"{format_timestamp(fulfillment.created_at)}#{fulfillment.id}"
+
+
+def work_sort_key(fulfillment: Fulfillment) -> str:
+    """A warehouse's work queue's sort key (``gsi5sk``): earliest promise first."""
+    return f"{format_timestamp(fulfillment.ship_by or fulfillment.created_at)}#{fulfillment.id}"
+
+
+class FakeQueries:
+    """``OrderQueries`` over a ``FakeStore``, with the adapter's index semantics."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+        self.work_calls: list[tuple[str, str, str | None, int]] = []
+
+    def list_events(self, order_id: str) -> list[DomainEvent]:
+        return self.store.events_of(order_id)
+
+    def list_orders(
+        self,
+        *,
+        status: str | None,
+        channel_id: str | None,
+        created_from: str | None,
+        created_to: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[Order], str | None]:
+        """Newest first; the cursor is the sort key of the last order returned."""
+        low = created_from or "0000"
+        high = (created_to or "9999") + "~"
+        rows = []
+        for order_id in self.store.orders:
+            order = self.store.order(order_id)
+            key = f"{format_timestamp(order.created_at)}#{order.id}"
+            if status is not None and order.status.value != status:
+                continue
+            if channel_id is not None and order.channel_id != channel_id:
+                continue
+            if not low <= key <= high or (cursor is not None and not key < cursor):
+                continue
+            rows.append((key, order))
+        rows.sort(key=lambda row: row[0], reverse=True)
+        page = rows[:limit]
+        more = len(rows) > limit
+        return [order for _, order in page], (page[-1][0] if more and page else None)
+
+    def list_work(
+        self, warehouse_id: str, status: str, *, ship_by_before: str | None, limit: int
+    ) -> list[Fulfillment]:
+        self.work_calls.append((warehouse_id, status, ship_by_before, limit))
+        rows = [
+            (work_sort_key(f), f)
+            for f in self.store.all_fulfillments()
+            if f.warehouse_id == warehouse_id and f.status.value == status
+        ]
+        if ship_by_before is not None:
+            rows = [row for row in rows if row[0] < ship_by_before]
+        rows.sort(key=lambda row: row[0])
+        return [f for _, f in rows[:limit]]
 
 
 class FakeUnitOfWorkFactory:

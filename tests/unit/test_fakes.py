@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
 from chalicelib.domain.errors import ConcurrencyConflict
 from chalicelib.domain.events import DomainEvent
-from chalicelib.service.ports import DedupExists, DedupRecord, StockConflict, UnitOfWork
-from tests.unit.builders import EAST, make_order
+from chalicelib.domain.models import Box, Fulfillment, FulfillmentLine
+from chalicelib.domain.status import FulfillmentStatus, OrderStatus
+from chalicelib.service.ports import (
+    DedupExists,
+    DedupRecord,
+    OrderQueries,
+    StockConflict,
+    TrackingNumberInUse,
+    UnitOfWork,
+)
+from tests.unit.builders import EAST, WEST, make_order, seed_catalogue
 from tests.unit.fakes import (
     START,
     FakeClaims,
     FakeClock,
     FakeNotifier,
+    FakeQueries,
     FakeStore,
     FakeUnitOfWork,
     InvalidTransaction,
@@ -101,6 +112,7 @@ def test_releasing_more_than_is_reserved_is_a_stock_conflict(store: FakeStore) -
         "on_hand": 5,
         "reserved": 0,
         "available": 5,
+        "bin": None,
     }
 
 
@@ -250,3 +262,301 @@ def test_a_claim_is_exclusive_until_it_expires(clock: FakeClock) -> None:
     assert claims.claim("k", seconds=10) is False
     clock.advance(seconds=11)
     assert claims.claim("k", seconds=10) is True
+
+
+# -- the warehouse road's operations ---------------------------------------------------------
+
+
+def fulfillment(
+    fid: str,
+    *,
+    order_id: str = "ord_0001",
+    warehouse_id: str | None = EAST,
+    status: FulfillmentStatus = FulfillmentStatus.PENDING,
+    sku: str = "MUG-1",
+    quantity: int = 1,
+    created_at: datetime = START,
+    ship_by: datetime | None = None,
+) -> Fulfillment:
+    return Fulfillment(
+        id=fid,
+        order_id=order_id,
+        channel_id="ch_web",
+        warehouse_id=warehouse_id,
+        status=status,
+        version=1,
+        lines=[FulfillmentLine(sku=sku, quantity=quantity)],
+        created_at=created_at,
+        updated_at=created_at,
+        ship_by=ship_by,
+    )
+
+
+def inventory_event(event_id: str, sku: str = "MUG-1", warehouse_id: str = EAST) -> DomainEvent:
+    return DomainEvent(
+        id=event_id,
+        type="inventory.received",
+        sku=sku,
+        warehouse_id=warehouse_id,
+        occurred_at=START,
+        actor="test",
+        data={"quantity": 1},
+    )
+
+
+def test_a_plain_receipt_creates_a_stock_level_the_warehouse_never_had(store: FakeStore) -> None:
+    uow = FakeUnitOfWork(store)
+    uow.move_stock(EAST, "NEW-1", on_hand=4, available=4)
+    uow.commit()
+
+    assert store.level(EAST, "NEW-1").model_dump() == {
+        "sku": "NEW-1",
+        "warehouse_id": EAST,
+        "on_hand": 4,
+        "reserved": 0,
+        "available": 4,
+        "bin": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("on_hand", "require_available", "require_reserved"),
+    [(0, None, None), (-1, None, None), (3, 0, None), (3, None, 0)],
+    ids=["no on-hand change", "a reduction", "a receipt with an available condition", "with a reserved one"],
+)
+def test_any_other_move_of_a_missing_stock_level_is_a_stock_conflict(
+    store: FakeStore, on_hand: int, require_available: int | None, require_reserved: int | None
+) -> None:
+    uow = FakeUnitOfWork(store)
+    uow.move_stock(
+        EAST,
+        "GHOST",
+        on_hand=on_hand,
+        available=on_hand,
+        require_available=require_available,
+        require_reserved=require_reserved,
+    )
+
+    with pytest.raises(StockConflict) as excinfo:
+        uow.commit()
+    assert (excinfo.value.warehouse_id, excinfo.value.sku) == (EAST, "GHOST")
+    assert store.stock == {}
+
+
+def test_a_stock_move_adds_its_deltas_when_its_requirements_hold_at_commit(store: FakeStore) -> None:
+    store.set_stock(EAST, "MUG-1", 10, bin_location="A-01-1")
+    uow = FakeUnitOfWork(store)
+    uow.move_stock(EAST, "MUG-1", reserved=4, available=-4, require_available=4)
+    uow.commit()
+    uow.move_stock(EAST, "MUG-1", on_hand=-3, reserved=-3, require_reserved=3)
+    uow.commit()
+
+    level = store.level(EAST, "MUG-1")
+    assert (level.on_hand, level.reserved, level.available, level.bin) == (7, 1, 6, "A-01-1")
+
+
+@pytest.mark.parametrize(
+    ("require_available", "require_reserved"), [(3, None), (None, 3)], ids=["available", "reserved"]
+)
+def test_a_stock_move_whose_requirement_fails_changes_nothing(
+    store: FakeStore, require_available: int | None, require_reserved: int | None
+) -> None:
+    store.set_stock(EAST, "MUG-1", 2)
+    uow = FakeUnitOfWork(store)
+    uow.move_stock(
+        EAST,
+        "MUG-1",
+        on_hand=5,
+        reserved=1,
+        available=4,
+        require_available=require_available,
+        require_reserved=require_reserved,
+    )
+
+    with pytest.raises(StockConflict):
+        uow.commit()
+    assert (store.level(EAST, "MUG-1").on_hand, store.level(EAST, "MUG-1").available) == (2, 2)
+
+
+def test_a_requirement_is_met_by_exactly_the_quantity_required(store: FakeStore) -> None:
+    store.set_stock(EAST, "MUG-1", 2)
+    uow = FakeUnitOfWork(store)
+    uow.reserve_stock(EAST, "MUG-1", 2)
+    uow.commit()
+    uow.move_stock(EAST, "MUG-1", on_hand=-2, reserved=-2, require_reserved=2)
+    uow.commit()
+
+    assert store.level(EAST, "MUG-1").model_dump(include={"on_hand", "reserved", "available"}) == {
+        "on_hand": 0,
+        "reserved": 0,
+        "available": 0,
+    }
+
+
+def test_a_tracking_number_belongs_to_one_fulfillment_whatever_the_carriers_case(store: FakeStore) -> None:
+    uow = FakeUnitOfWork(store)
+    uow.add_tracking("usps", "9400", order_id="ord_1", fulfillment_id="ful_1")
+    uow.commit()
+    uow.add_tracking("USPS", "9400", order_id="ord_1", fulfillment_id="ful_1")
+    uow.commit()  # the same fulfillment again: an idempotent repeat
+
+    uow.add_tracking("USPS", "9400", order_id="ord_2", fulfillment_id="ful_2")
+    with pytest.raises(TrackingNumberInUse) as excinfo:
+        uow.commit()
+
+    assert (excinfo.value.carrier, excinfo.value.number) == ("USPS", "9400")
+    assert [(key, entry.fulfillment_id) for key, entry in store.tracking.items()] == [
+        (("usps", "9400"), "ful_1")
+    ]
+    uow.add_tracking("ups", "9400", order_id="ord_2", fulfillment_id="ful_2")
+    uow.commit()  # another carrier's number space
+    assert len(store.tracking) == 2
+
+
+def test_inventory_events_are_stored_under_their_stock_level(store: FakeStore) -> None:
+    uow = FakeUnitOfWork(store)
+    uow.add_event(inventory_event("evt_2"))
+    uow.add_event(inventory_event("evt_1"))
+    uow.add_event(inventory_event("evt_3", warehouse_id=WEST))
+    uow.commit()
+
+    assert [e.id for e in store.inventory_events_of("MUG-1", EAST)] == ["evt_1", "evt_2"]
+    assert [e.id for e in store.inventory_events_of("MUG-1", WEST)] == ["evt_3"]
+    assert store.events == {}
+
+    uow.add_event(inventory_event("evt_1"))
+    with pytest.raises(ConcurrencyConflict):
+        uow.commit()
+
+
+def test_an_event_of_neither_an_order_version_nor_a_stock_level_is_refused_when_staged(
+    store: FakeStore,
+) -> None:
+    uow = FakeUnitOfWork(store)
+    stray = event(1).model_copy(update={"version": None})
+
+    with pytest.raises(ValueError, match="neither an order version nor a stock level"):
+        uow.add_event(stray)
+    assert uow.staged_count() == 0
+
+
+def test_warehouses_and_their_box_catalogues_are_read_by_id(store: FakeStore) -> None:
+    seed_catalogue(store)
+    box = Box(
+        code="M",
+        inner_length_mm=300,
+        inner_width_mm=200,
+        inner_height_mm=150,
+        max_weight_grams=10_000,
+        cost=Decimal("0.80"),
+    )
+    store.add_box(EAST, box)
+    store.add_box(EAST, box.model_copy(update={"code": "L"}))
+    store.add_box(WEST, box.model_copy(update={"code": "XS"}))
+    uow = FakeUnitOfWork(store)
+
+    warehouse = uow.get_warehouse(EAST)
+    assert warehouse is not None and warehouse.timezone == "America/New_York"
+    assert uow.get_warehouse("wh_nope") is None
+    assert [b.code for b in uow.get_boxes(EAST)] == ["L", "M"]
+    assert uow.get_boxes(EAST)[1] == box
+    assert uow.get_boxes("wh_nope") == []
+
+
+def test_a_fulfillment_leads_to_its_order(store: FakeStore) -> None:
+    store.put_order(make_order(id="ord_a"), [fulfillment("ful_a", order_id="ord_a")])
+    store.put_order(make_order(id="ord_b"), [fulfillment("ful_b", order_id="ord_b")])
+    uow = FakeUnitOfWork(store)
+
+    assert (uow.find_order_of_fulfillment("ful_b"), uow.find_order_of_fulfillment("ful_x")) == ("ord_b", None)
+
+
+def test_backorders_queue_first_come_first_served_skipping_cancelled_and_allocated_ones(
+    store: FakeStore,
+) -> None:
+    later = START + timedelta(minutes=5)
+    store.put_order(
+        make_order(id="ord_a"),
+        [
+            fulfillment("ful_a1", order_id="ord_a", warehouse_id=None, created_at=later),
+            fulfillment("ful_a2", order_id="ord_a", warehouse_id=None, sku="TEE-M"),
+            fulfillment("ful_a3", order_id="ord_a", warehouse_id=EAST),
+        ],
+    )
+    store.put_order(
+        make_order(id="ord_b"),
+        [
+            fulfillment("ful_b2", order_id="ord_b", warehouse_id=None),
+            fulfillment("ful_b1", order_id="ord_b", warehouse_id=None),
+            fulfillment("ful_b0", order_id="ord_b", warehouse_id=None, status=FulfillmentStatus.CANCELLED),
+            fulfillment("ful_b3", order_id="ord_b", warehouse_id=None, status=FulfillmentStatus.ON_HOLD),
+        ],
+    )
+    uow = FakeUnitOfWork(store)
+
+    # Same creation time: by id, as the adapter's "created_at#id" sort key does.
+    assert uow.list_backorders("MUG-1", 10) == [
+        ("ord_b", "ful_b1"),
+        ("ord_b", "ful_b2"),
+        ("ord_b", "ful_b3"),
+        ("ord_a", "ful_a1"),
+    ]
+    assert uow.list_backorders("MUG-1", 2) == [("ord_b", "ful_b1"), ("ord_b", "ful_b2")]
+    assert uow.list_backorders("TEE-M", 10) == [("ord_a", "ful_a2")]
+    assert uow.list_backorders("CAP-1", 10) == []
+
+
+def test_the_fake_queries_are_order_queries(store: FakeStore) -> None:
+    queries: OrderQueries = FakeQueries(store)
+
+    assert queries.list_events("ord_0001") == []
+
+
+def test_work_is_listed_per_warehouse_and_status_earliest_promise_first(store: FakeStore) -> None:
+    released = FulfillmentStatus.RELEASED
+    store.put_order(
+        make_order(),
+        [
+            fulfillment("ful_3", status=released, ship_by=START + timedelta(hours=3)),
+            fulfillment("ful_1", status=released, ship_by=START + timedelta(hours=1)),
+            fulfillment("ful_2", status=released),  # no promise: its creation time stands in
+            fulfillment("ful_4", status=FulfillmentStatus.PICKED, ship_by=START),
+            fulfillment("ful_5", status=released, warehouse_id=WEST, ship_by=START),
+        ],
+    )
+    queries = FakeQueries(store)
+
+    def ids(before: str | None, limit: int = 10) -> list[str]:
+        return [f.id for f in queries.list_work(EAST, "released", ship_by_before=before, limit=limit)]
+
+    assert ids(None) == ["ful_2", "ful_1", "ful_3"]
+    assert ids(None, limit=2) == ["ful_2", "ful_1"]
+    assert ids("2026-11-26T11:30:00.000Z") == ["ful_2", "ful_1"]
+    # "before" is exclusive: a promise at exactly that instant is not late yet.
+    assert ids("2026-11-26T10:30:00.000Z") == ["ful_2"]
+    assert [f.id for f in queries.list_work(EAST, "picked", ship_by_before=None, limit=10)] == ["ful_4"]
+
+
+def test_orders_are_listed_newest_first_by_status_and_page_by_cursor(store: FakeStore) -> None:
+    for n in range(3):
+        store.put_order(make_order(id=f"ord_{n}", created_at=START + timedelta(minutes=n)))
+    store.put_order(make_order(id="ord_9", status=OrderStatus.CONFIRMED))
+    queries = FakeQueries(store)
+
+    page, cursor = queries.list_orders(
+        status="placed", channel_id=None, created_from=None, created_to=None, limit=2, cursor=None
+    )
+    rest, end = queries.list_orders(
+        status="placed", channel_id=None, created_from=None, created_to=None, limit=2, cursor=cursor
+    )
+
+    assert ([o.id for o in page], [o.id for o in rest], end) == (["ord_2", "ord_1"], ["ord_0"], None)
+    upto, _ = queries.list_orders(
+        status=None,
+        channel_id="ch_web",
+        created_from=None,
+        created_to="2026-11-26T09:31:00.000Z",
+        limit=10,
+        cursor=None,
+    )
+    assert [o.id for o in upto] == ["ord_1", "ord_9", "ord_0"]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +18,10 @@ from tests.unit.fakes import START, FakeClock, FakeStore, FakeUnitOfWorkFactory,
 
 POLICY = HoldPolicy.parse("USD=1000;*=1000")
 ADMIN = "admin:key_ops"
-RECEIVED_AT = START + timedelta(minutes=2)
+RECEIVED_AT = START + timedelta(minutes=2)  # Thursday 2026-11-26 09:32 UTC: 04:32 in New York
+#: Released before the 15:00 cut-off: ships the same day, promised by the end of it, local time.
+EAST_SHIP_BY = datetime(2026, 11, 27, 4, 59, 59, 999000, tzinfo=UTC)  # 23:59:59.999 EST
+WEST_SHIP_BY = datetime(2026, 11, 27, 7, 59, 59, 999000, tzinfo=UTC)  # 23:59:59.999 PST
 
 
 @pytest.fixture(autouse=True)
@@ -94,9 +97,11 @@ def test_receipt_confirms_a_clean_order_and_releases_its_fulfillments(shop: Shop
         RECEIVED_AT,
         RECEIVED_AT,
     )
-    assert [(f.id, f.status, f.version, f.updated_at) for f in store.fulfillments_of(order_id)] == [
-        ("ful_0001", FulfillmentStatus.RELEASED, 2, RECEIVED_AT),
-        ("ful_0002", FulfillmentStatus.RELEASED, 2, RECEIVED_AT),
+    assert [
+        (f.id, f.status, f.version, f.updated_at, f.ship_by) for f in store.fulfillments_of(order_id)
+    ] == [
+        ("ful_0001", FulfillmentStatus.RELEASED, 2, RECEIVED_AT, EAST_SHIP_BY),
+        ("ful_0002", FulfillmentStatus.RELEASED, 2, RECEIVED_AT, WEST_SHIP_BY),
     ]
     confirmed = store.events_of(order_id)[1]
     assert confirmed == DomainEvent(
@@ -109,17 +114,19 @@ def test_receipt_confirms_a_clean_order_and_releases_its_fulfillments(shop: Shop
         actor="system:receipt",
         data={
             "status": "confirmed",
-            "fulfillments": [
+            "released": [
                 {
                     "id": "ful_0001",
                     "warehouse_id": EAST,
                     "status": "released",
+                    "ship_by": "2026-11-27T04:59:59.999000+00:00",
                     "lines": [{"sku": "MUG-1", "quantity": 2}],
                 },
                 {
                     "id": "ful_0002",
                     "warehouse_id": WEST,
                     "status": "released",
+                    "ship_by": "2026-11-27T07:59:59.999000+00:00",
                     "lines": [{"sku": "CAP-1", "quantity": 1}],
                 },
             ],
@@ -165,7 +172,7 @@ def test_receipt_places_every_hold_that_applies(shop: Shop, store: FakeStore) ->
     ]
 
 
-def test_receipt_of_a_backordered_order_acknowledges_the_backorder_without_releasing(
+def test_receipt_of_a_backordered_order_releases_what_is_in_stock_and_keeps_the_backorder_waiting(
     shop: Shop, store: FakeStore
 ) -> None:
     order_id = shop.place(lines=lines(("MUG-1", 12)))
@@ -173,15 +180,47 @@ def test_receipt_of_a_backordered_order_acknowledges_the_backorder_without_relea
     shop.receive(order_id)
 
     order = store.order(order_id)
-    assert (order.status, order.version) == (OrderStatus.BACKORDERED, 2)
-    assert [(f.status, f.version) for f in store.fulfillments_of(order_id)] == [
-        (FulfillmentStatus.PENDING, 1)
+    assert (order.status, order.version, order.confirmed_at) == (OrderStatus.BACKORDERED, 2, None)
+    assert [
+        (f.id, f.warehouse_id, f.status, f.version, f.ship_by) for f in store.fulfillments_of(order_id)
+    ] == [
+        ("ful_0001", EAST, FulfillmentStatus.RELEASED, 2, EAST_SHIP_BY),
+        ("ful_0002", None, FulfillmentStatus.PENDING, 1, None),
     ]
     event = store.events_of(order_id)[-1]
     assert (event.type, event.data) == (
         "order.backordered",
-        {"status": "backordered", "backordered": [{"sku": "MUG-1", "quantity": 2}]},
+        {
+            "status": "backordered",
+            "released": [
+                {
+                    "id": "ful_0001",
+                    "warehouse_id": EAST,
+                    "status": "released",
+                    "ship_by": "2026-11-27T04:59:59.999000+00:00",
+                    "lines": [{"sku": "MUG-1", "quantity": 10}],
+                }
+            ],
+            "backordered": [{"sku": "MUG-1", "quantity": 2}],
+        },
     )
+
+
+def test_receipt_of_an_order_with_nothing_in_stock_releases_nothing(shop: Shop, store: FakeStore) -> None:
+    store.set_stock(WEST, "CAP-1", 0)
+    order_id = shop.place(lines=lines(("CAP-1", 1)))
+
+    shop.receive(order_id)
+
+    assert store.order(order_id).status == OrderStatus.BACKORDERED
+    assert [(f.warehouse_id, f.status) for f in store.fulfillments_of(order_id)] == [
+        (None, FulfillmentStatus.PENDING)
+    ]
+    assert store.events_of(order_id)[-1].data == {
+        "status": "backordered",
+        "released": [],
+        "backordered": [{"sku": "CAP-1", "quantity": 1}],
+    }
 
 
 def test_a_redelivered_order_placed_event_changes_nothing(shop: Shop, store: FakeStore) -> None:
@@ -343,18 +382,19 @@ def test_releasing_the_last_hold_confirms_the_order_and_releases_its_work(
         released_at,
         3,
     )
-    assert [(f.status, f.version) for f in store.fulfillments_of(order_id)] == [
-        (FulfillmentStatus.RELEASED, 3)
+    assert [(f.status, f.version, f.ship_by) for f in store.fulfillments_of(order_id)] == [
+        (FulfillmentStatus.RELEASED, 3, EAST_SHIP_BY)
     ]
     event = store.events_of(order_id)[-1]
     assert (event.type, event.actor) == ("order.confirmed", ADMIN)
     assert event.data == {
         "status": "confirmed",
-        "fulfillments": [
+        "released": [
             {
                 "id": "ful_0001",
                 "warehouse_id": EAST,
                 "status": "released",
+                "ship_by": "2026-11-27T04:59:59.999000+00:00",
                 "lines": [{"sku": "MUG-1", "quantity": 2}],
             }
         ],
@@ -362,19 +402,46 @@ def test_releasing_the_last_hold_confirms_the_order_and_releases_its_work(
     }
 
 
+def test_a_hold_pauses_the_clock_the_promise_counts_from_the_release(
+    shop: Shop, store: FakeStore, clock: FakeClock
+) -> None:
+    order_id = shop.place(paid=False)
+    shop.receive(order_id)
+    clock.set(datetime(2026, 11, 26, 20, 32, tzinfo=UTC))  # 15:32 in New York: past the cut-off
+
+    shop.release(order_id, HoldReason.PAYMENT_PENDING)
+
+    (fulfillment,) = store.fulfillments_of(order_id)
+    # Friday's end in New York, not Thursday's: the time on hold does not count against the warehouse.
+    assert fulfillment.ship_by == datetime(2026, 11, 28, 4, 59, 59, 999000, tzinfo=UTC)
+
+
 def test_releasing_the_last_hold_of_a_backordered_order_returns_it_to_its_backorder(
     shop: Shop, store: FakeStore
 ) -> None:
     order_id = shop.place(paid=False, lines=lines(("MUG-1", 11)))
     shop.receive(order_id)
-    assert shop.statuses(order_id) == [FulfillmentStatus.ON_HOLD]
+    assert shop.statuses(order_id) == [FulfillmentStatus.ON_HOLD, FulfillmentStatus.ON_HOLD]
 
     shop.release(order_id, HoldReason.PAYMENT_PENDING)
 
     assert store.order(order_id).status == OrderStatus.BACKORDERED
-    assert shop.statuses(order_id) == [FulfillmentStatus.PENDING]
+    # The part in stock goes to the warehouse; the backorder goes back to waiting for stock.
+    assert [(f.warehouse_id, f.status) for f in store.fulfillments_of(order_id)] == [
+        (EAST, FulfillmentStatus.RELEASED),
+        (None, FulfillmentStatus.PENDING),
+    ]
     assert store.events_of(order_id)[-1].data == {
         "status": "backordered",
+        "released": [
+            {
+                "id": "ful_0001",
+                "warehouse_id": EAST,
+                "status": "released",
+                "ship_by": "2026-11-27T04:59:59.999000+00:00",
+                "lines": [{"sku": "MUG-1", "quantity": 10}],
+            }
+        ],
         "backordered": [{"sku": "MUG-1", "quantity": 1}],
         "released_hold": "payment_pending",
     }

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,15 +18,18 @@ from chalicelib.service.notifications import (
     notify,
 )
 from chalicelib.service.placement import place_order
+from chalicelib.service.sweepers import sweep_sla
 from tests.unit.builders import EAST, WEB, WEST, lines, order_request, seed_catalogue
 from tests.unit.fakes import (
     FakeClaims,
     FakeClock,
     FakeNotifier,
+    FakeQueries,
     FakeStore,
     FakeUnitOfWorkFactory,
     SequentialIds,
 )
+from tests.unit.road import Road, stock_boxes
 
 BASE_URL = "https://oms.example.com"
 
@@ -83,7 +87,8 @@ def received(ctx: NotificationContext, store: FakeStore, **body: Any) -> DomainE
     return store.events_of(placed.order.id)[-1]
 
 
-def sent_events(store: FakeStore, order_id: str) -> list[DomainEvent]:
+def sent_events(store: FakeStore, order_id: str | None) -> list[DomainEvent]:
+    assert order_id is not None
     return [e for e in store.events_of(order_id) if e.type == "notification.sent"]
 
 
@@ -117,11 +122,14 @@ def test_a_confirmed_order_sends_one_customer_email_and_one_warehouse_message_pe
             "order_id": "ord_0001",
             "fulfillment_id": "ful_0001",
             "warehouse_id": EAST,
+            # The promise: the end of Thursday in New York, where the work was released before 15:00.
+            "ship_by": "2026-11-27T04:59:59.999000+00:00",
             "shipping_method": None,
             "lines": [{"sku": "MUG-1", "quantity": 2}],
         },
     }
     assert notifier.sent[2].fields["message"]["lines"] == [{"sku": "CAP-1", "quantity": 1}]
+    assert notifier.sent[2].fields["message"]["ship_by"] == "2026-11-27T07:59:59.999000+00:00"
 
 
 def test_each_message_sent_is_recorded_in_the_timeline_with_its_message_id(
@@ -160,7 +168,7 @@ def test_each_message_sent_is_recorded_in_the_timeline_with_its_message_id(
             "cause": {"event_id": confirmed.id, "type": "order.confirmed"},
         },
     ]
-    assert store.order(confirmed.order_id).version == 5
+    assert store.order("ord_0001").version == 5
     dedup = store.dedup_record(NOTIFY_SCOPE, f"{confirmed.id}/email/customer")
     assert dedup is not None and dedup.data == {"message_id": "msg-0001"}
 
@@ -246,11 +254,14 @@ def test_a_backordered_order_gets_the_backorder_email(
     backordered = received(ctx, store, lines=lines(("MUG-1", 12)))
     assert backordered.type == "order.backordered"
 
-    notify(backordered, ctx)
+    keys = notify(backordered, ctx)
 
-    (email,) = notifier.sent
+    # The ten in stock go to the warehouse now; the two missing wait for stock.
+    assert keys == [f"{backordered.id}/email/customer", f"{backordered.id}/sns/warehouse/{EAST}/ful_0001"]
+    email, work = notifier.sent
     assert email.fields["subject"] == "We received your order EXT-1: some items are on backorder"
     assert "(2 backordered)" in email.fields["text"]
+    assert (work.kind, work.fields["message"]["lines"]) == ("warehouse", [{"sku": "MUG-1", "quantity": 10}])
 
 
 def test_order_placed_itself_sends_nothing(
@@ -335,7 +346,7 @@ def test_recording_a_notification_retries_when_the_order_changes_concurrently(
     confirmed = received(ctx, store)
 
     def bump() -> None:
-        current = store.order(confirmed.order_id)
+        current = store.order("ord_0001")
         store.put_order(
             current.model_copy(update={"version": current.version + 1}), store.fulfillments_of(current.id)
         )
@@ -354,3 +365,181 @@ def test_an_event_of_an_unknown_order_is_not_found(ctx: NotificationContext, sto
 
     with pytest.raises(NotFound, match="order ord_gone does not exist"):
         notify(stray, ctx)
+
+
+# -- the warehouse road -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def road(store: FakeStore, ctx: NotificationContext) -> Road:
+    stock_boxes(store)
+    assert isinstance(ctx.uow_factory, FakeUnitOfWorkFactory)
+    assert isinstance(ctx.ids, SequentialIds) and isinstance(ctx.clock, FakeClock)
+    return Road(store, ctx.uow_factory, ctx.ids, ctx.clock)
+
+
+def last_event(store: FakeStore, order_id: str, event_type: str) -> DomainEvent:
+    return [e for e in store.events_of(order_id) if e.type == event_type][-1]
+
+
+def test_a_shipment_emails_and_texts_the_customer_a_tracking_link(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road
+) -> None:
+    customer = {"email": "ada@example.com", "name": "Ada Lovelace", "phone": "+14155550123"}
+    order_id = road.released(("MUG-1", 2), customer=customer, notify={"email": True, "sms": True})
+    road.through("ful_0001", until="pack")
+    road.ship("ful_0001", "9400 1000/77", carrier="USPS")
+    shipped = last_event(store, order_id, "fulfillment.shipped")
+
+    keys = notify(shipped, ctx)
+
+    assert keys == [f"{shipped.id}/email/customer", f"{shipped.id}/sms/customer"]
+    email, sms = notifier.sent
+    link = "https://tools.usps.com/go/TrackConfirmAction?tLabels=9400%201000%2F77"
+    assert (email.fields["to"], email.fields["subject"]) == (
+        "ada@example.com",
+        "Your order EXT-1 has shipped",
+    )
+    assert "your order EXT-1 is on its way with USPS (ground)." in email.fields["text"]
+    assert f"  9400 1000/77: {link}\n" in email.fields["text"]
+    assert f'<a href="{link}">9400 1000/77</a>' in email.fields["html"]
+    assert sms.fields == {
+        "phone": "+14155550123",
+        "text": f"Your order EXT-1 has shipped with USPS: {link}",
+    }
+
+
+def test_the_first_of_two_shipments_says_part_of_the_order_is_on_its_way(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road
+) -> None:
+    order_id = road.released(("MUG-1", 2), ("CAP-1", 1))
+    road.through(road.at(EAST, order_id).id)
+
+    notify(last_event(store, order_id, "fulfillment.shipped"), ctx)
+
+    (email,) = notifier.sent
+    assert "part of your order EXT-1 is on its way" in email.fields["text"]
+    assert "  2 \N{MULTIPLICATION SIGN} MUG-1\n" in email.fields["text"]
+    assert "CAP-1" not in email.fields["text"]
+
+
+def test_a_carrier_without_a_tracking_page_gets_the_number_without_a_link(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road
+) -> None:
+    order_id = road.released(("MUG-1", 1))
+    road.through("ful_0001", until="pack")
+    road.ship("ful_0001", "LOCAL-42", carrier="bike-courier")
+
+    notify(last_event(store, order_id, "fulfillment.shipped"), ctx)
+
+    (email,) = notifier.sent
+    assert "  LOCAL-42\n" in email.fields["text"]
+    assert "href" not in email.fields["html"].split("<h2>Tracking</h2>")[1]
+
+
+def test_a_cancelled_order_emails_the_customer_with_the_reason(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road
+) -> None:
+    order_id = road.released(("MUG-1", 2))
+    road.cancel(order_id, reason="out of delivery area")
+    cancelled = last_event(store, order_id, "order.cancelled")
+
+    assert notify(cancelled, ctx) == [f"{cancelled.id}/email/customer"]
+
+    (email,) = notifier.sent
+    assert email.fields["subject"] == "Your order EXT-1 is cancelled"
+    assert "your order EXT-1 is cancelled." in email.fields["text"]
+    assert "  2 \N{MULTIPLICATION SIGN} MUG-1\n" in email.fields["text"]
+    assert "Reason: out of delivery area" in email.fields["text"]
+
+
+def test_cancelled_lines_are_listed_in_the_email(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road
+) -> None:
+    order_id = road.released(("MUG-1", 3))
+    road.cancel(order_id, {"MUG-1": 1}, reason="one is enough")
+
+    notify(last_event(store, order_id, "order.lines_cancelled"), ctx)
+
+    (email,) = notifier.sent
+    assert email.fields["subject"] == "Items of your order EXT-1 are cancelled"
+    assert "  1 \N{MULTIPLICATION SIGN} MUG-1\n" in email.fields["text"]
+
+
+def test_an_allocated_backorder_emails_the_customer_and_sends_the_warehouse_its_work(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road
+) -> None:
+    order_id = road.released(("TEE-M", 3))
+    road.receive_stock(EAST, "TEE-M", 5)
+    (fulfillment_id,) = road.allocate("TEE-M", EAST)
+    allocated = last_event(store, order_id, "order.backorder_allocated")
+
+    keys = notify(allocated, ctx)
+
+    assert keys == [f"{allocated.id}/email/customer", f"{allocated.id}/sns/warehouse/{EAST}/{fulfillment_id}"]
+    email, work = notifier.sent
+    assert email.fields["subject"] == "Good news: the rest of your order EXT-1 is on its way to our warehouse"
+    assert "  3 \N{MULTIPLICATION SIGN} TEE-M\n" in email.fields["text"]
+    assert work.fields["message"] == {
+        "type": "pick_work.released",
+        "order_id": order_id,
+        "fulfillment_id": fulfillment_id,
+        "warehouse_id": EAST,
+        "ship_by": "2026-11-27T04:59:59.999000+00:00",
+        "shipping_method": None,
+        "lines": [{"sku": "TEE-M", "quantity": 3}],
+    }
+
+
+def test_a_breached_promise_alerts_operations(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road, clock: FakeClock
+) -> None:
+    order_id = road.released(("MUG-1", 1))
+    clock.set(datetime(2026, 11, 27, 6, 0, tzinfo=UTC))
+    sweep_sla(road.uow_factory, FakeQueries(store), road.ids, clock)
+    breached = last_event(store, order_id, "sla.breached")
+
+    assert notify(breached, ctx) == [f"{breached.id}/sns/operations"]
+
+    assert [(m.kind, m.fields) for m in notifier.sent] == [
+        (
+            "operations",
+            {
+                "subject": f"Order {order_id} missed its ship-by promise",
+                "message": {
+                    "type": "sla.breached",
+                    "order_id": order_id,
+                    "channel_id": WEB,
+                    "fulfillment_id": "ful_0001",
+                    "warehouse_id": EAST,
+                    "ship_by": "2026-11-27T04:59:59.999Z",
+                },
+            },
+        )
+    ]
+
+
+def test_warehouse_steps_themselves_send_nothing(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road
+) -> None:
+    order_id = road.released(("MUG-1", 2))
+    road.through("ful_0001", until="pack")
+
+    for event in store.events_of(order_id)[2:]:
+        assert notify(event, ctx) == []
+    assert [e.type for e in store.events_of(order_id)[2:]] == ["fulfillment.picked", "fulfillment.packed"]
+    assert notifier.sent == []
+
+
+def test_an_inventory_event_concerns_no_order_and_sends_nothing(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road
+) -> None:
+    received_goods = road.receive_stock(EAST, "MUG-1", 5)
+    assert received_goods.order_id is None
+    factory = ctx.uow_factory
+    assert isinstance(factory, FakeUnitOfWorkFactory)
+    units_of_work = factory.created
+
+    assert notify(received_goods, ctx) == []
+    assert notifier.sent == []
+    assert factory.created == units_of_work  # not even an order read

@@ -110,6 +110,7 @@ def test_placement_writes_order_fulfillment_reservations_event_and_dedup_in_one_
         "on_hand": 10,
         "reserved": 2,
         "available": 8,
+        "bin": None,
     }
     assert (store.level(EAST, "TEE-M").reserved, store.level(EAST, "TEE-M").available) == (1, 0)
     assert store.events_of("ord_0001") == [
@@ -217,9 +218,25 @@ def test_a_backorder_channel_accepts_the_order_and_records_what_is_missing(
     order = store.order(result.order.id)
     assert order.status == OrderStatus.BACKORDERED
     assert [(li.sku, li.quantity, li.backordered) for li in order.lines] == [("MUG-1", 5, 2), ("TEE-M", 1, 1)]
-    assert [(f.warehouse_id, f.lines[0].quantity) for f in result.fulfillments] == [(WEST, 2), (EAST, 1)]
+    # One backorder per short SKU, waiting for stock in no warehouse yet.
+    assert [
+        (f.id, f.warehouse_id, f.status, [(li.sku, li.quantity) for li in f.lines])
+        for f in result.fulfillments
+    ] == [
+        ("ful_0001", WEST, FulfillmentStatus.PENDING, [("MUG-1", 2)]),
+        ("ful_0002", EAST, FulfillmentStatus.PENDING, [("MUG-1", 1)]),
+        ("ful_0003", None, FulfillmentStatus.PENDING, [("MUG-1", 2)]),
+        ("ful_0004", None, FulfillmentStatus.PENDING, [("TEE-M", 1)]),
+    ]
+    assert store.fulfillments_of(order.id) == result.fulfillments
+    assert all(f.created_at == START and f.ship_by is None for f in result.fulfillments)
     assert available(store) == {(EAST, "MUG-1"): 0, (WEST, "MUG-1"): 0}
-    assert store.events_of(order.id)[0].data["status"] == "backordered"
+    placed = store.events_of(order.id)[0].data
+    assert placed["status"] == "backordered"
+    assert [(f["warehouse_id"], f["lines"]) for f in placed["fulfillments"][2:]] == [
+        (None, [{"sku": "MUG-1", "quantity": 2}]),
+        (None, [{"sku": "TEE-M", "quantity": 1}]),
+    ]
 
 
 def test_the_shortage_of_a_sku_is_charged_to_its_last_lines_first(
@@ -524,13 +541,14 @@ def test_stock_taken_between_read_and_commit_makes_the_order_replan_and_backorde
 
     assert result.order.status == OrderStatus.BACKORDERED
     assert result.order.lines[0].backordered == 3
-    assert [(f.warehouse_id, f.lines[0].quantity) for f in result.fulfillments] == [(EAST, 2)]
+    assert [(f.warehouse_id, f.lines[0].quantity) for f in result.fulfillments] == [(EAST, 2), (None, 3)]
     assert store.level(EAST, "MUG-1").model_dump() == {
         "sku": "MUG-1",
         "warehouse_id": EAST,
         "on_hand": 5,
         "reserved": 5,
         "available": 0,
+        "bin": None,
     }
     assert store.commit_attempts == 3  # ours (refused), the thief's, ours again
     assert list(store.orders) == [result.order.id] == ["ord_0002"]
@@ -635,8 +653,14 @@ def test_placement_never_oversells_and_accounts_for_every_unit(
     for sku in SKUS:
         ordered = sum(li.quantity for li in result.order.lines if li.sku == sku)
         backordered = sum(li.backordered for li in result.order.lines if li.sku == sku)
-        allocated = sum(li.quantity for f in result.fulfillments for li in f.lines if li.sku == sku)
+        allocated = sum(
+            li.quantity for f in result.fulfillments if f.warehouse_id for li in f.lines if li.sku == sku
+        )
+        waiting = [f for f in result.fulfillments if f.warehouse_id is None and f.lines[0].sku == sku]
         assert allocated + backordered == ordered
+        # Exactly one backorder per short SKU, holding exactly the units the lines say are backordered.
+        assert [f.quantity_of(sku) for f in waiting] == ([backordered] if backordered else [])
+    assert all(len(f.lines) == 1 for f in result.fulfillments if f.warehouse_id is None)
     expected_status = OrderStatus.BACKORDERED if result.order.has_backorder else OrderStatus.PLACED
     assert result.order.status == expected_status
     assert store.commits == 1
