@@ -19,12 +19,16 @@ from chalicelib.adapters.dynamodb import (
     reference_cache,
 )
 from chalicelib.adapters.notifier import AwsNotifier
+from chalicelib.adapters.secrets import SecretStore
 from chalicelib.adapters.templates import JinjaRenderer
 from chalicelib.config import Settings, settings
 from chalicelib.domain.holds import HoldPolicy
 from chalicelib.domain.ids import UlidGenerator
 from chalicelib.domain.models import utcnow
 from chalicelib.service.notifications import NotificationContext
+
+#: SSM parameter (under the stage's prefix) holding the key(s) that sign links in e-mails.
+LINK_SIGNING_SECRET = "signing/links"
 
 
 class SystemClock:
@@ -35,6 +39,7 @@ class SystemClock:
 @dataclass
 class Services:
     settings: Settings
+    secrets: SecretStore
     uow_factory: DynamoUnitOfWorkFactory
     queries: DynamoOrderQueries
     api_keys: ApiKeyStore
@@ -58,7 +63,12 @@ class Services:
             ids=self.ids,
             clock=self.clock,
             public_base_url=cfg.public_base_url,
+            link_keys=self.link_keys,
         )
+
+    def link_keys(self) -> list[str]:
+        """Keys that sign links in e-mails (feedback, unsubscribe), newest first."""
+        return self.secrets.secrets(LINK_SIGNING_SECRET)
 
 
 @cache
@@ -67,6 +77,7 @@ def services() -> Services:
     dynamodb = client("dynamodb")
     return Services(
         settings=cfg,
+        secrets=SecretStore(client("ssm"), cfg.secrets_prefix),
         uow_factory=DynamoUnitOfWorkFactory(dynamodb, cfg.table_name),
         queries=DynamoOrderQueries(dynamodb, cfg.table_name),
         api_keys=ApiKeyStore(dynamodb, cfg.table_name, cache_seconds=cfg.api_key_cache_seconds),

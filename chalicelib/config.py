@@ -20,6 +20,8 @@ ENV_EVENT_BUS_NAME = "OMS_EVENT_BUS_NAME"
 ENV_RECEIPT_QUEUE = "OMS_RECEIPT_QUEUE"
 ENV_NOTIFY_QUEUE = "OMS_NOTIFY_QUEUE"
 ENV_ALLOCATION_QUEUE = "OMS_ALLOCATION_QUEUE"
+ENV_TRACKING_QUEUE = "OMS_TRACKING_QUEUE"
+ENV_SECRETS_PREFIX = "OMS_SECRETS_PREFIX"
 ENV_DIMENSIONAL_DIVISORS = "OMS_DIMENSIONAL_DIVISORS"
 ENV_WAREHOUSE_TOPIC_ARN = "OMS_WAREHOUSE_TOPIC_ARN"
 ENV_OPERATIONS_TOPIC_ARN = "OMS_OPERATIONS_TOPIC_ARN"
@@ -45,6 +47,9 @@ class Settings:
     receipt_queue: str
     notify_queue: str
     allocation_queue: str
+    tracking_queue: str
+    #: SSM Parameter Store path of this stage's secrets (see chalicelib/adapters/secrets.py).
+    secrets_prefix: str
     #: Dimensional-weight divisors (cm³/kg) per carrier, e.g. "default=5000;usps=5454".
     dimensional_divisors: str
     warehouse_topic_arn: str
@@ -69,6 +74,8 @@ class Settings:
             receipt_queue=env.get(ENV_RECEIPT_QUEUE, f"{prefix}-receipt"),
             notify_queue=env.get(ENV_NOTIFY_QUEUE, f"{prefix}-notify"),
             allocation_queue=env.get(ENV_ALLOCATION_QUEUE, f"{prefix}-allocation"),
+            tracking_queue=env.get(ENV_TRACKING_QUEUE, f"{prefix}-tracking"),
+            secrets_prefix=env.get(ENV_SECRETS_PREFIX, f"/oms/{stage}"),
             dimensional_divisors=env.get(ENV_DIMENSIONAL_DIVISORS, "default=5000"),
             warehouse_topic_arn=env.get(ENV_WAREHOUSE_TOPIC_ARN, f"{topic_base}:{prefix}-warehouse"),
             operations_topic_arn=env.get(ENV_OPERATIONS_TOPIC_ARN, f"{topic_base}:{prefix}-operations"),

@@ -23,6 +23,7 @@ from chalicelib.config import (
     ENV_STAGE,
     ENV_TABLE_NAME,
     ENV_TABLE_STREAM_ARN,
+    ENV_TRACKING_QUEUE,
     ENV_WAREHOUSE_TOPIC_ARN,
 )
 
@@ -42,6 +43,7 @@ APP_ENV_FROM_OUTPUT: dict[str, str] = {
     ENV_RECEIPT_QUEUE: "ReceiptQueueName",
     ENV_NOTIFY_QUEUE: "NotifyQueueName",
     ENV_ALLOCATION_QUEUE: "AllocationQueueName",
+    ENV_TRACKING_QUEUE: "TrackingQueueName",
     ENV_WAREHOUSE_TOPIC_ARN: "WarehouseTopicArn",
     ENV_OPERATIONS_TOPIC_ARN: "OperationsTopicArn",
 }

@@ -38,6 +38,7 @@ from chalicelib.service.ports import (
     OrderAggregate,
     StockConflict,
     TrackingNumberInUse,
+    TrackingRef,
 )
 
 _serializer = TypeSerializer()
@@ -103,7 +104,9 @@ def _fulfillment_item(fulfillment: Fulfillment) -> dict[str, Any]:
 
 
 def event_item(event: DomainEvent) -> dict[str, Any]:
-    if event.order_id is not None and event.version is not None:
+    if event.tracking_number is not None:
+        pk, sk = k.tracking_pk(event.tracking_number), k.tracking_event_sk(event.id)
+    elif event.order_id is not None and event.version is not None:
         pk, sk = k.order_pk(event.order_id), k.event_sk(event.version)
     elif event.sku is not None and event.warehouse_id is not None:
         pk, sk = k.sku_pk(event.sku), k.inventory_event_sk(event.warehouse_id, event.id)
@@ -260,6 +263,14 @@ class DynamoReader:
             ref=item.get("ref", ""),
             created_at=datetime.fromisoformat(item["created_at"]),
             data=item.get("data"),
+        )
+
+    def find_tracking(self, tracking_number: str) -> TrackingRef | None:
+        item = self._get(k.tracking_pk(tracking_number), k.TRACKING_SK)
+        if item is None:
+            return None
+        return TrackingRef(
+            order_id=item["order_id"], fulfillment_id=item["fulfillment_id"], carrier=item["carrier"]
         )
 
     def get_warehouse(self, warehouse_id: str) -> Warehouse | None:
@@ -435,7 +446,7 @@ class DynamoUnitOfWork(DynamoReader):
         """Index a tracking number; the same number on another fulfillment is a conflict."""
         self._put(
             {
-                "pk": k.tracking_pk(carrier, number),
+                "pk": k.tracking_pk(number),
                 "sk": k.TRACKING_SK,
                 "entity": k.ENTITY_TRACKING,
                 "carrier": carrier.lower(),
@@ -446,6 +457,21 @@ class DynamoUnitOfWork(DynamoReader):
             "attribute_not_exists(pk) OR fulfillment_id = :fid",
             {":fid": fulfillment_id},
             ("tracking", carrier, number),
+        )
+
+    def count(self, metric: str, day: str, by: int = 1) -> None:
+        """Add to a daily counter (``KPI#<day>`` / ``<metric>``) within this transaction."""
+        self._stage(
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": serialize({"pk": k.counter_pk(day), "sk": metric}),
+                    "UpdateExpression": "ADD #value :by SET entity = :entity",
+                    "ExpressionAttributeNames": {"#value": "value"},
+                    "ExpressionAttributeValues": serialize({":by": by, ":entity": "counter"}),
+                }
+            },
+            ("counter", day, metric),
         )
 
     def add_event(self, event: DomainEvent) -> None:

@@ -129,8 +129,20 @@ def inventory_event_sk(warehouse_id: str, event_id: str) -> str:
     return f"{EVENT_PREFIX}{warehouse_id}#{event_id}"
 
 
-def tracking_pk(carrier: str, number: str) -> str:
-    return f"TRACK#{carrier.lower()}#{number}"
+def tracking_pk(number: str) -> str:
+    """A shipment's partition: the tracking index item and every update received for it.
+
+    Keyed by number alone: providers spell carriers differently ("dhl", "dhl_express",
+    "DHLExpress"), while a tracking number is unique among the carriers that matter."""
+    return f"TRACK#{number}"
+
+
+def tracking_event_sk(event_id: str) -> str:
+    return f"{EVENT_PREFIX}{event_id}"
+
+
+def counter_pk(day: str) -> str:
+    return f"KPI#{day}"
 
 
 TRACKING_SK = "TRACK"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from chalice import Chalice
 
+from chalicelib.api.customers import customers_api
 from chalicelib.api.framework import install_problem_middleware, set_authenticator
 from chalicelib.api.meta import meta_api
 from chalicelib.api.orders import orders_api
 from chalicelib.api.warehouse import warehouse_api
+from chalicelib.api.webhooks import webhooks_api
 from chalicelib.bootstrap import services
 
 
@@ -21,3 +23,5 @@ def register_api(app: Chalice) -> None:
     app.register_blueprint(meta_api)
     app.register_blueprint(orders_api)
     app.register_blueprint(warehouse_api)
+    app.register_blueprint(webhooks_api)
+    app.register_blueprint(customers_api)

@@ -132,6 +132,8 @@ class RouteSpec:
     raw_response: bool = False
     #: The route honours an ``Idempotency-Key`` header.
     idempotency_key: bool = False
+    #: A body documented but parsed by the view itself (webhooks verify the raw bytes first).
+    body_schema: type[BaseModel] | None = None
 
 
 ROUTES: list[RouteSpec] = []
@@ -226,6 +228,7 @@ def endpoint(
     content_types: list[str] | None = None,
     raw_response: bool = False,
     idempotency_key: bool = False,
+    body_schema: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorator(view: Callable[[Call], Any]) -> Callable[..., Any]:
         def handler(**params: str) -> Response:
@@ -265,6 +268,7 @@ def endpoint(
                 errors=errors,
                 raw_response=raw_response,
                 idempotency_key=idempotency_key,
+                body_schema=body_schema,
             )
         )
         bp.route(path, methods=[method], content_types=content_types or ["application/json"])(handler)

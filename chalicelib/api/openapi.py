@@ -80,10 +80,11 @@ def _operation(spec: RouteSpec, components: dict[str, Any]) -> dict[str, Any]:
     params = _parameters(spec, components)
     if params:
         op["parameters"] = params
-    if spec.body is not None:
+    documented_body = spec.body or spec.body_schema
+    if documented_body is not None:
         op["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": _schema(spec.body, components, "validation")}},
+            "content": {"application/json": {"schema": _schema(documented_body, components, "validation")}},
         }
     success: dict[str, Any] = {"description": "OK" if spec.success_status < 300 else "Done"}
     if spec.response is not None:

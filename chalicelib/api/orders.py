@@ -14,9 +14,9 @@ from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Role
 from chalicelib.domain.errors import FieldError, InputInvalid, NotFound
 from chalicelib.domain.events import DomainEvent
-from chalicelib.domain.models import Fulfillment, Order, Sku, format_timestamp
+from chalicelib.domain.models import Fulfillment, Order, Sku, Timestamp, TrackedScan, format_timestamp
 from chalicelib.domain.placement import PlaceOrderRequest
-from chalicelib.domain.status import HoldReason, OrderStatus
+from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus, TrackingStatus
 from chalicelib.service.fulfillment import cancel
 from chalicelib.service.lifecycle import place_hold, release_hold
 from chalicelib.service.placement import place_order
@@ -64,6 +64,27 @@ class CancelRequest(BaseModel):
         for line in self.lines:
             totals[line.sku] = totals.get(line.sku, 0) + line.quantity
         return totals
+
+
+class ShipmentTracking(BaseModel):
+    fulfillment_id: str
+    warehouse_id: str | None
+    status: FulfillmentStatus
+    carrier: str | None
+    tracking_numbers: list[str]
+    tracking_url: str | None
+    tracking_status: TrackingStatus | None
+    tracking_status_at: Timestamp | None
+    estimated_delivery: Timestamp | None
+    delivered_at: Timestamp | None
+    #: Every scan, oldest first: the normalised status beside the provider's raw status and substatus.
+    history: list[TrackedScan]
+
+
+class OrderTracking(BaseModel):
+    order_id: str
+    status: OrderStatus
+    shipments: list[ShipmentTracking]
 
 
 class HoldRequest(BaseModel):
@@ -295,3 +316,35 @@ def cancel_order(call: Call) -> OrderView:
         clock=svc.clock,
     )
     return view_of(result)
+
+
+@endpoint(
+    orders_api,
+    "/v1/orders/{order_id}/tracking",
+    "GET",
+    summary="Each shipment's tracking history, normalised and raw, with the estimated delivery",
+    roles=CHANNEL_OR_ADMIN,
+    response=OrderTracking,
+    tags=("orders",),
+    errors=(401, 403, 404),
+)
+def order_tracking(call: Call) -> OrderTracking:
+    aggregate = _load_visible(call, call.params["order_id"])
+    shipments = [
+        ShipmentTracking(
+            fulfillment_id=f.id,
+            warehouse_id=f.warehouse_id,
+            status=f.status,
+            carrier=f.shipment.carrier if f.shipment else None,
+            tracking_numbers=f.shipment.tracking_numbers if f.shipment else [],
+            tracking_url=f.shipment.tracking_url if f.shipment else None,
+            tracking_status=f.tracking_status,
+            tracking_status_at=f.tracking_status_at,
+            estimated_delivery=f.estimated_delivery,
+            delivered_at=f.delivered_at,
+            history=f.tracking_history,
+        )
+        for f in aggregate.fulfillments
+        if f.shipment is not None
+    ]
+    return OrderTracking(order_id=aggregate.order.id, status=aggregate.order.status, shipments=shipments)

@@ -66,11 +66,11 @@ class ShipRequest(_Body):
     carrier: Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
     service: Annotated[str, Field(min_length=1, max_length=60)]
     tracking_number: (
-        Annotated[str, Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")] | None
+        Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")] | None
     ) = None
     tracking_numbers: (
         Annotated[
-            list[Annotated[str, Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")]],
+            list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")]],
             Field(min_length=1, max_length=50),
         ]
         | None

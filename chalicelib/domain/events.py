@@ -33,6 +33,12 @@ class EventType(StrEnum):
     FULFILLMENT_SHIPPED = "fulfillment.shipped"
     SLA_BREACHED = "sla.breached"
     NOTIFICATION_SENT = "notification.sent"
+    NOTIFICATION_PREFERENCES_CHANGED = "order.notification_preferences_changed"
+    FEEDBACK_RECEIVED = "feedback.received"
+    # Carrier tracking: what arrived (kept under the tracking number), and what it did to the order.
+    TRACKING_RECEIVED = "tracking.received"
+    TRACKING_UNMATCHED = "tracking.unmatched"
+    TRACKING_UPDATED = "tracking.updated"
     # Inventory events belong to a stock level (sku, warehouse), not to an order.
     INVENTORY_RECEIVED = "inventory.received"
     INVENTORY_ADJUSTED = "inventory.adjusted"
@@ -50,6 +56,8 @@ class DomainEvent(BaseModel):
     version: int | None = None
     sku: str | None = None
     warehouse_id: str | None = None
+    #: Inbound tracking events are kept under their tracking number.
+    tracking_number: str | None = None
     occurred_at: Timestamp
     #: Who caused it: ``channel:<id>``, ``admin:<key id>``, ``system:<worker>``.
     actor: str

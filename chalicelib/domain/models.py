@@ -25,6 +25,7 @@ from chalicelib.domain.status import (
     FulfillmentStatus,
     HoldReason,
     OrderStatus,
+    TrackingStatus,
 )
 
 #: Upper bound on one line's quantity: above it the request is a mistake, not an order.
@@ -195,6 +196,24 @@ class Shipment(Strict):
     shipped_at: Timestamp
 
 
+class TrackedScan(Strict):
+    """One carrier scan as the fulfillment keeps it: normalised status beside the provider's raw one."""
+
+    status: TrackingStatus
+    raw_status: str
+    raw_substatus: str | None = None
+    occurred_at: Timestamp
+    message: str | None = None
+    location: str | None = None
+    provider: str
+    #: False for a late or duplicate scan: recorded, but it changed nothing.
+    applied: bool
+
+
+#: Scans kept per fulfillment (the oldest are dropped first; the timeline keeps every update).
+MAX_TRACKED_SCANS = 200
+
+
 class Fulfillment(Strict):
     """What one warehouse ships for an order, or, with no warehouse yet, units waiting for stock.
 
@@ -221,6 +240,12 @@ class Fulfillment(Strict):
     shipment: Shipment | None = None
     sla_breached_at: Timestamp | None = None
     cancel_reason: str | None = None
+    #: The carrier's view, normalised: status and the provider's time of it (never arrival time).
+    tracking_status: TrackingStatus | None = None
+    tracking_status_at: Timestamp | None = None
+    estimated_delivery: Timestamp | None = None
+    delivered_at: Timestamp | None = None
+    tracking_history: list[TrackedScan] = Field(default_factory=list)
     #: Hash of the request that made each warehouse step, so an identical repeat is a no-op.
     step_requests: dict[str, str] = Field(default_factory=dict)
 

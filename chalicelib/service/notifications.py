@@ -15,12 +15,15 @@ claim's lifetime (``CLAIM_SECONDS``) bounds when it can happen.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib.domain.errors import ConcurrencyConflict, NotFound
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.models import Order
+from chalicelib.domain.status import TrackingStatus
+from chalicelib.domain.tracking import ALERT_STATUSES
+from chalicelib.service.communication import FEEDBACK, UNSUBSCRIBE, link_token
 from chalicelib.service.ports import (
     Clock,
     DedupExists,
@@ -68,15 +71,33 @@ class NotificationContext:
     ids: IdGenerator
     clock: Clock
     public_base_url: str
+    #: Keys that sign links in e-mails (newest first); no keys, no feedback/unsubscribe links.
+    link_keys: Callable[[], list[str]] = field(default=lambda: [])
+
+
+#: Tracking states the customer hears about, and with which template.
+CUSTOMER_TRACKING_TEMPLATES = {
+    TrackingStatus.OUT_FOR_DELIVERY: "order_out_for_delivery",
+    TrackingStatus.AVAILABLE_FOR_PICKUP: "ready_for_pickup",
+    TrackingStatus.DELIVERED: "order_delivered",
+    TrackingStatus.DELIVERY_ATTEMPTED: "delivery_problem",
+    TrackingStatus.EXCEPTION: "delivery_problem",
+    TrackingStatus.RETURNED_TO_SENDER: "delivery_problem",
+    TrackingStatus.FAILED: "delivery_problem",
+}
 
 
 def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> list[OutgoingMessage]:
     """Which messages an event causes. Pure apart from the send callables it builds."""
     out: list[OutgoingMessage] = []
-    view = {
+    keys = ctx.link_keys()
+    unsubscribe = link_token(UNSUBSCRIBE, order.id, keys=keys, clock=ctx.clock)
+    view: dict[str, Any] = {
         "order": order.model_dump(mode="json"),
         "event": event.model_dump(mode="json"),
         "order_url": f"{ctx.public_base_url}/v1/orders/{order.id}",
+        "unsubscribe_url": f"{ctx.public_base_url}/v1/unsubscribe/{unsubscribe}" if unsubscribe else None,
+        "feedback_url": None,
     }
 
     def customer_email(template: str) -> None:
@@ -169,6 +190,32 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
             f"Order {order.id} missed its ship-by promise",
             {k: event.data.get(k) for k in ("fulfillment_id", "warehouse_id", "ship_by")},
         )
+    elif event.type == EventType.TRACKING_UPDATED and event.data.get("changed"):
+        status = TrackingStatus(event.data["tracking_status"])
+        if status == TrackingStatus.DELIVERED:
+            feedback = link_token(FEEDBACK, order.id, keys=keys, clock=ctx.clock)
+            view["feedback_url"] = f"{ctx.public_base_url}/v1/feedback/{feedback}" if feedback else None
+        template = CUSTOMER_TRACKING_TEMPLATES.get(status)
+        if template is not None:
+            customer_email(template)
+        if status == TrackingStatus.OUT_FOR_DELIVERY:
+            customer_sms("order_out_for_delivery_sms")
+        if status in ALERT_STATUSES:
+            operations(
+                "delivery.problem",
+                f"Delivery problem on order {order.id}: {status.value}",
+                {
+                    k: event.data.get(k)
+                    for k in (
+                        "fulfillment_id",
+                        "carrier",
+                        "tracking_number",
+                        "tracking_status",
+                        "raw_status",
+                        "raw_substatus",
+                    )
+                },
+            )
     return out
 
 

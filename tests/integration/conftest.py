@@ -42,6 +42,7 @@ from moto.ses.models import ses_backends  # noqa: E402
 from app import app  # noqa: E402
 from chalicelib.adapters.api_keys import ApiKeyStore  # noqa: E402
 from chalicelib.adapters.dynamodb import ReferenceData  # noqa: E402
+from chalicelib.adapters.secrets import SecretStore  # noqa: E402
 from chalicelib.bootstrap import reset_services  # noqa: E402
 from chalicelib.domain.auth import Role  # noqa: E402
 from chalicelib.domain.models import Box, Channel, Product, Warehouse  # noqa: E402
@@ -104,6 +105,16 @@ BOXES = [
 ]
 
 
+#: Webhook and link-signing secrets, as SSM holds them (newest first; two during a rotation).
+SECRETS = {
+    "webhooks/easypost": ["sécret"],
+    "webhooks/aftership": ["aftership-new", "aftership-old"],
+    "webhooks/shippo_token": ["shippo-url-token"],
+    "webhooks/standard_webhooks": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    "signing/links": ["link-signing-key-1"],
+}
+
+
 @dataclass
 class Stack:
     outputs: dict[str, str]
@@ -152,6 +163,9 @@ def seed(stack: Stack, extra_skus: dict[str, dict[str, int]] | None = None) -> N
     for warehouse in WAREHOUSES:
         stack.keys[warehouse.id] = store.mint(Role.WAREHOUSE, warehouse.id).raw_key
     stack.client("ses").verify_email_identity(EmailAddress=SENDER)
+    secrets = SecretStore(stack.client("ssm"), f"/oms/{STAGE}")
+    for name, values in SECRETS.items():
+        secrets.put(name, values)
 
 
 @pytest.fixture

@@ -130,7 +130,12 @@ def test_every_main_queue_has_its_own_dead_letter_queue_after_five_receives(
     }
     main_queues = {name for name in attributes if not name.endswith("-dlq")}
 
-    assert {f"{PREFIX}-receipt", f"{PREFIX}-notify", f"{PREFIX}-allocation"} <= main_queues
+    assert {
+        f"{PREFIX}-receipt",
+        f"{PREFIX}-notify",
+        f"{PREFIX}-allocation",
+        f"{PREFIX}-tracking",
+    } <= main_queues
     for name in main_queues:
         redrive = json.loads(attributes[name]["RedrivePolicy"])
         assert redrive["maxReceiveCount"] == 5
@@ -167,6 +172,9 @@ def test_order_placed_on_the_bus_arrives_in_the_receipt_queue_and_not_in_notify(
         ("inventory.received", {"Allocation"}),
         ("inventory.adjusted", {"Allocation"}),
         ("fulfillment.picked", set()),
+        ("tracking.received", {"Tracking"}),
+        ("tracking.updated", {"Notify"}),
+        ("tracking.unmatched", set()),
     ],
 )
 def test_each_event_type_reaches_exactly_the_queues_that_consume_it(
@@ -174,7 +182,7 @@ def test_each_event_type_reaches_exactly_the_queues_that_consume_it(
 ) -> None:
     _put_event(detail_type)
 
-    for queue in ("Receipt", "Notify", "Allocation"):
+    for queue in ("Receipt", "Notify", "Allocation", "Tracking"):
         expected = [detail_type] if queue in queues else []
         assert [m["detail-type"] for m in _drain(outputs[f"{queue}QueueUrl"])] == expected, queue
 
@@ -212,6 +220,7 @@ def test_app_environment_gives_the_app_every_resource_name_it_reads(outputs: dic
         config.ENV_RECEIPT_QUEUE: f"{PREFIX}-receipt",
         config.ENV_NOTIFY_QUEUE: f"{PREFIX}-notify",
         config.ENV_ALLOCATION_QUEUE: f"{PREFIX}-allocation",
+        config.ENV_TRACKING_QUEUE: f"{PREFIX}-tracking",
         config.ENV_WAREHOUSE_TOPIC_ARN: outputs["WarehouseTopicArn"],
         config.ENV_OPERATIONS_TOPIC_ARN: outputs["OperationsTopicArn"],
     }

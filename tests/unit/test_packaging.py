@@ -215,11 +215,11 @@ def test_a_new_sqs_handler_is_wired_without_being_listed_anywhere() -> None:
 
 def test_a_handler_on_a_queue_the_template_does_not_define_fails_the_build() -> None:
     chalice_output = _minimal_chalice_output()
-    chalice_output["Resources"]["TrackingWorker"] = _chalice_function(
-        {"TrackingWorkerSqsEventSource": _sqs("oms-dev-tracking")}
+    chalice_output["Resources"]["ReturnsWorker"] = _chalice_function(
+        {"ReturnsWorkerSqsEventSource": _sqs("oms-dev-returns")}
     )
 
-    with pytest.raises(BuildMergeError, match=r"oms-dev-tracking.*does not define"):
+    with pytest.raises(BuildMergeError, match=r"oms-dev-returns.*does not define"):
         merge_packaged(chalice_output, load_template(), STAGE)
 
 

@@ -1,0 +1,212 @@
+"""Use cases of delivery: carrier tracking updates received, and applied to the fulfillment.
+
+Ingest (the webhook route) must answer within the provider's deadline, so it
+does only this, in one transaction: the webhook's dedup item, and the update
+as a ``tracking.received`` event kept under its tracking number (the outbox:
+the stream and the bus bring it to the tracking queue). An update for a
+tracking number nobody shipped is kept as ``tracking.unmatched`` (not routed
+anywhere) and counted, and the provider is told 202 so it stops retrying.
+
+The tracking worker applies it: every scan goes into the fulfillment's
+history, and the tracking status is **replayed** over the whole history in
+the provider's event-time order (``domain.tracking.apply_scans``). So the
+result depends only on which scans exist, never on the order they arrived
+in: a delivery posted before the in-transit scan ends delivered either way,
+and late or duplicate scans are recorded without changing anything.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.fulfillment import follow_fulfillments
+from chalicelib.domain.models import MAX_TRACKED_SCANS, Fulfillment, TrackedScan
+from chalicelib.domain.status import FULFILLMENT_TERMINAL, TrackingStatus, next_fulfillment_status
+from chalicelib.domain.tracking import TrackingScan, TrackingUpdate, apply_scans, fulfillment_trigger_for
+from chalicelib.service.changes import Change, load_order, retrying, stage_change
+from chalicelib.service.ports import (
+    Clock,
+    DedupExists,
+    DedupRecord,
+    IdGenerator,
+    OrderAggregate,
+    UnitOfWorkFactory,
+)
+
+#: Webhook ids are remembered this long: AfterShip retries for about three days.
+WEBHOOK_DEDUP_TTL_SECONDS = 14 * 24 * 3600
+UNMATCHED_METRIC = "unmatched_tracking_events"
+CONSUMER_SCOPE = "consumer#tracking"
+
+
+class Ingested(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    UNMATCHED = "unmatched"
+
+
+def ingest(
+    uow_factory: UnitOfWorkFactory, update: TrackingUpdate, *, ids: IdGenerator, clock: Clock
+) -> Ingested:
+    uow = uow_factory()
+    scope = f"webhook#{update.provider}"
+    if uow.get_dedup(scope, update.provider_event_id) is not None:
+        return Ingested.DUPLICATE
+    target = uow.find_tracking(update.tracking_number)
+    now = clock.now()
+    data: dict[str, Any] = {"update": update.model_dump(mode="json")}
+    if target is not None:
+        data |= {"fulfillment_id": target.fulfillment_id, "shipped_with": target.carrier}
+    uow.add_event(
+        DomainEvent(
+            id=ids.new("evt"),
+            type=EventType.TRACKING_RECEIVED if target else EventType.TRACKING_UNMATCHED,
+            order_id=target.order_id if target else None,
+            tracking_number=update.tracking_number,
+            occurred_at=now,
+            actor=f"carrier:{update.provider}",
+            data=data,
+        )
+    )
+    uow.add_dedup(
+        DedupRecord(
+            scope=scope,
+            key=update.provider_event_id,
+            request_hash="",
+            ref=update.tracking_number,
+            created_at=now,
+        ),
+        ttl_seconds=WEBHOOK_DEDUP_TTL_SECONDS,
+    )
+    if target is None:
+        uow.count(UNMATCHED_METRIC, now.date().isoformat())
+    try:
+        uow.commit()
+    except DedupExists:
+        return Ingested.DUPLICATE  # the provider's retry raced its first delivery
+    return Ingested.ACCEPTED if target else Ingested.UNMATCHED
+
+
+def _tracked(scan: TrackingScan, provider: str) -> TrackedScan:
+    return TrackedScan(
+        status=scan.status,
+        raw_status=scan.raw_status,
+        raw_substatus=scan.raw_substatus,
+        occurred_at=scan.occurred_at,
+        message=scan.message,
+        location=scan.location,
+        provider=provider,
+        applied=False,
+    )
+
+
+def _identity(scan: TrackedScan) -> tuple[Any, ...]:
+    return (scan.occurred_at, scan.status, scan.raw_status, scan.raw_substatus, scan.message)
+
+
+def replay(fulfillment: Fulfillment, update: TrackingUpdate) -> tuple[Fulfillment, list[TrackedScan]]:
+    """The fulfillment with the update's scans merged into its history and its tracking state
+    replayed in event-time order; also the scans that were new."""
+    known = {_identity(s) for s in fulfillment.tracking_history}
+    fresh: list[TrackedScan] = []
+    for scan in (_tracked(s, update.provider) for s in update.scans):
+        if _identity(scan) not in known:
+            known.add(_identity(scan))
+            fresh.append(scan)
+    history = sorted([*fulfillment.tracking_history, *fresh], key=lambda s: (s.occurred_at, _identity(s)))
+    as_scans = [
+        TrackingScan(
+            status=s.status,
+            raw_status=s.raw_status,
+            raw_substatus=s.raw_substatus,
+            occurred_at=s.occurred_at,
+            message=s.message,
+            location=s.location,
+        )
+        for s in history
+    ]
+    outcome = apply_scans(None, None, as_scans)
+    applied = {(s.occurred_at, s.status, s.raw_status, s.raw_substatus, s.message) for s in outcome.applied}
+    # (the same fields, in the same order, as _identity)
+    history = [s.model_copy(update={"applied": _identity(s) in applied}) for s in history][
+        -MAX_TRACKED_SCANS:
+    ]
+    updates: dict[str, Any] = {
+        "tracking_history": history,
+        "tracking_status": outcome.status,
+        "tracking_status_at": outcome.at,
+        "estimated_delivery": update.estimated_delivery or fulfillment.estimated_delivery,
+    }
+    status = fulfillment.status
+    if outcome.status is not None and outcome.status != fulfillment.tracking_status:
+        trigger = fulfillment_trigger_for(outcome.status)
+        if trigger is not None and status not in FULFILLMENT_TERMINAL:
+            status = next_fulfillment_status(status, trigger)
+    updates["status"] = status
+    if outcome.status == TrackingStatus.DELIVERED:
+        updates["delivered_at"] = outcome.at
+    return fulfillment.model_copy(update=updates), fresh
+
+
+def apply_tracking(
+    uow_factory: UnitOfWorkFactory, received: DomainEvent, *, ids: IdGenerator, clock: Clock
+) -> OrderAggregate | None:
+    """Apply a ``tracking.received`` event; None when it was applied before (a redelivery)."""
+    update = TrackingUpdate.model_validate(received.data["update"])
+    fulfillment_id = str(received.data["fulfillment_id"])
+
+    def attempt() -> OrderAggregate | None:
+        uow = uow_factory()
+        if uow.get_dedup(CONSUMER_SCOPE, received.id) is not None:
+            return None
+        aggregate = load_order(uow, received.order_id or "")
+        before = next((f for f in aggregate.fulfillments if f.id == fulfillment_id), None)
+        if before is None:
+            return None
+        after, fresh = replay(before, update)
+        fulfillments = [after if f.id == before.id else f for f in aggregate.fulfillments]
+        change = Change(
+            order=follow_fulfillments(aggregate.order, fulfillments),
+            fulfillments=fulfillments,
+            event_type=EventType.TRACKING_UPDATED,
+            data={
+                "fulfillment_id": before.id,
+                "provider": update.provider,
+                "carrier": update.carrier,
+                "tracking_number": update.tracking_number,
+                "tracking_status_before": before.tracking_status,
+                "tracking_status": after.tracking_status,
+                "changed": after.tracking_status != before.tracking_status,
+                "fulfillment_status": after.status.value,
+                "raw_status": update.raw_status,
+                "raw_substatus": update.raw_substatus,
+                "estimated_delivery": update.estimated_delivery.isoformat()
+                if update.estimated_delivery
+                else None,
+                "public_url": update.public_url,
+                "new_scans": [s.model_dump(mode="json") for s in fresh],
+                # Scans that arrived but did not move the state: late, duplicate, or lower rank.
+                "ignored_scans": len([s for s in fresh if not _applied(after, s)]),
+            },
+        )
+        result = stage_change(
+            uow, aggregate, change, actor=f"carrier:{update.provider}", ids=ids, clock=clock
+        )
+        uow.add_dedup(
+            DedupRecord(
+                scope=CONSUMER_SCOPE, key=received.id, request_hash="", ref=before.id, created_at=clock.now()
+            )
+        )
+        try:
+            uow.commit()
+        except DedupExists:
+            return None
+        return result
+
+    return retrying(attempt)
+
+
+def _applied(fulfillment: Fulfillment, scan: TrackedScan) -> bool:
+    return any(_identity(s) == _identity(scan) and s.applied for s in fulfillment.tracking_history)
