@@ -12,6 +12,7 @@ from functools import cache
 
 from chalicelib.adapters.api_keys import ApiKeyStore
 from chalicelib.adapters.aws import client, reset_clients
+from chalicelib.adapters.channels import DynamoChannelStore
 from chalicelib.adapters.dynamodb import (
     DynamoNotificationClaims,
     DynamoOrderQueries,
@@ -40,6 +41,7 @@ class SystemClock:
 class Services:
     settings: Settings
     secrets: SecretStore
+    channels: DynamoChannelStore
     uow_factory: DynamoUnitOfWorkFactory
     queries: DynamoOrderQueries
     api_keys: ApiKeyStore
@@ -78,6 +80,7 @@ def services() -> Services:
     return Services(
         settings=cfg,
         secrets=SecretStore(client("ssm"), cfg.secrets_prefix),
+        channels=DynamoChannelStore(dynamodb, cfg.table_name),
         uow_factory=DynamoUnitOfWorkFactory(dynamodb, cfg.table_name),
         queries=DynamoOrderQueries(dynamodb, cfg.table_name),
         api_keys=ApiKeyStore(dynamodb, cfg.table_name, cache_seconds=cfg.api_key_cache_seconds),

@@ -21,6 +21,8 @@ ENV_RECEIPT_QUEUE = "OMS_RECEIPT_QUEUE"
 ENV_NOTIFY_QUEUE = "OMS_NOTIFY_QUEUE"
 ENV_ALLOCATION_QUEUE = "OMS_ALLOCATION_QUEUE"
 ENV_TRACKING_QUEUE = "OMS_TRACKING_QUEUE"
+ENV_WEBHOOKS_QUEUE = "OMS_WEBHOOKS_QUEUE"
+ENV_ALLOW_LOOPBACK_WEBHOOKS = "OMS_ALLOW_LOOPBACK_WEBHOOKS"
 ENV_SECRETS_PREFIX = "OMS_SECRETS_PREFIX"
 ENV_DIMENSIONAL_DIVISORS = "OMS_DIMENSIONAL_DIVISORS"
 ENV_WAREHOUSE_TOPIC_ARN = "OMS_WAREHOUSE_TOPIC_ARN"
@@ -48,6 +50,9 @@ class Settings:
     notify_queue: str
     allocation_queue: str
     tracking_queue: str
+    webhooks_queue: str
+    #: Only for the local stack and tests: let outbound webhooks reach 127.0.0.1.
+    allow_loopback_webhooks: bool
     #: SSM Parameter Store path of this stage's secrets (see chalicelib/adapters/secrets.py).
     secrets_prefix: str
     #: Dimensional-weight divisors (cm³/kg) per carrier, e.g. "default=5000;usps=5454".
@@ -75,6 +80,8 @@ class Settings:
             notify_queue=env.get(ENV_NOTIFY_QUEUE, f"{prefix}-notify"),
             allocation_queue=env.get(ENV_ALLOCATION_QUEUE, f"{prefix}-allocation"),
             tracking_queue=env.get(ENV_TRACKING_QUEUE, f"{prefix}-tracking"),
+            webhooks_queue=env.get(ENV_WEBHOOKS_QUEUE, f"{prefix}-webhooks-out"),
+            allow_loopback_webhooks=env.get(ENV_ALLOW_LOOPBACK_WEBHOOKS, "false").lower() == "true",
             secrets_prefix=env.get(ENV_SECRETS_PREFIX, f"/oms/{stage}"),
             dimensional_divisors=env.get(ENV_DIMENSIONAL_DIVISORS, "default=5000"),
             warehouse_topic_arn=env.get(ENV_WAREHOUSE_TOPIC_ARN, f"{topic_base}:{prefix}-warehouse"),

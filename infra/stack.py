@@ -25,6 +25,7 @@ from chalicelib.config import (
     ENV_TABLE_STREAM_ARN,
     ENV_TRACKING_QUEUE,
     ENV_WAREHOUSE_TOPIC_ARN,
+    ENV_WEBHOOKS_QUEUE,
 )
 
 TEMPLATE_PATH = Path(__file__).resolve().parent / "template.yaml"
@@ -44,6 +45,7 @@ APP_ENV_FROM_OUTPUT: dict[str, str] = {
     ENV_NOTIFY_QUEUE: "NotifyQueueName",
     ENV_ALLOCATION_QUEUE: "AllocationQueueName",
     ENV_TRACKING_QUEUE: "TrackingQueueName",
+    ENV_WEBHOOKS_QUEUE: "WebhooksOutQueueName",
     ENV_WAREHOUSE_TOPIC_ARN: "WarehouseTopicArn",
     ENV_OPERATIONS_TOPIC_ARN: "OperationsTopicArn",
 }

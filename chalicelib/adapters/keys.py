@@ -163,3 +163,16 @@ def boxes_pk(warehouse_id: str) -> str:
 
 
 ENTITY_BOX = "box"
+
+
+def endpoints_pk(channel_id: str) -> str:
+    """A channel's outbound webhook endpoints: one partition, one Query."""
+    return f"ENDPOINTS#{channel_id}"
+
+
+def deliveries_pk(endpoint_id: str) -> str:
+    return f"DELIVERIES#{endpoint_id}"
+
+
+ENTITY_ENDPOINT = "webhook_endpoint"
+ENTITY_DELIVERY = "webhook_delivery"

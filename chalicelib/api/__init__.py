@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chalice import Chalice
 
+from chalicelib.api.channels import channels_api
 from chalicelib.api.customers import customers_api
 from chalicelib.api.framework import install_problem_middleware, set_authenticator
 from chalicelib.api.meta import meta_api
@@ -25,3 +26,4 @@ def register_api(app: Chalice) -> None:
     app.register_blueprint(warehouse_api)
     app.register_blueprint(webhooks_api)
     app.register_blueprint(customers_api)
+    app.register_blueprint(channels_api)

@@ -14,11 +14,20 @@ from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Role
 from chalicelib.domain.errors import FieldError, InputInvalid, NotFound
 from chalicelib.domain.events import DomainEvent
-from chalicelib.domain.models import Fulfillment, Order, Sku, Timestamp, TrackedScan, format_timestamp
+from chalicelib.domain.models import (
+    Address,
+    Customer,
+    Fulfillment,
+    Order,
+    Sku,
+    Timestamp,
+    TrackedScan,
+    format_timestamp,
+)
 from chalicelib.domain.placement import PlaceOrderRequest
 from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus, TrackingStatus
 from chalicelib.service.fulfillment import cancel
-from chalicelib.service.lifecycle import place_hold, release_hold
+from chalicelib.service.lifecycle import OrderChanges, place_hold, release_hold, update_order
 from chalicelib.service.placement import place_order
 from chalicelib.service.ports import OrderAggregate
 
@@ -85,6 +94,18 @@ class OrderTracking(BaseModel):
     order_id: str
     status: OrderStatus
     shipments: list[ShipmentTracking]
+
+
+class OrderPatch(BaseModel):
+    """What a channel may change after placement; omitted fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    shipping_address: Address | None = None
+    billing_address: Address | None = None
+    customer: Customer | None = None
+    shipping_method: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    paid: bool | None = None
 
 
 class HoldRequest(BaseModel):
@@ -348,3 +369,37 @@ def order_tracking(call: Call) -> OrderTracking:
         if f.shipment is not None
     ]
     return OrderTracking(order_id=aggregate.order.id, status=aggregate.order.status, shipments=shipments)
+
+
+@endpoint(
+    orders_api,
+    "/v1/orders/{order_id}",
+    "PATCH",
+    summary="Change the address, customer, shipping method or payment state; hold rules run again",
+    roles=CHANNEL_OR_ADMIN,
+    body=OrderPatch,
+    response=OrderView,
+    tags=("orders",),
+    errors=(400, 401, 403, 404, 409, 413, 415, 422),
+)
+def patch_order(call: Call) -> OrderView:
+    svc = services()
+    body: OrderPatch = call.body
+    who = call.who
+    result = update_order(
+        svc.uow_factory,
+        call.params["order_id"],
+        OrderChanges(
+            shipping_address=body.shipping_address,
+            billing_address=body.billing_address,
+            customer=body.customer,
+            shipping_method=body.shipping_method,
+            paid=body.paid,
+        ),
+        policy=svc.hold_policy,
+        authorize=lambda order: who.require_channel_access(order.channel_id),
+        actor=who.actor,
+        ids=svc.ids,
+        clock=svc.clock,
+    )
+    return view_of(result)

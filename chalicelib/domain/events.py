@@ -21,6 +21,7 @@ class EventType(StrEnum):
     ORDER_PLACED = "order.placed"
     ORDER_RECEIVED = "order.received"
     ORDER_CONFIRMED = "order.confirmed"
+    ORDER_UPDATED = "order.updated"
     ORDER_ON_HOLD = "order.on_hold"
     ORDER_HOLD_RELEASED = "order.hold_released"
     ORDER_BACKORDERED = "order.backordered"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
@@ -126,6 +127,17 @@ class OrderLine(Strict):
     cancelled: int = 0
 
 
+class UnresolvedLine(Strict):
+    """A line a store sent that the service cannot fulfil as is (no SKU, or one not in the
+    catalogue). The order is taken anyway, on a ``manual`` hold, and the line kept for a person."""
+
+    title: str
+    sku: str | None = None
+    quantity: int
+    unit_price: Amount
+    reason: str
+
+
 class OrderTotals(Strict):
     subtotal: Amount
     shipping: Amount
@@ -157,6 +169,7 @@ class Order(Strict):
     lines: list[OrderLine]
     totals: OrderTotals
     holds: list[Hold] = Field(default_factory=list)
+    unresolved_lines: list[UnresolvedLine] = Field(default_factory=list)
     created_at: Timestamp
     updated_at: Timestamp
     confirmed_at: Timestamp | None = None
@@ -280,11 +293,31 @@ class Warehouse(Strict):
     country: CountryCode
 
 
+class ChannelKind(StrEnum):
+    API = "api"
+    SHOPIFY = "shopify"
+    WOOCOMMERCE = "woocommerce"
+
+
+class BackorderPolicy(StrEnum):
+    #: Accept what no warehouse holds as a backorder (allocated when stock arrives).
+    BACKORDER = "backorder"
+    #: Refuse the whole order (409 insufficient_stock) when anything is short.
+    REJECT = "reject"
+
+
 class Channel(Strict):
-    id: str
-    name: str
-    kind: str  # api | shopify | woocommerce
-    backorder_policy: str = "backorder"  # backorder | reject
+    """Where orders come from: the store's own API client, or a Shopify/WooCommerce store.
+
+    The store's signing secrets are not part of the channel: they live in SSM Parameter Store
+    and are never returned by the API."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,62}$")]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: ChannelKind = ChannelKind.API
+    backorder_policy: BackorderPolicy = BackorderPolicy.BACKORDER
+    #: Shopify: the shop's myshopify.com domain (checked against X-Shopify-Shop-Domain when set).
+    shop_domain: str | None = None
 
 
 class StockLevel(Strict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -28,6 +28,7 @@ from chalicelib.domain.models import (
     ShortText,
     Sku,
     Strict,
+    UnresolvedLine,
 )
 from chalicelib.domain.money import CURRENCY_EXPONENTS, Amount, MoneyError, check_amount_for_currency
 from chalicelib.domain.sourcing import SourcingPlan
@@ -109,9 +110,10 @@ def check_request(request: PlaceOrderRequest, products: Mapping[str, Product]) -
     return errors
 
 
-def _totals(request: PlaceOrderRequest) -> OrderTotals:
+def _totals(request: PlaceOrderRequest, unresolved: Sequence[UnresolvedLine] = ()) -> OrderTotals:
     q = Decimal(1).scaleb(-CURRENCY_EXPONENTS[request.currency])
     subtotal = sum((line.unit_price * line.quantity for line in request.lines), Decimal(0))
+    subtotal += sum((line.unit_price * line.quantity for line in unresolved), Decimal(0))
     total = subtotal + request.shipping_total + request.tax_total - request.discount_total
     return OrderTotals(
         subtotal=subtotal.quantize(q),
@@ -143,6 +145,7 @@ def build_order(
     order_id: str,
     new_fulfillment_id: Callable[[], str],
     now: datetime,
+    unresolved: Sequence[UnresolvedLine] = (),
 ) -> tuple[Order, list[Fulfillment]]:
     """The order as placed (version 1), one pending fulfillment per allocated warehouse and one
     backorder (no warehouse) per SKU that no warehouse could take."""
@@ -173,7 +176,8 @@ def build_order(
         paid=request.paid,
         notify=request.notify,
         lines=lines,
-        totals=_totals(request),
+        unresolved_lines=list(unresolved),
+        totals=_totals(request, unresolved),
         created_at=now,
         updated_at=now,
     )

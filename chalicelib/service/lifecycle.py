@@ -7,10 +7,13 @@ item of its message, so a redelivered message finds it and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.holds import HoldFinding, HoldPolicy, evaluate_holds
-from chalicelib.domain.models import Hold, Warehouse
+from chalicelib.domain.models import Address, Customer, Hold, Order, Warehouse
 from chalicelib.domain.status import (
     FulfillmentStatus,
     FulfillmentTrigger,
@@ -238,3 +241,98 @@ def release_hold(
         return result
 
     return retrying(attempt)
+
+
+@dataclass(frozen=True)
+class OrderChanges:
+    """What a store may change after placement (the REST PATCH and store order updates)."""
+
+    shipping_address: Address | None = None
+    billing_address: Address | None = None
+    customer: Customer | None = None
+    shipping_method: str | None = None
+    paid: bool | None = None
+
+
+#: Holds the rules lift by themselves once their cause is gone; a fraud review or a manual
+#: hold always waits for a person.
+SELF_LIFTING = frozenset({HoldReason.PAYMENT_PENDING, HoldReason.ADDRESS_INVALID})
+
+
+def update_order(
+    uow_factory: UnitOfWorkFactory,
+    order_id: str,
+    changes: OrderChanges,
+    *,
+    policy: HoldPolicy,
+    authorize: Callable[[Order], None],
+    actor: str,
+    ids: IdGenerator,
+    clock: Clock,
+) -> OrderAggregate:
+    """Apply a store's changes; the hold rules run again on the result: paying lifts
+    ``payment_pending``, a fixed address lifts ``address_invalid``, and new findings hold it."""
+
+    def attempt() -> OrderAggregate:
+        uow = uow_factory()
+        aggregate = load_order(uow, order_id)
+        order = aggregate.order
+        authorize(order)
+        updates = {
+            name: value
+            for name, value in vars(changes).items()
+            if value is not None and getattr(order, name) != value
+        }
+        if not updates:
+            return aggregate  # the same changes again: nothing to do
+        if order.status in (OrderStatus.CANCELLED, OrderStatus.RETURNED):
+            raise Conflict(f"the order is {order.status.value}", current=order.status.value, allowed=[])
+        if "shipping_address" in updates:
+            sealed = [
+                f for f in aggregate.fulfillments if f.is_active and f.status not in _ADDRESS_CHANGEABLE
+            ]
+            if sealed:
+                names = ", ".join(f"{f.id} ({f.status.value})" for f in sealed)
+                raise Conflict(
+                    f"too late to change the address: fulfillments {names} are packed or shipped",
+                    current=order.status.value,
+                    allowed=[],
+                )
+        changed = order.model_copy(update=updates)
+        findings = evaluate_holds(changed, policy) if order.received_at is not None else []
+        found = {f.reason for f in findings}
+        lifted = [h.reason.value for h in changed.holds if h.reason in SELF_LIFTING and h.reason not in found]
+        changed = changed.model_copy(
+            update={"holds": [h for h in changed.holds if h.reason.value not in lifted]}
+        )
+        updated = OrderAggregate(order=changed, fulfillments=aggregate.fulfillments)
+        new_findings = [f for f in findings if f.reason not in changed.hold_reasons]
+        change: Change
+        if new_findings and OrderTrigger.HOLD in allowed_order_triggers(changed.status):
+            change = _hold(updated, new_findings, placed_by="system:update", clock=clock)
+        elif changed.status == OrderStatus.ON_HOLD and not changed.holds:
+            change = _proceed(updated, uow.list_warehouses(), clock)
+        else:
+            change = Change(
+                order=changed,
+                fulfillments=aggregate.fulfillments,
+                event_type=EventType.ORDER_UPDATED,
+                data={},
+            )
+        change.data |= {"changed": sorted(updates), "holds_lifted": lifted}
+        result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
+        uow.commit()
+        return result
+
+    return retrying(attempt)
+
+
+_ADDRESS_CHANGEABLE = frozenset(
+    {
+        FulfillmentStatus.PENDING,
+        FulfillmentStatus.ON_HOLD,
+        FulfillmentStatus.RELEASED,
+        FulfillmentStatus.PICKING,
+        FulfillmentStatus.PICKED,
+    }
+)

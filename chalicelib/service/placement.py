@@ -10,6 +10,7 @@ written, so a lost race becomes a backorder or a rejection, never an oversell.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chalicelib.domain.errors import (
@@ -22,9 +23,11 @@ from chalicelib.domain.errors import (
     TooLarge,
 )
 from chalicelib.domain.events import DomainEvent, EventType
-from chalicelib.domain.models import Fulfillment, Order
+from chalicelib.domain.holds import HoldFinding
+from chalicelib.domain.models import Fulfillment, Hold, Order, UnresolvedLine
 from chalicelib.domain.placement import PlaceOrderRequest, build_order, check_request
 from chalicelib.domain.sourcing import plan_sourcing
+from chalicelib.domain.status import OrderTrigger, next_order_status
 from chalicelib.service.ports import (
     MAX_TRANSACTION_ITEMS,
     Clock,
@@ -67,7 +70,11 @@ def place_order(
     idempotency_key: str | None,
     ids: IdGenerator,
     clock: Clock,
+    holds: Sequence[HoldFinding] = (),
+    unresolved: Sequence[UnresolvedLine] = (),
 ) -> PlacementResult:
+    """``holds`` and ``unresolved`` come from store channels: lines that cannot be placed are
+    kept on the order, which is taken on hold instead of being refused."""
     request_hash = request.request_hash()
     for _attempt in range(MAX_ATTEMPTS):
         uow = uow_factory()
@@ -76,7 +83,7 @@ def place_order(
             return replay
         try:
             order, fulfillments = _stage_new_order(
-                uow, request, channel_id, idempotency_key, request_hash, ids, clock
+                uow, request, channel_id, idempotency_key, request_hash, ids, clock, holds, unresolved
             )
             uow.commit()
         except (StockConflict, DedupExists):
@@ -125,6 +132,8 @@ def _stage_new_order(
     request_hash: str,
     ids: IdGenerator,
     clock: Clock,
+    holds: Sequence[HoldFinding] = (),
+    unresolved: Sequence[UnresolvedLine] = (),
 ) -> tuple[Order, list[Fulfillment]]:
     channel = uow.get_channel(channel_id)
     if channel is None:
@@ -148,7 +157,18 @@ def _stage_new_order(
         order_id=ids.new("ord"),
         new_fulfillment_id=lambda: ids.new("ful"),
         now=now,
+        unresolved=unresolved,
     )
+    if holds:
+        order = order.model_copy(
+            update={
+                "status": next_order_status(order.status, OrderTrigger.HOLD),
+                "holds": [
+                    Hold(reason=h.reason, note=h.note, placed_at=now, placed_by=f"channel:{channel_id}")
+                    for h in holds
+                ],
+            }
+        )
     uow.add_order(order)
     for fulfillment in fulfillments:
         uow.add_fulfillment(fulfillment)
@@ -182,6 +202,8 @@ def _stage_new_order(
                     for f in fulfillments
                 ],
                 "split": plan.is_split,
+                "holds": [{"reason": h.reason.value, "note": h.note} for h in order.holds],
+                "unresolved_lines": [line.model_dump(mode="json") for line in order.unresolved_lines],
             },
         )
     )

@@ -16,6 +16,7 @@ from botocore.exceptions import WaiterError
 from moto import mock_aws
 
 from chalicelib import config
+from chalicelib.domain.outbound import MAX_ATTEMPTS
 from infra.build_merge import load_template
 from infra.stack import APP_ENV_FROM_OUTPUT, StackDeployError, app_environment, deploy_stack
 
@@ -119,7 +120,7 @@ def test_the_table_has_a_stream_of_new_and_old_images_and_six_string_keyed_gsis(
     assert attribute_types["gsi6pk"] == "S"
 
 
-def test_every_main_queue_has_its_own_dead_letter_queue_after_five_receives(
+def test_every_main_queue_has_its_own_dead_letter_queue_after_its_retries(
     outputs: dict[str, str],
 ) -> None:
     sqs = boto3.client("sqs")
@@ -138,7 +139,9 @@ def test_every_main_queue_has_its_own_dead_letter_queue_after_five_receives(
     } <= main_queues
     for name in main_queues:
         redrive = json.loads(attributes[name]["RedrivePolicy"])
-        assert redrive["maxReceiveCount"] == 5
+        # Webhooks to stores retry with growing delays over about a day (domain/outbound.py).
+        expected = MAX_ATTEMPTS if name.endswith("-webhooks-out") else 5
+        assert redrive["maxReceiveCount"] == expected
         assert redrive["deadLetterTargetArn"] == attributes[f"{name}-dlq"]["QueueArn"]
         assert attributes[name]["VisibilityTimeout"] == "60"
         assert attributes[name]["SqsManagedSseEnabled"] == "true"
@@ -160,21 +163,27 @@ def test_order_placed_on_the_bus_arrives_in_the_receipt_queue_and_not_in_notify(
 @pytest.mark.parametrize(
     ("detail_type", "queues"),
     [
-        ("order.confirmed", {"Notify"}),
-        ("order.on_hold", {"Notify"}),
-        ("order.backordered", {"Notify"}),
-        ("order.backorder_allocated", {"Notify"}),
-        ("fulfillment.shipped", {"Notify"}),
+        ("order.placed", {"Receipt", "WebhooksOut"}),
+        ("order.confirmed", {"Notify", "WebhooksOut"}),
+        ("order.updated", {"WebhooksOut"}),
+        ("order.on_hold", {"Notify", "WebhooksOut"}),
+        ("order.hold_released", {"WebhooksOut"}),
+        ("order.backordered", {"Notify", "WebhooksOut"}),
+        ("order.backorder_allocated", {"Notify", "WebhooksOut"}),
+        ("fulfillment.picked", {"WebhooksOut"}),
+        ("fulfillment.packed", {"WebhooksOut"}),
+        ("fulfillment.shipped", {"Notify", "WebhooksOut"}),
         ("sla.breached", {"Notify"}),
         # Cancelling tells the customer and frees stock that backorders may be waiting for.
-        ("order.cancelled", {"Notify", "Allocation"}),
-        ("order.lines_cancelled", {"Notify", "Allocation"}),
+        ("order.cancelled", {"Notify", "Allocation", "WebhooksOut"}),
+        ("order.lines_cancelled", {"Notify", "Allocation", "WebhooksOut"}),
         ("inventory.received", {"Allocation"}),
         ("inventory.adjusted", {"Allocation"}),
-        ("fulfillment.picked", set()),
         ("tracking.received", {"Tracking"}),
-        ("tracking.updated", {"Notify"}),
+        ("tracking.updated", {"Notify", "WebhooksOut"}),
         ("tracking.unmatched", set()),
+        ("feedback.received", {"WebhooksOut"}),
+        ("notification.sent", set()),
     ],
 )
 def test_each_event_type_reaches_exactly_the_queues_that_consume_it(
@@ -182,7 +191,7 @@ def test_each_event_type_reaches_exactly_the_queues_that_consume_it(
 ) -> None:
     _put_event(detail_type)
 
-    for queue in ("Receipt", "Notify", "Allocation", "Tracking"):
+    for queue in ("Receipt", "Notify", "Allocation", "Tracking", "WebhooksOut"):
         expected = [detail_type] if queue in queues else []
         assert [m["detail-type"] for m in _drain(outputs[f"{queue}QueueUrl"])] == expected, queue
 
@@ -221,6 +230,7 @@ def test_app_environment_gives_the_app_every_resource_name_it_reads(outputs: dic
         config.ENV_NOTIFY_QUEUE: f"{PREFIX}-notify",
         config.ENV_ALLOCATION_QUEUE: f"{PREFIX}-allocation",
         config.ENV_TRACKING_QUEUE: f"{PREFIX}-tracking",
+        config.ENV_WEBHOOKS_QUEUE: f"{PREFIX}-webhooks-out",
         config.ENV_WAREHOUSE_TOPIC_ARN: outputs["WarehouseTopicArn"],
         config.ENV_OPERATIONS_TOPIC_ARN: outputs["OperationsTopicArn"],
     }

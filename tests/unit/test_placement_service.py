@@ -139,6 +139,8 @@ def test_placement_writes_order_fulfillment_reservations_event_and_dedup_in_one_
                     }
                 ],
                 "split": False,
+                "holds": [],
+                "unresolved_lines": [],
             },
         )
     ]

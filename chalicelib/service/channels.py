@@ -1,0 +1,250 @@
+"""Use cases of channel administration and of signed webhooks back to the stores.
+
+Secrets are write-only: the API stores them in the secret store (SSM
+Parameter Store, SecureString) and only ever says how many are configured.
+A new store signing secret keeps the previous one accepted until it is
+retired, so a store can be switched over without losing a webhook.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets as random
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFound
+from chalicelib.domain.events import DomainEvent
+from chalicelib.domain.models import Channel, ChannelKind
+from chalicelib.domain.outbound import (
+    SUBSCRIBABLE_EVENTS,
+    Delivery,
+    EndpointStatus,
+    UnsafeUrl,
+    WebhookEndpoint,
+    check_url_syntax,
+    webhook_id,
+)
+from chalicelib.service.ports import ChannelRepository, Clock, IdGenerator, Secrets
+
+
+def store_secret_name(kind: ChannelKind, channel_id: str) -> str:
+    return f"webhooks/{kind.value}/{channel_id}"
+
+
+def endpoint_secret_name(endpoint_id: str) -> str:
+    return f"webhook-endpoints/{endpoint_id}"
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    channel: Channel
+    #: How many store signing secrets are accepted now (2 during a rotation). Never the secrets.
+    signing_secrets: int
+
+
+def _state(channel: Channel, secrets: Secrets) -> ChannelState:
+    count = len(secrets.secrets(store_secret_name(channel.kind, channel.id))) if channel.kind != "api" else 0
+    return ChannelState(channel=channel, signing_secrets=count)
+
+
+def get_channel(repo: ChannelRepository, secrets: Secrets, channel_id: str) -> ChannelState:
+    channel = repo.get(channel_id)
+    if channel is None:
+        raise NotFound("channel", channel_id)
+    return _state(channel, secrets)
+
+
+def create_channel(
+    repo: ChannelRepository, secrets: Secrets, channel: Channel, signing_secret: str | None
+) -> ChannelState:
+    if channel.kind != ChannelKind.API and not signing_secret:
+        raise InputInvalid(
+            [FieldError(["signing_secret"], f"a {channel.kind.value} channel needs its signing secret")]
+        )
+    if repo.get(channel.id) is not None:
+        raise Conflict(f"channel {channel.id} exists already")
+    if signing_secret and channel.kind != ChannelKind.API:
+        secrets.put(store_secret_name(channel.kind, channel.id), [signing_secret])
+    repo.create(channel)
+    return _state(channel, secrets)
+
+
+def update_channel(
+    repo: ChannelRepository,
+    secrets: Secrets,
+    channel_id: str,
+    changes: dict[str, object],
+    *,
+    signing_secret: str | None,
+    retire_previous_secret: bool,
+) -> ChannelState:
+    channel = repo.get(channel_id)
+    if channel is None:
+        raise NotFound("channel", channel_id)
+    if "kind" in changes and changes["kind"] != channel.kind:
+        raise Conflict("a channel's kind cannot change; create a new channel instead")
+    updated = Channel.model_validate({**channel.model_dump(), **changes})
+    if updated != channel:
+        repo.save(updated)
+    name = store_secret_name(updated.kind, updated.id)
+    current = secrets.secrets(name)
+    if signing_secret:
+        if updated.kind == ChannelKind.API:
+            raise InputInvalid([FieldError(["signing_secret"], "api channels authenticate with API keys")])
+        # Rotation: the new secret first, the one in use until now still accepted.
+        secrets.put(
+            name, [signing_secret, *current[:1]] if signing_secret not in current[:1] else current[:2]
+        )
+    elif retire_previous_secret and len(current) > 1:
+        secrets.put(name, current[:1])
+    return _state(updated, secrets)
+
+
+def register_endpoint(
+    repo: ChannelRepository,
+    secrets: Secrets,
+    channel_id: str,
+    url: str,
+    events: list[str],
+    *,
+    check_reachable: Callable[[str], None],
+    ids: IdGenerator,
+    clock: Clock,
+) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint; returns it with its ``whsec_`` secret, shown this once only."""
+    if repo.get(channel_id) is None:
+        raise NotFound("channel", channel_id)
+    unknown = sorted(set(events) - SUBSCRIBABLE_EVENTS)
+    if unknown:
+        raise InputInvalid([FieldError(["events"], f"not events one can subscribe to: {', '.join(unknown)}")])
+    try:
+        check_url_syntax(url)
+        check_reachable(url)
+    except UnsafeUrl as exc:
+        raise InputInvalid([FieldError(["url"], str(exc), "unsafe_url")]) from None
+    now = clock.now()
+    endpoint = WebhookEndpoint(
+        id=ids.new("whe"),
+        channel_id=channel_id,
+        url=url,
+        events=sorted(set(events)),
+        created_at=now,
+        updated_at=now,
+    )
+    secret = "whsec_" + base64.b64encode(random.token_bytes(32)).decode()
+    secrets.put(endpoint_secret_name(endpoint.id), [secret])
+    repo.save_endpoint(endpoint)
+    return endpoint, secret
+
+
+def list_deliveries(repo: ChannelRepository, channel_id: str, endpoint_id: str, limit: int) -> list[Delivery]:
+    if repo.get_endpoint(channel_id, endpoint_id) is None:
+        raise NotFound("webhook endpoint", endpoint_id)
+    return repo.list_deliveries(endpoint_id, limit)
+
+
+# --- delivery -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    channel_id: str
+    endpoint_id: str
+    event: DomainEvent
+
+
+def jobs_for(repo: ChannelRepository, event: DomainEvent) -> list[DeliveryJob]:
+    """One job per active endpoint of the event's channel that subscribed to its type."""
+    if event.channel_id is None:
+        return []
+    return [
+        DeliveryJob(channel_id=event.channel_id, endpoint_id=e.id, event=event)
+        for e in repo.list_endpoints(event.channel_id)
+        if e.wants(event.type)
+    ]
+
+
+class Delivered(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    GONE = "gone"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+Sender = Callable[[str, str, str, str], SendOutcome]
+"""(url, secret, webhook id, body) -> outcome."""
+
+
+def webhook_body(event: DomainEvent) -> str:
+    """What the store receives: ``{type, timestamp, data}`` as Standard Webhooks recommends."""
+    payload = event.model_dump(mode="json")
+    return json.dumps(
+        {
+            "type": event.type,
+            "timestamp": payload["occurred_at"],
+            "data": {
+                "event_id": event.id,
+                "order_id": event.order_id,
+                "channel_id": event.channel_id,
+                "order_version": event.version,
+                **payload["data"],
+            },
+        },
+        separators=(",", ":"),
+    )
+
+
+def deliver(
+    repo: ChannelRepository, secrets: Secrets, send: Sender, job: DeliveryJob, *, attempt: int, clock: Clock
+) -> Delivered:
+    endpoint = repo.get_endpoint(job.channel_id, job.endpoint_id)
+    if endpoint is None or endpoint.status != EndpointStatus.ACTIVE:
+        return Delivered.SKIPPED  # removed or disabled since the event happened
+    keys = secrets.secrets(endpoint_secret_name(endpoint.id))
+    if not keys:
+        return Delivered.SKIPPED
+    message_id = webhook_id(job.event.id, endpoint.id)
+    outcome = send(endpoint.url, keys[0], message_id, webhook_body(job.event))
+    status = outcome.status_code
+    if status is not None and 200 <= status < 300:
+        result, label = Delivered.DELIVERED, "delivered"
+    elif status == 410:
+        result, label = Delivered.GONE, "gone"
+    else:
+        result, label = Delivered.RETRY, "failed"
+    repo.record_delivery(
+        Delivery(
+            endpoint_id=endpoint.id,
+            webhook_id=message_id,
+            event_id=job.event.id,
+            event_type=job.event.type,
+            attempt=attempt,
+            attempted_at=clock.now(),
+            status_code=status,
+            outcome=label,
+            error=outcome.error,
+            duration_ms=outcome.duration_ms,
+        )
+    )
+    if result == Delivered.GONE:
+        # 410 Gone: the store says this endpoint no longer exists; stop sending to it.
+        repo.save_endpoint(
+            endpoint.model_copy(
+                update={
+                    "status": EndpointStatus.DISABLED,
+                    "disabled_reason": "the endpoint answered 410 Gone",
+                    "updated_at": clock.now(),
+                }
+            )
+        )
+    return result
