@@ -22,6 +22,7 @@ ENV_NOTIFY_QUEUE = "OMS_NOTIFY_QUEUE"
 ENV_ALLOCATION_QUEUE = "OMS_ALLOCATION_QUEUE"
 ENV_TRACKING_QUEUE = "OMS_TRACKING_QUEUE"
 ENV_WEBHOOKS_QUEUE = "OMS_WEBHOOKS_QUEUE"
+ENV_INTAKE_QUEUE = "OMS_INTAKE_QUEUE"
 ENV_ALLOW_LOOPBACK_WEBHOOKS = "OMS_ALLOW_LOOPBACK_WEBHOOKS"
 ENV_SECRETS_PREFIX = "OMS_SECRETS_PREFIX"
 ENV_DIMENSIONAL_DIVISORS = "OMS_DIMENSIONAL_DIVISORS"
@@ -51,6 +52,7 @@ class Settings:
     allocation_queue: str
     tracking_queue: str
     webhooks_queue: str
+    intake_queue: str
     #: Only for the local stack and tests: let outbound webhooks reach 127.0.0.1.
     allow_loopback_webhooks: bool
     #: SSM Parameter Store path of this stage's secrets (see chalicelib/adapters/secrets.py).
@@ -81,6 +83,7 @@ class Settings:
             allocation_queue=env.get(ENV_ALLOCATION_QUEUE, f"{prefix}-allocation"),
             tracking_queue=env.get(ENV_TRACKING_QUEUE, f"{prefix}-tracking"),
             webhooks_queue=env.get(ENV_WEBHOOKS_QUEUE, f"{prefix}-webhooks-out"),
+            intake_queue=env.get(ENV_INTAKE_QUEUE, f"{prefix}-intake"),
             allow_loopback_webhooks=env.get(ENV_ALLOW_LOOPBACK_WEBHOOKS, "false").lower() == "true",
             secrets_prefix=env.get(ENV_SECRETS_PREFIX, f"/oms/{stage}"),
             dimensional_divisors=env.get(ENV_DIMENSIONAL_DIVISORS, "default=5000"),

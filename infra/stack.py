@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from chalicelib.config import (
     ENV_ALLOCATION_QUEUE,
     ENV_EVENT_BUS_NAME,
+    ENV_INTAKE_QUEUE,
     ENV_NOTIFY_QUEUE,
     ENV_OPERATIONS_TOPIC_ARN,
     ENV_RECEIPT_QUEUE,
@@ -46,6 +47,7 @@ APP_ENV_FROM_OUTPUT: dict[str, str] = {
     ENV_ALLOCATION_QUEUE: "AllocationQueueName",
     ENV_TRACKING_QUEUE: "TrackingQueueName",
     ENV_WEBHOOKS_QUEUE: "WebhooksOutQueueName",
+    ENV_INTAKE_QUEUE: "IntakeQueueName",
     ENV_WAREHOUSE_TOPIC_ARN: "WarehouseTopicArn",
     ENV_OPERATIONS_TOPIC_ARN: "OperationsTopicArn",
 }

@@ -104,7 +104,9 @@ def _fulfillment_item(fulfillment: Fulfillment) -> dict[str, Any]:
 
 
 def event_item(event: DomainEvent) -> dict[str, Any]:
-    if event.tracking_number is not None:
+    if event.inbound_key is not None and event.channel_id is not None:
+        pk, sk = k.inbound_pk(event.channel_id, event.inbound_key), k.tracking_event_sk(event.id)
+    elif event.tracking_number is not None:
         pk, sk = k.tracking_pk(event.tracking_number), k.tracking_event_sk(event.id)
     elif event.order_id is not None and event.version is not None:
         pk, sk = k.order_pk(event.order_id), k.event_sk(event.version)
@@ -272,6 +274,10 @@ class DynamoReader:
         return TrackingRef(
             order_id=item["order_id"], fulfillment_id=item["fulfillment_id"], carrier=item["carrier"]
         )
+
+    def get_inbound(self, channel_id: str, key: str) -> str | None:
+        item = self._get(k.inbound_pk(channel_id, key), k.INBOUND_PAYLOAD_SK)
+        return str(item["body"]) if item else None
 
     def get_warehouse(self, warehouse_id: str) -> Warehouse | None:
         return next((w for w in self.list_warehouses() if w.id == warehouse_id), None)
@@ -457,6 +463,22 @@ class DynamoUnitOfWork(DynamoReader):
             "attribute_not_exists(pk) OR fulfillment_id = :fid",
             {":fid": fulfillment_id},
             ("tracking", carrier, number),
+        )
+
+    def add_inbound(self, channel_id: str, key: str, body: str) -> None:
+        """Keep a store webhook's raw body beside its event: events go through EventBridge,
+        which takes 256 KB at most, and a big store order would not fit."""
+        self._put(
+            {
+                "pk": k.inbound_pk(channel_id, key),
+                "sk": k.INBOUND_PAYLOAD_SK,
+                "entity": k.ENTITY_INBOUND,
+                "body": body,
+                "ttl": int(time.time()) + k.INBOUND_RETENTION_SECONDS,
+            },
+            "attribute_not_exists(pk)",
+            None,
+            ("dedup", "inbound", key),
         )
 
     def count(self, metric: str, day: str, by: int = 1) -> None:

@@ -176,3 +176,14 @@ def deliveries_pk(endpoint_id: str) -> str:
 
 ENTITY_ENDPOINT = "webhook_endpoint"
 ENTITY_DELIVERY = "webhook_delivery"
+
+
+def inbound_pk(channel_id: str, key: str) -> str:
+    """One store webhook delivery: its event item and its raw body (``PAYLOAD``)."""
+    return f"INBOUND#{channel_id}#{key}"
+
+
+INBOUND_PAYLOAD_SK = "PAYLOAD"
+ENTITY_INBOUND = "inbound_payload"
+#: Raw store payloads are kept this long (for replays and questions), then expire.
+INBOUND_RETENTION_SECONDS = 30 * 24 * 3600

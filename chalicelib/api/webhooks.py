@@ -1,4 +1,4 @@
-"""Carrier tracking webhooks: no API key, each provider's own scheme over the raw request bytes.
+"""Inbound webhooks (carriers and stores): no API key, each provider's own scheme over the raw bytes.
 
 Every route: verify the signature over ``raw_body`` (never re-serialised
 JSON) -> 401 on a bad or missing one, nothing stored; parse -> 400 on a
@@ -10,6 +10,7 @@ Shippo wants a 2xx within 3 s: the worker does the rest.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -23,10 +24,15 @@ from chalicelib.adapters.signatures import (
     verify_aftership,
     verify_easypost,
     verify_shippo,
+    verify_shopify,
     verify_standard,
+    verify_woocommerce,
 )
 from chalicelib.api.framework import Call, ProblemError, endpoint, parse_json_body
 from chalicelib.bootstrap import services
+from chalicelib.domain.channels import is_woocommerce_ping
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.models import Channel, ChannelKind
 from chalicelib.domain.tracking import (
     NotATrackingEvent,
     StandardTrackingEvent,
@@ -36,6 +42,8 @@ from chalicelib.domain.tracking import (
     parse_shippo,
     parse_standard,
 )
+from chalicelib.service.channels import store_secret_name
+from chalicelib.service.intake import receive_store_webhook
 from chalicelib.service.tracking import Ingested, ingest
 
 webhooks_api = Blueprint(__name__)
@@ -155,3 +163,99 @@ def standard(call: Call) -> Response:
         raise _unauthorized(f"Standard Webhooks verification failed: {verdict.value.replace('_', ' ')}")
     webhook_id = header(call.request.headers, "webhook-id") or ""
     return _receive(lambda payload: parse_standard(payload, webhook_id), parse_json_body(call.request))
+
+
+# --- store order webhooks ---------------------------------------------------------------------
+
+SHOPIFY_ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/cancelled"})
+WOOCOMMERCE_ORDER_TOPICS = frozenset({"order.created", "order.updated"})
+
+
+def _store_channel(channel_id: str, kind: ChannelKind) -> Channel:
+    channel = services().channels.get(channel_id)
+    if channel is None or channel.kind != kind:
+        raise NotFound(f"{kind.value} channel", channel_id)
+    return channel
+
+
+def _intake(channel: Channel, *, topic: str, delivery_key: str, body: bytes, relevant: bool) -> Response:
+    if relevant:
+        try:
+            json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ProblemError(
+                400, "malformed-json", "Malformed JSON", f"the body is not valid JSON: {exc}"
+            ) from None
+    svc = services()
+    outcome = receive_store_webhook(
+        svc.uow_factory,
+        channel_id=channel.id,
+        store=channel.kind.value,
+        topic=topic,
+        delivery_key=delivery_key,
+        body=body.decode("utf-8"),
+        relevant=relevant,
+        ids=svc.ids,
+        clock=svc.clock,
+    )
+    return _answer(200, outcome.value)
+
+
+@endpoint(
+    webhooks_api,
+    "/v1/webhooks/channels/shopify/{channel_id}",
+    "POST",
+    summary="Shopify order webhooks (orders/create, orders/updated, orders/cancelled)",
+    roles=None,
+    response=WebhookReceipt,
+    tags=("webhooks",),
+    errors=(*WEBHOOK_ERRORS, 404),
+    content_types=WEBHOOK_CONTENT_TYPES,
+)
+def shopify_orders(call: Call) -> Response:
+    channel = _store_channel(call.params["channel_id"], ChannelKind.SHOPIFY)
+    raw = call.request.raw_body or b""
+    headers = call.request.headers
+    if not verify_shopify(
+        raw, headers, services().secrets.secrets(store_secret_name(channel.kind, channel.id))
+    ):
+        raise _unauthorized("X-Shopify-Hmac-Sha256 is missing or does not match the body")
+    shop = header(headers, "X-Shopify-Shop-Domain")
+    if channel.shop_domain and shop != channel.shop_domain:
+        raise _unauthorized(f"this channel takes webhooks from {channel.shop_domain} only")
+    webhook_id = header(headers, "X-Shopify-Webhook-Id")
+    if not webhook_id:
+        raise ProblemError(400, "missing-header", "Missing header", "X-Shopify-Webhook-Id is required")
+    topic = header(headers, "X-Shopify-Topic") or ""
+    return _intake(
+        channel, topic=topic, delivery_key=webhook_id, body=raw, relevant=topic in SHOPIFY_ORDER_TOPICS
+    )
+
+
+@endpoint(
+    webhooks_api,
+    "/v1/webhooks/channels/woocommerce/{channel_id}",
+    "POST",
+    summary="WooCommerce order webhooks (order.created, order.updated) and the ping on save",
+    roles=None,
+    response=WebhookReceipt,
+    tags=("webhooks",),
+    errors=(*WEBHOOK_ERRORS, 404),
+    content_types=[*WEBHOOK_CONTENT_TYPES, "application/x-www-form-urlencoded"],
+)
+def woocommerce_orders(call: Call) -> Response:
+    channel = _store_channel(call.params["channel_id"], ChannelKind.WOOCOMMERCE)
+    raw = call.request.raw_body or b""
+    headers = call.request.headers
+    if is_woocommerce_ping(raw, header(headers, "content-type")):
+        return _answer(200, "pong")  # sent unsigned when the webhook is saved; a failure would count
+    if not verify_woocommerce(
+        raw, headers, services().secrets.secrets(store_secret_name(channel.kind, channel.id))
+    ):
+        raise _unauthorized("X-WC-Webhook-Signature is missing or does not match the body")
+    topic = header(headers, "X-WC-Webhook-Topic") or ""
+    # X-WC-Webhook-Delivery-ID is new on every retry: the body itself identifies a delivery.
+    delivery_key = hashlib.sha256(raw).hexdigest()
+    return _intake(
+        channel, topic=topic, delivery_key=delivery_key, body=raw, relevant=topic in WOOCOMMERCE_ORDER_TOPICS
+    )

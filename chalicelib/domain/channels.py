@@ -422,15 +422,19 @@ def _address(
 
 
 def _address_name(obj: Mapping[str, object] | None, path: _Path, *, full_name_key: str | None) -> str | None:
-    """The addressee: the store's full name, else first and last name, else the company."""
+    """The addressee: the store's full name (else first and last name) and the company.
+
+    ``Address`` has no company field, and a parcel for a business without its company on the
+    label may not be delivered, so the company goes on the name line: "Lise Meitner, Institut".
+    """
     if obj is None:
         return None
     full = _text(obj, full_name_key, path) if full_name_key else None
-    return (
-        full
-        or _joined(_text(obj, "first_name", path), _text(obj, "last_name", path))
-        or _text(obj, "company", path)
-    )
+    person = full or _joined(_text(obj, "first_name", path), _text(obj, "last_name", path))
+    company = _text(obj, "company", path)
+    if person and company and company not in person:
+        return f"{person}, {company}"
+    return person or company
 
 
 def _customer(
@@ -570,8 +574,8 @@ def map_shopify_order(payload: object, *, known_skus: Collection[str]) -> Channe
     tax_total = reader.amount(body, "total_tax", (), default=Decimal(0))
     if body.get("taxes_included") is True and tax_total is not None:
         # Prices already contain the tax; the order model adds tax on top of the lines, so the
-        # included tax would be counted twice.
-        tax_total = Decimal(0)
+        # included tax would be counted twice. (Zero in the amount's own exponent: "0.00".)
+        tax_total = Decimal(0).quantize(tax_total)
     discount_total = reader.amount(body, "total_discounts", (), default=Decimal(0))
 
     customer_obj = _optional_object(body, "customer", ())
@@ -589,8 +593,10 @@ def map_shopify_order(payload: object, *, known_skus: Collection[str]) -> Channe
     billing_name = _address_name(billing_obj, ("billing_address",), full_name_key="name")
     email = _text(body, "email", ()) or _text(body, "contact_email", ())
     email_path: _Path = ("email",)
-    if email is None and customer_obj is not None:
-        email, email_path = _text(customer_obj, "email", ("customer",)), ("customer", "email")
+    customer_email = _text(customer_obj, "email", ("customer",)) if customer_obj is not None else None
+    if email is None and customer_email is not None:
+        # Problems name the field the value came from; a missing e-mail is named "email".
+        email, email_path = customer_email, ("customer", "email")
     customer = _customer(
         reader,
         name=(customer_name or shipping_name or billing_name, ("customer", "first_name")),
@@ -670,7 +676,7 @@ def _woocommerce_unit_price(
     subtotal_value = line.get("subtotal")
     if subtotal_value is not None and not isinstance(subtotal_value, str):
         _fail((*where, "subtotal"), f"must be a decimal string, not {type(subtotal_value).__name__}")
-    price_value = line.get("price")
+    price_value = line["price"]
     if isinstance(price_value, bool) or not (
         price_value is None or isinstance(price_value, (int, float, str))
     ):

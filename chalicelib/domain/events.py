@@ -40,6 +40,9 @@ class EventType(StrEnum):
     TRACKING_RECEIVED = "tracking.received"
     TRACKING_UNMATCHED = "tracking.unmatched"
     TRACKING_UPDATED = "tracking.updated"
+    # Store webhooks (Shopify, WooCommerce): received, then mapped by the intake worker.
+    CHANNEL_ORDER_RECEIVED = "channel.order_received"
+    CHANNEL_WEBHOOK_IGNORED = "channel.webhook_ignored"
     # Inventory events belong to a stock level (sku, warehouse), not to an order.
     INVENTORY_RECEIVED = "inventory.received"
     INVENTORY_ADJUSTED = "inventory.adjusted"
@@ -59,6 +62,8 @@ class DomainEvent(BaseModel):
     warehouse_id: str | None = None
     #: Inbound tracking events are kept under their tracking number.
     tracking_number: str | None = None
+    #: Inbound store webhooks are kept under their channel and delivery key, beside the raw body.
+    inbound_key: str | None = None
     occurred_at: Timestamp
     #: Who caused it: ``channel:<id>``, ``admin:<key id>``, ``system:<worker>``.
     actor: str

@@ -11,7 +11,16 @@ from __future__ import annotations
 from chalice import Chalice
 
 from chalicelib.config import settings
-from chalicelib.workers import allocation, notify, receipt, relay, schedules, tracking, webhooks_out
+from chalicelib.workers import (
+    allocation,
+    intake,
+    notify,
+    receipt,
+    relay,
+    schedules,
+    tracking,
+    webhooks_out,
+)
 
 
 def register_workers(app: Chalice) -> None:
@@ -34,6 +43,7 @@ def register_workers(app: Chalice) -> None:
     app.on_sqs_message(queue=cfg.webhooks_queue, batch_size=10, name="webhooks_out_worker")(
         webhooks_out.handle_batch
     )
+    app.on_sqs_message(queue=cfg.intake_queue, batch_size=10, name="intake_worker")(intake.handle_batch)
     app.schedule("rate(15 minutes)", name="sla_sweeper", description="record work past its ship-by promise")(
         schedules.sla_sweeper
     )

@@ -66,6 +66,8 @@ CHANNELS = [
     Channel(id="web", name="Web store", kind="api", backorder_policy="backorder"),
     Channel(id="mobile", name="Mobile app", kind="api", backorder_policy="backorder"),
     Channel(id="marketplace", name="Marketplace", kind="api", backorder_policy="reject"),
+    Channel(id="shop", name="Shopify store", kind="shopify", backorder_policy="backorder"),
+    Channel(id="woo", name="WooCommerce store", kind="woocommerce", backorder_policy="backorder"),
 ]
 #: sku -> {warehouse: on_hand}
 STOCK = {
@@ -112,6 +114,9 @@ SECRETS = {
     "webhooks/shippo_token": ["shippo-url-token"],
     "webhooks/standard_webhooks": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
     "signing/links": ["link-signing-key-1"],
+    # A rotation in progress: the store signs with either.
+    "webhooks/shopify/shop": ["shopify-secret-new", "shopify-secret-old"],
+    "webhooks/woocommerce/woo": ["woocommerce-secret"],
 }
 
 

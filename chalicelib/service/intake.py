@@ -1,0 +1,264 @@
+"""Use cases of store intake: Shopify and WooCommerce order webhooks into the one order model.
+
+The webhook route answers within the store's deadline (Shopify: 5 s) by doing
+only this, in one transaction: the delivery's dedup item, its raw body, and a
+``channel.order_received`` event (or ``channel.webhook_ignored`` for topics
+the service does not act on). The intake worker then maps the store order
+(``domain.channels``) and runs the same use cases as the REST API: placement,
+order update, cancellation. Placement is idempotent on the channel's
+external id, so a store re-sending an order under a new webhook id still
+makes one order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from chalicelib.domain.channels import (
+    ChannelOrder,
+    map_shopify_order,
+    map_woocommerce_order,
+)
+from chalicelib.domain.channels import UnresolvedLine as StoreLine
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.holds import HoldPolicy
+from chalicelib.domain.models import Order, UnresolvedLine
+from chalicelib.domain.status import HoldReason, OrderStatus
+from chalicelib.service.fulfillment import cancel
+from chalicelib.service.lifecycle import OrderChanges, place_hold, update_order
+from chalicelib.service.placement import external_id_scope, place_order
+from chalicelib.service.ports import Clock, DedupExists, DedupRecord, IdGenerator, UnitOfWorkFactory
+
+logger = logging.getLogger("oms.intake")
+
+#: Store webhook deliveries are remembered this long (Shopify retries for 48 hours).
+DELIVERY_DEDUP_TTL_SECONDS = 7 * 24 * 3600
+
+
+class Received(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+
+
+def receive_store_webhook(
+    uow_factory: UnitOfWorkFactory,
+    *,
+    channel_id: str,
+    store: str,
+    topic: str,
+    delivery_key: str,
+    body: str,
+    relevant: bool,
+    ids: IdGenerator,
+    clock: Clock,
+) -> Received:
+    uow = uow_factory()
+    scope = f"store-webhook#{channel_id}"
+    if uow.get_dedup(scope, delivery_key) is not None:
+        return Received.DUPLICATE
+    now = clock.now()
+    uow.add_event(
+        DomainEvent(
+            id=ids.new("evt"),
+            type=EventType.CHANNEL_ORDER_RECEIVED if relevant else EventType.CHANNEL_WEBHOOK_IGNORED,
+            channel_id=channel_id,
+            inbound_key=delivery_key,
+            occurred_at=now,
+            actor=f"store:{store}",
+            data={"store": store, "topic": topic},
+        )
+    )
+    if relevant:
+        uow.add_inbound(channel_id, delivery_key, body)
+    uow.add_dedup(
+        DedupRecord(scope=scope, key=delivery_key, request_hash="", ref=channel_id, created_at=now),
+        ttl_seconds=DELIVERY_DEDUP_TTL_SECONDS,
+    )
+    try:
+        uow.commit()
+    except DedupExists:
+        return Received.DUPLICATE
+    return Received.ACCEPTED if relevant else Received.IGNORED
+
+
+CANCEL_TOPICS = frozenset({"orders/cancelled"})
+
+
+def _candidate_skus(payload: Any) -> set[str]:
+    """The SKUs a store payload names (before mapping: the mapper needs to know which exist)."""
+    lines = payload.get("line_items") if isinstance(payload, dict) else None
+    if not isinstance(lines, list):
+        return set()
+    return {str(line["sku"]).strip() for line in lines if isinstance(line, dict) and line.get("sku")}
+
+
+def _unresolved(lines: list[StoreLine]) -> list[UnresolvedLine]:
+    return [
+        UnresolvedLine(
+            title=line.title,
+            sku=line.sku,
+            quantity=line.quantity,
+            unit_price=line.unit_price if line.unit_price is not None else Decimal(0),
+            reason=line.reason,
+        )
+        for line in lines
+    ]
+
+
+def process_store_order(
+    uow_factory: UnitOfWorkFactory,
+    received: DomainEvent,
+    *,
+    policy: HoldPolicy,
+    ids: IdGenerator,
+    clock: Clock,
+) -> Order | None:
+    """Map a received store order and place, update or cancel it. Returns the order (None when
+    there is nothing to do: a cancelled order never placed, or an expired payload)."""
+    channel_id, key = received.channel_id or "", received.inbound_key or ""
+    store, topic = str(received.data.get("store")), str(received.data.get("topic"))
+    uow = uow_factory()
+    body = uow.get_inbound(channel_id, key)
+    if body is None:
+        logger.warning("store payload expired before it was processed", extra={"channel_id": channel_id})
+        return None
+    payload = json.loads(body)
+    known = set(uow.get_products(_candidate_skus(payload)))
+    mapped = (map_shopify_order if store == "shopify" else map_woocommerce_order)(payload, known_skus=known)
+    seen = uow.get_dedup(external_id_scope(channel_id), mapped.external_id)
+    actor = f"store:{store}"
+    if topic in CANCEL_TOPICS or mapped.cancelled:
+        return _cancel(uow_factory, seen.ref if seen else None, mapped, actor=actor, ids=ids, clock=clock)
+    if seen is None:
+        if mapped.request is None:
+            # Not placeable at all (e.g. amounts the currency cannot hold): fail loudly; the
+            # message ends in the DLQ with this reason beside it, and nothing is lost.
+            raise ValueError(
+                f"store order {mapped.external_id} cannot be placed: {'; '.join(mapped.problems)}"
+            )
+        try:
+            result = place_order(
+                uow_factory,
+                mapped.request,
+                channel_id=channel_id,
+                idempotency_key=None,
+                ids=ids,
+                clock=clock,
+                holds=mapped.holds,
+                unresolved=_unresolved(mapped.unresolved_lines),
+            )
+            return result.order
+        except Conflict:
+            seen = uow_factory().get_dedup(external_id_scope(channel_id), mapped.external_id)
+            if seen is None:
+                raise
+    return _update(uow_factory, seen.ref, mapped, policy=policy, actor=actor, ids=ids, clock=clock)
+
+
+def _update(
+    uow_factory: UnitOfWorkFactory,
+    order_id: str,
+    mapped: ChannelOrder,
+    *,
+    policy: HoldPolicy,
+    actor: str,
+    ids: IdGenerator,
+    clock: Clock,
+) -> Order:
+    request = mapped.request
+    changes = OrderChanges(paid=mapped.paid)
+    if request is not None:
+        changes = OrderChanges(
+            shipping_address=request.shipping_address,
+            billing_address=request.billing_address,
+            customer=request.customer,
+            shipping_method=request.shipping_method,
+            paid=mapped.paid,
+        )
+    try:
+        result = update_order(
+            uow_factory,
+            order_id,
+            changes,
+            policy=policy,
+            authorize=lambda _: None,
+            actor=actor,
+            ids=ids,
+            clock=clock,
+        )
+    except Conflict as exc:
+        # e.g. a new address after packing: the store's change cannot be applied; say so.
+        logger.warning("store update not applied", extra={"order_id": order_id, "reason": str(exc)})
+        return _flag(
+            uow_factory,
+            order_id,
+            f"the store changed the order but it could not be applied: {exc}",
+            actor=actor,
+            ids=ids,
+            clock=clock,
+        )
+    order = result.order
+    if request is not None and _lines(order) != {(li.sku, li.quantity) for li in request.lines}:
+        # Line edits in the store are not applied automatically: a person decides.
+        return _flag(
+            uow_factory,
+            order_id,
+            "the store edited the order's lines; review and adjust",
+            actor=actor,
+            ids=ids,
+            clock=clock,
+        )
+    return order
+
+
+def _lines(order: Order) -> set[tuple[str, int]]:
+    return {(line.sku, line.quantity) for line in order.lines}
+
+
+def _flag(
+    uow_factory: UnitOfWorkFactory, order_id: str, note: str, *, actor: str, ids: IdGenerator, clock: Clock
+) -> Order:
+    try:
+        return place_hold(
+            uow_factory, order_id, HoldReason.MANUAL, note, actor=actor, ids=ids, clock=clock
+        ).order
+    except Conflict:  # too far along to hold (shipped): the timeline and the log keep it
+        aggregate = uow_factory().get_order(order_id)
+        assert aggregate is not None
+        return aggregate.order
+
+
+def _cancel(
+    uow_factory: UnitOfWorkFactory,
+    order_id: str | None,
+    mapped: ChannelOrder,
+    *,
+    actor: str,
+    ids: IdGenerator,
+    clock: Clock,
+) -> Order | None:
+    if order_id is None:
+        return None  # cancelled in the store before it ever reached us: nothing to do
+    reason = f"cancelled in the store ({mapped.cancel_reason or 'no reason given'})"
+    try:
+        return cancel(
+            uow_factory, order_id, reason, None, authorize=lambda _: None, actor=actor, ids=ids, clock=clock
+        ).order
+    except Conflict as exc:
+        aggregate = uow_factory().get_order(order_id)
+        if aggregate is not None and aggregate.order.status == OrderStatus.CANCELLED:
+            return aggregate.order
+        return _flag(
+            uow_factory,
+            order_id,
+            f"the store cancelled the order too late: {exc}",
+            actor=actor,
+            ids=ids,
+            clock=clock,
+        )
