@@ -60,6 +60,7 @@ ENV_CLOCK_SPEED = "OMS_CLOCK_SPEED"
 ENV_VISIBILITY_TIMEOUT = "OMS_VISIBILITY_TIMEOUT"
 ENV_SENDER = "OMS_SENDER_EMAIL"
 ENV_PUBLIC_BASE_URL = "OMS_PUBLIC_BASE_URL"
+ENV_ALLOW_LOOPBACK_WEBHOOKS = "OMS_ALLOW_LOOPBACK_WEBHOOKS"
 
 #: Clients the app creates lazily; created once before the API serves concurrent requests,
 #: because creating boto3 clients from the default session is not thread-safe.
@@ -276,6 +277,9 @@ class LocalStack:
             **app_environment(outputs, opts.stage),
             ENV_SENDER: opts.sender_email,
             ENV_PUBLIC_BASE_URL: provisional_url,
+            # Locally the stores' endpoints are on this machine (a receiver on 127.0.0.1);
+            # AWS stages refuse loopback and private addresses (SSRF).
+            ENV_ALLOW_LOOPBACK_WEBHOOKS: os.environ.get(ENV_ALLOW_LOOPBACK_WEBHOOKS, "true"),
         }
         self._set_environment(app_env)
 
