@@ -16,6 +16,7 @@ from chalicelib.adapters.channels import DynamoChannelStore
 from chalicelib.adapters.dynamodb import (
     DynamoNotificationClaims,
     DynamoOrderQueries,
+    DynamoStockQueries,
     DynamoUnitOfWorkFactory,
     reference_cache,
 )
@@ -42,6 +43,7 @@ class Services:
     settings: Settings
     secrets: SecretStore
     channels: DynamoChannelStore
+    stock: DynamoStockQueries
     uow_factory: DynamoUnitOfWorkFactory
     queries: DynamoOrderQueries
     api_keys: ApiKeyStore
@@ -81,6 +83,7 @@ def services() -> Services:
         settings=cfg,
         secrets=SecretStore(client("ssm"), cfg.secrets_prefix),
         channels=DynamoChannelStore(dynamodb, cfg.table_name),
+        stock=DynamoStockQueries(dynamodb, cfg.table_name),
         uow_factory=DynamoUnitOfWorkFactory(dynamodb, cfg.table_name),
         queries=DynamoOrderQueries(dynamodb, cfg.table_name),
         api_keys=ApiKeyStore(dynamodb, cfg.table_name, cache_seconds=cfg.api_key_cache_seconds),

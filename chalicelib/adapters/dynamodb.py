@@ -32,6 +32,7 @@ from chalicelib.domain.models import (
     Warehouse,
     format_timestamp,
 )
+from chalicelib.domain.returns import ReturnRequest
 from chalicelib.service.ports import (
     DedupExists,
     DedupRecord,
@@ -100,6 +101,18 @@ def _fulfillment_item(fulfillment: Fulfillment) -> dict[str, Any]:
             created_at=format_timestamp(fulfillment.created_at),
         ),
         "doc": fulfillment.model_dump(mode="json"),
+    }
+
+
+def _return_item(rma: ReturnRequest) -> dict[str, Any]:
+    return {
+        "pk": k.order_pk(rma.order_id),
+        "sk": k.return_sk(rma.id),
+        "entity": k.ENTITY_RETURN,
+        "version": rma.version,
+        "status": rma.status.value,
+        "gsi6pk": rma.id,  # the sparse by-id index fulfillments use: an RMA is found by its number
+        "doc": rma.model_dump(mode="json"),
     }
 
 
@@ -232,7 +245,7 @@ class DynamoReader:
         return {(level.warehouse_id, level.sku): level for level in levels}
 
     def get_order(self, order_id: str) -> OrderAggregate | None:
-        # Items of one order sort EVENT# < FUL# < ORDER: ">= FUL#" skips the timeline.
+        # Items of one order sort EVENT# < FUL# < ORDER < RMA#: ">= FUL#" skips the timeline.
         items = list(
             self._query(
                 KeyConditionExpression="pk = :pk AND sk >= :ful",
@@ -248,7 +261,12 @@ class DynamoReader:
         fulfillments = [
             Fulfillment.model_validate(i["doc"]) for i in items if i.get("entity") == k.ENTITY_FULFILLMENT
         ]
-        return OrderAggregate(order=Order.model_validate(orders[0]["doc"]), fulfillments=fulfillments)
+        returns = [
+            ReturnRequest.model_validate(i["doc"]) for i in items if i.get("entity") == k.ENTITY_RETURN
+        ]
+        return OrderAggregate(
+            order=Order.model_validate(orders[0]["doc"]), fulfillments=fulfillments, returns=returns
+        )
 
     def get_dedup(self, scope: str, key: str) -> DedupRecord | None:
         item = self._get(k.dedup_pk(scope, key), k.DEDUP_SK)
@@ -347,6 +365,8 @@ def _stock_from_item(item: dict[str, Any]) -> StockLevel:
         reserved=item["reserved"],
         available=item["available"],
         bin=item.get("bin"),
+        reorder_point=item.get("reorder_point"),
+        overstock_level=item.get("overstock_level"),
     )
 
 
@@ -408,6 +428,7 @@ class DynamoUnitOfWork(DynamoReader):
         available: int = 0,
         require_available: int | None = None,
         require_reserved: int | None = None,
+        expect_on_hand: int | None = None,
     ) -> None:
         """Add the deltas to one stock level. ``available`` is stored (conditions cannot do
         arithmetic), so every caller moves it together with the fields it derives from."""
@@ -419,6 +440,10 @@ class DynamoUnitOfWork(DynamoReader):
         if require_reserved is not None:
             conditions.append("reserved >= :need_rs")
             values[":need_rs"] = require_reserved
+        if expect_on_hand is not None:
+            # A count or a new level replaces what was read: it must still be what was read.
+            conditions.append("on_hand = :expect_oh")
+            values[":expect_oh"] = expect_on_hand
         # Goods may arrive for a SKU the warehouse never held: a plain receipt creates the level.
         key_condition = None if on_hand > 0 and not conditions else "attribute_exists(pk)"
         condition = " AND ".join(c for c in [key_condition, *conditions] if c)
@@ -430,15 +455,64 @@ class DynamoUnitOfWork(DynamoReader):
                 "reserved = if_not_exists(reserved, :zero) + :rs, "
                 "available = if_not_exists(available, :zero) + :av, "
                 "sku = if_not_exists(sku, :sku), warehouse_id = if_not_exists(warehouse_id, :wh), "
-                "entity = if_not_exists(entity, :entity)"
+                "entity = if_not_exists(entity, :entity), "
+                "gsi5pk = if_not_exists(gsi5pk, :g5pk), gsi5sk = if_not_exists(gsi5sk, :g5sk)"
             ),
             "ExpressionAttributeValues": serialize(
-                {**values, ":sku": sku, ":wh": warehouse_id, ":entity": k.ENTITY_STOCK}
+                {
+                    **values,
+                    ":sku": sku,
+                    ":wh": warehouse_id,
+                    ":entity": k.ENTITY_STOCK,
+                    ":g5pk": k.stock_index_keys(warehouse_id, sku)["gsi5pk"],
+                    ":g5sk": sku,
+                }
             ),
         }
         if condition:
             update["ConditionExpression"] = condition
         self._stage({"Update": update}, ("stock", warehouse_id, sku))
+
+    def add_return(self, rma: ReturnRequest) -> None:
+        self._put(_return_item(rma), "attribute_not_exists(pk)", None, ("order", rma.order_id))
+
+    def update_return(self, rma: ReturnRequest, *, expected_version: int) -> None:
+        self._put(_return_item(rma), "version = :v", {":v": expected_version}, ("order", rma.order_id))
+
+    def set_stock_settings(
+        self,
+        warehouse_id: str,
+        sku: str,
+        *,
+        reorder_point: int | None,
+        overstock_level: int | None,
+        bin_location: str | None,
+    ) -> None:
+        """Thresholds and bin of a stock level (only those given change)."""
+        sets, values = [], {}
+        for name, value in (
+            ("reorder_point", reorder_point),
+            ("overstock_level", overstock_level),
+            ("bin", bin_location),
+        ):
+            if value is not None:
+                sets.append(f"#{name} = :{name}")
+                values[f":{name}"] = value
+        if not sets:
+            return
+        self._stage(
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": serialize({"pk": k.sku_pk(sku), "sk": k.stock_sk(warehouse_id)}),
+                    "UpdateExpression": "SET " + ", ".join(sets),
+                    "ExpressionAttributeNames": {f"#{name.strip(':')}": name.strip(":") for name in values},
+                    "ExpressionAttributeValues": serialize(values),
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            ("stock", warehouse_id, sku),
+        )
 
     def reserve_stock(self, warehouse_id: str, sku: str, quantity: int) -> None:
         # The condition is the no-oversell guarantee: it holds at commit time,
@@ -635,6 +709,31 @@ class DynamoOrderQueries(DynamoReader):
         return [Order.model_validate(row["doc"]) for row in page], next_cursor
 
 
+class DynamoStockQueries(DynamoReader):
+    """Stock listings (gsi5 ``STOCK#<warehouse>``) and shipped-unit counters (demand)."""
+
+    def list_stock(self, warehouse_id: str) -> list[StockLevel]:
+        items = self._query(
+            IndexName="gsi5",
+            KeyConditionExpression="gsi5pk = :p",
+            ExpressionAttributeValues=serialize({":p": k.stock_index_keys(warehouse_id, "")["gsi5pk"]}),
+        )
+        return [_stock_from_item(item) for item in items if item.get("entity") == k.ENTITY_STOCK]
+
+    def shipped_units(self, warehouse_id: str, days: Iterable[str]) -> dict[str, int]:
+        """sku -> units shipped from the warehouse over ``days`` (yyyy-mm-dd)."""
+        prefix = f"shipped#{warehouse_id}#"
+        totals: dict[str, int] = {}
+        for day in days:
+            for item in self._query(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues=serialize({":pk": k.counter_pk(day), ":prefix": prefix}),
+            ):
+                sku = str(item["sk"])[len(prefix) :]
+                totals[sku] = totals.get(sku, 0) + int(item.get("value", 0))
+        return totals
+
+
 class DynamoNotificationClaims:
     def __init__(self, client: Any, table_name: str) -> None:
         self.client = client
@@ -733,6 +832,7 @@ class ReferenceData:
         }
         if bin_location:
             item["bin"] = bin_location
+        item.update(k.stock_index_keys(warehouse_id, sku))
         self._put(item)
 
 

@@ -187,3 +187,18 @@ INBOUND_PAYLOAD_SK = "PAYLOAD"
 ENTITY_INBOUND = "inbound_payload"
 #: Raw store payloads are kept this long (for replays and questions), then expire.
 INBOUND_RETENTION_SECONDS = 30 * 24 * 3600
+
+
+RETURN_PREFIX = "RMA#"
+
+
+def return_sk(rma_id: str) -> str:
+    return f"{RETURN_PREFIX}{rma_id}"
+
+
+ENTITY_RETURN = "return"
+
+
+def stock_index_keys(warehouse_id: str, sku: str) -> dict[str, str]:
+    """gsi5 for stock levels: one warehouse's stock, by SKU (inventory listings, stock reports)."""
+    return {"gsi5pk": f"STOCK#{warehouse_id}", "gsi5sk": sku}

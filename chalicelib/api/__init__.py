@@ -9,6 +9,7 @@ from chalicelib.api.customers import customers_api
 from chalicelib.api.framework import install_problem_middleware, set_authenticator
 from chalicelib.api.meta import meta_api
 from chalicelib.api.orders import orders_api
+from chalicelib.api.returns import returns_api
 from chalicelib.api.warehouse import warehouse_api
 from chalicelib.api.webhooks import webhooks_api
 from chalicelib.bootstrap import services
@@ -27,3 +28,4 @@ def register_api(app: Chalice) -> None:
     app.register_blueprint(webhooks_api)
     app.register_blueprint(customers_api)
     app.register_blueprint(channels_api)
+    app.register_blueprint(returns_api)

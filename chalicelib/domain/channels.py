@@ -159,8 +159,9 @@ def _status_rule(table: Mapping[str, _StatusRule], raw: str, store: str, field: 
     if rule is not None:
         return rule
     # A status added later (or a plugin's own) must not ship unpaid goods, nor bounce the order.
-    shown = repr(raw) if raw else "missing"
-    return _StatusRule(paid=False, hold=f"{store} {field} {shown} is not one this service knows")
+    if not raw:
+        return _StatusRule(paid=False, hold=f"{store} sent no {field}")
+    return _StatusRule(paid=False, hold=f"{store} {field} {raw!r} is not one this service knows")
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,6 +241,8 @@ def _int(obj: Mapping[str, object], key: str, path: _Path) -> int:
         _fail(
             (*path, key), "is missing" if value is None else f"must be an integer, not {type(value).__name__}"
         )
+    if value.bit_length() > 63:  # no store counts that high; and it keeps str(value) cheap
+        _fail((*path, key), "is out of range")
     return value
 
 
@@ -676,7 +679,7 @@ def _woocommerce_unit_price(
     subtotal_value = line.get("subtotal")
     if subtotal_value is not None and not isinstance(subtotal_value, str):
         _fail((*where, "subtotal"), f"must be a decimal string, not {type(subtotal_value).__name__}")
-    price_value = line["price"]
+    price_value = line.get("price")
     if isinstance(price_value, bool) or not (
         price_value is None or isinstance(price_value, (int, float, str))
     ):

@@ -33,6 +33,9 @@ class EventType(StrEnum):
     FULFILLMENT_PACKED = "fulfillment.packed"
     FULFILLMENT_SHIPPED = "fulfillment.shipped"
     SLA_BREACHED = "sla.breached"
+    RETURN_REQUESTED = "return.requested"
+    RETURN_RECEIVED = "return.received"
+    REFUND_REQUESTED = "refund.requested"
     NOTIFICATION_SENT = "notification.sent"
     NOTIFICATION_PREFERENCES_CHANGED = "order.notification_preferences_changed"
     FEEDBACK_RECEIVED = "feedback.received"
@@ -46,6 +49,7 @@ class EventType(StrEnum):
     # Inventory events belong to a stock level (sku, warehouse), not to an order.
     INVENTORY_RECEIVED = "inventory.received"
     INVENTORY_ADJUSTED = "inventory.adjusted"
+    INVENTORY_COUNTED = "inventory.counted"
 
 
 class DomainEvent(BaseModel):

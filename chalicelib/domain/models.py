@@ -331,6 +331,18 @@ class StockLevel(Strict):
     available: int
     #: Bin location, e.g. "A-03-2": pick lists walk the bins in this order.
     bin: str | None = None
+    #: At or below this many available, the stock is low (reorder); above the overstock level,
+    #: too much money sits on the shelf. None: not watched.
+    reorder_point: int | None = None
+    overstock_level: int | None = None
+
+    @property
+    def below_reorder_point(self) -> bool:
+        return self.reorder_point is not None and self.available <= self.reorder_point
+
+    @property
+    def overstocked(self) -> bool:
+        return self.overstock_level is not None and self.on_hand > self.overstock_level
 
 
 class Product(Strict):

@@ -37,7 +37,9 @@ SUBSCRIBABLE_EVENTS: frozenset[str] = frozenset(
         EventType.FULFILLMENT_SHIPPED,
         EventType.TRACKING_UPDATED,
         EventType.FEEDBACK_RECEIVED,
-        "refund.requested",
+        EventType.RETURN_REQUESTED,
+        EventType.RETURN_RECEIVED,
+        EventType.REFUND_REQUESTED,
     }
 )
 

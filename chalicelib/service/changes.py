@@ -20,6 +20,7 @@ from chalicelib.domain.errors import ConcurrencyConflict, NotFound
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.models import Fulfillment, Order, Warehouse
 from chalicelib.domain.promise import ship_by
+from chalicelib.domain.returns import ReturnRequest
 from chalicelib.domain.status import (
     FulfillmentStatus,
     FulfillmentTrigger,
@@ -44,6 +45,7 @@ class StockMove:
     available: int = 0
     require_available: int | None = None
     require_reserved: int | None = None
+    expect_on_hand: int | None = None
 
 
 def reserve(warehouse_id: str, sku: str, quantity: int) -> StockMove:
@@ -73,6 +75,11 @@ class Change:
     tracking: list[tuple[str, str, str]] = field(default_factory=list)
     #: Inventory events recorded with this change (e.g. a short pick's stock correction).
     inventory_events: list[DomainEvent] = field(default_factory=list)
+    returns: list[ReturnRequest] | None = None
+    new_returns: list[ReturnRequest] = field(default_factory=list)
+    #: Further order events of the same change, each taking the next version (e.g. a return
+    #: received and the refund it asks the store for).
+    follow_up: list[tuple[EventType, dict[str, Any]]] = field(default_factory=list)
 
 
 def retrying(operation: Callable[[], T]) -> T:
@@ -110,7 +117,8 @@ def stage_change(
     clock: Clock,
 ) -> OrderAggregate:
     now = clock.now()
-    updates: dict[str, Any] = {"version": before.order.version + 1, "updated_at": now}
+    versions = 1 + len(change.follow_up)
+    updates: dict[str, Any] = {"version": before.order.version + versions, "updated_at": now}
     if change.order.status == OrderStatus.CONFIRMED and change.order.confirmed_at is None:
         updates["confirmed_at"] = now
     order = change.order.model_copy(update=updates)
@@ -134,24 +142,40 @@ def stage_change(
             available=move.available,
             require_available=move.require_available,
             require_reserved=move.require_reserved,
+            expect_on_hand=move.expect_on_hand,
         )
     for carrier, number, fulfillment_id in change.tracking:
         uow.add_tracking(carrier, number, order_id=order.id, fulfillment_id=fulfillment_id)
-    uow.add_event(
-        DomainEvent(
-            id=ids.new("evt"),
-            type=change.event_type,
-            order_id=order.id,
-            channel_id=order.channel_id,
-            version=order.version,
-            occurred_at=now,
-            actor=actor,
-            data={"status": order.status.value, **change.data},
+    returns = list(before.returns)
+    if change.returns is not None:
+        old_returns = {r.id: r for r in before.returns}
+        returns = []
+        for rma in change.returns:
+            if rma != old_returns[rma.id]:
+                rma = rma.model_copy(update={"version": old_returns[rma.id].version + 1})
+                uow.update_return(rma, expected_version=old_returns[rma.id].version)
+            returns.append(rma)
+    for rma in change.new_returns:
+        uow.add_return(rma)
+        returns.append(rma)
+    events = [(change.event_type, change.data), *change.follow_up]
+    first_version = before.order.version + 1
+    for offset, (event_type, data) in enumerate(events):
+        uow.add_event(
+            DomainEvent(
+                id=ids.new("evt"),
+                type=event_type,
+                order_id=order.id,
+                channel_id=order.channel_id,
+                version=first_version + offset,
+                occurred_at=now,
+                actor=actor,
+                data={"status": order.status.value, **data},
+            )
         )
-    )
     for event in change.inventory_events:
         uow.add_event(event)
-    return OrderAggregate(order=order, fulfillments=fulfillments)
+    return OrderAggregate(order=order, fulfillments=fulfillments, returns=returns)
 
 
 def move_fulfillments(

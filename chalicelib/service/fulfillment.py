@@ -333,10 +333,18 @@ def ship(
             tracking=[(carrier, number, f.id) for number in tracking_numbers],
         )
         result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
+        # Demand, for days of cover: units shipped per warehouse and SKU per day, counted in the
+        # same transaction as the shipment, so exactly once.
+        for line in f.lines:
+            uow.count(shipped_units_metric(f.warehouse_id, line.sku), now.date().isoformat(), line.quantity)
         uow.commit()
         return result
 
     return retrying(attempt)
+
+
+def shipped_units_metric(warehouse_id: str, sku: str) -> str:
+    return f"shipped#{warehouse_id}#{sku}"
 
 
 def cancel(

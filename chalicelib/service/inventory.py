@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 
 from chalicelib.domain.errors import (
     ConcurrencyConflict,
+    Conflict,
     FieldError,
     IdempotencyKeyReused,
     InputInvalid,
@@ -23,13 +25,14 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.fulfillment import settle
-from chalicelib.domain.models import Fulfillment, FulfillmentLine, Order, OrderLine
+from chalicelib.domain.models import Fulfillment, FulfillmentLine, Order, OrderLine, StockLevel
 from chalicelib.domain.status import (
     FulfillmentStatus,
     FulfillmentTrigger,
     OrderStatus,
     next_fulfillment_status,
 )
+from chalicelib.domain.stock import DEMAND_DAYS, StockLine, StockReport, build_report, stock_line
 from chalicelib.service.changes import (
     Change,
     load_order,
@@ -45,6 +48,8 @@ from chalicelib.service.ports import (
     DedupRecord,
     IdGenerator,
     StockConflict,
+    StockQueries,
+    UnitOfWork,
     UnitOfWorkFactory,
 )
 
@@ -243,3 +248,180 @@ def _less_backordered(order: Order, sku: str, quantity: int) -> list[OrderLine]:
             left -= take
             lines[i] = line.model_copy(update={"backordered": line.backordered - take})
     return lines
+
+
+# --- levels, cycle counts, listings ------------------------------------------------------------
+
+
+def _level(uow: UnitOfWork, warehouse_id: str, sku: str) -> StockLevel | None:
+    return uow.get_stock([sku], [warehouse_id]).get((warehouse_id, sku))
+
+
+def _known(uow: UnitOfWork, warehouse_id: str, sku: str) -> None:
+    if uow.get_warehouse(warehouse_id) is None:
+        raise NotFound("warehouse", warehouse_id)
+    if sku not in uow.get_products([sku]):
+        raise InputInvalid([FieldError(["sku"], f"unknown SKU {sku}", "unknown_sku")])
+
+
+def set_stock(
+    uow_factory: UnitOfWorkFactory,
+    warehouse_id: str,
+    sku: str,
+    *,
+    on_hand: int | None,
+    reorder_point: int | None,
+    overstock_level: int | None,
+    bin_location: str | None,
+    actor: str,
+    ids: IdGenerator,
+    clock: Clock,
+) -> StockLevel:
+    """Set a stock level's figures. A new on-hand count is booked as an adjustment (the delta),
+    conditioned on the on-hand it was computed from, and may not drop below what is reserved."""
+
+    def attempt() -> StockLevel:
+        uow = uow_factory()
+        _known(uow, warehouse_id, sku)
+        level = _level(uow, warehouse_id, sku)
+        current_on_hand = level.on_hand if level else 0
+        reserved = level.reserved if level else 0
+        if on_hand is not None and on_hand != current_on_hand:
+            if on_hand < reserved:
+                raise Conflict(
+                    f"{reserved} units of {sku} are reserved for orders in {warehouse_id}; on hand cannot be "
+                    f"{on_hand} (record a cycle count if the shelf really holds fewer)",
+                    current=str(current_on_hand),
+                    allowed=[],
+                )
+            delta = on_hand - current_on_hand
+            if level is None:
+                uow.move_stock(warehouse_id, sku, on_hand=delta, available=delta)
+            else:
+                uow.move_stock(
+                    warehouse_id, sku, on_hand=delta, available=delta, expect_on_hand=current_on_hand
+                )
+            uow.add_event(
+                DomainEvent(
+                    id=ids.new("evt"),
+                    type=EventType.INVENTORY_ADJUSTED,
+                    sku=sku,
+                    warehouse_id=warehouse_id,
+                    occurred_at=clock.now(),
+                    actor=actor,
+                    data={"delta": delta, "reason": "level_set", "on_hand": on_hand},
+                )
+            )
+        if level is None and on_hand is None:
+            uow.move_stock(warehouse_id, sku, on_hand=0)  # create the level so settings have a home
+        uow.set_stock_settings(
+            warehouse_id,
+            sku,
+            reorder_point=reorder_point,
+            overstock_level=overstock_level,
+            bin_location=bin_location,
+        )
+        try:
+            uow.commit()
+        except StockConflict:
+            raise ConcurrencyConflict("the stock level changed meanwhile; retry") from None
+        found = _level(uow_factory(), warehouse_id, sku)
+        assert found is not None
+        return found
+
+    return retrying(attempt)
+
+
+def count_stock(
+    uow_factory: UnitOfWorkFactory,
+    warehouse_id: str,
+    sku: str,
+    counted: int,
+    *,
+    actor: str,
+    ids: IdGenerator,
+    clock: Clock,
+) -> DomainEvent:
+    """A cycle count: the shelf holds ``counted``; the difference from the books is booked as an
+    adjustment and recorded (``inventory.counted``), which feeds inventory accuracy.
+
+    A count below what is reserved leaves ``available`` negative: orders were promised units the
+    shelf does not hold. The level says so plainly (and the stock report lists it); their picks
+    will come up short and backorder, rather than the count being refused."""
+
+    def attempt() -> DomainEvent:
+        uow = uow_factory()
+        _known(uow, warehouse_id, sku)
+        level = _level(uow, warehouse_id, sku)
+        expected = level.on_hand if level else 0
+        delta = counted - expected
+        event = DomainEvent(
+            id=ids.new("evt"),
+            type=EventType.INVENTORY_COUNTED,
+            sku=sku,
+            warehouse_id=warehouse_id,
+            occurred_at=clock.now(),
+            actor=actor,
+            data={
+                "expected": expected,
+                "counted": counted,
+                "delta": delta,
+                "reserved": level.reserved if level else 0,
+            },
+        )
+        if level is None:
+            uow.move_stock(warehouse_id, sku, on_hand=counted, available=counted)
+        else:
+            uow.move_stock(warehouse_id, sku, on_hand=delta, available=delta, expect_on_hand=expected)
+        uow.add_event(event)
+        try:
+            uow.commit()
+        except StockConflict:
+            raise ConcurrencyConflict("the stock level changed during the count; retry") from None
+        return event
+
+    return retrying(attempt)
+
+
+def stock_lines(
+    uow_factory: UnitOfWorkFactory,
+    stock: StockQueries,
+    *,
+    warehouse_id: str | None,
+    below_reorder_point: bool,
+    overstock: bool,
+    clock: Clock,
+) -> list[StockLine]:
+    """Stock by warehouse and SKU with days of cover; the filters keep low or overstocked lines."""
+    warehouses = [w.id for w in uow_factory().list_warehouses()]
+    if warehouse_id is not None:
+        if warehouse_id not in warehouses:
+            raise NotFound("warehouse", warehouse_id)
+        warehouses = [warehouse_id]
+    days = demand_days(clock)
+    lines: list[StockLine] = []
+    for wh in warehouses:
+        shipped = stock.shipped_units(wh, days)
+        lines += [stock_line(level, shipped.get(level.sku, 0)) for level in stock.list_stock(wh)]
+    if below_reorder_point or overstock:
+        lines = [
+            ln
+            for ln in lines
+            if (below_reorder_point and (ln.low or ln.stock_out)) or (overstock and ln.overstock)
+        ]
+    return sorted(lines, key=lambda ln: (ln.warehouse_id, ln.sku))
+
+
+def demand_days(clock: Clock) -> list[str]:
+    today = clock.now().date()
+    return [(today - timedelta(days=n)).isoformat() for n in range(1, DEMAND_DAYS + 1)]
+
+
+def stock_report(uow_factory: UnitOfWorkFactory, stock: StockQueries, *, clock: Clock) -> StockReport:
+    days = demand_days(clock)
+    levels: list[StockLevel] = []
+    shipped: dict[tuple[str, str], int] = {}
+    for warehouse in uow_factory().list_warehouses():
+        levels += stock.list_stock(warehouse.id)
+        shipped |= {(warehouse.id, sku): qty for sku, qty in stock.shipped_units(warehouse.id, days).items()}
+    return build_report(levels, shipped, now=clock.now())

@@ -190,6 +190,12 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
             f"Order {order.id} missed its ship-by promise",
             {k: event.data.get(k) for k in ("fulfillment_id", "warehouse_id", "ship_by")},
         )
+    elif event.type == EventType.RETURN_REQUESTED:
+        customer_email(
+            "return_approved" if event.data.get("return_status") == "approved" else "return_rejected"
+        )
+    elif event.type == EventType.RETURN_RECEIVED:
+        customer_email("return_received")
     elif event.type == EventType.TRACKING_UPDATED and event.data.get("changed"):
         status = TrackingStatus(event.data["tracking_status"])
         if status == TrackingStatus.DELIVERED:

@@ -9,13 +9,14 @@ none, raising one of the errors below.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Box, Channel, Fulfillment, Order, Product, StockLevel, Warehouse
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
+from chalicelib.domain.returns import ReturnRequest
 
 #: DynamoDB's limit on items in one TransactWriteItems call.
 MAX_TRANSACTION_ITEMS = 100
@@ -72,6 +73,7 @@ class TrackingRef:
 class OrderAggregate:
     order: Order
     fulfillments: list[Fulfillment]
+    returns: list[ReturnRequest] = field(default_factory=list)
 
 
 class UnitOfWork(Protocol):
@@ -97,6 +99,17 @@ class UnitOfWork(Protocol):
     def add_order(self, order: Order) -> None: ...
     def update_order(self, order: Order, *, expected_version: int) -> None: ...
     def add_fulfillment(self, fulfillment: Fulfillment) -> None: ...
+    def add_return(self, rma: ReturnRequest) -> None: ...
+    def update_return(self, rma: ReturnRequest, *, expected_version: int) -> None: ...
+    def set_stock_settings(
+        self,
+        warehouse_id: str,
+        sku: str,
+        *,
+        reorder_point: int | None,
+        overstock_level: int | None,
+        bin_location: str | None,
+    ) -> None: ...
     def update_fulfillment(self, fulfillment: Fulfillment, *, expected_version: int) -> None: ...
     def reserve_stock(self, warehouse_id: str, sku: str, quantity: int) -> None: ...
     def release_stock(self, warehouse_id: str, sku: str, quantity: int) -> None: ...
@@ -110,6 +123,7 @@ class UnitOfWork(Protocol):
         available: int = 0,
         require_available: int | None = None,
         require_reserved: int | None = None,
+        expect_on_hand: int | None = None,
     ) -> None: ...
     def add_tracking(self, carrier: str, number: str, *, order_id: str, fulfillment_id: str) -> None: ...
     def count(self, metric: str, day: str, by: int = 1) -> None: ...
@@ -186,3 +200,8 @@ class Secrets(Protocol):
 
     def secrets(self, name: str) -> list[str]: ...
     def put(self, name: str, values: list[str]) -> None: ...
+
+
+class StockQueries(Protocol):
+    def list_stock(self, warehouse_id: str) -> list[StockLevel]: ...
+    def shipped_units(self, warehouse_id: str, days: Iterable[str]) -> dict[str, int]: ...

@@ -44,6 +44,9 @@ def register_workers(app: Chalice) -> None:
         webhooks_out.handle_batch
     )
     app.on_sqs_message(queue=cfg.intake_queue, batch_size=10, name="intake_worker")(intake.handle_batch)
+    app.schedule("cron(0 6 * * ? *)", name="stock_report", description="daily stock report to operations")(
+        schedules.stock_report
+    )
     app.schedule("rate(15 minutes)", name="sla_sweeper", description="record work past its ship-by promise")(
         schedules.sla_sweeper
     )

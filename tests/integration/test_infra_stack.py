@@ -184,6 +184,12 @@ def test_order_placed_on_the_bus_arrives_in_the_receipt_queue_and_not_in_notify(
         ("tracking.unmatched", set()),
         ("feedback.received", {"WebhooksOut"}),
         ("notification.sent", set()),
+        ("channel.order_received", {"Intake"}),
+        ("channel.webhook_ignored", set()),
+        ("return.requested", {"Notify", "WebhooksOut"}),
+        ("return.received", {"Notify", "WebhooksOut"}),
+        ("refund.requested", {"WebhooksOut"}),
+        ("inventory.counted", {"Allocation"}),
     ],
 )
 def test_each_event_type_reaches_exactly_the_queues_that_consume_it(
@@ -191,7 +197,7 @@ def test_each_event_type_reaches_exactly_the_queues_that_consume_it(
 ) -> None:
     _put_event(detail_type)
 
-    for queue in ("Receipt", "Notify", "Allocation", "Tracking", "WebhooksOut"):
+    for queue in ("Receipt", "Notify", "Allocation", "Tracking", "WebhooksOut", "Intake"):
         expected = [detail_type] if queue in queues else []
         assert [m["detail-type"] for m in _drain(outputs[f"{queue}QueueUrl"])] == expected, queue
 
@@ -231,6 +237,7 @@ def test_app_environment_gives_the_app_every_resource_name_it_reads(outputs: dic
         config.ENV_ALLOCATION_QUEUE: f"{PREFIX}-allocation",
         config.ENV_TRACKING_QUEUE: f"{PREFIX}-tracking",
         config.ENV_WEBHOOKS_QUEUE: f"{PREFIX}-webhooks-out",
+        config.ENV_INTAKE_QUEUE: f"{PREFIX}-intake",
         config.ENV_WAREHOUSE_TOPIC_ARN: outputs["WarehouseTopicArn"],
         config.ENV_OPERATIONS_TOPIC_ARN: outputs["OperationsTopicArn"],
     }

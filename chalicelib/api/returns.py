@@ -1,0 +1,223 @@
+"""Returns (RMA) and inventory routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.api.framework import Call, endpoint
+from chalicelib.api.orders import CHANNEL_OR_ADMIN
+from chalicelib.bootstrap import services
+from chalicelib.domain.auth import Role
+from chalicelib.domain.errors import FieldError, InputInvalid
+from chalicelib.domain.events import DomainEvent
+from chalicelib.domain.models import StockLevel
+from chalicelib.domain.returns import ReceivedItem, ReturnLine, ReturnRequest
+from chalicelib.domain.stock import StockLine
+from chalicelib.service.inventory import count_stock, set_stock, stock_lines
+from chalicelib.service.returns import get_return, receive_return, request_return
+
+returns_api = Blueprint(__name__)
+
+WAREHOUSE_OR_ADMIN = (Role.WAREHOUSE, Role.ADMIN)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ReturnCreate(_Body):
+    lines: Annotated[list[ReturnLine], Field(min_length=1, max_length=200)]
+
+
+class ReturnReceipt(_Body):
+    items: Annotated[list[ReceivedItem], Field(min_length=1, max_length=200)]
+    #: Which warehouse received the parcel; a warehouse key may leave it out (its own).
+    warehouse_id: Annotated[str, Field(max_length=64)] | None = None
+
+
+class StockUpdate(_Body):
+    on_hand: Annotated[int, Field(ge=0, le=10_000_000, strict=True)] | None = None
+    reorder_point: Annotated[int, Field(ge=0, le=10_000_000, strict=True)] | None = None
+    overstock_level: Annotated[int, Field(ge=0, le=10_000_000, strict=True)] | None = None
+    bin: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+
+
+class CycleCount(_Body):
+    counted: Annotated[int, Field(ge=0, le=10_000_000, strict=True)]
+
+
+class InventoryQuery(_Body):
+    warehouse: Annotated[str, Field(max_length=64)] | None = None
+    below_reorder_point: bool = False
+    overstock: bool = False
+
+
+class Inventory(BaseModel):
+    items: list[StockLine]
+
+
+@endpoint(
+    returns_api,
+    "/v1/orders/{order_id}/returns",
+    "POST",
+    summary="Request a return (RMA): approved within the window, else rejected with the reason",
+    roles=CHANNEL_OR_ADMIN,
+    body=ReturnCreate,
+    response=ReturnRequest,
+    success_status=201,
+    tags=("returns",),
+    errors=(400, 401, 403, 404, 409, 413, 415, 422),
+)
+def create_return(call: Call) -> Response:
+    svc = services()
+    body: ReturnCreate = call.body
+    who = call.who
+    _, rma = request_return(
+        svc.uow_factory,
+        call.params["order_id"],
+        body.lines,
+        window_days=svc.settings.return_window_days,
+        authorize=lambda order: who.require_channel_access(order.channel_id),
+        actor=who.actor,
+        ids=svc.ids,
+        clock=svc.clock,
+    )
+    return Response(
+        body=rma.model_dump_json(),
+        status_code=201,
+        headers={"Content-Type": "application/json", "Location": f"/v1/returns/{rma.id}"},
+    )
+
+
+@endpoint(
+    returns_api,
+    "/v1/returns/{rma_id}",
+    "GET",
+    summary="A return with its decision, receipt and refund",
+    roles=(Role.CHANNEL, Role.WAREHOUSE, Role.ADMIN),
+    response=ReturnRequest,
+    tags=("returns",),
+    errors=(401, 403, 404),
+)
+def read_return(call: Call) -> ReturnRequest:
+    _, rma = get_return(services().uow_factory, call.params["rma_id"])
+    if call.who.role == Role.CHANNEL:
+        call.who.require_channel_access(rma.channel_id)
+    return rma
+
+
+@endpoint(
+    returns_api,
+    "/v1/returns/{rma_id}/receive",
+    "POST",
+    summary="The parcel arrived: resellable units back on the shelf, the rest written off, refund requested",
+    roles=WAREHOUSE_OR_ADMIN,
+    body=ReturnReceipt,
+    response=ReturnRequest,
+    tags=("returns",),
+    errors=(400, 401, 403, 404, 409, 413, 415, 422),
+)
+def receive(call: Call) -> ReturnRequest:
+    svc = services()
+    body: ReturnReceipt = call.body
+    who = call.who
+    warehouse_id = body.warehouse_id or (who.scope if who.role == Role.WAREHOUSE else None)
+    if warehouse_id is None:
+        raise InputInvalid([FieldError(["warehouse_id"], "say which warehouse received the return")])
+    _, rma = receive_return(
+        svc.uow_factory,
+        call.params["rma_id"],
+        body.items,
+        warehouse_id=warehouse_id,
+        authorize=who.require_warehouse_access,
+        actor=who.actor,
+        ids=svc.ids,
+        clock=svc.clock,
+    )
+    return rma
+
+
+@endpoint(
+    returns_api,
+    "/v1/inventory",
+    "GET",
+    summary="Stock by warehouse and SKU with days of cover; filters for low stock and overstock",
+    roles=WAREHOUSE_OR_ADMIN,
+    query=InventoryQuery,
+    response=Inventory,
+    tags=("inventory",),
+    errors=(401, 403, 404, 422),
+)
+def inventory(call: Call) -> Inventory:
+    svc = services()
+    query: InventoryQuery = call.query
+    warehouse = query.warehouse
+    if call.who.role == Role.WAREHOUSE:
+        if warehouse is not None:
+            call.who.require_warehouse_access(warehouse)
+        warehouse = call.who.scope
+    return Inventory(
+        items=stock_lines(
+            svc.uow_factory,
+            svc.stock,
+            warehouse_id=warehouse,
+            below_reorder_point=query.below_reorder_point,
+            overstock=query.overstock,
+            clock=svc.clock,
+        )
+    )
+
+
+@endpoint(
+    returns_api,
+    "/v1/inventory/{warehouse_id}/{sku}",
+    "PUT",
+    summary="Set a stock level: on hand (booked as an adjustment), reorder point, overstock level, bin",
+    roles=WAREHOUSE_OR_ADMIN,
+    body=StockUpdate,
+    response=StockLevel,
+    tags=("inventory",),
+    errors=(400, 401, 403, 404, 409, 413, 415, 422),
+)
+def put_stock(call: Call) -> StockLevel:
+    warehouse_id, sku = call.params["warehouse_id"], call.params["sku"]
+    call.who.require_warehouse_access(warehouse_id)
+    svc = services()
+    body: StockUpdate = call.body
+    return set_stock(
+        svc.uow_factory,
+        warehouse_id,
+        sku,
+        on_hand=body.on_hand,
+        reorder_point=body.reorder_point,
+        overstock_level=body.overstock_level,
+        bin_location=body.bin,
+        actor=call.who.actor,
+        ids=svc.ids,
+        clock=svc.clock,
+    )
+
+
+@endpoint(
+    returns_api,
+    "/v1/inventory/{warehouse_id}/{sku}/counts",
+    "POST",
+    summary="A cycle count: the difference is booked as an adjustment and feeds inventory accuracy",
+    roles=WAREHOUSE_OR_ADMIN,
+    body=CycleCount,
+    response=DomainEvent,
+    success_status=201,
+    tags=("inventory",),
+    errors=(400, 401, 403, 404, 409, 413, 415, 422),
+)
+def cycle_count(call: Call) -> DomainEvent:
+    warehouse_id, sku = call.params["warehouse_id"], call.params["sku"]
+    call.who.require_warehouse_access(warehouse_id)
+    svc = services()
+    body: CycleCount = call.body
+    return count_stock(
+        svc.uow_factory, warehouse_id, sku, body.counted, actor=call.who.actor, ids=svc.ids, clock=svc.clock
+    )
