@@ -500,13 +500,22 @@ class DynamoUnitOfWork(DynamoReader):
                 values[f":{name}"] = value
         if not sets:
             return
+        names = {f"#{name.strip(':')}": name.strip(":") for name in values}
+        tag = ("stock", warehouse_id, sku)
+        if tag in self._tags:
+            # One transaction may touch an item once: join the stock move staged for this level.
+            update = self._items[self._tags.index(tag)]["Update"]
+            update["UpdateExpression"] += ", " + ", ".join(sets)
+            update.setdefault("ExpressionAttributeNames", {}).update(names)
+            update["ExpressionAttributeValues"].update(serialize(values))
+            return
         self._stage(
             {
                 "Update": {
                     "TableName": self.table,
                     "Key": serialize({"pk": k.sku_pk(sku), "sk": k.stock_sk(warehouse_id)}),
                     "UpdateExpression": "SET " + ", ".join(sets),
-                    "ExpressionAttributeNames": {f"#{name.strip(':')}": name.strip(":") for name in values},
+                    "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": serialize(values),
                     "ConditionExpression": "attribute_exists(pk)",
                 }

@@ -43,11 +43,6 @@ from chalicelib.domain.status import (
 #: whatever channel is asked for: stock is shared by all channels.
 INVENTORY_CHANNEL = "-"
 
-# Event types of the returns and cycle-count work, compared as strings so that this module does
-# not depend on when they join EventType.
-RETURN_RECEIVED = "return.received"
-INVENTORY_COUNTED = "inventory.counted"
-
 
 class Metric(StrEnum):
     """Plain counters. The storage adds the day and the channel to the name."""
@@ -203,7 +198,8 @@ def milestone_flags(
     after: Order,
     after_fulfillments: Sequence[Fulfillment],
 ) -> dict[str, bool]:
-    """The flags every order change should put in its event's data (see docs/kpis.md).
+    """The flags every order change puts in its own event's data, never in its follow-up events,
+    where they would count twice (see docs/kpis.md).
 
     Each is true on the one change that first reaches the milestone. Producers compute them
     because only the change sees the order before and after: the event's ``status`` alone cannot
@@ -248,7 +244,7 @@ def order_facts(
         delivery_problems=any(f.status in _PROBLEM_STATES for f in fulfillments)
         or any(s.applied and s.status in PROBLEM_SCANS for f in fulfillments for s in f.tracking_history),
         short_picked=EventType.FULFILLMENT_SHORT_PICKED in types,
-        returned=order.status.value in _RETURNED_STATUSES or RETURN_RECEIVED in types,
+        returned=order.status.value in _RETURNED_STATUSES or EventType.RETURN_RECEIVED in types,
         fully_shipped_at=max(f.shipment.shipped_at if f.shipment else f.updated_at for f in active)
         if fully_shipped(fulfillments)
         else None,
@@ -319,13 +315,13 @@ def increments_for(event: DomainEvent, facts: OrderFacts | None) -> list[Increme
         if not _is_int(rating) or not 1 <= rating <= 5:
             raise EventDataInvalid(event, "rating", "an integer from 1 to 5")
         out += [_one(Metric.CSAT_RESPONSES), Increment(str(Metric.CSAT_SUM), rating)]
-    elif kind == RETURN_RECEIVED:
+    elif kind == EventType.RETURN_RECEIVED:
         status = event.data.get("status")
         if not isinstance(status, str):
             raise EventDataInvalid(event, "status", "the order's status after the receipt")
         if _bool(event, "first_return") and status in _RETURNED_STATUSES:
             out.append(_one(Metric.ORDERS_RETURNED))
-    elif kind == INVENTORY_COUNTED:
+    elif kind == EventType.INVENTORY_COUNTED:
         expected, counted = event.data.get("expected"), event.data.get("counted")
         if not _is_int(expected) or not _is_int(counted):
             raise EventDataInvalid(event, "expected/counted", "integers (units on the record and found)")
