@@ -14,6 +14,7 @@ from chalicelib.adapters.api_keys import ApiKeyStore
 from chalicelib.adapters.aws import client, reset_clients
 from chalicelib.adapters.channels import DynamoChannelStore
 from chalicelib.adapters.dynamodb import (
+    DynamoCounters,
     DynamoNotificationClaims,
     DynamoOrderQueries,
     DynamoStockQueries,
@@ -44,6 +45,7 @@ class Services:
     secrets: SecretStore
     channels: DynamoChannelStore
     stock: DynamoStockQueries
+    counters: DynamoCounters
     uow_factory: DynamoUnitOfWorkFactory
     queries: DynamoOrderQueries
     api_keys: ApiKeyStore
@@ -84,6 +86,7 @@ def services() -> Services:
         secrets=SecretStore(client("ssm"), cfg.secrets_prefix),
         channels=DynamoChannelStore(dynamodb, cfg.table_name),
         stock=DynamoStockQueries(dynamodb, cfg.table_name),
+        counters=DynamoCounters(dynamodb, cfg.table_name),
         uow_factory=DynamoUnitOfWorkFactory(dynamodb, cfg.table_name),
         queries=DynamoOrderQueries(dynamodb, cfg.table_name),
         api_keys=ApiKeyStore(dynamodb, cfg.table_name, cache_seconds=cfg.api_key_cache_seconds),

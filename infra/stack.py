@@ -18,6 +18,7 @@ from chalicelib.config import (
     ENV_ALLOCATION_QUEUE,
     ENV_EVENT_BUS_NAME,
     ENV_INTAKE_QUEUE,
+    ENV_KPI_QUEUE,
     ENV_NOTIFY_QUEUE,
     ENV_OPERATIONS_TOPIC_ARN,
     ENV_RECEIPT_QUEUE,
@@ -48,6 +49,7 @@ APP_ENV_FROM_OUTPUT: dict[str, str] = {
     ENV_TRACKING_QUEUE: "TrackingQueueName",
     ENV_WEBHOOKS_QUEUE: "WebhooksOutQueueName",
     ENV_INTAKE_QUEUE: "IntakeQueueName",
+    ENV_KPI_QUEUE: "KpiQueueName",
     ENV_WAREHOUSE_TOPIC_ARN: "WarehouseTopicArn",
     ENV_OPERATIONS_TOPIC_ARN: "OperationsTopicArn",
 }

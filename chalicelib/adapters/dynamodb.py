@@ -743,6 +743,29 @@ class DynamoStockQueries(DynamoReader):
         return totals
 
 
+class DynamoCounters(DynamoReader):
+    """KPI counters: ``KPI#<day>`` / ``m#<channel>#<metric>``, one Query per day."""
+
+    def kpi_counters(self, days: Iterable[str]) -> dict[tuple[str, str, str], int]:
+        found: dict[tuple[str, str, str], int] = {}
+        for day in days:
+            for item in self._query(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :m)",
+                ExpressionAttributeValues=serialize({":pk": k.counter_pk(day), ":m": "m#"}),
+            ):
+                _, channel, metric = str(item["sk"]).split("#", 2)
+                found[(day, channel, metric)] = int(item.get("value", 0))
+        return found
+
+    def daily_counter(self, metric: str, days: Iterable[str]) -> dict[str, int]:
+        """A plain (channel-less) daily counter, e.g. ``unmatched_tracking_events``."""
+        values: dict[str, int] = {}
+        for day in days:
+            item = self._get(k.counter_pk(day), metric)
+            values[day] = int(item.get("value", 0)) if item else 0
+        return values
+
+
 class DynamoNotificationClaims:
     def __init__(self, client: Any, table_name: str) -> None:
         self.client = client

@@ -7,6 +7,7 @@ from chalice import Chalice
 from chalicelib.api.channels import channels_api
 from chalicelib.api.customers import customers_api
 from chalicelib.api.framework import install_problem_middleware, set_authenticator
+from chalicelib.api.kpis import kpis_api
 from chalicelib.api.meta import meta_api
 from chalicelib.api.orders import orders_api
 from chalicelib.api.returns import returns_api
@@ -29,3 +30,4 @@ def register_api(app: Chalice) -> None:
     app.register_blueprint(customers_api)
     app.register_blueprint(channels_api)
     app.register_blueprint(returns_api)
+    app.register_blueprint(kpis_api)

@@ -15,9 +15,12 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 class InvalidToken(ValueError):
@@ -52,9 +55,11 @@ def issue_token(purpose: str, order_id: str, *, key: str, now: datetime, lifetim
 
 
 def verify_token(token: str, purpose: str, *, keys: Sequence[str], now: datetime) -> TokenClaims:
-    payload, _, signature = token.partition(".")
-    if not payload or not signature or len(token) > 1024:
+    # Only the token alphabet gets further: anything else (non-ASCII, separators) is malformed
+    # before it can reach the HMAC comparison, which refuses non-ASCII strings with a TypeError.
+    if len(token) > 1024 or not _TOKEN_SHAPE.fullmatch(token):
         raise InvalidToken("malformed token")
+    payload, _, signature = token.partition(".")
     if not any(key and hmac.compare_digest(_sign(payload, key), signature) for key in keys):
         raise InvalidToken("bad signature")
     try:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from chalicelib.domain.errors import ConcurrencyConflict, NotFound
 from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.kpis import milestone_flags
 from chalicelib.domain.models import Fulfillment, Order, Warehouse
 from chalicelib.domain.promise import ship_by
 from chalicelib.domain.returns import ReturnRequest
@@ -158,7 +159,10 @@ def stage_change(
     for rma in change.new_returns:
         uow.add_return(rma)
         returns.append(rma)
-    events = [(change.event_type, change.data), *change.follow_up]
+    # KPI milestones are judged here, where the order is seen before and after: on the change's
+    # own event only (a follow-up event carrying them would count the order twice).
+    flags = milestone_flags(before.order, before.fulfillments, order, fulfillments)
+    events = [(change.event_type, {**flags, **change.data}), *change.follow_up]
     first_version = before.order.version + 1
     for offset, (event_type, data) in enumerate(events):
         uow.add_event(

@@ -325,6 +325,7 @@ def ship(
                 "warehouse_id": f.warehouse_id,
                 "carrier": carrier,
                 "service": service,
+                "ship_by": f.ship_by.isoformat() if f.ship_by else None,
                 "tracking_numbers": tracking_numbers,
                 "tracking_urls": [tracking_url(carrier, n) for n in tracking_numbers],
                 "lines": [line.model_dump() for line in f.lines],

@@ -24,7 +24,14 @@ from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.fulfillment import follow_fulfillments
 from chalicelib.domain.models import MAX_TRACKED_SCANS, Fulfillment, TrackedScan
 from chalicelib.domain.status import FULFILLMENT_TERMINAL, TrackingStatus, next_fulfillment_status
-from chalicelib.domain.tracking import TrackingScan, TrackingUpdate, apply_scans, fulfillment_trigger_for
+from chalicelib.domain.tracking import (
+    RANK,
+    TERMINAL_TRACKING_STATUSES,
+    TrackingScan,
+    TrackingUpdate,
+    apply_scans,
+    fulfillment_trigger_for,
+)
 from chalicelib.service.changes import Change, load_order, retrying, stage_change
 from chalicelib.service.ports import (
     Clock,
@@ -115,7 +122,11 @@ def replay(fulfillment: Fulfillment, update: TrackingUpdate) -> tuple[Fulfillmen
         if _identity(scan) not in known:
             known.add(_identity(scan))
             fresh.append(scan)
-    history = sorted([*fulfillment.tracking_history, *fresh], key=lambda s: (s.occurred_at, _identity(s)))
+    # Scans of the same instant: the higher rank first, so the lower one counts as a duplicate of
+    # that moment whatever order they arrived in (a voided label never hides a delivery).
+    history = sorted(
+        [*fulfillment.tracking_history, *fresh], key=lambda s: (s.occurred_at, -RANK[s.status], _identity(s))
+    )
     as_scans = [
         TrackingScan(
             status=s.status,
@@ -133,12 +144,24 @@ def replay(fulfillment: Fulfillment, update: TrackingUpdate) -> tuple[Fulfillmen
     history = [s.model_copy(update={"applied": _identity(s) in applied}) for s in history][
         -MAX_TRACKED_SCANS:
     ]
+    current_at = fulfillment.tracking_status_at
+    # An estimate only replaces a newer one's if its update is at least as recent.
+    fresher = current_at is None or update.occurred_at >= current_at
+    estimate = update.estimated_delivery if update.estimated_delivery and fresher else None
     updates: dict[str, Any] = {
         "tracking_history": history,
         "tracking_status": outcome.status,
         "tracking_status_at": outcome.at,
-        "estimated_delivery": update.estimated_delivery or fulfillment.estimated_delivery,
+        "estimated_delivery": estimate or fulfillment.estimated_delivery,
     }
+    if (
+        fulfillment.tracking_status in TERMINAL_TRACKING_STATUSES
+        and outcome.status != fulfillment.tracking_status
+    ):
+        # Delivered (or returned) stays so: a late scan of the other end is recorded, not applied.
+        kept = {_identity(s): s.applied for s in fulfillment.tracking_history}
+        history = [s.model_copy(update={"applied": kept.get(_identity(s), False)}) for s in history]
+        return fulfillment.model_copy(update={"tracking_history": history}), fresh
     status = fulfillment.status
     if outcome.status is not None and outcome.status != fulfillment.tracking_status:
         trigger = fulfillment_trigger_for(outcome.status)

@@ -14,6 +14,7 @@ from chalicelib.config import settings
 from chalicelib.workers import (
     allocation,
     intake,
+    kpi,
     notify,
     receipt,
     relay,
@@ -44,6 +45,7 @@ def register_workers(app: Chalice) -> None:
         webhooks_out.handle_batch
     )
     app.on_sqs_message(queue=cfg.intake_queue, batch_size=10, name="intake_worker")(intake.handle_batch)
+    app.on_sqs_message(queue=cfg.kpi_queue, batch_size=10, name="kpi_worker")(kpi.handle_batch)
     app.schedule("cron(0 6 * * ? *)", name="stock_report", description="daily stock report to operations")(
         schedules.stock_report
     )
