@@ -160,6 +160,34 @@ def test_order_placed_on_the_bus_arrives_in_the_receipt_queue_and_not_in_notify(
     assert _drain(outputs["NotifyQueueUrl"]) == []
 
 
+#: What the kpi worker counts (chalicelib/domain/kpis.py): every order change, shipments, tracking,
+#: SLA breaches, feedback, returns and cycle counts.
+KPI_TYPES = frozenset(
+    {
+        "order.placed",
+        "order.confirmed",
+        "order.updated",
+        "order.on_hold",
+        "order.hold_released",
+        "order.backordered",
+        "order.backorder_allocated",
+        "order.cancelled",
+        "order.lines_cancelled",
+        "order.received",
+        "fulfillment.picked",
+        "fulfillment.short_picked",
+        "fulfillment.packed",
+        "fulfillment.shipped",
+        "tracking.updated",
+        "sla.breached",
+        "feedback.received",
+        "return.requested",
+        "return.received",
+        "inventory.counted",
+    }
+)
+
+
 @pytest.mark.parametrize(
     ("detail_type", "queues"),
     [
@@ -197,8 +225,8 @@ def test_each_event_type_reaches_exactly_the_queues_that_consume_it(
 ) -> None:
     _put_event(detail_type)
 
-    for queue in ("Receipt", "Notify", "Allocation", "Tracking", "WebhooksOut", "Intake"):
-        expected = [detail_type] if queue in queues else []
+    for queue in ("Receipt", "Notify", "Allocation", "Tracking", "WebhooksOut", "Intake", "Kpi"):
+        expected = [detail_type] if queue in queues or (queue == "Kpi" and detail_type in KPI_TYPES) else []
         assert [m["detail-type"] for m in _drain(outputs[f"{queue}QueueUrl"])] == expected, queue
 
 
@@ -238,6 +266,7 @@ def test_app_environment_gives_the_app_every_resource_name_it_reads(outputs: dic
         config.ENV_TRACKING_QUEUE: f"{PREFIX}-tracking",
         config.ENV_WEBHOOKS_QUEUE: f"{PREFIX}-webhooks-out",
         config.ENV_INTAKE_QUEUE: f"{PREFIX}-intake",
+        config.ENV_KPI_QUEUE: f"{PREFIX}-kpi",
         config.ENV_WAREHOUSE_TOPIC_ARN: outputs["WarehouseTopicArn"],
         config.ENV_OPERATIONS_TOPIC_ARN: outputs["OperationsTopicArn"],
     }
