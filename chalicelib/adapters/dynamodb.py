@@ -444,8 +444,10 @@ class DynamoUnitOfWork(DynamoReader):
             # A count or a new level replaces what was read: it must still be what was read.
             conditions.append("on_hand = :expect_oh")
             values[":expect_oh"] = expect_on_hand
-        # Goods may arrive for a SKU the warehouse never held: a plain receipt creates the level.
-        key_condition = None if on_hand > 0 and not conditions else "attribute_exists(pk)"
+        # Goods may arrive for a SKU the warehouse never held: a plain receipt (or an empty move,
+        # which sets a new level up with zeros) creates the level; anything else needs it to exist.
+        creates = not conditions and on_hand >= 0 and reserved == 0 and available >= 0
+        key_condition = None if creates else "attribute_exists(pk)"
         condition = " AND ".join(c for c in [key_condition, *conditions] if c)
         update: dict[str, Any] = {
             "TableName": self.table,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from chalice import Chalice
 
 from chalicelib.api.channels import channels_api
+from chalicelib.api.console import console_api
 from chalicelib.api.customers import customers_api
 from chalicelib.api.framework import install_problem_middleware, set_authenticator
 from chalicelib.api.kpis import kpis_api
@@ -30,4 +31,5 @@ def register_api(app: Chalice) -> None:
     app.register_blueprint(customers_api)
     app.register_blueprint(channels_api)
     app.register_blueprint(returns_api)
+    app.register_blueprint(console_api)
     app.register_blueprint(kpis_api)

@@ -292,8 +292,8 @@ def install_problem_middleware(app: Chalice) -> None:
         if response.status_code < 400:
             return response
         headers = {key.lower(): value for key, value in (response.headers or {}).items()}
-        if headers.get("content-type", "").startswith(PROBLEM_JSON):
-            return response
+        if headers.get("content-type", "").startswith((PROBLEM_JSON, "text/html")):
+            return response  # a problem already, or a page rendered for a person (console, links)
         body = response.body
         message = body.get("Message") if isinstance(body, dict) else None
         status = response.status_code

@@ -257,6 +257,8 @@ class Fulfillment(Strict):
     tracking_status: TrackingStatus | None = None
     tracking_status_at: Timestamp | None = None
     estimated_delivery: Timestamp | None = None
+    #: When the carrier gave that estimate (its update's time): only a newer update replaces it.
+    estimated_delivery_at: Timestamp | None = None
     delivered_at: Timestamp | None = None
     tracking_history: list[TrackedScan] = Field(default_factory=list)
     #: Hash of the request that made each warehouse step, so an identical repeat is a no-op.

@@ -312,8 +312,9 @@ def set_stock(
                     data={"delta": delta, "reason": "level_set", "on_hand": on_hand},
                 )
             )
-        if level is None and on_hand is None:
-            uow.move_stock(warehouse_id, sku, on_hand=0)  # create the level so settings have a home
+        if level is None and not on_hand:
+            # A level this warehouse never had, set up empty (with its thresholds and bin).
+            uow.move_stock(warehouse_id, sku, on_hand=0)
         uow.set_stock_settings(
             warehouse_id,
             sku,

@@ -185,7 +185,8 @@ def receive_return(
         )
         result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
         uow.commit()
-        return result, done
+        # The RMA as stored (stage_change moved its version on).
+        return result, next(r for r in result.returns if r.id == rma.id)
 
     return retrying(attempt)
 

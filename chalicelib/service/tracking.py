@@ -144,15 +144,16 @@ def replay(fulfillment: Fulfillment, update: TrackingUpdate) -> tuple[Fulfillmen
     history = [s.model_copy(update={"applied": _identity(s) in applied}) for s in history][
         -MAX_TRACKED_SCANS:
     ]
-    current_at = fulfillment.tracking_status_at
-    # An estimate only replaces a newer one's if its update is at least as recent.
-    fresher = current_at is None or update.occurred_at >= current_at
-    estimate = update.estimated_delivery if update.estimated_delivery and fresher else None
+    # An estimate replaces the kept one only when its update is at least as recent as the update
+    # the kept one came from (retries and late deliveries bring old estimates back).
+    given_at = fulfillment.estimated_delivery_at
+    fresher = update.estimated_delivery is not None and (given_at is None or update.occurred_at >= given_at)
     updates: dict[str, Any] = {
         "tracking_history": history,
         "tracking_status": outcome.status,
         "tracking_status_at": outcome.at,
-        "estimated_delivery": estimate or fulfillment.estimated_delivery,
+        "estimated_delivery": update.estimated_delivery if fresher else fulfillment.estimated_delivery,
+        "estimated_delivery_at": update.occurred_at if fresher else given_at,
     }
     if (
         fulfillment.tracking_status in TERMINAL_TRACKING_STATUSES

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from copy import deepcopy
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +19,8 @@ from chalicelib.domain.models import (
     Warehouse,
 )
 from chalicelib.domain.placement import PlaceOrderRequest
-from chalicelib.domain.status import OrderStatus
+from chalicelib.domain.status import OrderStatus, TrackingStatus
+from chalicelib.domain.tracking import Provider, TrackingScan, TrackingUpdate
 from tests.unit.fakes import START, FakeStore
 
 WEB = "ch_web"  # backorders what it cannot ship
@@ -109,3 +110,61 @@ def make_order(
     }
     fields.update(overrides)
     return Order(**fields)
+
+
+#: Carrier scans happen the day after the fakes' START: ``scan(S.IN_TRANSIT, 5)`` is 08:05 that day.
+SCANS_FROM = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+
+
+def scan(
+    status: TrackingStatus, minute: int, *, message: str | None = None, location: str | None = None
+) -> TrackingScan:
+    """A scan ``minute`` minutes after ``SCANS_FROM``, its raw status our own status word."""
+    return TrackingScan(
+        status=status,
+        raw_status=status.value,
+        occurred_at=SCANS_FROM + timedelta(minutes=minute),
+        message=message,
+        location=location,
+    )
+
+
+def tracking_update(
+    number: str,
+    *scans: TrackingScan,
+    event_id: str,
+    provider: Provider = "easypost",
+    carrier: str = "usps",
+    estimated_delivery: datetime | None = None,
+    public_url: str | None = None,
+) -> TrackingUpdate:
+    """What one webhook says: ``scans`` as its history, the latest of them its current status."""
+    latest = max(scans, key=lambda s: s.occurred_at)
+    return TrackingUpdate(
+        provider=provider,
+        provider_event_id=event_id,
+        carrier=carrier,
+        tracking_number=number,
+        status=latest.status,
+        raw_status=latest.raw_status,
+        raw_substatus=latest.raw_substatus,
+        occurred_at=latest.occurred_at,
+        estimated_delivery=estimated_delivery,
+        public_url=public_url,
+        scans=sorted(scans, key=lambda s: s.occurred_at),
+    )
+
+
+def milestones(
+    *,
+    first_confirmation: bool = False,
+    order_fully_shipped: bool = False,
+    order_fully_delivered: bool = False,
+) -> dict[str, bool]:
+    """The KPI milestone flags every order change puts in its own event's data (never in its
+    follow-up events): ``{**milestones(), ...}`` for a change that reaches none of them."""
+    return {
+        "first_confirmation": first_confirmation,
+        "order_fully_shipped": order_fully_shipped,
+        "order_fully_delivered": order_fully_delivered,
+    }

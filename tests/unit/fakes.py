@@ -15,19 +15,33 @@
   update_order              stored version == expected_version              ConcurrencyConflict
   add_fulfillment           no fulfillment with that id                     ConcurrencyConflict
   update_fulfillment        stored version == expected_version              ConcurrencyConflict
+  add_return                no return with that id                          ConcurrencyConflict
+  update_return             stored version == expected_version              ConcurrencyConflict
   move_stock                the level exists (unless the move is a plain    StockConflict
                             receipt: on_hand > 0 and no requirement, which
                             creates a missing level), available >=
-                            require_available, reserved >= require_reserved
+                            require_available, reserved >= require_reserved,
+                            on_hand == expect_on_hand
+  set_stock_settings        joins a stock move of that level staged in the  StockConflict
+                            same unit of work (one item, one update: that
+                            move's condition); else the level exists.
+                            Only the settings given (not None) change
   reserve_stock             move_stock(reserved +q, available -q,           StockConflict
                             require_available=q)
   release_stock             move_stock(reserved -q, available +q,           StockConflict
                             require_reserved=q)
-  add_tracking              number (carrier case-insensitive) not indexed,  TrackingNumberInUse
-                            or indexed for the same fulfillment
-  add_event                 order event: no event (order id, version) yet;  ConcurrencyConflict
-                            inventory event: no event (sku, warehouse, id)
+  add_tracking              number not indexed (whatever the carrier: the   TrackingNumberInUse
+                            index is keyed by number alone), or indexed
+                            for the same fulfillment
+  add_inbound               no raw body for that (channel, key) yet         DedupExists("inbound")
+  add_event                 store webhook event (inbound key and channel):  ConcurrencyConflict
+                            no event (channel, key, id) yet; else tracking
+                            event (it has a tracking number): no event
+                            (number, id) yet; else order event: no event
+                            (order id, version) yet; else inventory event:
+                            no event (sku, warehouse, id)
   add_dedup                 no record, or its ttl has passed                DedupExists
+  count                     none: adds ``by`` to the day's counter          -
   ========================  ==============================================  =====================
 
 - like DynamoDB, a transaction may not touch one item twice nor hold more than
@@ -38,8 +52,16 @@ The index reads follow the adapter's GSIs: ``list_backorders`` is the ``BACKORDE
 partition (fulfillments without a warehouse, not cancelled, filed under their first line's SKU and
 sorted by ``created_at#id``), ``FakeQueries.list_work`` the ``WH#<warehouse>#<status>`` partition
 (sorted by ``ship_by#id``, ``created_at`` standing in for a missing ship-by), and
-``find_order_of_fulfillment`` the fulfillment-id index. Unlike DynamoDB's GSIs they are never
-stale.
+``find_order_of_fulfillment`` the by-id index (fulfillments and RMAs). Unlike DynamoDB's GSIs
+they are never stale. ``find_tracking`` reads the ``TRACK#<number>`` item ``add_tracking``
+wrote (a strongly consistent get, like the adapter's); inbound tracking events live beside it
+under their number (``tracking_events_of``), and daily counters under their day (``counter``).
+A store webhook's raw body and its events are kept per (channel, delivery key), like
+``INBOUND#<channel>#<key>`` (``get_inbound``, ``inbound_events_of``); the body's 30-day ttl is
+not modelled, because the adapter's ``get_inbound`` reads an expired body as long as DynamoDB
+has not deleted it (a test wanting an expired payload deletes it from ``inbound``).
+``get_order`` returns the order's RMAs with it, in id order (the ``RMA#<id>`` items of the
+order's partition).
 
 Documents are stored as their JSON form (``model_dump(mode="json")``) and validated again on
 every read, so a value that would not survive the trip through DynamoDB does not survive here.
@@ -48,6 +70,7 @@ Time (dedup ttl, claims) comes from a ``FakeClock``, not from the wall clock.
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -66,6 +89,7 @@ from chalicelib.domain.models import (
     Warehouse,
     format_timestamp,
 )
+from chalicelib.domain.returns import ReturnRequest
 from chalicelib.domain.status import FulfillmentStatus
 from chalicelib.service.ports import (
     MAX_TRANSACTION_ITEMS,
@@ -74,6 +98,7 @@ from chalicelib.service.ports import (
     OrderAggregate,
     StockConflict,
     TrackingNumberInUse,
+    TrackingRef,
 )
 
 START = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
@@ -120,6 +145,8 @@ class StockRow:
     reserved: int
     available: int
     bin: str | None = None
+    reorder_point: int | None = None
+    overstock_level: int | None = None
 
 
 @dataclass(frozen=True)
@@ -154,14 +181,24 @@ class FakeStore:
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: order id -> fulfillment id -> fulfillment document
     fulfillments: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: order id -> RMA id -> return document (``RMA#<id>`` items of the order's partition)
+    returns: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     #: warehouse id -> box code -> box document (the warehouse's box catalogue)
     boxes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     #: (order id, version) -> order event document
     events: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     #: (sku, warehouse id, event id) -> inventory event document (events of a stock level)
     inventory_events: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
-    #: (lower-case carrier, tracking number) -> index entry
-    tracking: dict[tuple[str, str], TrackingEntry] = field(default_factory=dict)
+    #: tracking number -> index entry (keyed by number alone, like ``TRACK#<number>``)
+    tracking: dict[str, TrackingEntry] = field(default_factory=dict)
+    #: (tracking number, event id) -> inbound tracking event document (``TRACK#<n>``/``EVENT#<id>``)
+    tracking_events: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: (day, metric) -> value of a daily counter (``KPI#<day>``/``<metric>``)
+    counters: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: (channel id, delivery key) -> raw body of a store webhook (``INBOUND#<channel>#<key>``/``PAYLOAD``)
+    inbound: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (channel id, delivery key, event id) -> store webhook event document (beside its body)
+    inbound_events: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     #: (scope, key) -> record and expiry
     dedup: dict[tuple[str, str], _Dedup] = field(default_factory=dict)
     #: Successful commits, and the number of items each one wrote.
@@ -193,10 +230,18 @@ class FakeStore:
             on_hand=on_hand, reserved=0, available=on_hand, bin=bin_location
         )
 
-    def put_order(self, order: Order, fulfillments: Iterable[Fulfillment] = ()) -> None:
-        """Write an aggregate as it stands, bypassing conditions (to set up a state)."""
+    def put_order(
+        self,
+        order: Order,
+        fulfillments: Iterable[Fulfillment] = (),
+        returns: Iterable[ReturnRequest] | None = None,
+    ) -> None:
+        """Write an aggregate as it stands, bypassing conditions (to set up a state). The order's
+        RMAs are replaced only when ``returns`` is given."""
         self.orders[order.id] = order.model_dump(mode="json")
         self.fulfillments[order.id] = {f.id: f.model_dump(mode="json") for f in fulfillments}
+        if returns is not None:
+            self.returns[order.id] = {r.id: r.model_dump(mode="json") for r in returns}
 
     def before_next_commit(self, action: Callable[[], object]) -> None:
         """Run ``action`` once, at the start of the next commit, before its conditions are checked:
@@ -209,6 +254,27 @@ class FakeStore:
             hook()
 
     # -- inspection, for assertions ------------------------------------------------------------
+
+    def snapshot(self) -> tuple[object, ...]:
+        """Everything a unit of work can write, and the commits attempted: equal snapshots before
+        and after a call show that it wrote nothing (and did not even try)."""
+        return copy.deepcopy(
+            (
+                self.orders,
+                self.fulfillments,
+                self.returns,
+                self.events,
+                self.inventory_events,
+                self.stock,
+                self.tracking,
+                self.tracking_events,
+                self.counters,
+                self.inbound,
+                self.inbound_events,
+                {key: (entry.record, entry.expires_at) for key, entry in self.dedup.items()},
+                self.commit_attempts,
+            )
+        )
 
     def order(self, order_id: str) -> Order:
         return Order.model_validate(self.orders[order_id])
@@ -236,6 +302,30 @@ class FakeStore:
         keys = sorted(key for key in self.inventory_events if key[:2] == (sku, warehouse_id))
         return [DomainEvent.model_validate(self.inventory_events[key]) for key in keys]
 
+    def tracking_events_of(self, tracking_number: str) -> list[DomainEvent]:
+        """The events received for a tracking number in id order (the adapter's ``EVENT#<id>`` keys)."""
+        keys = sorted(key for key in self.tracking_events if key[0] == tracking_number)
+        return [DomainEvent.model_validate(self.tracking_events[key]) for key in keys]
+
+    def returns_of(self, order_id: str) -> list[ReturnRequest]:
+        docs = self.returns.get(order_id, {})
+        return [ReturnRequest.model_validate(docs[rid]) for rid in sorted(docs)]
+
+    def rma(self, rma_id: str) -> ReturnRequest:
+        (found,) = [
+            r for order_id in sorted(self.returns) for r in self.returns_of(order_id) if r.id == rma_id
+        ]
+        return found
+
+    def inbound_events_of(self, channel_id: str, key: str) -> list[DomainEvent]:
+        """A store webhook delivery's events in id order (``EVENT#<id>`` beside its ``PAYLOAD``)."""
+        keys = sorted(k for k in self.inbound_events if k[:2] == (channel_id, key))
+        return [DomainEvent.model_validate(self.inbound_events[k]) for k in keys]
+
+    def counter(self, metric: str, day: str) -> int:
+        """A daily counter's value; 0 when nothing was counted (the item does not exist)."""
+        return self.counters.get((day, metric), 0)
+
     def level(self, warehouse_id: str, sku: str) -> StockLevel:
         row = self.stock[(warehouse_id, sku)]
         return StockLevel(
@@ -245,6 +335,8 @@ class FakeStore:
             reserved=row.reserved,
             available=row.available,
             bin=row.bin,
+            reorder_point=row.reorder_point,
+            overstock_level=row.overstock_level,
         )
 
     def dedup_record(self, scope: str, key: str) -> DedupRecord | None:
@@ -257,6 +349,8 @@ class _Write:
     item: tuple[Any, ...]  # the DynamoDB item it touches, to refuse two writes of one item
     check: Callable[[], Exception | None]
     apply: Callable[[], None]
+    #: Stock settings this write sets (one update expression may set an attribute once).
+    settings: set[str] = field(default_factory=set)
 
 
 class FakeUnitOfWork:
@@ -265,6 +359,8 @@ class FakeUnitOfWork:
     def __init__(self, store: FakeStore) -> None:
         self.store = store
         self._writes: list[_Write] = []
+        #: Why DynamoDB would refuse the transaction as malformed (raised by commit()).
+        self._malformed: list[str] = []
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -298,7 +394,9 @@ class FakeUnitOfWork:
         if order_id not in self.store.orders:
             return None
         return OrderAggregate(
-            order=self.store.order(order_id), fulfillments=self.store.fulfillments_of(order_id)
+            order=self.store.order(order_id),
+            fulfillments=self.store.fulfillments_of(order_id),
+            returns=self.store.returns_of(order_id),
         )
 
     def get_dedup(self, scope: str, key: str) -> DedupRecord | None:
@@ -313,10 +411,23 @@ class FakeUnitOfWork:
         docs = self.store.boxes.get(warehouse_id, {})
         return [Box.model_validate(docs[code]) for code in sorted(docs)]
 
+    def find_tracking(self, tracking_number: str) -> TrackingRef | None:
+        entry = self.store.tracking.get(tracking_number)
+        if entry is None:
+            return None
+        return TrackingRef(
+            order_id=entry.order_id, fulfillment_id=entry.fulfillment_id, carrier=entry.carrier
+        )
+
+    def get_inbound(self, channel_id: str, key: str) -> str | None:
+        return self.store.inbound.get((channel_id, key))
+
     def find_order_of_fulfillment(self, fulfillment_id: str) -> str | None:
-        for order_id, docs in self.store.fulfillments.items():
-            if fulfillment_id in docs:
-                return order_id
+        """The by-id index (``gsi6``) holds fulfillments and RMAs alike."""
+        for by_id in (self.store.fulfillments, self.store.returns):
+            for order_id, docs in by_id.items():
+                if fulfillment_id in docs:
+                    return order_id
         return None
 
     def list_backorders(self, sku: str, limit: int) -> list[tuple[str, str]]:
@@ -388,6 +499,85 @@ class FakeUnitOfWork:
 
         self._writes.append(_Write(("fulfillment", order_id, fid), check, apply))
 
+    def add_return(self, rma: ReturnRequest) -> None:
+        doc = rma.model_dump(mode="json")
+        order_id, rid = rma.order_id, rma.id
+
+        def check() -> Exception | None:
+            if rid in self.store.returns.get(order_id, {}):
+                return ConcurrencyConflict(f"return {rid} changed concurrently")
+            return None
+
+        def apply() -> None:
+            self.store.returns.setdefault(order_id, {})[rid] = doc
+
+        self._writes.append(_Write(("return", order_id, rid), check, apply))
+
+    def update_return(self, rma: ReturnRequest, *, expected_version: int) -> None:
+        doc = rma.model_dump(mode="json")
+        order_id, rid = rma.order_id, rma.id
+
+        def check() -> Exception | None:
+            stored = self.store.returns.get(order_id, {}).get(rid)
+            if stored is None or stored["version"] != expected_version:
+                return ConcurrencyConflict(f"return {rid} changed concurrently")
+            return None
+
+        def apply() -> None:
+            self.store.returns[order_id][rid] = doc
+
+        self._writes.append(_Write(("return", order_id, rid), check, apply))
+
+    def set_stock_settings(
+        self,
+        warehouse_id: str,
+        sku: str,
+        *,
+        reorder_point: int | None,
+        overstock_level: int | None,
+        bin_location: str | None,
+    ) -> None:
+        settings = {
+            name: value
+            for name, value in (
+                ("reorder_point", reorder_point),
+                ("overstock_level", overstock_level),
+                ("bin", bin_location),
+            )
+            if value is not None
+        }
+        if not settings:
+            return  # the adapter stages nothing
+        key, item = (warehouse_id, sku), ("stock", sku, warehouse_id)
+
+        def set_them() -> None:
+            row = self.store.stock[key]
+            for name, value in settings.items():
+                setattr(row, name, value)
+
+        staged = next((w for w in self._writes if w.item == item), None)
+        if staged is not None:
+            # The adapter appends the SETs to the update already staged for this level: one item,
+            # one write, under that write's condition.
+            overlap = staged.settings & set(settings)
+            if overlap:
+                self._malformed.append(f"stock {warehouse_id}/{sku} sets {sorted(overlap)} twice")
+            staged.settings |= set(settings)
+            first = staged.apply
+
+            def apply_both() -> None:
+                first()
+                set_them()
+
+            staged.apply = apply_both
+            return
+
+        def check() -> Exception | None:
+            # ``attribute_exists(pk)``: settings alone never create a level.
+            return None if key in self.store.stock else StockConflict(warehouse_id, sku)
+
+        self._writes.append(_Write(item, check, set_them, settings=set(settings)))
+
     def move_stock(
         self,
         warehouse_id: str,
@@ -398,9 +588,17 @@ class FakeUnitOfWork:
         available: int = 0,
         require_available: int | None = None,
         require_reserved: int | None = None,
+        expect_on_hand: int | None = None,
     ) -> None:
         # The adapter: ``attribute_exists(pk)`` unless this is a plain receipt, plus the requirements.
-        creates = on_hand > 0 and require_available is None and require_reserved is None
+        creates = (
+            on_hand >= 0
+            and reserved == 0
+            and available >= 0
+            and require_available is None
+            and require_reserved is None
+            and expect_on_hand is None
+        )
         key = (warehouse_id, sku)
 
         def check() -> Exception | None:
@@ -410,6 +608,8 @@ class FakeUnitOfWork:
             if require_available is not None and not row.available >= require_available:
                 return StockConflict(warehouse_id, sku)
             if require_reserved is not None and not row.reserved >= require_reserved:
+                return StockConflict(warehouse_id, sku)
+            if expect_on_hand is not None and row.on_hand != expect_on_hand:
                 return StockConflict(warehouse_id, sku)
             return None
 
@@ -428,25 +628,74 @@ class FakeUnitOfWork:
         self.move_stock(warehouse_id, sku, reserved=-quantity, available=quantity, require_reserved=quantity)
 
     def add_tracking(self, carrier: str, number: str, *, order_id: str, fulfillment_id: str) -> None:
-        key = (carrier.lower(), number)
         entry = TrackingEntry(
             carrier=carrier.lower(), tracking_number=number, order_id=order_id, fulfillment_id=fulfillment_id
         )
 
         def check() -> Exception | None:
-            indexed = self.store.tracking.get(key)
+            indexed = self.store.tracking.get(number)
             if indexed is not None and indexed.fulfillment_id != fulfillment_id:
                 return TrackingNumberInUse(carrier, number)
             return None
 
         def apply() -> None:
-            self.store.tracking[key] = entry
+            self.store.tracking[number] = entry  # a Put: the same fulfillment's repeat overwrites
 
-        self._writes.append(_Write(("tracking", *key), check, apply))
+        self._writes.append(_Write(("tracking", number), check, apply))
+
+    def count(self, metric: str, day: str, by: int = 1) -> None:
+        key = (day, metric)
+
+        def apply() -> None:
+            self.store.counters[key] = self.store.counters.get(key, 0) + by
+
+        # The adapter's ``ADD #value :by`` has no condition: it creates the counter or adds to it.
+        self._writes.append(_Write(("counter", *key), lambda: None, apply))
+
+    def add_inbound(self, channel_id: str, key: str, body: str) -> None:
+        inbound_key = (channel_id, key)
+
+        def check() -> Exception | None:
+            if inbound_key in self.store.inbound:
+                return DedupExists("inbound", key)  # the adapter's ("dedup", "inbound", key) tag
+            return None
+
+        def apply() -> None:
+            self.store.inbound[inbound_key] = body
+
+        self._writes.append(_Write(("inbound", *inbound_key), check, apply))
 
     def add_event(self, event: DomainEvent) -> None:
         doc = event.model_dump(mode="json")
-        if event.order_id is not None and event.version is not None:
+        if event.inbound_key is not None and event.channel_id is not None:
+            # The adapter's event_item looks at the inbound key first: a store webhook's event is
+            # kept beside its raw body, under the channel and the delivery key.
+            inbound_key = (event.channel_id, event.inbound_key, event.id)
+
+            def check() -> Exception | None:
+                if inbound_key in self.store.inbound_events:
+                    return ConcurrencyConflict(f"event {event.id} already recorded")
+                return None
+
+            def apply() -> None:
+                self.store.inbound_events[inbound_key] = doc
+
+            self._writes.append(_Write(("inbound-event", *inbound_key), check, apply))
+        elif event.tracking_number is not None:
+            # The adapter's event_item looks at the tracking number first: an inbound tracking
+            # event is kept under its number even when it names an order.
+            tracking_key = (event.tracking_number, event.id)
+
+            def check() -> Exception | None:
+                if tracking_key in self.store.tracking_events:
+                    return ConcurrencyConflict(f"event {event.id} already recorded")
+                return None
+
+            def apply() -> None:
+                self.store.tracking_events[tracking_key] = doc
+
+            self._writes.append(_Write(("tracking-event", *tracking_key), check, apply))
+        elif event.order_id is not None and event.version is not None:
             order_key = (event.order_id, event.version)
 
             def check() -> Exception | None:
@@ -495,9 +744,12 @@ class FakeUnitOfWork:
 
     def commit(self) -> None:
         writes, self._writes = self._writes, []
+        malformed, self._malformed = self._malformed, []
         if not writes:
             return
         self.store.commit_attempts += 1
+        if malformed:
+            raise InvalidTransaction("; ".join(malformed))
         if len(writes) > MAX_TRANSACTION_ITEMS:
             raise InvalidTransaction(f"{len(writes)} items; a transaction holds {MAX_TRANSACTION_ITEMS}")
         items = [w.item for w in writes]

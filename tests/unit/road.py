@@ -1,4 +1,5 @@
-"""The warehouse road over one fake store: placement, receipt, pick, pack, ship, cancel, stock.
+"""The warehouse road over one fake store: placement, receipt, pick, pack, ship, cancel, stock,
+and the carrier's updates after shipping (ingested as the webhook does, applied as the worker does).
 
 Each step calls the real use case with the test's ids and clock, so tests read as the journey
 does: ``road.released(("MUG-1", 2))`` is an order placed and received, its work released.
@@ -15,12 +16,14 @@ from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.holds import HoldPolicy
 from chalicelib.domain.models import Box, Fulfillment, Order, Package
 from chalicelib.domain.packing import DEFAULT_DIM_DIVISOR
+from chalicelib.domain.tracking import TrackingUpdate
 from chalicelib.service import fulfillment as warehouse
 from chalicelib.service.changes import Authorize
 from chalicelib.service.inventory import allocate_backorders, receive_stock
 from chalicelib.service.lifecycle import receive_order
 from chalicelib.service.placement import place_order
 from chalicelib.service.ports import OrderAggregate
+from chalicelib.service.tracking import Ingested, apply_tracking, ingest
 from tests.unit.builders import EAST, WEB, WEST, lines, order_request
 from tests.unit.fakes import FakeClock, FakeStore, FakeUnitOfWork, FakeUnitOfWorkFactory, SequentialIds
 
@@ -226,3 +229,29 @@ class Road:
 
     def backorder_queue(self, sku: str) -> list[str]:
         return [fid for _, fid in FakeUnitOfWork(self.store).list_backorders(sku, 100)]
+
+    # -- the carrier ----------------------------------------------------------------------------
+
+    def ingest(self, update: TrackingUpdate) -> Ingested:
+        """What the webhook route does with a verified, parsed update."""
+        return ingest(self.uow_factory, update, ids=self.ids, clock=self.clock)
+
+    def received(self, update: TrackingUpdate) -> DomainEvent:
+        """The event ingest kept for ``update`` under its tracking number (what the worker gets)."""
+        (found,) = [
+            e
+            for e in self.store.tracking_events_of(update.tracking_number)
+            if e.data["update"]["provider"] == update.provider
+            and e.data["update"]["provider_event_id"] == update.provider_event_id
+        ]
+        return found
+
+    def apply(self, update: TrackingUpdate) -> OrderAggregate | None:
+        """What the tracking worker does with the event ingest kept for ``update``."""
+        return apply_tracking(self.uow_factory, self.received(update), ids=self.ids, clock=self.clock)
+
+    def track(self, *updates: TrackingUpdate) -> None:
+        """Each update posted by the carrier and applied by the worker, in the order given."""
+        for update in updates:
+            assert self.ingest(update) is Ingested.ACCEPTED, update.provider_event_id
+            self.apply(update)

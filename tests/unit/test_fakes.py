@@ -10,13 +10,15 @@ import pytest
 from chalicelib.domain.errors import ConcurrencyConflict
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Box, Fulfillment, FulfillmentLine
-from chalicelib.domain.status import FulfillmentStatus, OrderStatus
+from chalicelib.domain.returns import ReturnLine, ReturnRequest
+from chalicelib.domain.status import FulfillmentStatus, OrderStatus, ReturnStatus
 from chalicelib.service.ports import (
     DedupExists,
     DedupRecord,
     OrderQueries,
     StockConflict,
     TrackingNumberInUse,
+    TrackingRef,
     UnitOfWork,
 )
 from tests.unit.builders import EAST, WEST, make_order, seed_catalogue
@@ -31,6 +33,9 @@ from tests.unit.fakes import (
     InvalidTransaction,
     SequentialIds,
 )
+
+#: What a stock level says about quantities (thresholds are not the subject here).
+LEVEL_FIELDS = {"sku", "warehouse_id", "on_hand", "reserved", "available", "bin"}
 
 
 def event(version: int, order_id: str = "ord_0001") -> DomainEvent:
@@ -106,7 +111,7 @@ def test_releasing_more_than_is_reserved_is_a_stock_conflict(store: FakeStore) -
     uow.release_stock(EAST, "MUG-1", 2)
     uow.commit()
 
-    assert store.level(EAST, "MUG-1").model_dump() == {
+    assert store.level(EAST, "MUG-1").model_dump(include=LEVEL_FIELDS) == {
         "sku": "MUG-1",
         "warehouse_id": EAST,
         "on_hand": 5,
@@ -309,7 +314,7 @@ def test_a_plain_receipt_creates_a_stock_level_the_warehouse_never_had(store: Fa
     uow.move_stock(EAST, "NEW-1", on_hand=4, available=4)
     uow.commit()
 
-    assert store.level(EAST, "NEW-1").model_dump() == {
+    assert store.level(EAST, "NEW-1").model_dump(include=LEVEL_FIELDS) == {
         "sku": "NEW-1",
         "warehouse_id": EAST,
         "on_hand": 4,
@@ -321,8 +326,8 @@ def test_a_plain_receipt_creates_a_stock_level_the_warehouse_never_had(store: Fa
 
 @pytest.mark.parametrize(
     ("on_hand", "require_available", "require_reserved"),
-    [(0, None, None), (-1, None, None), (3, 0, None), (3, None, 0)],
-    ids=["no on-hand change", "a reduction", "a receipt with an available condition", "with a reserved one"],
+    [(-1, None, None), (3, 0, None), (3, None, 0)],
+    ids=["a reduction", "a receipt with an available condition", "with a reserved one"],
 )
 def test_any_other_move_of_a_missing_stock_level_is_a_stock_conflict(
     store: FakeStore, on_hand: int, require_available: int | None, require_reserved: int | None
@@ -378,6 +383,22 @@ def test_a_stock_move_whose_requirement_fails_changes_nothing(
     assert (store.level(EAST, "MUG-1").on_hand, store.level(EAST, "MUG-1").available) == (2, 2)
 
 
+def test_a_move_expecting_the_on_hand_it_read_fails_when_the_level_moved_since(store: FakeStore) -> None:
+    store.set_stock(EAST, "MUG-1", 5)
+    uow = FakeUnitOfWork(store)
+    uow.move_stock(EAST, "MUG-1", on_hand=2, available=2, expect_on_hand=4)
+    with pytest.raises(StockConflict):
+        uow.commit()
+    uow.move_stock(EAST, "GHOST", on_hand=2, available=2, expect_on_hand=0)
+    with pytest.raises(StockConflict):
+        uow.commit()  # a level that is not there has no on-hand to match
+
+    uow.move_stock(EAST, "MUG-1", on_hand=2, available=2, expect_on_hand=5)
+    uow.commit()
+
+    assert (store.level(EAST, "MUG-1").on_hand, store.level(EAST, "MUG-1").available) == (7, 7)
+
+
 def test_a_requirement_is_met_by_exactly_the_quantity_required(store: FakeStore) -> None:
     store.set_stock(EAST, "MUG-1", 2)
     uow = FakeUnitOfWork(store)
@@ -393,24 +414,118 @@ def test_a_requirement_is_met_by_exactly_the_quantity_required(store: FakeStore)
     }
 
 
-def test_a_tracking_number_belongs_to_one_fulfillment_whatever_the_carriers_case(store: FakeStore) -> None:
+def test_a_tracking_number_belongs_to_one_fulfillment_whatever_the_carrier(store: FakeStore) -> None:
     uow = FakeUnitOfWork(store)
     uow.add_tracking("usps", "9400", order_id="ord_1", fulfillment_id="ful_1")
     uow.commit()
     uow.add_tracking("USPS", "9400", order_id="ord_1", fulfillment_id="ful_1")
     uow.commit()  # the same fulfillment again: an idempotent repeat
 
-    uow.add_tracking("USPS", "9400", order_id="ord_2", fulfillment_id="ful_2")
-    with pytest.raises(TrackingNumberInUse) as excinfo:
+    # The index is keyed by number alone (TRACK#<number>): another carrier's spelling, or
+    # another carrier, cannot claim a number that belongs to another fulfillment.
+    for carrier in ("USPS", "ups"):
+        uow.add_tracking(carrier, "9400", order_id="ord_2", fulfillment_id="ful_2")
+        with pytest.raises(TrackingNumberInUse) as excinfo:
+            uow.commit()
+        assert (excinfo.value.carrier, excinfo.value.number) == (carrier, "9400")
+
+    assert [(number, entry.fulfillment_id) for number, entry in store.tracking.items()] == [("9400", "ful_1")]
+
+
+def test_a_tracking_number_is_found_where_add_tracking_indexed_it(store: FakeStore) -> None:
+    uow = FakeUnitOfWork(store)
+    uow.add_tracking("USPS", "9400-1", order_id="ord_1", fulfillment_id="ful_1")
+    uow.add_tracking("ups", "1Z-2", order_id="ord_1", fulfillment_id="ful_2")
+
+    assert uow.find_tracking("9400-1") is None  # staged is not written
+    uow.commit()
+
+    assert uow.find_tracking("9400-1") == TrackingRef(
+        order_id="ord_1", fulfillment_id="ful_1", carrier="usps"
+    )
+    assert uow.find_tracking("1Z-2") == TrackingRef(order_id="ord_1", fulfillment_id="ful_2", carrier="ups")
+    assert uow.find_tracking("9400-2") is None
+    assert uow.find_tracking("9400") is None  # an exact key, not a prefix
+
+
+def tracking_event(event_id: str, number: str = "9400", order_id: str | None = None) -> DomainEvent:
+    return DomainEvent(
+        id=event_id,
+        type="tracking.received" if order_id else "tracking.unmatched",
+        order_id=order_id,
+        tracking_number=number,
+        occurred_at=START,
+        actor="carrier:easypost",
+        data={"update": {"tracking_number": number}},
+    )
+
+
+def test_tracking_events_are_stored_under_their_tracking_number_even_when_they_name_an_order(
+    store: FakeStore,
+) -> None:
+    uow = FakeUnitOfWork(store)
+    uow.add_event(tracking_event("evt_2", order_id="ord_0001"))
+    uow.add_event(tracking_event("evt_1"))
+    uow.add_event(tracking_event("evt_3", number="1Z"))
+    uow.commit()
+
+    assert [(e.id, e.order_id) for e in store.tracking_events_of("9400")] == [
+        ("evt_1", None),
+        ("evt_2", "ord_0001"),
+    ]
+    assert [e.id for e in store.tracking_events_of("1Z")] == ["evt_3"]
+    assert store.tracking_events_of("94") == []
+    assert (store.events, store.inventory_events) == ({}, {})
+
+    uow.add_event(tracking_event("evt_1"))
+    with pytest.raises(ConcurrencyConflict):
         uow.commit()
 
-    assert (excinfo.value.carrier, excinfo.value.number) == ("USPS", "9400")
-    assert [(key, entry.fulfillment_id) for key, entry in store.tracking.items()] == [
-        (("usps", "9400"), "ful_1")
-    ]
-    uow.add_tracking("ups", "9400", order_id="ord_2", fulfillment_id="ful_2")
-    uow.commit()  # another carrier's number space
-    assert len(store.tracking) == 2
+
+def test_counters_add_up_per_metric_and_day_and_start_at_zero(store: FakeStore) -> None:
+    uow = FakeUnitOfWork(store)
+    assert store.counter("unmatched", "2026-11-26") == 0
+
+    uow.count("unmatched", "2026-11-26")
+    uow.count("unmatched", "2026-11-27", by=5)
+    uow.count("webhooks", "2026-11-26", by=2)
+    uow.commit()
+    uow.count("unmatched", "2026-11-26")
+    uow.commit()
+
+    assert store.counters == {
+        ("2026-11-26", "unmatched"): 2,
+        ("2026-11-27", "unmatched"): 5,
+        ("2026-11-26", "webhooks"): 2,
+    }
+    assert (store.counter("unmatched", "2026-11-26"), store.counter("unmatched", "2026-11-28")) == (2, 0)
+
+
+def test_a_count_is_applied_with_the_rest_of_its_commit_or_not_at_all(store: FakeStore) -> None:
+    uow = FakeUnitOfWork(store)
+    uow.add_dedup(record())
+    uow.commit()
+
+    uow.count("unmatched", "2026-11-26")
+    uow.add_dedup(record())  # already there: the whole transaction fails
+    with pytest.raises(DedupExists):
+        uow.commit()
+    assert store.counter("unmatched", "2026-11-26") == 0
+
+    uow.count("unmatched", "2026-11-26")
+    uow.add_dedup(record("other"))
+    uow.commit()
+    assert store.counter("unmatched", "2026-11-26") == 1
+
+
+def test_like_dynamodb_one_transaction_may_not_count_the_same_counter_twice(store: FakeStore) -> None:
+    uow = FakeUnitOfWork(store)
+    uow.count("unmatched", "2026-11-26")
+    uow.count("unmatched", "2026-11-26")
+
+    with pytest.raises(InvalidTransaction):
+        uow.commit()
+    assert store.counters == {}
 
 
 def test_inventory_events_are_stored_under_their_stock_level(store: FakeStore) -> None:
@@ -461,6 +576,239 @@ def test_warehouses_and_their_box_catalogues_are_read_by_id(store: FakeStore) ->
     assert [b.code for b in uow.get_boxes(EAST)] == ["L", "M"]
     assert uow.get_boxes(EAST)[1] == box
     assert uow.get_boxes("wh_nope") == []
+
+
+def rma(
+    rid: str, *, order_id: str = "ord_0001", version: int = 1, status: ReturnStatus = ReturnStatus.APPROVED
+) -> ReturnRequest:
+    return ReturnRequest(
+        id=rid,
+        order_id=order_id,
+        channel_id="ch_web",
+        status=status,
+        version=version,
+        lines=[ReturnLine(sku="MUG-1", quantity=1, reason="too small")],
+        requested_at=START,
+    )
+
+
+def test_returns_are_read_with_their_order_in_id_order_and_lead_to_it(store: FakeStore) -> None:
+    store.put_order(make_order(), [fulfillment("ful_1")])
+    uow = FakeUnitOfWork(store)
+    uow.add_return(rma("rma_2"))
+    uow.add_return(rma("rma_1"))
+
+    staged = uow.get_order("ord_0001")
+    assert staged is not None and staged.returns == []  # staged is not written
+    uow.commit()
+
+    aggregate = uow.get_order("ord_0001")
+    assert aggregate is not None
+    assert (aggregate.returns, [f.id for f in aggregate.fulfillments]) == (
+        [rma("rma_1"), rma("rma_2")],
+        ["ful_1"],
+    )
+    # The by-id index holds RMAs beside fulfillments: an RMA number leads to its order.
+    assert (uow.find_order_of_fulfillment("rma_2"), uow.find_order_of_fulfillment("rma_9")) == (
+        "ord_0001",
+        None,
+    )
+    assert store.rma("rma_1") == rma("rma_1")
+
+
+def test_returns_are_versioned_like_fulfillments(store: FakeStore) -> None:
+    store.put_order(make_order(), returns=[rma("rma_1")])
+    received = rma("rma_1", version=2, status=ReturnStatus.RECEIVED)
+    stale, winner = FakeUnitOfWork(store), FakeUnitOfWork(store)
+    stale.update_return(received, expected_version=1)
+    winner.update_return(received, expected_version=1)
+    winner.commit()
+
+    with pytest.raises(ConcurrencyConflict):
+        stale.commit()
+    stale.add_return(rma("rma_1"))  # the number is taken
+    with pytest.raises(ConcurrencyConflict):
+        stale.commit()
+    stale.update_return(rma("rma_9", version=2), expected_version=1)  # nothing to update
+    with pytest.raises(ConcurrencyConflict):
+        stale.commit()
+
+    assert store.returns_of("ord_0001") == [received]
+    assert store.commits == 1
+
+
+def test_like_dynamodb_one_transaction_may_not_add_and_update_one_return(store: FakeStore) -> None:
+    uow = FakeUnitOfWork(store)
+    uow.add_return(rma("rma_1"))
+    uow.update_return(rma("rma_1", version=2), expected_version=1)
+
+    with pytest.raises(InvalidTransaction, match="writes these items twice"):
+        uow.commit()
+    assert store.returns == {}
+
+
+def test_put_order_keeps_the_orders_returns_unless_given_others(store: FakeStore) -> None:
+    store.put_order(make_order(), returns=[rma("rma_1")])
+
+    store.put_order(make_order(version=2))
+    assert [r.id for r in store.returns_of("ord_0001")] == ["rma_1"]
+    store.put_order(make_order(version=3), returns=[])
+    assert store.returns_of("ord_0001") == []
+
+
+def inbound_event(event_id: str, *, channel_id: str | None = "ch_shop", key: str = "d-1") -> DomainEvent:
+    return DomainEvent(
+        id=event_id,
+        type="channel.order_received",
+        channel_id=channel_id,
+        inbound_key=key,
+        occurred_at=START,
+        actor="store:shopify",
+        data={"store": "shopify", "topic": "orders/create"},
+    )
+
+
+def test_a_store_webhook_body_is_kept_once_per_channel_and_delivery_key(store: FakeStore) -> None:
+    uow = FakeUnitOfWork(store)
+    uow.add_inbound("ch_shop", "d-1", '{"id": 1}')
+    assert uow.get_inbound("ch_shop", "d-1") is None  # staged is not written
+    uow.commit()
+    uow.add_inbound("ch_woo", "d-1", '{"id": 2}')
+    uow.commit()
+
+    assert (uow.get_inbound("ch_shop", "d-1"), uow.get_inbound("ch_woo", "d-1")) == ('{"id": 1}', '{"id": 2}')
+    assert (uow.get_inbound("ch_shop", "d-2"), uow.get_inbound("ch_other", "d-1")) == (None, None)
+
+    uow.add_inbound("ch_shop", "d-1", '{"id": 3}')
+    uow.add_dedup(record())
+    with pytest.raises(DedupExists) as excinfo:
+        uow.commit()
+    assert (excinfo.value.scope, excinfo.value.key) == ("inbound", "d-1")
+    # The whole transaction failed: the first body stays, the dedup record was not written.
+    assert (uow.get_inbound("ch_shop", "d-1"), uow.get_dedup("s", "k")) == ('{"id": 1}', None)
+
+
+def test_store_webhook_events_are_kept_beside_their_body_under_channel_and_key(store: FakeStore) -> None:
+    uow = FakeUnitOfWork(store)
+    uow.add_event(inbound_event("evt_2"))
+    uow.add_event(inbound_event("evt_1"))
+    uow.add_event(inbound_event("evt_3", key="d-2"))
+    uow.add_event(inbound_event("evt_4", channel_id="ch_woo"))
+    uow.add_inbound("ch_shop", "d-1", "{}")  # the body is another item of the same partition
+    uow.commit()
+
+    assert [e.id for e in store.inbound_events_of("ch_shop", "d-1")] == ["evt_1", "evt_2"]
+    assert [e.id for e in store.inbound_events_of("ch_shop", "d-2")] == ["evt_3"]
+    assert [e.id for e in store.inbound_events_of("ch_woo", "d-1")] == ["evt_4"]
+    assert (store.events, store.tracking_events, store.inventory_events) == ({}, {}, {})
+
+    uow.add_event(inbound_event("evt_1"))
+    with pytest.raises(ConcurrencyConflict):
+        uow.commit()
+
+
+def test_an_inbound_key_without_a_channel_is_not_a_store_webhook_event(store: FakeStore) -> None:
+    uow = FakeUnitOfWork(store)
+
+    with pytest.raises(ValueError, match="neither an order version nor a stock level"):
+        uow.add_event(inbound_event("evt_1", channel_id=None))
+    assert uow.staged_count() == 0
+
+
+def test_stock_settings_change_only_what_is_given_and_a_level_carries_them(store: FakeStore) -> None:
+    store.set_stock(EAST, "MUG-1", 5, bin_location="A-01-1")
+    uow = FakeUnitOfWork(store)
+    uow.set_stock_settings(EAST, "MUG-1", reorder_point=5, overstock_level=40, bin_location=None)
+    uow.commit()
+    uow.set_stock_settings(EAST, "MUG-1", reorder_point=None, overstock_level=None, bin_location="B-02-1")
+    uow.commit()
+
+    level = store.level(EAST, "MUG-1")
+    assert level.model_dump() == {
+        "sku": "MUG-1",
+        "warehouse_id": EAST,
+        "on_hand": 5,
+        "reserved": 0,
+        "available": 5,
+        "bin": "B-02-1",
+        "reorder_point": 5,
+        "overstock_level": 40,
+    }
+    assert (level.below_reorder_point, level.overstocked) == (True, False)
+    assert uow.get_stock(["MUG-1"], [EAST])[(EAST, "MUG-1")] == level
+
+    uow.set_stock_settings(EAST, "MUG-1", reorder_point=None, overstock_level=None, bin_location=None)
+    assert uow.staged_count() == 0  # nothing given, nothing staged
+
+
+def test_stock_settings_alone_never_create_a_level(store: FakeStore) -> None:
+    uow = FakeUnitOfWork(store)
+    uow.set_stock_settings(EAST, "NEW-1", reorder_point=2, overstock_level=None, bin_location=None)
+
+    with pytest.raises(StockConflict) as excinfo:
+        uow.commit()
+    assert (excinfo.value.warehouse_id, excinfo.value.sku) == (EAST, "NEW-1")
+    assert store.stock == {}
+
+
+def test_stock_settings_join_the_move_staged_for_their_level_and_its_condition(store: FakeStore) -> None:
+    uow = FakeUnitOfWork(store)
+    uow.move_stock(EAST, "NEW-1", on_hand=4, available=4)  # a plain receipt creates the level
+    uow.set_stock_settings(EAST, "NEW-1", reorder_point=1, overstock_level=3, bin_location="C-1")
+    assert uow.staged_count() == 1
+    uow.commit()
+
+    level = store.level(EAST, "NEW-1")
+    assert (level.on_hand, level.bin, level.reorder_point, level.overstock_level, level.overstocked) == (
+        4,
+        "C-1",
+        1,
+        3,
+        True,
+    )
+    assert store.committed_sizes == [1]
+
+    uow.move_stock(EAST, "NEW-1", on_hand=1, available=1, expect_on_hand=3)  # it is 4: fails
+    uow.set_stock_settings(EAST, "NEW-1", reorder_point=2, overstock_level=None, bin_location=None)
+    with pytest.raises(StockConflict):
+        uow.commit()
+    assert store.level(EAST, "NEW-1") == level
+
+    uow.move_stock(EAST, "NEW-2", on_hand=0)  # an empty move sets a new level up with zeros
+    uow.set_stock_settings(EAST, "NEW-2", reorder_point=2, overstock_level=None, bin_location=None)
+    uow.commit()
+    created = store.level(EAST, "NEW-2")
+    assert (created.on_hand, created.reserved, created.available, created.reorder_point) == (0, 0, 0, 2)
+
+
+def test_like_dynamodb_stock_settings_before_a_move_of_their_level_are_two_writes_of_one_item(
+    store: FakeStore,
+) -> None:
+    store.set_stock(EAST, "MUG-1", 5)
+    uow = FakeUnitOfWork(store)
+    uow.set_stock_settings(EAST, "MUG-1", reorder_point=2, overstock_level=None, bin_location=None)
+    uow.move_stock(EAST, "MUG-1", on_hand=1, available=1)
+
+    with pytest.raises(InvalidTransaction, match="writes these items twice"):
+        uow.commit()
+    assert (store.level(EAST, "MUG-1").on_hand, store.level(EAST, "MUG-1").reorder_point) == (5, None)
+
+
+def test_like_dynamodb_one_update_may_set_a_stock_setting_once(store: FakeStore) -> None:
+    store.set_stock(EAST, "MUG-1", 5)
+    uow = FakeUnitOfWork(store)
+    uow.set_stock_settings(EAST, "MUG-1", reorder_point=2, overstock_level=None, bin_location=None)
+    uow.set_stock_settings(EAST, "MUG-1", reorder_point=None, overstock_level=None, bin_location="D-4")
+    uow.commit()  # different settings: one update sets both
+    assert (store.level(EAST, "MUG-1").reorder_point, store.level(EAST, "MUG-1").bin) == (2, "D-4")
+
+    uow.set_stock_settings(EAST, "MUG-1", reorder_point=3, overstock_level=None, bin_location=None)
+    uow.set_stock_settings(EAST, "MUG-1", reorder_point=4, overstock_level=None, bin_location=None)
+    with pytest.raises(InvalidTransaction, match="reorder_point"):
+        uow.commit()
+    assert store.level(EAST, "MUG-1").reorder_point == 2
+    uow.add_dedup(record())
+    uow.commit()  # the refusal is not left behind for the next transaction
 
 
 def test_a_fulfillment_leads_to_its_order(store: FakeStore) -> None:

@@ -14,7 +14,7 @@ from chalicelib.domain.packing import MAX_PACKING_UNITS
 from chalicelib.domain.status import FulfillmentStatus, InvalidTransition, OrderStatus
 from chalicelib.service.fulfillment import pick_list
 from chalicelib.service.ports import TrackingNumberInUse
-from tests.unit.builders import EAST, WEST, seed_catalogue
+from tests.unit.builders import EAST, WEST, milestones, seed_catalogue
 from tests.unit.fakes import FakeClock, FakeQueries, FakeStore, FakeUnitOfWorkFactory, SequentialIds
 from tests.unit.road import STAFF, Road, stock_boxes
 
@@ -89,6 +89,7 @@ def test_picking_everything_moves_the_fulfillment_to_picked_and_the_order_into_f
         actor=STAFF,
         data={
             "status": "in_fulfillment",
+            **milestones(),
             "fulfillment_id": "ful_0001",
             "warehouse_id": EAST,
             "picked": [{"sku": "MUG-1", "quantity": 2}, {"sku": "TEE-M", "quantity": 1}],
@@ -276,6 +277,7 @@ def test_packing_records_the_recommended_box_and_a_box_other_than_it(
         "fulfillment.packed",
         {
             "status": "in_fulfillment",
+            **milestones(),
             "fulfillment_id": "ful_0001",
             "warehouse_id": EAST,
             "packages": [{"box": "L", "weight_grams": 650, "tracking_number": None}],
@@ -369,8 +371,8 @@ def test_shipping_consumes_the_reservation_and_indexes_the_tracking_numbers(
     assert [p.tracking_number for p in shipped.packages] == ["9400-0001", "9400-0002"]
     assert stock(store, EAST, "MUG-1") == (8, 0, 8)  # the goods left: on hand and reserved drop
     assert {key: entry.fulfillment_id for key, entry in store.tracking.items()} == {
-        ("usps", "9400-0001"): "ful_0001",
-        ("usps", "9400-0002"): "ful_0001",
+        "9400-0001": "ful_0001",
+        "9400-0002": "ful_0001",
     }
     assert road.order(order_id).status == OrderStatus.SHIPPED
     event = road.events(order_id)[-1]
@@ -445,6 +447,66 @@ def test_an_order_split_across_two_warehouses_is_partially_shipped_then_shipped(
     ]
 
 
+def test_each_shipment_carries_its_promise_and_only_the_last_one_completes_the_order(
+    road: Road, clock: FakeClock
+) -> None:
+    order_id = road.released(("MUG-1", 2), ("CAP-1", 1))
+    east, west = road.at(EAST, order_id).id, road.at(WEST, order_id).id
+    road.through(east, until="pack")
+    road.through(west, until="pack")
+    clock.set(LATER)
+
+    road.ship(east, "EAST-1")
+    first = road.events(order_id)[-1]
+    road.ship(west, "WEST-1")
+    last = road.events(order_id)[-1]
+
+    assert (first.type, first.data["ship_by"], first.data["order_fully_shipped"]) == (
+        "fulfillment.shipped",
+        "2026-11-27T04:59:59.999000+00:00",
+        False,
+    )
+    assert (last.type, last.data) == (
+        "fulfillment.shipped",
+        {
+            "status": "shipped",
+            **milestones(order_fully_shipped=True),
+            "fulfillment_id": west,
+            "warehouse_id": WEST,
+            "carrier": "usps",
+            "service": "ground",
+            "ship_by": "2026-11-27T07:59:59.999000+00:00",
+            "tracking_numbers": ["WEST-1"],
+            "tracking_urls": ["https://tools.usps.com/go/TrackConfirmAction?tLabels=WEST-1"],
+            "lines": [{"sku": "CAP-1", "quantity": 1}],
+        },
+    )
+
+
+def test_a_shipment_without_a_promise_says_so_with_a_null_ship_by(road: Road, store: FakeStore) -> None:
+    order_id = road.released(("MUG-1", 1))
+    (released,) = road.fulfillments(order_id)
+    store.put_order(road.order(order_id), [released.model_copy(update={"ship_by": None})])
+    road.through(released.id, until="pack")
+
+    road.ship(released.id, "9400-0001")
+
+    data = road.events(order_id)[-1].data
+    assert ("ship_by" in data, data["ship_by"], data["order_fully_shipped"]) == (True, None, True)
+
+
+def test_a_backorder_waiting_keeps_an_order_from_being_fully_shipped(road: Road) -> None:
+    order_id = road.released(("MUG-1", 12))  # ten at EAST, two waiting for stock
+    road.through(road.at(EAST, order_id).id, until="ship")
+
+    shipped = road.events(order_id)[-1]
+    assert (shipped.type, shipped.data["status"], shipped.data["order_fully_shipped"]) == (
+        "fulfillment.shipped",
+        "partially_shipped",
+        False,
+    )
+
+
 # -- cancel -----------------------------------------------------------------------------------
 
 
@@ -476,6 +538,7 @@ def test_cancelling_a_whole_order_before_packing_releases_every_reservation(
     assert (event.type, event.actor, event.occurred_at) == ("order.cancelled", "admin:key_ops", LATER)
     assert event.data == {
         "status": "cancelled",
+        **milestones(),
         "reason": "customer changed their mind",
         "cancelled": {"MUG-1": 2, "CAP-1": 3},
         "stock_released": [
@@ -530,6 +593,7 @@ def test_cancelling_some_units_keeps_the_order_and_releases_only_those(road: Roa
         "order.lines_cancelled",
         {
             "status": "confirmed",
+            **milestones(),
             "reason": "too many mugs",
             "cancelled": {"MUG-1": 2},
             "stock_released": [{"warehouse_id": EAST, "sku": "MUG-1", "quantity": 2}],
@@ -557,6 +621,35 @@ def test_cancelling_the_backordered_units_confirms_an_order_that_waited_only_for
     ]
     assert stock(store, EAST, "MUG-1") == (10, 10, 0)  # the backorder held no stock
     assert road.events(order_id)[-1].data["stock_released"] == []
+    # Never confirmed before (received straight into backordered): this is its first confirmation.
+    assert road.events(order_id)[-1].data == {
+        "status": "confirmed",
+        **milestones(first_confirmation=True),
+        "reason": "customer changed their mind",
+        "cancelled": {"MUG-1": 2},
+        "stock_released": [],
+    }
+
+
+def test_cancelling_the_units_still_waiting_after_the_rest_shipped_completes_the_shipment(
+    road: Road,
+) -> None:
+    order_id = road.released(("MUG-1", 12))
+    road.through(road.at(EAST, order_id).id, until="ship")
+
+    road.cancel(order_id, {"MUG-1": 2}, reason="not waiting any longer")
+
+    event = road.events(order_id)[-1]
+    assert (event.type, event.data) == (
+        "order.lines_cancelled",
+        {
+            "status": "shipped",
+            **milestones(order_fully_shipped=True),
+            "reason": "not waiting any longer",
+            "cancelled": {"MUG-1": 2},
+            "stock_released": [],
+        },
+    )
 
 
 def test_cancelling_more_units_than_the_order_has_open_is_refused(road: Road, store: FakeStore) -> None:

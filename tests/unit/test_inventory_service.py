@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.domain.errors import FieldError, IdempotencyKeyReused, InputInvalid, NotFound
+from chalicelib.domain.errors import (
+    FieldError,
+    IdempotencyKeyReused,
+    InputInvalid,
+    NotFound,
+)
 from chalicelib.domain.events import DomainEvent
-from chalicelib.domain.models import FulfillmentLine
+from chalicelib.domain.models import FulfillmentLine, StockLevel
 from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus
+from chalicelib.service.inventory import set_stock
 from chalicelib.service.lifecycle import place_hold, release_hold
-from tests.unit.builders import EAST, WEST, seed_catalogue
+from tests.unit.builders import EAST, WEST, milestones, seed_catalogue
 from tests.unit.fakes import START, FakeClock, FakeStore, FakeUnitOfWorkFactory, SequentialIds
 from tests.unit.road import ADMIN, Road
 
@@ -157,6 +164,7 @@ def test_stock_goes_to_the_oldest_backorder_first_and_confirms_an_order_that_wai
     assert (event.type, event.actor) == ("order.backorder_allocated", "system:allocation")
     assert event.data == {
         "status": "confirmed",
+        **milestones(first_confirmation=True),
         "fulfillment_id": fulfillment.id,
         "sku": "MUG-1",
         "warehouse_id": EAST,
@@ -297,6 +305,77 @@ def test_an_order_backordered_at_placement_still_gets_the_receipts_hold_checks(
         OrderStatus.ON_HOLD,
     )
     assert [f.status for f in road.fulfillments(order_id)] == [F.ON_HOLD]
+
+
+# -- stock levels -----------------------------------------------------------------------------
+
+
+def set_level(road: Road, sku: str, *, on_hand: int | None = None, **settings: object) -> StockLevel:
+    fields: dict[str, Any] = {"reorder_point": None, "overstock_level": None, "bin_location": None}
+    fields.update(settings)
+    return set_stock(
+        road.uow_factory, EAST, sku, on_hand=on_hand, actor=ADMIN, ids=road.ids, clock=road.clock, **fields
+    )
+
+
+def test_setting_a_level_books_the_new_on_hand_and_sets_its_thresholds_in_one_write(
+    road: Road, store: FakeStore, clock: FakeClock
+) -> None:
+    store.set_stock(EAST, "MUG-1", 5, bin_location="A-01-1")
+    store.stock[(EAST, "MUG-1")].reserved, store.stock[(EAST, "MUG-1")].available = 2, 3
+
+    result = set_level(road, "MUG-1", on_hand=8, reorder_point=3, overstock_level=20, bin_location="B-02-2")
+
+    assert (
+        result
+        == store.level(EAST, "MUG-1")
+        == StockLevel(
+            sku="MUG-1",
+            warehouse_id=EAST,
+            on_hand=8,
+            reserved=2,
+            available=6,
+            bin="B-02-2",
+            reorder_point=3,
+            overstock_level=20,
+        )
+    )
+    (adjusted,) = store.inventory_events_of("MUG-1", EAST)
+    assert (adjusted.type, adjusted.occurred_at, adjusted.data) == (
+        "inventory.adjusted",
+        clock.now(),
+        {"delta": 3, "reason": "level_set", "on_hand": 8},
+    )
+    assert store.committed_sizes == [2]  # the level (its move and its settings) and the event
+
+
+def test_thresholds_alone_change_only_themselves(road: Road, store: FakeStore) -> None:
+    store.set_stock(EAST, "MUG-1", 5, bin_location="A-01-1")
+
+    result = set_level(road, "MUG-1", reorder_point=6)
+
+    assert (result.on_hand, result.bin, result.reorder_point, result.overstock_level) == (
+        5,
+        "A-01-1",
+        6,
+        None,
+    )
+    assert result.below_reorder_point is True
+    assert store.inventory_events == {}
+
+
+def test_thresholds_for_a_level_the_warehouse_never_held_create_it(road: Road, store: FakeStore) -> None:
+    result = set_level(road, "TEE-M", reorder_point=2, bin_location="C-3")
+
+    assert (result.on_hand, result.available, result.bin, result.reorder_point) == (0, 0, "C-3", 2)
+
+
+def test_a_level_of_nothing_on_hand_with_a_bin_for_a_sku_the_warehouse_never_held_is_created(
+    road: Road, store: FakeStore
+) -> None:
+    result = set_level(road, "TEE-M", on_hand=0, bin_location="C-3")
+
+    assert (result.on_hand, result.bin) == (0, "C-3")
 
 
 # -- property ---------------------------------------------------------------------------------

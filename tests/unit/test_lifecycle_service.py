@@ -13,7 +13,7 @@ from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus
 from chalicelib.service.lifecycle import RECEIPT_SCOPE, place_hold, receive_order, release_hold
 from chalicelib.service.placement import place_order
 from chalicelib.service.ports import OrderAggregate
-from tests.unit.builders import EAST, WEB, WEST, lines, make_order, order_request, seed_catalogue
+from tests.unit.builders import EAST, WEB, WEST, lines, make_order, milestones, order_request, seed_catalogue
 from tests.unit.fakes import START, FakeClock, FakeStore, FakeUnitOfWorkFactory, SequentialIds
 
 POLICY = HoldPolicy.parse("USD=1000;*=1000")
@@ -114,6 +114,7 @@ def test_receipt_confirms_a_clean_order_and_releases_its_fulfillments(shop: Shop
         actor="system:receipt",
         data={
             "status": "confirmed",
+            **milestones(first_confirmation=True),
             "released": [
                 {
                     "id": "ful_0001",
@@ -156,6 +157,7 @@ def test_receipt_holds_an_unpaid_order_and_its_fulfillments(shop: Shop, store: F
     assert (on_hold.type, on_hold.version, on_hold.actor) == ("order.on_hold", 2, "system:receipt")
     assert on_hold.data == {
         "status": "on_hold",
+        **milestones(),
         "holds": [{"reason": "payment_pending", "note": "payment not captured yet"}],
     }
 
@@ -192,6 +194,7 @@ def test_receipt_of_a_backordered_order_releases_what_is_in_stock_and_keeps_the_
         "order.backordered",
         {
             "status": "backordered",
+            **milestones(),
             "released": [
                 {
                     "id": "ful_0001",
@@ -218,6 +221,7 @@ def test_receipt_of_an_order_with_nothing_in_stock_releases_nothing(shop: Shop, 
     ]
     assert store.events_of(order_id)[-1].data == {
         "status": "backordered",
+        **milestones(),
         "released": [],
         "backordered": [{"sku": "CAP-1", "quantity": 1}],
     }
@@ -299,7 +303,11 @@ def test_a_confirmed_order_can_be_put_on_hold_and_its_released_work_is_held(
         "order.on_hold",
         3,
         ADMIN,
-        {"status": "on_hold", "holds": [{"reason": "fraud_review", "note": "chargeback history"}]},
+        {
+            "status": "on_hold",
+            **milestones(),
+            "holds": [{"reason": "fraud_review", "note": "chargeback history"}],
+        },
     )
 
 
@@ -362,7 +370,7 @@ def test_releasing_one_of_two_holds_keeps_the_order_on_hold(shop: Shop, store: F
     event = store.events_of(order_id)[-1]
     assert (event.type, event.data) == (
         "order.hold_released",
-        {"status": "on_hold", "reason": "payment_pending", "remaining": ["manual"]},
+        {"status": "on_hold", **milestones(), "reason": "payment_pending", "remaining": ["manual"]},
     )
 
 
@@ -389,6 +397,7 @@ def test_releasing_the_last_hold_confirms_the_order_and_releases_its_work(
     assert (event.type, event.actor) == ("order.confirmed", ADMIN)
     assert event.data == {
         "status": "confirmed",
+        **milestones(first_confirmation=True),
         "released": [
             {
                 "id": "ful_0001",
@@ -399,6 +408,36 @@ def test_releasing_the_last_hold_confirms_the_order_and_releases_its_work(
             }
         ],
         "released_hold": "payment_pending",
+    }
+
+
+def test_confirming_again_after_a_hold_is_not_a_first_confirmation(
+    shop: Shop, store: FakeStore, clock: FakeClock
+) -> None:
+    order_id = shop.place()
+    shop.receive(order_id)
+    shop.hold(order_id, HoldReason.MANUAL, "customer called")
+    clock.advance(hours=1)
+
+    shop.release(order_id, HoldReason.MANUAL)
+
+    order = store.order(order_id)
+    assert (order.status, order.confirmed_at) == (OrderStatus.CONFIRMED, RECEIVED_AT)  # the first one's
+    confirmations = [e for e in store.events_of(order_id) if e.type == "order.confirmed"]
+    assert [(e.version, e.data["first_confirmation"]) for e in confirmations] == [(2, True), (4, False)]
+    assert confirmations[-1].data == {
+        "status": "confirmed",
+        **milestones(),
+        "released": [
+            {
+                "id": "ful_0001",
+                "warehouse_id": EAST,
+                "status": "released",
+                "ship_by": "2026-11-27T04:59:59.999000+00:00",
+                "lines": [{"sku": "MUG-1", "quantity": 2}],
+            }
+        ],
+        "released_hold": "manual",
     }
 
 
@@ -433,6 +472,7 @@ def test_releasing_the_last_hold_of_a_backordered_order_returns_it_to_its_backor
     ]
     assert store.events_of(order_id)[-1].data == {
         "status": "backordered",
+        **milestones(),
         "released": [
             {
                 "id": "ful_0001",

@@ -253,7 +253,7 @@ def test_times_n_equals_adding_the_amount_n_times(case: tuple[Money, int]) -> No
 
     product = money.times(quantity).amount.as_tuple()
     assert money.times(quantity) == repeated
-    # The same digits at the same exponent (the sign of a zero result is the xfail test above).
+    # The same digits at the same exponent (a zero result's sign: see the negative-zero tests above).
     assert (product.digits, product.exponent) == (
         repeated.amount.as_tuple().digits,
         repeated.amount.as_tuple().exponent,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +11,10 @@ from chalicelib.adapters.templates import JinjaRenderer
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.holds import HoldPolicy
+from chalicelib.domain.status import TrackingStatus
+from chalicelib.domain.tokens import InvalidToken, verify_token
+from chalicelib.domain.tracking import TrackingScan
+from chalicelib.service.communication import FEEDBACK, UNSUBSCRIBE, record_feedback, unsubscribe
 from chalicelib.service.lifecycle import receive_order
 from chalicelib.service.notifications import (
     CLAIM_SECONDS,
@@ -19,7 +25,7 @@ from chalicelib.service.notifications import (
 )
 from chalicelib.service.placement import place_order
 from chalicelib.service.sweepers import sweep_sla
-from tests.unit.builders import EAST, WEB, WEST, lines, order_request, seed_catalogue
+from tests.unit.builders import EAST, WEB, WEST, lines, order_request, scan, seed_catalogue, tracking_update
 from tests.unit.fakes import (
     FakeClaims,
     FakeClock,
@@ -32,6 +38,7 @@ from tests.unit.fakes import (
 from tests.unit.road import Road, stock_boxes
 
 BASE_URL = "https://oms.example.com"
+S = TrackingStatus
 
 
 @pytest.fixture(autouse=True)
@@ -543,3 +550,275 @@ def test_an_inventory_event_concerns_no_order_and_sends_nothing(
     assert notify(received_goods, ctx) == []
     assert notifier.sent == []
     assert factory.created == units_of_work  # not even an order read
+
+
+# -- delivery: tracking updates ----------------------------------------------------------------
+
+LINK_KEYS = ["link-key-2026-11", "link-key-2026-10"]
+NUMBER = "9400-0001"
+SMS_CUSTOMER = {"email": "ada@example.com", "name": "Ada Lovelace", "phone": "+14155550123"}
+URL = re.compile(r"https://oms\.example\.com/v1/(feedback|unsubscribe)/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
+
+
+@pytest.fixture
+def keyed(ctx: NotificationContext) -> NotificationContext:
+    """The context with keys to sign links in e-mails (feedback, unsubscribe)."""
+    return replace(ctx, link_keys=lambda: list(LINK_KEYS))
+
+
+def shipped(road: Road, **body: Any) -> str:
+    order_id = road.released(("MUG-1", 1), **body)
+    road.through("ful_0001", until="pack")
+    road.ship("ful_0001", NUMBER, carrier="USPS")
+    return order_id
+
+
+def tracked(road: Road, order_id: str, *scans: TrackingScan, event_id: str, **fields: Any) -> DomainEvent:
+    """Post a carrier update for the order's parcel; the tracking.updated event it caused."""
+    road.track(tracking_update(NUMBER, *scans, event_id=event_id, **fields))
+    return last_event(road.store, order_id, "tracking.updated")
+
+
+def links(text: str) -> dict[str, str]:
+    """purpose -> token of each link in a message."""
+    return {purpose: token for purpose, token in URL.findall(text)}
+
+
+def test_out_for_delivery_emails_and_texts_a_customer_who_opted_into_sms(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road
+) -> None:
+    order_id = shipped(road, customer=SMS_CUSTOMER, notify={"email": True, "sms": True})
+    event = tracked(
+        road,
+        order_id,
+        scan(S.OUT_FOR_DELIVERY, 0),
+        event_id="trk_1",
+        public_url="https://track.example/9400",
+    )
+    assert event.data["changed"] is True
+
+    assert notify(event, ctx) == [f"{event.id}/email/customer", f"{event.id}/sms/customer"]
+
+    email, sms = notifier.sent
+    assert (email.fields["to"], email.fields["subject"]) == (
+        "ada@example.com",
+        "Your order EXT-1 is out for delivery today",
+    )
+    assert "your parcel 9400-0001 (USPS) is out for delivery today." in email.fields["text"]
+    assert '<a href="https://track.example/9400">Follow your parcel</a>' in email.fields["html"]
+    assert sms.fields == {
+        "phone": "+14155550123",
+        "text": "Your order EXT-1 is out for delivery today: https://track.example/9400",
+    }
+    assert [e.data["template"] for e in sent_events(store, order_id)] == [
+        "order_out_for_delivery",
+        "order_out_for_delivery_sms",
+    ]
+
+
+def test_out_for_delivery_sends_no_text_to_a_customer_who_did_not_opt_in(
+    ctx: NotificationContext, notifier: FakeNotifier, road: Road
+) -> None:
+    order_id = shipped(road, customer=SMS_CUSTOMER)
+
+    notify(tracked(road, order_id, scan(S.OUT_FOR_DELIVERY, 0), event_id="trk_1"), ctx)
+
+    assert [m.kind for m in notifier.sent] == ["email"]
+
+
+def test_delivered_emails_a_feedback_link_whose_token_rates_that_order(
+    keyed: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road, clock: FakeClock
+) -> None:
+    order_id = shipped(road, customer=SMS_CUSTOMER, notify={"email": True, "sms": True})
+    event = tracked(road, order_id, scan(S.IN_TRANSIT, 0), scan(S.DELIVERED, 60), event_id="trk_1")
+
+    assert notify(event, keyed) == [f"{event.id}/email/customer"]  # no text for a delivery
+
+    (email,) = notifier.sent
+    assert email.fields["subject"] == "Your order EXT-1 has been delivered"
+    assert "your parcel 9400-0001 has been delivered." in email.fields["text"]
+    token = links(email.fields["text"])["feedback"]
+    assert f"Rate your order (1 to 5 stars) here: {BASE_URL}/v1/feedback/{token}" in email.fields["text"]
+    assert f'<a href="{BASE_URL}/v1/feedback/{token}">Rate your order</a>' in email.fields["html"]
+    claims = verify_token(token, FEEDBACK, keys=LINK_KEYS, now=clock.now())
+    assert claims.order_id == order_id
+    with pytest.raises(InvalidToken):
+        verify_token(token, UNSUBSCRIBE, keys=LINK_KEYS, now=clock.now())
+
+    record_feedback(road.uow_factory, token, 5, None, keys=LINK_KEYS, ids=road.ids, clock=clock)
+    assert last_event(store, order_id, "feedback.received").data["rating"] == 5
+
+
+def test_delivered_without_link_keys_emails_no_feedback_link(
+    ctx: NotificationContext, notifier: FakeNotifier, road: Road
+) -> None:
+    order_id = shipped(road)
+
+    notify(tracked(road, order_id, scan(S.DELIVERED, 60), event_id="trk_1"), ctx)
+
+    (email,) = notifier.sent
+    assert "Rate your order" not in email.fields["text"] + email.fields["html"]
+    assert links(email.fields["text"] + email.fields["html"]) == {}
+
+
+def test_the_first_of_two_deliveries_says_the_rest_is_on_its_way(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road
+) -> None:
+    order_id = road.released(("MUG-1", 2), ("CAP-1", 1))
+    east = road.at(EAST, order_id).id
+    road.through(east, until="pack")
+    road.ship(east, NUMBER)
+
+    notify(tracked(road, order_id, scan(S.DELIVERED, 60), event_id="trk_1"), ctx)
+
+    (email,) = notifier.sent
+    assert "has been delivered; the rest of your order is still on its way." in email.fields["text"]
+
+
+def test_an_update_that_changes_no_status_sends_nothing(
+    keyed: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road
+) -> None:
+    order_id = shipped(road, customer=SMS_CUSTOMER, notify={"email": True, "sms": True})
+    tracked(road, order_id, scan(S.OUT_FOR_DELIVERY, 0), event_id="trk_1")
+    late = tracked(road, order_id, scan(S.IN_TRANSIT, 10), event_id="trk_2")  # newer, lower rank
+    repeat = tracked(road, order_id, scan(S.OUT_FOR_DELIVERY, 0), event_id="trk_3")
+
+    for event in (late, repeat):
+        assert event.data["changed"] is False
+        assert notify(event, keyed) == []
+    assert notifier.sent == []
+
+
+def test_a_ready_for_pickup_parcel_emails_where_to_collect_it_and_alerts_nobody(
+    ctx: NotificationContext, notifier: FakeNotifier, road: Road
+) -> None:
+    order_id = shipped(road)
+    pickup = scan(S.AVAILABLE_FOR_PICKUP, 0, location="SPRINGFIELD, IL, US")
+
+    notify(tracked(road, order_id, pickup, event_id="trk_1"), ctx)
+
+    (email,) = notifier.sent
+    assert email.fields["subject"] == "Your order EXT-1 is ready for pickup"
+    assert "Where: SPRINGFIELD, IL, US" in email.fields["text"]
+
+
+@pytest.mark.parametrize(
+    ("status", "subject"),
+    [
+        (S.DELIVERY_ATTEMPTED, "We tried to deliver your order EXT-1"),
+        (S.EXCEPTION, "A problem with the delivery of your order EXT-1"),
+        (S.RETURNED_TO_SENDER, "Your order EXT-1 is on its way back to us"),
+        (S.FAILED, "A problem with the delivery of your order EXT-1"),
+    ],
+)
+def test_a_delivery_problem_emails_the_customer_and_alerts_operations(
+    ctx: NotificationContext, notifier: FakeNotifier, road: Road, status: TrackingStatus, subject: str
+) -> None:
+    order_id = shipped(road, customer=SMS_CUSTOMER, notify={"email": True, "sms": True})
+    problem = scan(status, 30, message="Recipient not available")
+    event = tracked(road, order_id, scan(S.IN_TRANSIT, 0), problem, event_id="trk_1")
+
+    assert notify(event, ctx) == [f"{event.id}/email/customer", f"{event.id}/sns/operations"]
+
+    email, alert = notifier.sent
+    assert email.fields["subject"] == subject
+    assert "Carrier's note: Recipient not available" in email.fields["text"]
+    assert alert.kind == "operations"
+    assert alert.fields == {
+        "subject": f"Delivery problem on order {order_id}: {status.value}",
+        "message": {
+            "type": "delivery.problem",
+            "order_id": order_id,
+            "channel_id": WEB,
+            "fulfillment_id": "ful_0001",
+            "carrier": "usps",
+            "tracking_number": NUMBER,
+            "tracking_status": status.value,
+            "raw_status": status.value,
+            "raw_substatus": None,
+        },
+    }
+    assert "ada@example.com" not in str(alert.fields)  # no personal data in the alert
+
+
+def journey(road: Road) -> list[str]:
+    """Orders that between them cause every customer e-mail there is; their ids."""
+    delivered = shipped(road)
+    tracked(road, delivered, scan(S.OUT_FOR_DELIVERY, 0), event_id="trk_1")
+    tracked(road, delivered, scan(S.DELIVERED, 60), event_id="trk_2")
+    troubled = road.released(("MUG-1", 1))
+    road.through(road.at(EAST, troubled).id, until="pack")
+    road.ship(road.at(EAST, troubled).id, "9400-0002")
+    for i, status in enumerate((S.AVAILABLE_FOR_PICKUP, S.DELIVERY_ATTEMPTED, S.RETURNED_TO_SENDER)):
+        road.track(tracking_update("9400-0002", scan(status, 10 * (i + 1)), event_id=f"trk_{3 + i}"))
+    cancelled = road.released(("MUG-1", 1))
+    road.cancel(cancelled)
+    backordered = road.released(("CAP-1", 12))
+    road.receive_stock(WEST, "CAP-1", 5)
+    road.allocate("CAP-1", WEST)
+    return [delivered, troubled, cancelled, backordered]
+
+
+def notify_all(ctx: NotificationContext, store: FakeStore, order_ids: list[str]) -> None:
+    for order_id in order_ids:
+        for event in store.events_of(order_id):
+            notify(event, ctx)
+
+
+def test_every_customer_email_carries_an_unsubscribe_link_for_its_own_order(
+    keyed: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road, clock: FakeClock
+) -> None:
+    notify_all(keyed, store, journey(road))
+
+    emails = notifier.of_kind("email")
+    templates = {
+        e.data["template"]
+        for o in store.orders
+        for e in sent_events(store, o)
+        if e.data["channel"] == "email"
+    }
+    assert templates == {
+        "order_confirmed",
+        "order_shipped",
+        "order_out_for_delivery",
+        "order_delivered",
+        "ready_for_pickup",
+        "delivery_problem",
+        "order_cancelled",
+        "order_backordered",
+        "backorder_allocated",
+    }
+    for email in emails:
+        token = links(email.fields["text"])["unsubscribe"]
+        assert f'<a href="{BASE_URL}/v1/unsubscribe/{token}">' in email.fields["html"]
+        order_id = verify_token(token, UNSUBSCRIBE, keys=LINK_KEYS, now=clock.now()).order_id
+        assert f"Order {order_id} (your reference" in email.fields["text"]
+
+
+def test_without_link_keys_no_email_carries_an_unsubscribe_link(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road
+) -> None:
+    notify_all(ctx, store, journey(road))
+
+    emails = notifier.of_kind("email")
+    assert len(emails) == 13
+    for email in emails:
+        assert "/v1/unsubscribe/" not in email.fields["text"] + email.fields["html"]
+        assert "No more messages about this order" not in email.fields["text"] + email.fields["html"]
+
+
+def test_after_unsubscribing_from_an_email_link_the_customer_hears_nothing_more(
+    keyed: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road, clock: FakeClock
+) -> None:
+    order_id = shipped(road, customer=SMS_CUSTOMER, notify={"email": True, "sms": True})
+    notify(last_event(store, order_id, "fulfillment.shipped"), keyed)
+    token = links(notifier.of_kind("email")[0].fields["text"])["unsubscribe"]
+    unsubscribe(road.uow_factory, token, keys=LINK_KEYS, ids=road.ids, clock=clock)
+    notifier.sent.clear()
+
+    notify(tracked(road, order_id, scan(S.OUT_FOR_DELIVERY, 0), event_id="trk_1"), keyed)
+    notify(tracked(road, order_id, scan(S.DELIVERY_ATTEMPTED, 30), event_id="trk_2"), keyed)
+    notify(tracked(road, order_id, scan(S.DELIVERED, 90), event_id="trk_3"), keyed)
+
+    # Operations still hear about the failed attempt; the customer hears nothing.
+    assert [m.kind for m in notifier.sent] == ["operations"]

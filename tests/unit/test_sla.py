@@ -10,7 +10,7 @@ from chalicelib.domain.models import Fulfillment, FulfillmentLine
 from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus
 from chalicelib.service.lifecycle import place_hold
 from chalicelib.service.sweepers import MAX_PAGES, PAGE, sweep_sla
-from tests.unit.builders import EAST, WEB, WEST, make_order, seed_catalogue
+from tests.unit.builders import EAST, WEB, WEST, make_order, milestones, seed_catalogue
 from tests.unit.fakes import START, FakeClock, FakeQueries, FakeStore, FakeUnitOfWorkFactory, SequentialIds
 from tests.unit.road import ADMIN, Road, stock_boxes
 
@@ -58,6 +58,7 @@ def test_late_work_is_recorded_as_breached_once(road: Road, store: FakeStore, qu
     assert (event.type, event.actor, event.occurred_at) == ("sla.breached", "system:sla", SWEPT_AT)
     assert event.data == {
         "status": "confirmed",
+        **milestones(),
         "fulfillment_id": east,
         "warehouse_id": EAST,
         "ship_by": "2026-11-27T04:59:59.999Z",
