@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from chalicelib.domain.errors import DomainError
+from .errors import DomainError
 
 
 class Role(StrEnum):

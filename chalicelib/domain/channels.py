@@ -38,17 +38,17 @@ from typing import NoReturn
 
 from pydantic import TypeAdapter, ValidationError
 
-from chalicelib.domain.errors import DomainError, FieldError
-from chalicelib.domain.holds import HoldFinding
-from chalicelib.domain.models import MAX_LINE_QUANTITY, MAX_LINES, Address, Customer, Phone
-from chalicelib.domain.money import (
+from .errors import DomainError, FieldError
+from .holds import HoldFinding
+from .models import MAX_LINE_QUANTITY, MAX_LINES, Address, Customer, Phone
+from .money import (
     CURRENCY_EXPONENTS,
     MoneyError,
     check_amount_for_currency,
     parse_amount,
 )
-from chalicelib.domain.placement import LineRequest, PlaceOrderRequest
-from chalicelib.domain.status import HoldReason
+from .placement import LineRequest, PlaceOrderRequest
+from .status import HoldReason
 
 # --------------------------------------------------------------------------------------------
 # The result

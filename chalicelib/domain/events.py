@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.domain.models import Timestamp
+from .models import Timestamp
 
 
 class EventType(StrEnum):

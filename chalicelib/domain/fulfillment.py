@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from chalicelib.domain.models import Fulfillment, FulfillmentLine, Order
-from chalicelib.domain.status import (
+from .models import Fulfillment, FulfillmentLine, Order
+from .status import (
     FULFILLMENT_SHIPPED_STATES,
     FulfillmentStatus,
     OrderStatus,

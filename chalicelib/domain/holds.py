@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from chalicelib.domain.geo import requires_postal_code
-from chalicelib.domain.models import Order
-from chalicelib.domain.status import HoldReason
+from .geo import requires_postal_code
+from .models import Order
+from .status import HoldReason
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ from typing import Any, TypeGuard
 
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib.domain.events import DomainEvent, EventType
-from chalicelib.domain.models import Fulfillment, Order
-from chalicelib.domain.status import (
+from .events import DomainEvent, EventType
+from .models import Fulfillment, Order
+from .status import (
     FULFILLMENT_SHIPPED_STATES,
     FulfillmentStatus,
     OrderStatus,

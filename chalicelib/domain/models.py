@@ -19,9 +19,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
-from chalicelib.domain.geo import COUNTRY_CODES
-from chalicelib.domain.money import Amount
-from chalicelib.domain.status import (
+from .geo import COUNTRY_CODES
+from .money import Amount
+from .status import (
     FULFILLMENT_SHIPPED_STATES,
     FulfillmentStatus,
     HoldReason,

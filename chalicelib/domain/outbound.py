@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 
-from chalicelib.domain.events import EventType
-from chalicelib.domain.models import Strict, Timestamp
+from .events import EventType
+from .models import Strict, Timestamp
 
 #: Order events a store may subscribe to (what happens inside the service, e.g. notification
 #: bookkeeping or inbound carrier payloads, is not offered).

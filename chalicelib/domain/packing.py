@@ -36,8 +36,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chalicelib.domain.models import MAX_LINE_QUANTITY, Product, Sku
-from chalicelib.domain.money import Amount, format_amount
+from .models import MAX_LINE_QUANTITY, Product, Sku
+from .money import Amount, format_amount
 
 #: The common carrier divisor (cm³ per kg); carriers that bill on 4000 or 6000 pass their own.
 DEFAULT_DIM_DIVISOR = 5000

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from chalicelib.domain.models import Fulfillment, Timestamp
+from .models import Fulfillment, Timestamp
 
 _CHUNKS = re.compile(r"(\d+)")
 

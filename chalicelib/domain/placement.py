@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from chalicelib.domain.errors import FieldError
-from chalicelib.domain.models import (
+from .errors import FieldError
+from .models import (
     MAX_LINE_QUANTITY,
     MAX_LINES,
     Address,
@@ -30,9 +30,9 @@ from chalicelib.domain.models import (
     Strict,
     UnresolvedLine,
 )
-from chalicelib.domain.money import CURRENCY_EXPONENTS, Amount, MoneyError, check_amount_for_currency
-from chalicelib.domain.sourcing import SourcingPlan
-from chalicelib.domain.status import FulfillmentStatus, OrderStatus
+from .money import CURRENCY_EXPONENTS, Amount, MoneyError, check_amount_for_currency
+from .sourcing import SourcingPlan
+from .status import FulfillmentStatus, OrderStatus
 
 
 class LineRequest(Strict):

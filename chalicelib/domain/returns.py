@@ -26,9 +26,9 @@ from typing import Annotated
 
 from pydantic import Field
 
-from chalicelib.domain.models import MAX_LINE_QUANTITY, Fulfillment, Order, Sku, Strict, Timestamp
-from chalicelib.domain.money import CURRENCY_EXPONENTS, Amount
-from chalicelib.domain.status import FulfillmentStatus, ReturnStatus
+from .models import MAX_LINE_QUANTITY, Fulfillment, Order, Sku, Strict, Timestamp
+from .money import CURRENCY_EXPONENTS, Amount
+from .status import FulfillmentStatus, ReturnStatus
 
 
 class ReturnCondition(StrEnum):

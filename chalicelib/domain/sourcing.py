@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from chalicelib.domain.models import Warehouse
+from .models import Warehouse
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel
 
-from chalicelib.domain.models import StockLevel, Timestamp
+from .models import StockLevel, Timestamp
 
 DEMAND_DAYS = 28
 

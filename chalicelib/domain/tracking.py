@@ -28,9 +28,9 @@ from typing import Annotated, Literal, NoReturn
 
 from pydantic import ConfigDict, Field, ValidationError
 
-from chalicelib.domain.errors import DomainError, FieldError
-from chalicelib.domain.models import Strict, Timestamp
-from chalicelib.domain.status import FulfillmentTrigger, TrackingStatus
+from .errors import DomainError, FieldError
+from .models import Strict, Timestamp
+from .status import FulfillmentTrigger, TrackingStatus
 
 S = TrackingStatus
 
