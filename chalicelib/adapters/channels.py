@@ -11,13 +11,10 @@ from chalicelib.adapters import keys as k
 from chalicelib.adapters.dynamodb import DynamoReader, deserialize, reference_cache, serialize
 from chalicelib.domain.models import Channel, format_timestamp
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
+from chalicelib.service.ports import ChannelExists
 
 #: Delivery attempts are kept this long for the deliveries listing.
 DELIVERY_RETENTION_SECONDS = 30 * 24 * 3600
-
-
-class ChannelExists(Exception):
-    pass
 
 
 class DynamoChannelStore(DynamoReader):

@@ -370,7 +370,8 @@ ACTION_ERRORS = (DomainError, InvalidTransition, StockConflict)
 def console_home(visit: Visit) -> Response:
     if visit.authenticate():
         return visit.redirect("/console/orders")
-    return visit.sign_in_page(200)
+    stale = read_cookie(visit.headers.get("cookie")) is not None  # expired, forged or revoked
+    return visit.sign_in_page(200, cookie=cleared_cookie(secure=visit.secure) if stale else None)
 
 
 @console_route("/console/signin", "POST", "sign in with an admin key (form field `key`)", signed_in=False)

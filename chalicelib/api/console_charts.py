@@ -10,6 +10,7 @@ need no script and nothing from the internet.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,6 +21,11 @@ from markupsafe import Markup
 from pygal.style import Style  # type: ignore[import-untyped]
 
 from chalicelib.domain.kpis import KpiReport
+
+# On import pygal appends a finder for its map plugins to sys.meta_path that has only the legacy
+# find_module API; anything calling find_spec on every finder (pytest's importlib import mode,
+# Python 3.12's import system) fails on it. The console uses no map plugin, so the finder goes.
+sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, pygal.PluginImportFixer)]
 
 #: Colour-blind-safe palette (Okabe-Ito), dark enough on white for the marks to stand out.
 _STYLE = Style(

@@ -119,3 +119,5 @@ def check_address(address: str, *, allow_loopback: bool) -> None:
         raise UnsafeUrl(f"{address} is a loopback address")
     if ip.is_link_local or ip.is_private or ip.is_multicast or ip.is_reserved or ip.is_unspecified:
         raise UnsafeUrl(f"{address} is not a public address")
+    if not ip.is_global:  # e.g. 100.64.0.0/10, shared address space that VPCs may use
+        raise UnsafeUrl(f"{address} is not a globally routable address")

@@ -140,9 +140,13 @@ def compute_refund(
     refunded_before: Decimal,
 ) -> Refund:
     currency = order.currency
-    prices: dict[str, Decimal] = {}
+    # A SKU sold on several lines (at several prices) is refunded at its average price paid.
+    paid: dict[str, Decimal] = {}
+    units: dict[str, int] = {}
     for line in order.lines:
-        prices.setdefault(line.sku, line.unit_price)
+        paid[line.sku] = paid.get(line.sku, Decimal(0)) + line.line_total
+        units[line.sku] = units.get(line.sku, 0) + line.quantity
+    prices = {sku: paid[sku] / units[sku] for sku in paid if units[sku]}
     value = sum(
         (
             prices.get(item.sku, Decimal(0)) * item.quantity
@@ -157,8 +161,12 @@ def compute_refund(
     tax = _q(order.totals.tax * share, currency)
     shipping = order.totals.shipping if completes_order else Decimal(0)
     total = _q(value - discount + tax + shipping, currency)
-    # Rounding each return's shares separately can add up to a cent more than was paid.
-    total = max(Decimal(0), min(total, order.totals.total - refunded_before))
+    left = order.totals.total - refunded_before
+    if completes_order:
+        # The return that brings everything back refunds exactly what is left: the shares rounded
+        # return by return may otherwise add up to a cent more or less than was paid.
+        total = left
+    total = _q(max(Decimal(0), min(total, left)), currency)
     return Refund(
         currency=currency,
         items=_q(value, currency),

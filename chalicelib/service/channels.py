@@ -64,11 +64,11 @@ def create_channel(
         raise InputInvalid(
             [FieldError(["signing_secret"], f"a {channel.kind.value} channel needs its signing secret")]
         )
-    if repo.get(channel.id) is not None:
-        raise Conflict(f"channel {channel.id} exists already")
-    if signing_secret and channel.kind != ChannelKind.API:
+    if signing_secret and channel.kind == ChannelKind.API:
+        raise InputInvalid([FieldError(["signing_secret"], "api channels authenticate with API keys")])
+    repo.create(channel)  # raises ChannelExists (409): the secret of a channel that exists is not touched
+    if signing_secret:
         secrets.put(store_secret_name(channel.kind, channel.id), [signing_secret])
-    repo.create(channel)
     return _state(channel, secrets)
 
 
@@ -86,14 +86,16 @@ def update_channel(
         raise NotFound("channel", channel_id)
     if "kind" in changes and changes["kind"] != channel.kind:
         raise Conflict("a channel's kind cannot change; create a new channel instead")
+    if signing_secret and channel.kind == ChannelKind.API:
+        raise InputInvalid([FieldError(["signing_secret"], "api channels authenticate with API keys")])
     updated = Channel.model_validate({**channel.model_dump(), **changes})
     if updated != channel:
         repo.save(updated)
     name = store_secret_name(updated.kind, updated.id)
     current = secrets.secrets(name)
-    if signing_secret:
-        if updated.kind == ChannelKind.API:
-            raise InputInvalid([FieldError(["signing_secret"], "api channels authenticate with API keys")])
+    if signing_secret and retire_previous_secret:
+        secrets.put(name, [signing_secret])  # a replaced (e.g. leaked) secret stops working at once
+    elif signing_secret:
         # Rotation: the new secret first, the one in use until now still accepted.
         secrets.put(
             name, [signing_secret, *current[:1]] if signing_secret not in current[:1] else current[:2]

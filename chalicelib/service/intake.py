@@ -204,6 +204,10 @@ def _update(
             clock=clock,
         )
     order = result.order
+    if mapped.holds and not mapped.unresolved_lines:
+        # A hold the store's status calls for (e.g. refunded in the store after placement): the
+        # mapper's note says why. (Holds for unplaceable lines were placed with the order.)
+        return _flag(uow_factory, order_id, mapped.holds[0].note, actor=actor, ids=ids, clock=clock)
     if request is not None and _lines(order) != {(li.sku, li.quantity) for li in request.lines}:
         # Line edits in the store are not applied automatically: a person decides.
         return _flag(

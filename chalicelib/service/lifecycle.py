@@ -301,7 +301,13 @@ def update_order(
         changed = order.model_copy(update=updates)
         findings = evaluate_holds(changed, policy) if order.received_at is not None else []
         found = {f.reason for f in findings}
-        lifted = [h.reason.value for h in changed.holds if h.reason in SELF_LIFTING and h.reason not in found]
+        # Before receipt no rule has run, so none may lift a hold either (receipt decides first).
+        received = order.received_at is not None
+        lifted = [
+            h.reason.value
+            for h in changed.holds
+            if received and h.reason in SELF_LIFTING and h.reason not in found
+        ]
         changed = changed.model_copy(
             update={"holds": [h for h in changed.holds if h.reason.value not in lifted]}
         )

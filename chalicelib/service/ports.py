@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from chalicelib.domain.errors import Conflict
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Box, Channel, Fulfillment, Order, Product, StockLevel, Warehouse
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
@@ -38,6 +39,13 @@ class DedupExists(Exception):
         self.scope = scope
         self.key = key
         super().__init__(f"{scope}/{key} already recorded")
+
+
+class ChannelExists(Conflict):
+    """A channel with that id exists already (409)."""
+
+    def __init__(self, channel_id: str) -> None:
+        super().__init__(f"channel {channel_id} exists already")
 
 
 class TrackingNumberInUse(Exception):

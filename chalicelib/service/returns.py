@@ -18,6 +18,7 @@ from chalicelib.domain.events import EventType
 from chalicelib.domain.models import Order
 from chalicelib.domain.returns import (
     ReceivedItem,
+    ReturnCondition,
     ReturnLine,
     ReturnRequest,
     compute_refund,
@@ -143,8 +144,15 @@ def receive_return(
             for f in aggregate.fulfillments
         )
         refunded_before = sum((r.refund.total for r in received_returns if r.refund), Decimal(0))
+        # Everything delivered is back and none of it was a wrong item: the refund completes.
+        no_wrong_items = all(
+            item.condition != ReturnCondition.WRONG_ITEM for r in received_returns for item in r.received
+        ) and all(item.condition != ReturnCondition.WRONG_ITEM for item in items)
         refund = compute_refund(
-            order, items, completes_order=all_back and everything_delivered, refunded_before=refunded_before
+            order,
+            items,
+            completes_order=all_back and everything_delivered and no_wrong_items,
+            refunded_before=refunded_before,
         )
         done = rma.model_copy(
             update={

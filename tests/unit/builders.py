@@ -11,6 +11,8 @@ from chalicelib.domain.models import (
     Address,
     Channel,
     Customer,
+    Fulfillment,
+    FulfillmentLine,
     NotifyPreferences,
     Order,
     OrderLine,
@@ -19,7 +21,7 @@ from chalicelib.domain.models import (
     Warehouse,
 )
 from chalicelib.domain.placement import PlaceOrderRequest
-from chalicelib.domain.status import OrderStatus, TrackingStatus
+from chalicelib.domain.status import FulfillmentStatus, OrderStatus, TrackingStatus
 from chalicelib.domain.tracking import Provider, TrackingScan, TrackingUpdate
 from tests.unit.fakes import START, FakeStore
 
@@ -168,3 +170,51 @@ def milestones(
         "order_fully_shipped": order_fully_shipped,
         "order_fully_delivered": order_fully_delivered,
     }
+
+
+def priced_order(
+    *items: tuple[str, int, str],
+    currency: str = "USD",
+    discount: str = "0",
+    tax: str = "0",
+    shipping: str = "0",
+    **overrides: Any,
+) -> Order:
+    """An order of ``items`` (sku, quantity, unit price) whose totals add up the way placement adds
+    them: subtotal - discount + tax + shipping."""
+    order_lines = [
+        OrderLine(sku=sku, quantity=qty, unit_price=Decimal(price), line_total=Decimal(price) * qty)
+        for sku, qty, price in items
+    ]
+    subtotal = sum((line.line_total for line in order_lines), Decimal(0))
+    totals = OrderTotals(
+        subtotal=subtotal,
+        shipping=Decimal(shipping),
+        tax=Decimal(tax),
+        discount=Decimal(discount),
+        total=subtotal - Decimal(discount) + Decimal(tax) + Decimal(shipping),
+    )
+    return make_order(currency=currency, lines=order_lines, totals=totals, **overrides)
+
+
+def fulfillment(
+    *items: tuple[str, int],
+    status: FulfillmentStatus = FulfillmentStatus.DELIVERED,
+    delivered_at: datetime | None = None,
+    fulfillment_id: str = "ful_0001",
+    order_id: str = "ord_0001",
+    warehouse_id: str | None = EAST,
+) -> Fulfillment:
+    """A fulfillment of ``items`` (sku, quantity) as stored, in ``status``."""
+    return Fulfillment(
+        id=fulfillment_id,
+        order_id=order_id,
+        channel_id=WEB,
+        warehouse_id=warehouse_id,
+        status=status,
+        version=1,
+        lines=[FulfillmentLine(sku=sku, quantity=qty) for sku, qty in items],
+        created_at=START,
+        updated_at=delivered_at or START,
+        delivered_at=delivered_at,
+    )

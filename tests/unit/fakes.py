@@ -89,10 +89,12 @@ from chalicelib.domain.models import (
     Warehouse,
     format_timestamp,
 )
+from chalicelib.domain.outbound import Delivery, WebhookEndpoint
 from chalicelib.domain.returns import ReturnRequest
 from chalicelib.domain.status import FulfillmentStatus
 from chalicelib.service.ports import (
     MAX_TRANSACTION_ITEMS,
+    ChannelExists,
     DedupExists,
     DedupRecord,
     OrderAggregate,
@@ -898,3 +900,116 @@ class FakeClaims:
     def held_by_another_worker(self, key: str, *, seconds: int) -> None:
         """A claim someone else took (a concurrent delivery of the same event)."""
         self.expires_at[key] = self.clock.now() + timedelta(seconds=seconds)
+
+
+class FakeStockQueries:
+    """``StockQueries`` over a ``FakeStore``, with the adapter's semantics: ``list_stock`` is one
+    warehouse's ``STOCK#<warehouse>`` index partition (sorted by SKU); ``shipped_units`` adds up
+    the daily counters ``shipped#<warehouse>#<sku>`` that shipping writes with ``count``, over the
+    days asked (one query per day: ``KPI#<day>``, ``begins_with(sk, "shipped#<warehouse>#")``)."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+        #: The days each ``shipped_units`` call asked for, per warehouse.
+        self.days_asked: list[tuple[str, list[str]]] = []
+
+    def list_stock(self, warehouse_id: str) -> list[StockLevel]:
+        return [self.store.level(wh, sku) for wh, sku in sorted(self.store.stock) if wh == warehouse_id]
+
+    def shipped_units(self, warehouse_id: str, days: Iterable[str]) -> dict[str, int]:
+        days = list(days)
+        self.days_asked.append((warehouse_id, days))
+        prefix = f"shipped#{warehouse_id}#"
+        totals: dict[str, int] = {}
+        for (day, metric), value in self.store.counters.items():
+            if day in days and metric.startswith(prefix):
+                sku = metric[len(prefix) :]
+                totals[sku] = totals.get(sku, 0) + value
+        return totals
+
+
+class FakeCounterReader:
+    """``service.kpis.CounterReader`` over a ``FakeStore``'s daily counters: the ``m#<channel>#<metric>``
+    items of each day asked (``KPI#<day>``), like ``DynamoCounters.kpi_counters``."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+        self.days_asked: list[list[str]] = []
+
+    def kpi_counters(self, days: Iterable[str]) -> dict[tuple[str, str, str], int]:
+        days = list(days)
+        self.days_asked.append(days)
+        found: dict[tuple[str, str, str], int] = {}
+        for (day, name), value in self.store.counters.items():
+            if day in days and name.startswith("m#"):
+                _, channel, metric = name.split("#", 2)
+                found[(day, channel, metric)] = value
+        return found
+
+
+class FakeChannelRepository:
+    """``ChannelRepository`` in memory, with the adapter's semantics: ``create`` refuses an id that
+    exists, ``save`` an id that does not; endpoints live per channel (listed by id); deliveries are
+    listed newest first (``attempted_at#webhook_id#attempt`` sort keys, read backwards)."""
+
+    def __init__(self) -> None:
+        self.channels: dict[str, dict[str, Any]] = {}
+        #: channel id -> endpoint id -> endpoint document
+        self.endpoints: dict[str, dict[str, dict[str, Any]]] = {}
+        self.deliveries: list[dict[str, Any]] = []
+        #: Every write, in order: ("create" | "save" | "save_endpoint" | "record_delivery", id).
+        self.writes: list[tuple[str, str]] = []
+
+    def get(self, channel_id: str) -> Channel | None:
+        doc = self.channels.get(channel_id)
+        return Channel.model_validate(doc) if doc is not None else None
+
+    def create(self, channel: Channel) -> None:
+        if channel.id in self.channels:
+            raise ChannelExists(channel.id)
+        self.writes.append(("create", channel.id))
+        self.channels[channel.id] = channel.model_dump(mode="json")
+
+    def save(self, channel: Channel) -> None:
+        if channel.id not in self.channels:
+            raise KeyError(channel.id)  # the adapter's attribute_exists(pk)
+        self.writes.append(("save", channel.id))
+        self.channels[channel.id] = channel.model_dump(mode="json")
+
+    def list_endpoints(self, channel_id: str) -> list[WebhookEndpoint]:
+        docs = self.endpoints.get(channel_id, {})
+        return [WebhookEndpoint.model_validate(docs[eid]) for eid in sorted(docs)]
+
+    def get_endpoint(self, channel_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        doc = self.endpoints.get(channel_id, {}).get(endpoint_id)
+        return WebhookEndpoint.model_validate(doc) if doc is not None else None
+
+    def save_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        self.writes.append(("save_endpoint", endpoint.id))
+        self.endpoints.setdefault(endpoint.channel_id, {})[endpoint.id] = endpoint.model_dump(mode="json")
+
+    def record_delivery(self, delivery: Delivery) -> None:
+        self.writes.append(("record_delivery", delivery.webhook_id))
+        self.deliveries.append(delivery.model_dump(mode="json"))
+
+    def list_deliveries(self, endpoint_id: str, limit: int) -> list[Delivery]:
+        mine = [Delivery.model_validate(d) for d in self.deliveries if d["endpoint_id"] == endpoint_id]
+        mine.sort(
+            key=lambda d: (format_timestamp(d.attempted_at), d.webhook_id, str(d.attempt)), reverse=True
+        )
+        return mine[:limit]
+
+
+class FakeSecrets:
+    """``Secrets`` in memory: values by name, newest first; ``puts`` records every write."""
+
+    def __init__(self, values: dict[str, list[str]] | None = None) -> None:
+        self.values: dict[str, list[str]] = dict(values or {})
+        self.puts: list[tuple[str, list[str]]] = []
+
+    def secrets(self, name: str) -> list[str]:
+        return list(self.values.get(name, []))
+
+    def put(self, name: str, values: list[str]) -> None:
+        self.puts.append((name, list(values)))
+        self.values[name] = list(values)

@@ -9,14 +9,18 @@ import pytest
 
 from chalicelib.domain.errors import ConcurrencyConflict
 from chalicelib.domain.events import DomainEvent
-from chalicelib.domain.models import Box, Fulfillment, FulfillmentLine
+from chalicelib.domain.models import Box, Channel, Fulfillment, FulfillmentLine
+from chalicelib.domain.outbound import Delivery
 from chalicelib.domain.returns import ReturnLine, ReturnRequest
 from chalicelib.domain.status import FulfillmentStatus, OrderStatus, ReturnStatus
 from chalicelib.service.ports import (
+    ChannelRepository,
     DedupExists,
     DedupRecord,
     OrderQueries,
+    Secrets,
     StockConflict,
+    StockQueries,
     TrackingNumberInUse,
     TrackingRef,
     UnitOfWork,
@@ -24,10 +28,15 @@ from chalicelib.service.ports import (
 from tests.unit.builders import EAST, WEST, make_order, seed_catalogue
 from tests.unit.fakes import (
     START,
+    ChannelExists,
+    FakeChannelRepository,
     FakeClaims,
     FakeClock,
+    FakeCounterReader,
     FakeNotifier,
     FakeQueries,
+    FakeSecrets,
+    FakeStockQueries,
     FakeStore,
     FakeUnitOfWork,
     InvalidTransaction,
@@ -908,3 +917,82 @@ def test_orders_are_listed_newest_first_by_status_and_page_by_cursor(store: Fake
         cursor=None,
     )
     assert [o.id for o in upto] == ["ord_1", "ord_9", "ord_0"]
+
+
+# -- the fakes of stock queries, KPI counters, channels and secrets -------------------------------
+
+
+def test_the_stock_queries_list_one_warehouse_by_sku_and_add_up_its_shipped_counters_of_the_days_asked() -> (
+    None
+):
+    store = FakeStore()
+    for warehouse_id, sku in ((EAST, "TEE-M"), (WEST, "MUG-1"), (EAST, "CAP-1")):
+        store.set_stock(warehouse_id, sku, 3)
+    queries: StockQueries = FakeStockQueries(store)
+    store.counters |= {
+        ("2026-11-24", f"shipped#{EAST}#MUG-1"): 2,
+        ("2026-11-25", f"shipped#{EAST}#MUG-1"): 3,
+        ("2026-11-25", f"shipped#{EAST}2#MUG-1"): 50,  # another warehouse whose id starts alike
+        ("2026-11-25", f"shipped#{WEST}#MUG-1"): 7,
+        ("2026-11-26", f"shipped#{EAST}#MUG-1"): 11,  # a day not asked for
+        ("2026-11-25", "m#ch_web#orders_shipped"): 1,
+    }
+
+    assert [level.sku for level in queries.list_stock(EAST)] == ["CAP-1", "TEE-M"]
+    assert queries.shipped_units(EAST, ["2026-11-24", "2026-11-25"]) == {"MUG-1": 5}
+
+
+def test_the_counter_reader_returns_the_kpi_counters_of_the_days_asked_by_channel_and_metric() -> None:
+    store = FakeStore()
+    store.counters |= {
+        ("2026-11-25", "m#ch_web#orders_placed"): 2,
+        ("2026-11-25", "m#ch_web#order_to_ship_hours#4"): 1,
+        ("2026-11-25", f"shipped#{EAST}#MUG-1"): 3,
+        ("2026-11-26", "m#ch_web#orders_placed"): 9,
+    }
+
+    assert FakeCounterReader(store).kpi_counters(["2026-11-25"]) == {
+        ("2026-11-25", "ch_web", "orders_placed"): 2,
+        ("2026-11-25", "ch_web", "order_to_ship_hours#4"): 1,
+    }
+
+
+def test_the_channel_repository_creates_an_id_once_and_saves_only_what_exists() -> None:
+    repo: ChannelRepository = FakeChannelRepository()
+    channel = Channel(id="web", name="Web")
+    repo.create(channel)
+
+    with pytest.raises(ChannelExists):
+        repo.create(channel.model_copy(update={"name": "Again"}))
+    with pytest.raises(KeyError):
+        repo.save(Channel(id="nope", name="Nope"))
+    assert repo.get("web") == channel
+
+
+def test_the_channel_repository_lists_deliveries_newest_first_up_to_the_limit() -> None:
+    repo = FakeChannelRepository()
+    for minute, attempt in ((0, 1), (5, 2), (1, 1)):
+        repo.record_delivery(
+            Delivery(
+                endpoint_id="whe_0001",
+                webhook_id=f"msg_{minute}",
+                event_id="evt_0001",
+                event_type="order.confirmed",
+                attempt=attempt,
+                attempted_at=START + timedelta(minutes=minute),
+                status_code=500,
+                outcome="failed",
+                duration_ms=3,
+            )
+        )
+
+    assert [d.webhook_id for d in repo.list_deliveries("whe_0001", 2)] == ["msg_5", "msg_1"]
+    assert repo.list_deliveries("whe_0002", 10) == []
+
+
+def test_the_secrets_hand_out_copies_newest_first() -> None:
+    secrets: Secrets = FakeSecrets({"a": ["new", "old"]})
+
+    secrets.secrets("a").clear()
+
+    assert (secrets.secrets("a"), secrets.secrets("b")) == (["new", "old"], [])

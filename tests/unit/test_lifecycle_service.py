@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -8,13 +9,31 @@ import pytest
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.holds import HoldPolicy
-from chalicelib.domain.models import Fulfillment, FulfillmentLine, Hold
+from chalicelib.domain.models import Address, Customer, Fulfillment, FulfillmentLine, Hold, Order
 from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus
-from chalicelib.service.lifecycle import RECEIPT_SCOPE, place_hold, receive_order, release_hold
+from chalicelib.service.lifecycle import (
+    RECEIPT_SCOPE,
+    OrderChanges,
+    place_hold,
+    receive_order,
+    release_hold,
+    update_order,
+)
 from chalicelib.service.placement import place_order
 from chalicelib.service.ports import OrderAggregate
-from tests.unit.builders import EAST, WEB, WEST, lines, make_order, milestones, order_request, seed_catalogue
+from tests.unit.builders import (
+    ADDRESS,
+    EAST,
+    WEB,
+    WEST,
+    lines,
+    make_order,
+    milestones,
+    order_request,
+    seed_catalogue,
+)
 from tests.unit.fakes import START, FakeClock, FakeStore, FakeUnitOfWorkFactory, SequentialIds
+from tests.unit.road import Road, stock_boxes
 
 POLICY = HoldPolicy.parse("USD=1000;*=1000")
 ADMIN = "admin:key_ops"
@@ -542,3 +561,203 @@ def test_a_hold_retries_on_the_fresh_version_when_the_order_changes_underneath_i
         (3, "order.on_hold"),
         (4, "order.on_hold"),
     ]
+
+
+# -- store updates (update_order) ---------------------------------------------------------------
+
+
+def update(
+    shop: Shop, order_id: str, authorize: Callable[[Order], None] | None = None, **changes: Any
+) -> OrderAggregate:
+    return update_order(
+        shop.uow_factory,
+        order_id,
+        OrderChanges(**changes),
+        policy=POLICY,
+        authorize=authorize or (lambda _: None),
+        actor="channel:ch_web",
+        ids=shop.ids,
+        clock=shop.clock,
+    )
+
+
+def address(**fields: Any) -> Address:
+    return Address.model_validate({**ADDRESS, **fields})
+
+
+def test_payment_lifts_payment_pending_and_confirms_an_order_it_was_the_last_hold_of(
+    shop: Shop, store: FakeStore
+) -> None:
+    order_id = shop.place(paid=False)
+    shop.receive(order_id)
+    shop.clock.advance(minutes=10)
+
+    result = update(shop, order_id, paid=True)
+
+    assert result.order == store.order(order_id)
+    assert (result.order.status, result.order.paid, result.order.holds) == (OrderStatus.CONFIRMED, True, [])
+    assert shop.statuses(order_id) == [FulfillmentStatus.RELEASED]
+    confirmed = store.events_of(order_id)[-1]
+    assert (confirmed.type, confirmed.actor) == ("order.confirmed", "channel:ch_web")
+    assert (confirmed.data["changed"], confirmed.data["holds_lifted"]) == (["paid"], ["payment_pending"])
+    assert confirmed.data["first_confirmation"] is True
+
+
+def test_payment_lifts_payment_pending_but_a_fraud_review_keeps_the_order_held(
+    shop: Shop, store: FakeStore
+) -> None:
+    order_id = shop.place(paid=False, billing_address={**ADDRESS, "country": "CA", "region": "ON"})
+    assert shop.receive(order_id).order.hold_reasons == {HoldReason.PAYMENT_PENDING, HoldReason.FRAUD_REVIEW}
+
+    result = update(shop, order_id, paid=True)
+
+    assert (result.order.status, result.order.hold_reasons) == (
+        OrderStatus.ON_HOLD,
+        {HoldReason.FRAUD_REVIEW},
+    )
+    assert shop.statuses(order_id) == [FulfillmentStatus.ON_HOLD]
+    updated = store.events_of(order_id)[-1]
+    assert (updated.type, updated.data["holds_lifted"]) == ("order.updated", ["payment_pending"])
+
+
+def test_a_postal_code_supplied_later_lifts_address_invalid(shop: Shop, store: FakeStore) -> None:
+    order_id = shop.place(shipping_address={**ADDRESS, "postal_code": None})
+    assert shop.receive(order_id).order.hold_reasons == {HoldReason.ADDRESS_INVALID}
+
+    result = update(shop, order_id, shipping_address=address(postal_code="62704"))
+
+    assert (result.order.status, result.order.shipping_address.postal_code) == (
+        OrderStatus.CONFIRMED,
+        "62704",
+    )
+    assert store.events_of(order_id)[-1].data["holds_lifted"] == ["address_invalid"]
+
+
+def test_a_fraud_review_is_never_lifted_by_the_change_that_removes_its_cause(
+    shop: Shop, store: FakeStore
+) -> None:
+    order_id = shop.place(billing_address={**ADDRESS, "country": "CA", "region": "ON"})
+    assert shop.receive(order_id).order.hold_reasons == {HoldReason.FRAUD_REVIEW}
+
+    result = update(shop, order_id, billing_address=address())
+
+    assert (result.order.status, result.order.hold_reasons) == (
+        OrderStatus.ON_HOLD,
+        {HoldReason.FRAUD_REVIEW},
+    )
+    assert result.order.billing_address == address()
+    updated = store.events_of(order_id)[-1]
+    assert (updated.type, updated.data["changed"], updated.data["holds_lifted"]) == (
+        "order.updated",
+        ["billing_address"],
+        [],
+    )
+
+
+def test_a_change_that_raises_a_new_finding_holds_a_confirmed_order_and_its_work(
+    shop: Shop, store: FakeStore
+) -> None:
+    order_id = shop.place()
+    shop.receive(order_id)
+
+    result = update(
+        shop, order_id, billing_address=address(country="GB", region=None, postal_code="SW1A 1AA")
+    )
+
+    assert (result.order.status, result.order.hold_reasons) == (
+        OrderStatus.ON_HOLD,
+        {HoldReason.FRAUD_REVIEW},
+    )
+    assert shop.statuses(order_id) == [FulfillmentStatus.ON_HOLD]
+    held = store.events_of(order_id)[-1]
+    assert (held.type, held.data["changed"]) == ("order.on_hold", ["billing_address"])
+    assert "billing country GB differs from shipping country US" in held.data["holds"][0]["note"]
+
+
+def test_the_same_changes_again_record_nothing(shop: Shop, store: FakeStore) -> None:
+    order_id = shop.place()
+    shop.receive(order_id)
+    update(
+        shop, order_id, shipping_method="express", customer=Customer(email="ada@example.com", name="Ada L.")
+    )
+    before = store.snapshot()
+
+    result = update(
+        shop, order_id, shipping_method="express", customer=Customer(email="ada@example.com", name="Ada L.")
+    )
+
+    assert result.order == store.order(order_id)
+    assert store.snapshot() == before
+
+
+def test_a_new_address_once_the_work_is_packed_is_a_conflict_naming_the_fulfillment(
+    shop: Shop, store: FakeStore
+) -> None:
+    stock_boxes(store)
+    order_id = shop.place()
+    shop.receive(order_id)
+    road = Road(store, shop.uow_factory, shop.ids, shop.clock)
+    (work,) = store.fulfillments_of(order_id)
+    road.pick(work.id)
+    road.pack(work.id)
+    before = store.snapshot()
+
+    with pytest.raises(Conflict) as raised:
+        update(shop, order_id, shipping_address=address(line1="2 Elm St"))
+
+    assert f"{work.id} (packed)" in str(raised.value)
+    assert store.snapshot() == before
+    update(shop, order_id, shipping_method="express")  # what is not the address may still change
+    assert store.order(order_id).shipping_method == "express"
+
+
+def test_a_new_address_while_the_work_is_still_being_picked_is_taken(shop: Shop, store: FakeStore) -> None:
+    order_id = shop.place()
+    shop.receive(order_id)
+    road = Road(store, shop.uow_factory, shop.ids, shop.clock)
+    road.pick(store.fulfillments_of(order_id)[0].id)
+
+    result = update(shop, order_id, shipping_address=address(line1="2 Elm St"))
+
+    assert result.order.shipping_address.line1 == "2 Elm St"
+
+
+def test_a_cancelled_order_cannot_be_updated(shop: Shop, store: FakeStore) -> None:
+    order_id = shop.place()
+    road = Road(store, shop.uow_factory, shop.ids, shop.clock)
+    road.cancel(order_id)
+
+    with pytest.raises(Conflict, match="cancelled"):
+        update(shop, order_id, paid=False)
+
+
+def test_an_update_the_caller_may_not_make_writes_nothing(shop: Shop, store: FakeStore) -> None:
+    order_id = shop.place()
+    before = store.snapshot()
+    seen: list[str] = []
+
+    def refuse(order: Order) -> None:
+        seen.append(order.id)
+        raise PermissionError("not your order")
+
+    with pytest.raises(PermissionError):
+        update(shop, order_id, refuse, shipping_method="express")
+
+    assert seen == [order_id]
+    assert store.snapshot() == before
+
+
+def test_updating_an_order_that_does_not_exist_is_not_found(shop: Shop) -> None:
+    with pytest.raises(NotFound):
+        update(shop, "ord_9999", paid=True)
+
+
+def test_an_update_before_receipt_lifts_no_hold_and_releases_nothing(shop: Shop, store: FakeStore) -> None:
+    order_id = shop.place(paid=False)
+    shop.hold(order_id, HoldReason.PAYMENT_PENDING, "waiting for the bank transfer")
+
+    update(shop, order_id, shipping_method="express")
+
+    order = store.order(order_id)
+    assert (order.status, order.hold_reasons) == (OrderStatus.ON_HOLD, {HoldReason.PAYMENT_PENDING})
+    assert FulfillmentStatus.RELEASED not in shop.statuses(order_id)
