@@ -21,8 +21,14 @@ import tracemalloc
 from collections.abc import Callable
 from decimal import Decimal
 
-os.environ.update({"OMS_STAGE": "bench", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
-                   "AWS_SECRET_ACCESS_KEY": "bench"})
+os.environ.update(
+    {
+        "OMS_STAGE": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+    }
+)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
@@ -41,14 +47,30 @@ def bench_packing() -> None:
     from chalicelib.domain.packing import BoxSpec, ItemSpec, recommend_packing
 
     rng = random.Random(7)
-    boxes = [BoxSpec(code=f"B{n}", inner_length_mm=150 + 60 * n, inner_width_mm=120 + 40 * n,
-                     inner_height_mm=80 + 30 * n, max_weight_grams=2000 + 2500 * n, cost=Decimal("0.40") + n)
-             for n in range(12)]
+    boxes = [
+        BoxSpec(
+            code=f"B{n}",
+            inner_length_mm=150 + 60 * n,
+            inner_width_mm=120 + 40 * n,
+            inner_height_mm=80 + 30 * n,
+            max_weight_grams=2000 + 2500 * n,
+            cost=Decimal("0.40") + n,
+        )
+        for n in range(12)
+    ]
 
     def items(units: int) -> list[ItemSpec]:
-        return [ItemSpec(sku=f"SKU-{n}", length_mm=rng.randint(20, 300), width_mm=rng.randint(20, 200),
-                         height_mm=rng.randint(10, 120), weight_grams=rng.randint(50, 2000), quantity=1)
-                for n in range(units)]
+        return [
+            ItemSpec(
+                sku=f"SKU-{n}",
+                length_mm=rng.randint(20, 300),
+                width_mm=rng.randint(20, 200),
+                height_mm=rng.randint(10, 120),
+                weight_grams=rng.randint(50, 2000),
+                quantity=1,
+            )
+            for n in range(units)
+        ]
 
     for units in (3, 12, 50):
         orders = [items(units) for _ in range(20)]
@@ -61,7 +83,9 @@ def bench_sourcing() -> None:
     from chalicelib.domain.sourcing import plan_sourcing
 
     rng = random.Random(3)
-    warehouses = [Warehouse(id=f"wh-{n}", name=f"W{n}", priority=n, timezone="UTC", country="US") for n in range(8)]
+    warehouses = [
+        Warehouse(id=f"wh-{n}", name=f"W{n}", priority=n, timezone="UTC", country="US") for n in range(8)
+    ]
     demand = {f"SKU-{n}": rng.randint(1, 5) for n in range(80)}
     available = {(w.id, sku): rng.randint(0, 6) for w in warehouses for sku in demand}
     measure("sourcing: 80 SKUs, 8 warehouses", lambda: plan_sourcing(demand, warehouses, available), 200)
@@ -89,11 +113,15 @@ def bench_placement() -> None:
         counter = iter(range(10**6))
         headers = {"Content-Type": "application/json", "x-api-key": stack.keys["web"]}
         with Client(app, stage_name="bench") as client:
+
             def place() -> None:
                 n = next(counter)
-                lines = [{"sku": f"BENCH-{(n + k) % 20}", "quantity": 1, "unit_price": "9.99"} for k in range(3)]
-                response = client.http.post("/v1/orders", headers=headers,
-                                            body=json.dumps(order_body(f"B-{n}", lines=lines)))
+                lines = [
+                    {"sku": f"BENCH-{(n + k) % 20}", "quantity": 1, "unit_price": "9.99"} for k in range(3)
+                ]
+                response = client.http.post(
+                    "/v1/orders", headers=headers, body=json.dumps(order_body(f"B-{n}", lines=lines))
+                )
                 assert response.status_code == 201, response.body
 
             measure("placement: POST /v1/orders, 3 lines (moto)", place, 200)
