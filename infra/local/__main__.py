@@ -97,6 +97,7 @@ def _banner(stack: LocalStack, seconds: float) -> str:
             "",
             "Order Management Service, local stack",
             f"  API           {stack.api_url}   (GET {stack.api_url}/v1/openapi.json)",
+            f"  console       {stack.api_url}/console   (sign in with keys.admin from the file below)",
             f"  AWS (moto)    {stack.endpoint_url}   region {stack.region}, stage {opts.stage}",
             f"  keys, secrets {stack.config_path}",
             f"  e-mail        {stack.outbox_dir}{os.sep}*.eml",
@@ -150,4 +151,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is stopped and flushed. Skip the interpreter's final garbage collection: after a
+    # busy session moto's in-memory AWS holds millions of objects and tearing them down one by one
+    # takes many seconds for nothing (the state dies with the process anyway).
+    os._exit(code)

@@ -35,7 +35,7 @@ from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 60.0
-STOP_TIMEOUT = 20.0
+STOP_TIMEOUT = 60.0  # a stack that served many orders takes a while to let go of moto's state
 CLOCK_SPEED = 300
 VISIBILITY_TIMEOUT = 0.2
 HTTP_TIMEOUT = 10.0
