@@ -205,8 +205,16 @@ def test_out_of_order_scans_end_delivered_and_the_customer_rates_the_order(
     assert post_json(client, f"/v1/feedback/{token}x", {"rating": 5}, None).status_code == 404
     assert post_json(client, f"/v1/feedback/{token}", {"rating": 6}, None).status_code == 422
     feedback = [e["data"] for e in timeline(client, stack, order["id"]) if e["type"] == "feedback.received"]
-    assert feedback == [{"status": "delivered", "rating": 5, "comment": "Quick!", "first_confirmation": False,
-                         "order_fully_shipped": False, "order_fully_delivered": False}]
+    assert feedback == [
+        {
+            "status": "delivered",
+            "rating": 5,
+            "comment": "Quick!",
+            "first_confirmation": False,
+            "order_fully_shipped": False,
+            "order_fully_delivered": False,
+        }
+    ]
     assert messages(stack, warehouse_inbox["operations"]) == []  # no delivery problem was current
 
 
