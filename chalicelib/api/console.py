@@ -34,7 +34,6 @@ from chalicelib.adapters.api_keys import hash_key
 from chalicelib.adapters.dynamodb import InvalidCursor
 from chalicelib.adapters.templates import PageRenderer
 from chalicelib.api import console_data as data
-from chalicelib.api.console_charts import kpi_charts
 from chalicelib.api.console_session import (
     CSRF_FIELD,
     SessionInvalid,
@@ -787,9 +786,17 @@ def console_kpis(visit: Visit) -> Response:
         title="KPIs",
         section="kpis",
         report=report,
-        charts=kpi_charts(report, visit.nonce) if report is not None else [],
+        charts=_charts(report, visit.nonce) if report is not None else [],
         channels=channels,
         filters={"from": day_from.isoformat(), "to": day_to.isoformat(), "channel": channel},
         generated_at=format_timestamp(svc.clock.now()),
         error=" ".join(errors),
     )
+
+
+def _charts(report: Any, nonce: str) -> Any:
+    # pygal is imported on the KPI page only: every other request (and every cold start of the
+    # API Lambda) is spared its import time.
+    from chalicelib.api.console_charts import kpi_charts
+
+    return kpi_charts(report, nonce)
