@@ -165,6 +165,30 @@ def test_placement_makes_exactly_one_dynamodb_write_call(client: Client, stack: 
     assert writes == ["TransactWriteItems"]
 
 
+def test_placement_reads_products_and_stock_in_one_batch(client: Client, stack: Stack) -> None:
+    calls: list[str] = []
+    aws_client("dynamodb").meta.events.register(
+        "before-call.dynamodb.*", lambda event_name, **_: calls.append(event_name.split(".")[-1])
+    )
+    body = order_body(
+        lines=[
+            {"sku": "LAST-UNITS", "quantity": 1, "unit_price": "1.00"},
+            {"sku": "POSTER", "quantity": 1, "unit_price": "5.00"},
+        ]
+    )
+    post_json(client, "/v1/orders", body, stack.keys["web"])  # warms the key, channel and warehouse caches
+    calls.clear()
+    response = post_json(
+        client,
+        "/v1/orders",
+        order_body("WEB-2002", lines=json.loads(json.dumps(body["lines"]))),
+        stack.keys["web"],
+    )
+    assert response.status_code == 201
+    # One dedup lookup (the external id; no Idempotency-Key sent), one batch read, one transaction.
+    assert calls == ["GetItem", "BatchGetItem", "TransactWriteItems"]
+
+
 # --- bad input: always a problem, never a 500, nothing written -------------------------------------------
 
 

@@ -381,6 +381,12 @@ class FakeUnitOfWork:
                 found[sku] = Product.model_validate(self.store.products[sku])
         return found
 
+    def get_catalogue(
+        self, skus: Iterable[str], warehouse_ids: Iterable[str]
+    ) -> tuple[dict[str, Product], dict[tuple[str, str], StockLevel]]:
+        skus = list(skus)
+        return self.get_products(skus), self.get_stock(skus, warehouse_ids)
+
     def get_stock(
         self, skus: Iterable[str], warehouse_ids: Iterable[str]
     ) -> dict[tuple[str, str], StockLevel]:
