@@ -206,17 +206,42 @@ def webhook_body(event: DomainEvent) -> str:
     )
 
 
-def deliver(
-    repo: ChannelRepository, secrets: Secrets, send: Sender, job: DeliveryJob, *, attempt: int, clock: Clock
-) -> Delivered:
+@dataclass(frozen=True)
+class PreparedDelivery:
+    """Everything one POST needs, read before any sending starts (the sends run concurrently)."""
+
+    job: DeliveryJob
+    endpoint: WebhookEndpoint
+    url: str
+    secret: str
+    message_id: str
+    body: str
+
+
+def prepare_delivery(repo: ChannelRepository, secrets: Secrets, job: DeliveryJob) -> PreparedDelivery | None:
+    """What to send for ``job``; None when there is nothing to send (the endpoint was removed or
+    disabled since the event happened, or has no secret)."""
     endpoint = repo.get_endpoint(job.channel_id, job.endpoint_id)
     if endpoint is None or endpoint.status != EndpointStatus.ACTIVE:
-        return Delivered.SKIPPED  # removed or disabled since the event happened
+        return None
     keys = secrets.secrets(endpoint_secret_name(endpoint.id))
     if not keys:
-        return Delivered.SKIPPED
-    message_id = webhook_id(job.event.id, endpoint.id)
-    outcome = send(endpoint.url, keys[0], message_id, webhook_body(job.event))
+        return None
+    return PreparedDelivery(
+        job=job,
+        endpoint=endpoint,
+        url=endpoint.url,
+        secret=keys[0],
+        message_id=webhook_id(job.event.id, endpoint.id),
+        body=webhook_body(job.event),
+    )
+
+
+def record_outcome(
+    repo: ChannelRepository, prepared: PreparedDelivery, outcome: SendOutcome, *, attempt: int, clock: Clock
+) -> Delivered:
+    """Record one attempt and what it means: delivered, retry later, or gone (endpoint disabled)."""
+    endpoint = prepared.endpoint
     status = outcome.status_code
     if status is not None and 200 <= status < 300:
         result, label = Delivered.DELIVERED, "delivered"
@@ -227,9 +252,9 @@ def deliver(
     repo.record_delivery(
         Delivery(
             endpoint_id=endpoint.id,
-            webhook_id=message_id,
-            event_id=job.event.id,
-            event_type=job.event.type,
+            webhook_id=prepared.message_id,
+            event_id=prepared.job.event.id,
+            event_type=prepared.job.event.type,
             attempt=attempt,
             attempted_at=clock.now(),
             status_code=status,
@@ -250,3 +275,15 @@ def deliver(
             )
         )
     return result
+
+
+def deliver(
+    repo: ChannelRepository, secrets: Secrets, send: Sender, job: DeliveryJob, *, attempt: int, clock: Clock
+) -> Delivered:
+    """Prepare, send and record one delivery (the worker does the three steps itself, so that a
+    batch's sends run side by side)."""
+    prepared = prepare_delivery(repo, secrets, job)
+    if prepared is None:
+        return Delivered.SKIPPED
+    outcome = send(prepared.url, prepared.secret, prepared.message_id, prepared.body)
+    return record_outcome(repo, prepared, outcome, attempt=attempt, clock=clock)

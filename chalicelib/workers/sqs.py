@@ -37,18 +37,22 @@ def process_batch(event: SQSEvent, handle: Callable[[SQSRecord], None], *, handl
         try:
             handle(record)
         except Exception as exc:
-            order_id = _order_id(record)
-            # No message body in the log: it may carry personal data (names, addresses).
-            logger.exception(
-                "record failed",
-                extra={"handler": handler, "message_id": record.message_id, "order_id": order_id},
-            )
-            _record_failure(record, handler, exc, order_id)
+            report_failure(record, exc, handler=handler)
             raise
 
     return process_partial_response(
         event=event.to_dict(), record_handler=guarded, processor=processor, context=event.context
     )
+
+
+def report_failure(record: SQSRecord, exc: Exception, *, handler: str) -> None:
+    """Log a record's failure (call it inside the ``except``) and keep a failure record of it."""
+    order_id = _order_id(record)
+    # No message body in the log: it may carry personal data (names, addresses).
+    logger.exception(
+        "record failed", extra={"handler": handler, "message_id": record.message_id, "order_id": order_id}
+    )
+    _record_failure(record, handler, exc, order_id)
 
 
 def _record_failure(record: SQSRecord, handler: str, exc: Exception, order_id: str | None) -> None:

@@ -7,11 +7,35 @@ store does not answer 2xx, the worker hides the message for the next delay of
 the retry schedule (about a day in all) and reports it failed, so SQS
 redelivers it then, and moves it to the DLQ after the last attempt. The
 ``webhook-id`` is the same on every attempt.
+
+**Endpoints are isolated from each other.** One endpoint that never answers
+must not time the whole batch out: then Lambda would return every message of
+the batch to the queue, re-send the deliveries that had succeeded, skip the
+retry schedule, and, receive after receive, push other stores' deliveries into
+the DLQ. So a batch is handled in three steps: read what to send (endpoints,
+secrets) one record after the other; POST all of the batch's deliveries at
+once, from a bounded thread pool, each with one deadline well inside the
+function's remaining time (:data:`SEND_SECONDS`, and :data:`RESERVE_SECONDS`
+left for the last step); then record every outcome and schedule the retries.
+Only the HTTP calls run on the pool threads; DynamoDB and SQS are called
+from the handler's own thread.
+
+When too little time is left to send at all, the delivery jobs not sent are
+put back on the queue as new messages that carry the number of attempts made
+so far (``attempts_made``), and the received ones are acknowledged: a job that
+was not sent is not charged an attempt, so it neither moves along the retry
+schedule nor gets closer to the DLQ.
+
+The answer lists exactly the records that failed (``batchItemFailures``): a
+delivery to retry later, or a record whose handling raised.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -22,87 +46,178 @@ from chalicelib.adapters.http_sender import post_signed
 from chalicelib.bootstrap import services
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.outbound import retry_delay
-from chalicelib.service.channels import Delivered, DeliveryJob, SendOutcome, deliver, jobs_for
-from chalicelib.workers.sqs import domain_event_of, process_batch
+from chalicelib.service.channels import (
+    Delivered,
+    DeliveryJob,
+    PreparedDelivery,
+    SendOutcome,
+    jobs_for,
+    prepare_delivery,
+    record_outcome,
+)
+from chalicelib.workers.sqs import domain_event_of, report_failure
 
 HANDLER = "webhooks_out_worker"
 #: SendMessageBatch takes at most ten entries.
 BATCH = 10
+#: Concurrent POSTs; the queue's batch size is 10, so a batch's sends all start at once.
+SEND_THREADS = 10
+#: The longest one POST may take (connect, TLS, request, answer), when the function has time.
+SEND_SECONDS = 5.0
+#: Time kept after the sends for recording outcomes and scheduling retries.
+RESERVE_SECONDS = 3.0
+#: Below this much sending time, nothing is sent: the jobs are put back on the queue.
+MIN_SEND_SECONDS = 0.5
+#: Remaining time assumed without a Lambda context (the function's configured timeout).
+DEFAULT_REMAINING_SECONDS = 10.0
 
 
-class RetryLater(Exception):
-    """The store did not take the delivery; SQS brings it back after the scheduled delay."""
-
-
-def _send(url: str, secret: str, message_id: str, body: str) -> SendOutcome:
-    result = post_signed(
-        url,
-        secret=secret,
-        webhook_id=message_id,
-        body=body,
-        allow_loopback=services().settings.allow_loopback_webhooks,
-    )
-    return SendOutcome(status_code=result.status_code, error=result.error, duration_ms=result.duration_ms)
+@dataclass(frozen=True)
+class _Pending:
+    record: SQSRecord
+    job: dict[str, Any]
+    prepared: PreparedDelivery
+    attempts_made: int
+    attempt: int
 
 
 def _queue_url() -> str:
     return str(client("sqs").get_queue_url(QueueName=services().settings.webhooks_queue)["QueueUrl"])
 
 
-def _fan_out(event: DomainEvent) -> None:
-    jobs = jobs_for(services().channels, event)
-    entries = [
-        {
-            "Id": str(n),
-            "MessageBody": json.dumps(
-                {
-                    "delivery": {
-                        "channel_id": job.channel_id,
-                        "endpoint_id": job.endpoint_id,
-                        "event": job.event.model_dump(mode="json"),
-                    }
-                }
-            ),
-        }
-        for n, job in enumerate(jobs)
-    ]
-    for start in range(0, len(entries), BATCH):
-        response = client("sqs").send_message_batch(
-            QueueUrl=_queue_url(), Entries=entries[start : start + BATCH]
-        )
+def _job_message(job: dict[str, Any], attempts_made: int = 0) -> str:
+    body: dict[str, Any] = {"delivery": job}
+    if attempts_made:
+        body["delivery"] = {**job, "attempts_made": attempts_made}
+    return json.dumps(body)
+
+
+def _queue_jobs(bodies: list[str]) -> None:
+    for start in range(0, len(bodies), BATCH):
+        entries = [{"Id": str(n), "MessageBody": b} for n, b in enumerate(bodies[start : start + BATCH])]
+        response = client("sqs").send_message_batch(QueueUrl=_queue_url(), Entries=entries)
         if response.get("Failed"):
             raise RuntimeError(f"could not queue {len(response['Failed'])} webhook deliveries")
 
 
-def _deliver(record: SQSRecord, job: dict[str, Any]) -> None:
+def _fan_out(event: DomainEvent) -> None:
+    _queue_jobs(
+        [
+            _job_message(
+                {
+                    "channel_id": job.channel_id,
+                    "endpoint_id": job.endpoint_id,
+                    "event": job.event.model_dump(mode="json"),
+                }
+            )
+            for job in jobs_for(services().channels, event)
+        ]
+    )
+
+
+def _remaining_seconds(context: Any) -> float:
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    return remaining_ms() / 1000 if callable(remaining_ms) else DEFAULT_REMAINING_SECONDS
+
+
+def _send(prepared: PreparedDelivery, deadline: float) -> SendOutcome:
+    result = post_signed(
+        prepared.url,
+        secret=prepared.secret,
+        webhook_id=prepared.message_id,
+        body=prepared.body,
+        allow_loopback=services().settings.allow_loopback_webhooks,
+        deadline=deadline,
+    )
+    return SendOutcome(status_code=result.status_code, error=result.error, duration_ms=result.duration_ms)
+
+
+def _prepare(record: SQSRecord, job: dict[str, Any]) -> _Pending | None:
     svc = services()
-    attempt = int(record.attributes.approximate_receive_count or 1)
-    outcome = deliver(
+    prepared = prepare_delivery(
         svc.channels,
         svc.secrets,
-        _send,
         DeliveryJob(
             channel_id=job["channel_id"],
             endpoint_id=job["endpoint_id"],
             event=DomainEvent.model_validate(job["event"]),
         ),
-        attempt=attempt,
-        clock=svc.clock,
     )
-    if outcome == Delivered.RETRY:
-        client("sqs").change_message_visibility(
-            QueueUrl=_queue_url(), ReceiptHandle=record.receipt_handle, VisibilityTimeout=retry_delay(attempt)
-        )
-        raise RetryLater(f"endpoint {job['endpoint_id']} did not take attempt {attempt}")
+    if prepared is None:
+        return None
+    attempts_made = int(job.get("attempts_made", 0))
+    received = int(record.attributes.approximate_receive_count or 1)
+    return _Pending(record, job, prepared, attempts_made, attempt=attempts_made + received)
 
 
-def _handle(record: SQSRecord) -> None:
-    body = json.loads(record.body)
-    if isinstance(body, dict) and "delivery" in body:
-        _deliver(record, body["delivery"])
-    else:
-        _fan_out(domain_event_of(record))
+def _send_all(pending: list[_Pending], deadline: float) -> list[SendOutcome]:
+    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(pending))) as pool:
+        # Every send ends by the deadline (the sender cuts its socket then), so this waits no longer.
+        return list(pool.map(lambda p: _send(p.prepared, deadline), pending))
+
+
+def _put_back_unsent(pending: list[_Pending]) -> None:
+    """Queue the jobs again as new messages, with the attempts made so far; no attempt is charged."""
+    _queue_jobs(
+        [
+            _job_message(p.job, attempts_made=p.attempt - 1)  # this receive made no attempt
+            for p in pending
+        ]
+    )
 
 
 def handle_batch(event: SQSEvent) -> dict[str, Any]:
-    return process_batch(event, _handle, handler=HANDLER)
+    started = time.monotonic()
+    send_seconds = min(SEND_SECONDS, _remaining_seconds(event.context) - RESERVE_SECONDS)
+    records = [SQSRecord(raw) for raw in event.to_dict().get("Records", [])]
+    failed: list[str] = []
+    pending: list[_Pending] = []
+
+    # 1. Read what to send; fan order events out into delivery jobs.
+    for record in records:
+        try:
+            body = json.loads(record.body)
+            if isinstance(body, dict) and "delivery" in body:
+                ready = _prepare(record, body["delivery"])
+                if ready is not None:
+                    pending.append(ready)
+            else:
+                _fan_out(domain_event_of(record))
+        except Exception as exc:
+            report_failure(record, exc, handler=HANDLER)
+            failed.append(record.message_id)
+    if not pending:
+        return _answer(failed)
+
+    # 2. Send side by side, all by one deadline; or, without the time for it, put the jobs back.
+    deadline = started + send_seconds
+    if deadline - time.monotonic() < MIN_SEND_SECONDS:
+        try:
+            _put_back_unsent(pending)
+        except Exception as exc:
+            for p in pending:  # SQS brings them back after the visibility timeout instead
+                report_failure(p.record, exc, handler=HANDLER)
+                failed.append(p.record.message_id)
+        return _answer(failed)
+    outcomes = _send_all(pending, deadline)
+
+    # 3. Record every outcome; a delivery to retry waits for its slot of the schedule.
+    svc = services()
+    for p, outcome in zip(pending, outcomes, strict=True):
+        try:
+            result = record_outcome(svc.channels, p.prepared, outcome, attempt=p.attempt, clock=svc.clock)
+            if result == Delivered.RETRY:
+                client("sqs").change_message_visibility(
+                    QueueUrl=_queue_url(),
+                    ReceiptHandle=p.record.receipt_handle,
+                    VisibilityTimeout=retry_delay(p.attempt),
+                )
+                failed.append(p.record.message_id)
+        except Exception as exc:
+            report_failure(p.record, exc, handler=HANDLER)
+            failed.append(p.record.message_id)
+    return _answer(failed)
+
+
+def _answer(failed: list[str]) -> dict[str, Any]:
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
