@@ -64,8 +64,12 @@ class CheckedTarget:
 
 
 def resolve_and_check(url: str, *, allow_loopback: bool) -> CheckedTarget:
-    """Resolve the URL's host once and check every address; raises :class:`UnsafeUrl`."""
-    host = check_url_syntax(url)
+    """Resolve the URL's host once and check every address; raises :class:`UnsafeUrl`.
+
+    Plain http is accepted only where loopback is (the local stack and tests): outside it an
+    order's personal data never travels unencrypted, even to an endpoint registered earlier.
+    """
+    host = check_url_syntax(url, require_https=not allow_loopback)
     parts = urlsplit(url)
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)

@@ -161,7 +161,7 @@ def change(call: Call) -> ChannelView:
     response=EndpointCreated,
     success_status=201,
     tags=("channels",),
-    errors=(400, 401, 403, 404, 413, 415, 422),
+    errors=(400, 401, 403, 404, 409, 413, 415, 422),
 )
 def add_endpoint(call: Call) -> EndpointCreated:
     channel_id = call.params["channel_id"]
@@ -176,6 +176,7 @@ def add_endpoint(call: Call) -> EndpointCreated:
         body.url,
         body.events,
         check_reachable=lambda url: resolve_and_check(url, allow_loopback=allow_loopback),
+        require_https=not allow_loopback,
         ids=svc.ids,
         clock=svc.clock,
     )

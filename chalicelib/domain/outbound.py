@@ -49,6 +49,11 @@ RETRY_DELAYS = (60, 300, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 
 
+#: Active endpoints one channel may have: every event is POSTed to each, so endpoints are what
+#: one tenant's order volume is multiplied by in outbound calls.
+MAX_ENDPOINTS_PER_CHANNEL = 10
+
+
 def retry_delay(attempt: int) -> int:
     """Delay before the attempt after ``attempt`` (1-based) failed."""
     return RETRY_DELAYS[min(max(attempt, 1), len(RETRY_DELAYS)) - 1]
@@ -97,11 +102,17 @@ class UnsafeUrl(ValueError):
     """A URL the service refuses to call (scheme, or an address inside a private network)."""
 
 
-def check_url_syntax(url: str) -> str:
-    """http(s) with a host, no credentials in it; returns the host."""
+def check_url_syntax(url: str, *, require_https: bool) -> str:
+    """http(s) with a host, no credentials in it; returns the host.
+
+    ``require_https`` everywhere but the local stack and tests: a webhook's body is an order,
+    with a customer's name and address, and its signature is no protection against reading it.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http"):
         raise UnsafeUrl("only http and https URLs are allowed")
+    if require_https and parts.scheme != "https":
+        raise UnsafeUrl("only https URLs are allowed")
     if not parts.hostname:
         raise UnsafeUrl("the URL has no host")
     if parts.username or parts.password:

@@ -19,6 +19,7 @@ from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFoun
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Channel, ChannelKind
 from chalicelib.domain.outbound import (
+    MAX_ENDPOINTS_PER_CHANNEL,
     SUBSCRIBABLE_EVENTS,
     Delivery,
     EndpointStatus,
@@ -112,18 +113,30 @@ def register_endpoint(
     url: str,
     events: list[str],
     *,
-    check_reachable: Callable[[str], None],
+    check_reachable: Callable[[str], object],
+    require_https: bool,
     ids: IdGenerator,
     clock: Clock,
 ) -> tuple[WebhookEndpoint, str]:
-    """Register an endpoint; returns it with its ``whsec_`` secret, shown this once only."""
+    """Register an endpoint; returns it with its ``whsec_`` secret, shown this once only.
+
+    ``require_https`` is off only in the local stack and tests (plain http to 127.0.0.1).
+    """
     if repo.get(channel_id) is None:
         raise NotFound("channel", channel_id)
     unknown = sorted(set(events) - SUBSCRIBABLE_EVENTS)
     if unknown:
         raise InputInvalid([FieldError(["events"], f"not events one can subscribe to: {', '.join(unknown)}")])
+    active = [e for e in repo.list_endpoints(channel_id) if e.status == EndpointStatus.ACTIVE]
+    if len(active) >= MAX_ENDPOINTS_PER_CHANNEL:
+        # Two registrations racing may both pass this read; the cap bounds fan-out, it is not a
+        # security boundary, and one endpoint over it does no harm.
+        raise Conflict(
+            f"a channel has at most {MAX_ENDPOINTS_PER_CHANNEL} active webhook endpoints; "
+            "this one has them all (an endpoint disabled by a 410 Gone frees its place)"
+        )
     try:
-        check_url_syntax(url)
+        check_url_syntax(url, require_https=require_https)
         check_reachable(url)
     except UnsafeUrl as exc:
         raise InputInvalid([FieldError(["url"], str(exc), "unsafe_url")]) from None

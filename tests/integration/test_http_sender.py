@@ -47,7 +47,7 @@ def test_a_name_that_rebinds_to_loopback_after_the_check_never_reaches_the_loopb
 
     monkeypatch.setattr(socket, "create_connection", no_internet)
     with recording_server() as internal:
-        result = _send(f"http://rebind.example:{internal.port}/internal-admin", allow_loopback=False)
+        result = _send(f"https://rebind.example:{internal.port}/internal-admin", allow_loopback=False)
 
     assert internal.requests == []  # the loopback server was never reached
     assert attempted == [(PUBLIC_ADDRESS, internal.port)]  # the checked address, and only it
@@ -121,6 +121,11 @@ def test_an_endpoint_that_never_answers_gives_up_at_the_deadline() -> None:
     assert silent.connections == 1
     assert result.status_code is None
     assert (result.error or "").startswith("no answer before the deadline")
+
+
+def test_plain_http_is_refused_where_loopback_is_not_allowed() -> None:
+    result = _send(f"http://{PUBLIC_ADDRESS}/hooks", allow_loopback=False)
+    assert (result.status_code, result.error) == (None, "refused: only https URLs are allowed")
 
 
 def test_a_deadline_already_passed_sends_nothing() -> None:

@@ -168,6 +168,41 @@ def test_only_public_http_urls_and_known_events_can_be_subscribed(
     assert other.status_code == 403
 
 
+def test_outside_the_local_stack_only_https_is_accepted_and_a_channel_has_at_most_ten_endpoints(
+    client: Client, stack: Stack, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(10):
+        assert subscribe(client, stack, receiver, ["order.placed"])["url"] == receiver.url, n
+    eleventh = post_json(
+        client,
+        "/v1/channels/web/webhook-endpoints",
+        {"url": receiver.url, "events": ["order.placed"]},
+        stack.keys["web"],
+    )
+    assert eleventh.status_code == 409
+    assert eleventh.headers["Content-Type"] == "application/problem+json"
+    assert "at most 10 active webhook endpoints" in json.loads(eleventh.body)["detail"]
+    other_channel = post_json(
+        client,
+        "/v1/channels/mobile/webhook-endpoints",
+        {"url": receiver.url, "events": ["order.placed"]},
+        stack.keys["mobile"],
+    )
+    assert other_channel.status_code == 201  # the cap is per channel
+
+    monkeypatch.setenv("OMS_ALLOW_LOOPBACK_WEBHOOKS", "false")
+    reset_services()
+    plain = post_json(
+        client,
+        "/v1/channels/mobile/webhook-endpoints",
+        {"url": "http://93.184.215.14/hooks", "events": ["order.placed"]},
+        stack.keys["mobile"],
+    )
+    assert plain.status_code == 422
+    assert json.loads(plain.body)["errors"][0]["loc"] == ["url"]
+    assert "only https" in json.loads(plain.body)["errors"][0]["msg"]
+
+
 def test_channel_secrets_are_write_only_and_rotate(client: Client, stack: Stack) -> None:
     admin = stack.keys["admin"]
     created = post_json(

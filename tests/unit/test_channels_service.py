@@ -12,7 +12,14 @@ import pytest
 from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFound
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Channel, ChannelKind
-from chalicelib.domain.outbound import Delivery, EndpointStatus, UnsafeUrl, WebhookEndpoint, webhook_id
+from chalicelib.domain.outbound import (
+    MAX_ENDPOINTS_PER_CHANNEL,
+    Delivery,
+    EndpointStatus,
+    UnsafeUrl,
+    WebhookEndpoint,
+    webhook_id,
+)
 from chalicelib.service.channels import (
     Delivered,
     DeliveryJob,
@@ -276,6 +283,7 @@ def register(
     url: str = "https://shop.example.com/hooks",
     check_reachable: Any = reachable,
     channel_id: str = SHOP,
+    require_https: bool = True,
 ) -> tuple[WebhookEndpoint, str]:
     return register_endpoint(
         repo,
@@ -284,6 +292,7 @@ def register(
         url,
         list(events or ("order.confirmed",)),
         check_reachable=check_reachable,
+        require_https=require_https,
         ids=ids,
         clock=clock,
     )
@@ -376,13 +385,45 @@ def test_a_url_whose_host_is_not_public_is_refused_on_the_url(
         raise UnsafeUrl("169.254.169.254 is not a public address")
 
     with pytest.raises(InputInvalid) as raised:
-        register(repo, secrets, ids, clock, url="http://metadata.internal/latest", check_reachable=private)
+        register(repo, secrets, ids, clock, url="https://metadata.internal/latest", check_reachable=private)
 
     assert raised.value.errors == [
         FieldError(["url"], "169.254.169.254 is not a public address", "unsafe_url")
     ]
-    assert asked == ["http://metadata.internal/latest"]
+    assert asked == ["https://metadata.internal/latest"]
     assert (repo.endpoints, secrets.puts) == ({}, [])
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_plain_http_url_is_refused_outside_the_local_stack_and_accepted_inside_it(
+    repo: FakeChannelRepository, secrets: FakeSecrets, ids: SequentialIds, clock: FakeClock
+) -> None:
+    asked: list[str] = []
+
+    with pytest.raises(InputInvalid) as raised:
+        register(repo, secrets, ids, clock, url="http://shop.example.com/hooks", check_reachable=asked.append)
+
+    assert raised.value.errors == [FieldError(["url"], "only https URLs are allowed", "unsafe_url")]
+    assert (asked, repo.endpoints, secrets.puts) == ([], {}, [])
+    local, _ = register(repo, secrets, ids, clock, url="http://127.0.0.1:9000/hooks", require_https=False)
+    assert local.url == "http://127.0.0.1:9000/hooks"
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_channel_has_at_most_ten_active_endpoints_and_a_disabled_one_frees_its_place(
+    repo: FakeChannelRepository, secrets: FakeSecrets, ids: SequentialIds, clock: FakeClock
+) -> None:
+    registered = [register(repo, secrets, ids, clock)[0] for _ in range(MAX_ENDPOINTS_PER_CHANNEL)]
+    puts = len(secrets.puts)
+
+    with pytest.raises(Conflict) as raised:
+        register(repo, secrets, ids, clock)
+
+    assert "at most 10 active webhook endpoints" in str(raised.value)
+    assert (len(repo.list_endpoints(SHOP)), len(secrets.puts)) == (MAX_ENDPOINTS_PER_CHANNEL, puts)
+    repo.save_endpoint(registered[0].model_copy(update={"status": EndpointStatus.DISABLED}))
+    register(repo, secrets, ids, clock)
+    assert len(repo.list_endpoints(SHOP)) == MAX_ENDPOINTS_PER_CHANNEL + 1
 
 
 def test_an_endpoint_for_an_unknown_channel_is_not_found(

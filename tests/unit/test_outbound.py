@@ -107,7 +107,13 @@ def test_stores_may_subscribe_to_order_events_but_not_to_the_service_s_own_bookk
     ],
 )
 def test_an_http_or_https_url_with_a_host_passes_the_syntax_check(url: str, host: str) -> None:
-    assert check_url_syntax(url) == host
+    assert check_url_syntax(url, require_https=False) == host
+
+
+def test_only_https_passes_when_https_is_required() -> None:
+    assert check_url_syntax("https://shop.example.com/hooks", require_https=True) == "shop.example.com"
+    with pytest.raises(UnsafeUrl, match="only https URLs are allowed"):
+        check_url_syntax("http://shop.example.com/hooks", require_https=True)
 
 
 @pytest.mark.parametrize(
@@ -124,7 +130,7 @@ def test_an_http_or_https_url_with_a_host_passes_the_syntax_check(url: str, host
 )
 def test_other_urls_are_refused_saying_why(url: str, why: str) -> None:
     with pytest.raises(UnsafeUrl, match=why):
-        check_url_syntax(url)
+        check_url_syntax(url, require_https=False)
 
 
 # -- addresses --------------------------------------------------------------------------------------
