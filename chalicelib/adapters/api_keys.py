@@ -3,6 +3,12 @@
 A raw key is shown once, when minted, and never stored. A lookup hashes the
 presented key and reads ``KEY#<sha256>``; warm Lambdas cache lookups for a
 short TTL (revocation takes effect within that TTL).
+
+Two bounded caches (least recently used first out): ``known`` holds the keys
+that exist, for ``cache_seconds``; ``unknown`` remembers a few keys that do not,
+for a few seconds only, so one client retrying a bad key does not read the
+table each time. Random keys cannot grow a container's memory: each cache
+stops at its bound.
 """
 
 from __future__ import annotations
@@ -35,17 +41,28 @@ class MintedKey:
     scope: str | None
 
 
+#: Keys that exist, cached per container: far more than a deployment mints.
+KNOWN_KEYS_CACHED = 1000
+#: Keys that do not exist, remembered briefly: enough for a few clients retrying a bad key.
+UNKNOWN_KEYS_CACHED = 256
+UNKNOWN_KEY_SECONDS = 5.0
+
+
 class ApiKeyStore:
     def __init__(self, client: Any, table_name: str, *, cache_seconds: float = 60.0) -> None:
         self.client = client
         self.table = table_name
-        self.cache = TtlCache(cache_seconds)
+        self.known = TtlCache(cache_seconds, max_entries=KNOWN_KEYS_CACHED)
+        # A key minted a moment after it was tried works within UNKNOWN_KEY_SECONDS.
+        self.unknown = TtlCache(min(cache_seconds, UNKNOWN_KEY_SECONDS), max_entries=UNKNOWN_KEYS_CACHED)
 
     def authenticate(self, raw_key: str) -> Principal | None:
         key_hash = hash_key(raw_key)
-        cached = self.cache.get(key_hash)
-        if cached is not None:
-            return cached if isinstance(cached, Principal) else None
+        cached = self.known.get(key_hash)
+        if isinstance(cached, Principal):
+            return cached
+        if self.unknown.get(key_hash) is not None:
+            return None
         response = self.client.get_item(
             TableName=self.table, Key=serialize({"pk": k.api_key_pk(key_hash), "sk": k.API_KEY_SK})
         )
@@ -55,8 +72,10 @@ class ApiKeyStore:
             principal = Principal(
                 key_id=key_id_of(key_hash), role=Role(item["role"]), scope=item.get("scope")
             )
-        # Cache misses too (as False) so a flood of bad keys does not become a flood of reads.
-        self.cache.put(key_hash, principal if principal is not None else False)
+        if principal is not None:
+            self.known.put(key_hash, principal)
+        else:
+            self.unknown.put(key_hash, True)
         return principal
 
     def mint(
@@ -91,4 +110,5 @@ class ApiKeyStore:
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues=serialize({":now": int(time.time())}),
         )
-        self.cache.clear()
+        self.known.clear()
+        self.unknown.clear()
