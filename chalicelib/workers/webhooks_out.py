@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice.app import SQSEvent
 
@@ -56,6 +57,8 @@ from chalicelib.service.channels import (
     record_outcome,
 )
 from chalicelib.workers.sqs import domain_event_of, report_failure
+
+logger = Logger(service="oms", child=True)
 
 HANDLER = "webhooks_out_worker"
 #: SendMessageBatch takes at most ten entries.
@@ -120,15 +123,21 @@ def _remaining_seconds(context: Any) -> float:
     return remaining_ms() / 1000 if callable(remaining_ms) else DEFAULT_REMAINING_SECONDS
 
 
-def _send(prepared: PreparedDelivery, deadline: float) -> SendOutcome:
-    result = post_signed(
-        prepared.url,
-        secret=prepared.secret,
-        webhook_id=prepared.message_id,
-        body=prepared.body,
-        allow_loopback=services().settings.allow_loopback_webhooks,
-        deadline=deadline,
-    )
+def _send(prepared: PreparedDelivery, deadline: float, *, allow_loopback: bool) -> SendOutcome:
+    """One POST, on a pool thread. Never raises: a delivery that cannot even be signed (say, a
+    malformed secret) is a failed attempt like any other, not the end of the whole batch."""
+    try:
+        result = post_signed(
+            prepared.url,
+            secret=prepared.secret,
+            webhook_id=prepared.message_id,
+            body=prepared.body,
+            allow_loopback=allow_loopback,
+            deadline=deadline,
+        )
+    except Exception as exc:
+        logger.exception("could not send a webhook", extra={"endpoint_id": prepared.endpoint.id})
+        return SendOutcome(status_code=None, error=f"could not send: {type(exc).__name__}", duration_ms=0)
     return SendOutcome(status_code=result.status_code, error=result.error, duration_ms=result.duration_ms)
 
 
@@ -151,9 +160,10 @@ def _prepare(record: SQSRecord, job: dict[str, Any]) -> _Pending | None:
 
 
 def _send_all(pending: list[_Pending], deadline: float) -> list[SendOutcome]:
+    allow_loopback = services().settings.allow_loopback_webhooks
     with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(pending))) as pool:
         # Every send ends by the deadline (the sender cuts its socket then), so this waits no longer.
-        return list(pool.map(lambda p: _send(p.prepared, deadline), pending))
+        return list(pool.map(lambda p: _send(p.prepared, deadline, allow_loopback=allow_loopback), pending))
 
 
 def _put_back_unsent(pending: list[_Pending]) -> None:

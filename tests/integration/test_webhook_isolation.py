@@ -82,6 +82,8 @@ class Invocation:
     finished: bool
     failed_ids: list[str]
     received: int
+    #: Receipt handles of the failed messages (to bring one back early, as if its delay had passed).
+    failed_handles: list[str]
 
 
 def invoke_like_lambda(stack: Stack, *, timeout_seconds: float) -> Invocation:
@@ -123,13 +125,27 @@ def invoke_like_lambda(stack: Stack, *, timeout_seconds: float) -> Invocation:
     worker.join(timeout_seconds)
     if worker.is_alive():
         return Invocation(
-            finished=False, failed_ids=[m["MessageId"] for m in messages], received=len(messages)
+            finished=False,
+            failed_ids=[m["MessageId"] for m in messages],
+            received=len(messages),
+            failed_handles=[m["ReceiptHandle"] for m in messages],
         )
     failed = [f["itemIdentifier"] for f in outcome.get("batchItemFailures", [])]
     done = [m for m in messages if m["MessageId"] not in failed]
     for m in done:
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
-    return Invocation(finished=True, failed_ids=failed, received=len(messages))
+    handles = [m["ReceiptHandle"] for m in messages if m["MessageId"] in failed]
+    return Invocation(finished=True, failed_ids=failed, received=len(messages), failed_handles=handles)
+
+
+def _depth(stack: Stack, queue_url: str) -> tuple[int, int]:
+    """(visible, in flight) messages of a queue."""
+    attributes = stack.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    return int(attributes["ApproximateNumberOfMessages"]), int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
 
 
 def _deliveries(client: Client, stack: Stack, endpoint_id: str) -> list[dict[str, Any]]:
@@ -177,20 +193,23 @@ def test_a_never_answering_endpoint_delays_no_other_endpoint_and_is_retried_on_i
     assert silent_attempt["error"].startswith("no answer before the deadline")
 
     # The silent endpoint's delivery waits for its next slot; the others are gone from the queue.
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
-    assert (
-        attributes["ApproximateNumberOfMessages"],
-        attributes["ApproximateNumberOfMessagesNotVisible"],
-    ) == (
-        "0",
-        "1",
+    assert _depth(stack, queue_url) == (0, 1)
+    assert _depth(stack, dlq_url) == (0, 0)
+
+    # Its delay over (brought forward here), it is attempt 2, and the next delay is the schedule's second.
+    sqs.change_message_visibility(
+        QueueUrl=queue_url, ReceiptHandle=first.failed_handles[0], VisibilityTimeout=0
     )
-    assert (
-        sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])[
-            "Attributes"
-        ]["ApproximateNumberOfMessages"]
-        == "0"
-    )
+    second = invoke_like_lambda(stack, timeout_seconds=4)
+    assert (second.received, second.finished, second.failed_ids) == (1, True, first.failed_ids)
+    assert visibility_changes == [retry_delay(1), retry_delay(2)]
+    assert [len(s.requests) for s in stores.answering] == [1, 1]  # nobody else was sent anything again
+    silent_id = next(eid for eid, name in stores.names.items() if name == "silent")
+    assert [(d["attempt"], d["outcome"]) for d in _deliveries(client, stack, silent_id)] == [
+        (1, "failed"),
+        (2, "failed"),
+    ]
+    assert _depth(stack, dlq_url) == (0, 0)
 
 
 def test_deliveries_without_time_left_to_send_are_put_back_without_being_charged_an_attempt(
@@ -216,9 +235,4 @@ def test_deliveries_without_time_left_to_send_are_put_back_without_being_charged
         stores.names[eid]: [d["attempt"] for d in _deliveries(client, stack, eid)] for eid in stores.names
     }
     assert attempts == {"silent": [1], "answering-0": [1], "answering-1": [1]}
-    assert (
-        sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])[
-            "Attributes"
-        ]["ApproximateNumberOfMessages"]
-        == "0"
-    )
+    assert _depth(stack, dlq_url) == (0, 0)
