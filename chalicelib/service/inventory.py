@@ -236,7 +236,7 @@ def _allocate_one(
         uow.commit()
         return True
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def _less_backordered(order: Order, sku: str, quantity: int) -> list[OrderLine]:
@@ -330,7 +330,7 @@ def set_stock(
         assert found is not None
         return found
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def count_stock(
@@ -381,7 +381,7 @@ def count_stock(
             raise ConcurrencyConflict("the stock level changed during the count; retry") from None
         return event
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def stock_lines(

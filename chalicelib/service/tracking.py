@@ -229,7 +229,7 @@ def apply_tracking(
             return None
         return result
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def _applied(fulfillment: Fulfillment, scan: TrackedScan) -> bool:
