@@ -231,7 +231,7 @@ def keep_streams_across_rollbacks() -> None:
 
 
 class _QuietRequestHandler(MotoRequestHandler):
-    """moto's handler without werkzeug's access log line per request (the pump polls 20x a second)."""
+    """moto's handler without werkzeug's access log line per request (one per pump request, when it polls)."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
