@@ -117,6 +117,20 @@ def retrying(operation: Callable[[], T], *, clock: Clock) -> T:
     raise ConcurrencyConflict("the order changed concurrently too often; retry")
 
 
+def riding_out_conflicts(operation: Callable[[], T], *, clock: Clock) -> T:
+    """Run a single-shot command (one commit, made idempotent by its own dedup items) again
+    after ``back_off`` while DynamoDB answers ``TransactionConflict``; every other outcome,
+    a failed condition included, is the command's own to handle."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return operation()
+        except TransactionConflict:
+            if attempt + 1 == MAX_ATTEMPTS:
+                raise
+            back_off(clock, attempt)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
 def load_order(uow: UnitOfWork, order_id: str) -> OrderAggregate:
     aggregate = uow.get_order(order_id)
     if aggregate is None:

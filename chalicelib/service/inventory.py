@@ -39,6 +39,7 @@ from chalicelib.service.changes import (
     release_work,
     reserve,
     retrying,
+    riding_out_conflicts,
     stage_change,
     summary,
 )
@@ -72,6 +73,34 @@ def receive_stock(
     clock: Clock,
 ) -> DomainEvent:
     """Book goods received; returns the ``inventory.received`` event (the trigger of allocation)."""
+    return riding_out_conflicts(
+        lambda: _receive_stock_once(
+            uow_factory,
+            warehouse_id,
+            sku,
+            quantity,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            ids=ids,
+            clock=clock,
+        ),
+        clock=clock,
+    )
+
+
+def _receive_stock_once(
+    uow_factory: UnitOfWorkFactory,
+    warehouse_id: str,
+    sku: str,
+    quantity: int,
+    *,
+    reference: str | None,
+    idempotency_key: str | None,
+    actor: str,
+    ids: IdGenerator,
+    clock: Clock,
+) -> DomainEvent:
     uow = uow_factory()
     if uow.get_warehouse(warehouse_id) is None:
         raise NotFound("warehouse", warehouse_id)

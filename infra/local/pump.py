@@ -483,7 +483,12 @@ class EventPump:
         if self._activity is None:
             self._stop.wait(self._poll_interval)
             return False
-        woken = self._activity.wait(seen, min(self._idle_poll, self._seconds_until_due()))
+        timeout = min(self._idle_poll, self._seconds_until_due())
+        if timeout <= 0:
+            # Due already, yet the pass just made did nothing about it: the endpoint is failing
+            # (the pass logged it). Poll at the usual pace rather than spin.
+            timeout = self._poll_interval
+        woken = self._activity.wait(seen, timeout)
         self._wakes["signal" if woken else "timer"] += 1
         return woken
 

@@ -130,7 +130,8 @@ def test_a_message_sent_to_the_server_reaches_its_handler_woken_by_the_signal(
             assert delivered.wait(10), f"the {kind} never reached its handler"
             latencies[kind] = arrived[kind] - sent
 
-    # Within the minute of the fallback poll only the signal can have woken it.
+    # Within the minute of the fallback poll only the signals can have woken it (the second
+    # write may land while the pump is still busy with the first: then it looks again unwoken).
     assert pump.wake_counts["timer"] == 0
-    assert pump.wake_counts["signal"] >= 2
+    assert pump.wake_counts["signal"] >= 1
     print(f"wake latency: {', '.join(f'{k} {v * 1000:.0f} ms' for k, v in latencies.items())}")

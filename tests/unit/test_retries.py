@@ -9,6 +9,7 @@ import pytest
 from chalicelib.domain.errors import ConcurrencyConflict
 from chalicelib.domain.status import HoldReason
 from chalicelib.service.changes import BACKOFF_CAP_SECONDS, MAX_ATTEMPTS, retrying
+from chalicelib.service.inventory import receive_stock
 from chalicelib.service.lifecycle import place_hold
 from chalicelib.service.placement import place_order
 from chalicelib.service.ports import TransactionConflict
@@ -92,3 +93,51 @@ def test_a_hold_whose_answer_was_lost_answers_with_the_held_order_instead_of_a_c
 
     assert held.order == store.order(placed.order.id)
     assert [e.type for e in store.events_of(placed.order.id)] == ["order.placed", "order.on_hold"]
+
+
+def test_a_goods_receipt_whose_transaction_conflicts_is_booked_once_after_the_pause(
+    store: FakeStore, uow_factory: FakeUnitOfWorkFactory, ids: SequentialIds, clock: FakeClock
+) -> None:
+    seed_catalogue(store)
+    store.set_stock(EAST, "MUG-1", 3)
+    store.conflict_next_commits(2)
+
+    event = receive_stock(
+        uow_factory,
+        EAST,
+        "MUG-1",
+        5,
+        reference="PO-1",
+        idempotency_key=None,
+        actor="admin",
+        ids=ids,
+        clock=clock,
+    )
+
+    assert [e.id for e in store.inventory_events_of("MUG-1", EAST)] == [event.id]
+    assert store.level(EAST, "MUG-1").on_hand == 8
+    assert len(clock.slept) == 2
+
+
+def test_a_goods_receipt_that_keeps_conflicting_gives_up_with_the_conflict_and_books_nothing(
+    store: FakeStore, uow_factory: FakeUnitOfWorkFactory, ids: SequentialIds, clock: FakeClock
+) -> None:
+    seed_catalogue(store)
+    store.set_stock(EAST, "MUG-1", 3)
+    store.conflict_next_commits(MAX_ATTEMPTS)
+
+    with pytest.raises(TransactionConflict):
+        receive_stock(
+            uow_factory,
+            EAST,
+            "MUG-1",
+            5,
+            reference="PO-1",
+            idempotency_key="po-1",
+            actor="admin",
+            ids=ids,
+            clock=clock,
+        )
+
+    assert store.level(EAST, "MUG-1").on_hand == 3
+    assert store.inventory_events_of("MUG-1", EAST) == []
