@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from chalicelib.domain.errors import ConcurrencyConflict
-from chalicelib.domain.status import HoldReason
+from chalicelib.domain.status import FulfillmentStatus, HoldReason
 from chalicelib.service.changes import BACKOFF_CAP_SECONDS, MAX_ATTEMPTS, retrying
 from chalicelib.service.inventory import receive_stock
 from chalicelib.service.lifecycle import place_hold
@@ -15,6 +15,7 @@ from chalicelib.service.placement import place_order
 from chalicelib.service.ports import TransactionConflict
 from tests.unit.builders import EAST, WEB, order_request, seed_catalogue
 from tests.unit.fakes import FakeClock, FakeStore, FakeUnitOfWorkFactory, SequentialIds
+from tests.unit.road import Road, stock_boxes
 
 
 def failing(errors: list[Exception]) -> tuple[list[int], Callable[[], str]]:
@@ -141,3 +142,29 @@ def test_a_goods_receipt_that_keeps_conflicting_gives_up_with_the_conflict_and_b
 
     assert store.level(EAST, "MUG-1").on_hand == 3
     assert store.inventory_events_of("MUG-1", EAST) == []
+
+
+def test_pick_pack_and_ship_whose_answers_were_lost_answer_as_their_repeats(
+    store: FakeStore, uow_factory: FakeUnitOfWorkFactory, ids: SequentialIds, clock: FakeClock
+) -> None:
+    seed_catalogue(store)
+    stock_boxes(store)
+    store.set_stock(EAST, "MUG-1", 10)
+    road = Road(store, uow_factory, ids, clock)
+    order_id = road.released(("MUG-1", 2))
+
+    for step in (
+        lambda: road.pick("ful_0001"),
+        lambda: road.pack("ful_0001"),
+        lambda: road.ship("ful_0001", "9400100000000000000001"),
+    ):
+        store.lose_next_answer()  # applied; the re-sent copy fails on the versions it changed
+        result = step()
+        assert result.fulfillments == store.fulfillments_of(order_id)
+
+    assert store.fulfillment("ful_0001").status == FulfillmentStatus.SHIPPED
+    assert [e.type for e in store.events_of(order_id)][-3:] == [
+        "fulfillment.picked",
+        "fulfillment.packed",
+        "fulfillment.shipped",
+    ]
