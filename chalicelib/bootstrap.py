@@ -6,6 +6,7 @@ Routes and workers ask for ``services()``; tests reset it with
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -37,6 +38,9 @@ LINK_SIGNING_SECRET = "signing/links"
 class SystemClock:
     def now(self) -> datetime:
         return utcnow()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
 @dataclass

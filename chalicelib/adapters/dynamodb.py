@@ -39,9 +39,11 @@ from chalicelib.service.ports import (
     DedupExists,
     DedupRecord,
     OrderAggregate,
+    OrderExists,
     StockConflict,
     TrackingNumberInUse,
     TrackingRef,
+    TransactionConflict,
 )
 
 _serializer = TypeSerializer()
@@ -447,7 +449,7 @@ class DynamoUnitOfWork(DynamoReader):
         self._stage({"Put": put}, tag)
 
     def add_order(self, order: Order) -> None:
-        self._put(_order_item(order), "attribute_not_exists(pk)", None, ("order", order.id))
+        self._put(_order_item(order), "attribute_not_exists(pk)", None, ("new-order", order.id))
 
     def update_order(self, order: Order, *, expected_version: int) -> None:
         self._put(_order_item(order), "version = :v", {":v": expected_version}, ("order", order.id))
@@ -669,6 +671,9 @@ class DynamoUnitOfWork(DynamoReader):
             self._items, self._tags = [], []
 
     def _reason(self, reasons: list[dict[str, Any]]) -> Exception:
+        """The error a cancellation means. A failed condition wins over a conflict: retrying
+        would only fail the condition again, while the condition's error tells the use case
+        what to do (re-plan the stock, replay the order, ...)."""
         for tag, reason in zip(self._tags, reasons, strict=False):
             code = reason.get("Code")
             if code == "ConditionalCheckFailed":
@@ -678,7 +683,12 @@ class DynamoUnitOfWork(DynamoReader):
                     return DedupExists(tag[1], tag[2])
                 if tag[0] == "tracking":
                     return TrackingNumberInUse(tag[1], tag[2])
+                if tag[0] == "new-order":
+                    return OrderExists(tag[1])
                 return ConcurrencyConflict(f"{tag[0]} {tag[1]} changed concurrently")
+        for tag, reason in zip(self._tags, reasons, strict=False):
+            if reason.get("Code") == "TransactionConflict":
+                return TransactionConflict(f"{tag[0]} {tag[1]} was being written by another transaction")
         return ConcurrencyConflict("transaction conflicted with a concurrent one")
 
 

@@ -11,6 +11,7 @@ case runs again from a fresh read (``retrying``).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,9 +29,13 @@ from chalicelib.domain.status import (
     OrderStatus,
     next_fulfillment_status,
 )
-from chalicelib.service.ports import Clock, IdGenerator, OrderAggregate, UnitOfWork
+from chalicelib.service.ports import Clock, IdGenerator, OrderAggregate, TransactionConflict, UnitOfWork
 
 MAX_ATTEMPTS = 5
+#: Backoff after a TransactionConflict: steps of 20, 40, 80, then 100 ms, each jittered down to
+#: half its step: ``retrying`` pauses a quarter of a second at most in all.
+BACKOFF_BASE_SECONDS = 0.02
+BACKOFF_CAP_SECONDS = 0.1
 T = TypeVar("T")
 
 #: Authorises the caller for one fulfillment (raises Forbidden); routes pass the key's scope check.
@@ -83,13 +88,47 @@ class Change:
     follow_up: list[tuple[EventType, dict[str, Any]]] = field(default_factory=list)
 
 
-def retrying(operation: Callable[[], T]) -> T:
-    for _ in range(MAX_ATTEMPTS):
+def back_off(clock: Clock, attempt: int) -> None:
+    """Pause before the next attempt after a ``TransactionConflict``: exponential from
+    ``BACKOFF_BASE_SECONDS``, capped at ``BACKOFF_CAP_SECONDS``, with jitter (a random time in the
+    upper half of the step) so that the two colliding writers do not collide again in lockstep."""
+    step = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+    clock.sleep(random.uniform(step / 2, step))
+
+
+def retrying(operation: Callable[[], T], *, clock: Clock) -> T:
+    """Run a read-decide-commit ``operation`` until it commits, ``MAX_ATTEMPTS`` at most.
+
+    A ``ConcurrencyConflict`` (a version condition failed: another command won) runs it again
+    at once from a fresh read: the winner's write is already visible. A ``TransactionConflict``
+    (DynamoDB met another transaction on one of our items mid-flight) runs it again after
+    ``back_off``. Either way the operation re-reads and decides again, so a command whose
+    earlier copy was applied (an SDK retry after a lost answer) sees its own result and answers
+    as its replay (each use case's idempotency rules) instead of failing.
+    """
+    for attempt in range(MAX_ATTEMPTS):
         try:
             return operation()
+        except TransactionConflict:
+            if attempt + 1 < MAX_ATTEMPTS:
+                back_off(clock, attempt)
         except ConcurrencyConflict:
             continue
     raise ConcurrencyConflict("the order changed concurrently too often; retry")
+
+
+def riding_out_conflicts(operation: Callable[[], T], *, clock: Clock) -> T:
+    """Run a single-shot command (one commit, made idempotent by its own dedup items) again
+    after ``back_off`` while DynamoDB answers ``TransactionConflict``; every other outcome,
+    a failed condition included, is the command's own to handle."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return operation()
+        except TransactionConflict:
+            if attempt + 1 == MAX_ATTEMPTS:
+                raise
+            back_off(clock, attempt)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def load_order(uow: UnitOfWork, order_id: str) -> OrderAggregate:

@@ -87,7 +87,7 @@ def record_feedback(
             raise Conflict("this order has been rated already; thank you") from None
         return result
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def change_preferences(
@@ -126,7 +126,7 @@ def change_preferences(
         uow.commit()
         return result
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def unsubscribe(

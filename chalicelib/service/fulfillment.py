@@ -169,7 +169,7 @@ def pick(
         uow.commit()
         return result
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def add_backorders(order: Order, shortfalls: Mapping[str, int]) -> list[Any]:
@@ -251,7 +251,7 @@ def pack(
         uow.commit()
         return result
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def ship(
@@ -341,7 +341,7 @@ def ship(
         uow.commit()
         return result
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def shipped_units_metric(warehouse_id: str, sku: str) -> str:
@@ -415,7 +415,7 @@ def cancel(
         uow.commit()
         return result
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def _cancel_lines(order: Order, cancelled: Mapping[str, int]) -> list[Any]:

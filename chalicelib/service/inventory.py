@@ -39,6 +39,7 @@ from chalicelib.service.changes import (
     release_work,
     reserve,
     retrying,
+    riding_out_conflicts,
     stage_change,
     summary,
 )
@@ -72,6 +73,34 @@ def receive_stock(
     clock: Clock,
 ) -> DomainEvent:
     """Book goods received; returns the ``inventory.received`` event (the trigger of allocation)."""
+    return riding_out_conflicts(
+        lambda: _receive_stock_once(
+            uow_factory,
+            warehouse_id,
+            sku,
+            quantity,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            ids=ids,
+            clock=clock,
+        ),
+        clock=clock,
+    )
+
+
+def _receive_stock_once(
+    uow_factory: UnitOfWorkFactory,
+    warehouse_id: str,
+    sku: str,
+    quantity: int,
+    *,
+    reference: str | None,
+    idempotency_key: str | None,
+    actor: str,
+    ids: IdGenerator,
+    clock: Clock,
+) -> DomainEvent:
     uow = uow_factory()
     if uow.get_warehouse(warehouse_id) is None:
         raise NotFound("warehouse", warehouse_id)
@@ -236,7 +265,7 @@ def _allocate_one(
         uow.commit()
         return True
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def _less_backordered(order: Order, sku: str, quantity: int) -> list[OrderLine]:
@@ -330,7 +359,7 @@ def set_stock(
         assert found is not None
         return found
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def count_stock(
@@ -381,7 +410,7 @@ def count_stock(
             raise ConcurrencyConflict("the stock level changed during the count; retry") from None
         return event
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def stock_lines(

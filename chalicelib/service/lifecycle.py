@@ -164,7 +164,7 @@ def receive_order(
         return result
 
     try:
-        return retrying(attempt)
+        return retrying(attempt, clock=clock)
     except _AlreadyDone:
         return None
 
@@ -202,7 +202,7 @@ def place_hold(
         uow.commit()
         return result
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def release_hold(
@@ -240,7 +240,7 @@ def release_hold(
         uow.commit()
         return result
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 @dataclass(frozen=True)
@@ -330,7 +330,7 @@ def update_order(
         uow.commit()
         return result
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 _ADDRESS_CHANGEABLE = frozenset(

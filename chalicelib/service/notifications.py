@@ -23,6 +23,7 @@ from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.models import Order
 from chalicelib.domain.status import TrackingStatus
 from chalicelib.domain.tracking import ALERT_STATUSES
+from chalicelib.service.changes import back_off
 from chalicelib.service.communication import FEEDBACK, UNSUBSCRIBE, link_token
 from chalicelib.service.ports import (
     Clock,
@@ -30,6 +31,7 @@ from chalicelib.service.ports import (
     DedupRecord,
     IdGenerator,
     Notifier,
+    TransactionConflict,
     UnitOfWorkFactory,
 )
 
@@ -249,7 +251,7 @@ def _record_sent(
     event: DomainEvent, message: OutgoingMessage, message_id: str, ctx: NotificationContext
 ) -> None:
     order_id = event.order_id or ""
-    for _ in range(5):
+    for attempt in range(5):
         uow = ctx.uow_factory()
         aggregate = uow.get_order(order_id)
         if aggregate is None:
@@ -288,6 +290,8 @@ def _record_sent(
         try:
             uow.commit()
             return
+        except TransactionConflict:
+            back_off(ctx.clock, attempt)
         except ConcurrencyConflict:
             continue
         except DedupExists:

@@ -28,6 +28,7 @@ from chalicelib.domain.models import Fulfillment, Hold, Order, UnresolvedLine
 from chalicelib.domain.placement import PlaceOrderRequest, build_order, check_request
 from chalicelib.domain.sourcing import plan_sourcing
 from chalicelib.domain.status import OrderTrigger, next_order_status
+from chalicelib.service.changes import back_off
 from chalicelib.service.ports import (
     MAX_TRANSACTION_ITEMS,
     Clock,
@@ -35,7 +36,9 @@ from chalicelib.service.ports import (
     DedupRecord,
     IdGenerator,
     OrderAggregate,
+    OrderExists,
     StockConflict,
+    TransactionConflict,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -76,20 +79,48 @@ def place_order(
     """``holds`` and ``unresolved`` come from store channels: lines that cannot be placed are
     kept on the order, which is taken on hold instead of being refused."""
     request_hash = request.request_hash()
+    conflicts = 0
     for _attempt in range(MAX_ATTEMPTS):
         uow = uow_factory()
         replay = _replay(uow, request, channel_id, idempotency_key, request_hash)
         if replay is not None:
             return replay
+        order, fulfillments = _stage_new_order(
+            uow, request, channel_id, idempotency_key, request_hash, ids, clock, holds, unresolved
+        )
         try:
-            order, fulfillments = _stage_new_order(
-                uow, request, channel_id, idempotency_key, request_hash, ids, clock, holds, unresolved
-            )
             uow.commit()
-        except (StockConflict, DedupExists):
-            continue  # re-read: either the stock moved or a twin request won the race
+        except StockConflict:
+            continue  # the stock moved: plan again from fresh levels
+        except TransactionConflict:
+            back_off(clock, conflicts)  # nothing was written: the same plan may well go through
+            conflicts += 1
+            continue
+        except (OrderExists, DedupExists):
+            # Either this very transaction was applied already (the SDK re-sent it after losing
+            # the answer: the copy finds its own order and dedup items) or a twin request won.
+            own = _written_by_this_attempt(uow_factory(), order.id, channel_id, request.external_id)
+            if own is not None:
+                return own
+            continue  # a twin request won: the next attempt answers with its order (a replay)
         return PlacementResult(order=order, fulfillments=fulfillments, created=True)
     raise ConcurrencyConflict("too many concurrent changes to the same stock; retry the request")
+
+
+def _written_by_this_attempt(
+    uow: UnitOfWork, order_id: str, channel_id: str, external_id: str
+) -> PlacementResult | None:
+    """The order this attempt created, when its transaction turns out to be applied already.
+
+    The external id's dedup record is written in the same transaction as the order: when it
+    names the order id this attempt generated, the order is ours, created by this request
+    (``created``: the client never heard of it before, so it gets its 201).
+    """
+    record = uow.get_dedup(external_id_scope(channel_id), external_id)
+    if record is None or record.ref != order_id:
+        return None
+    found = _existing(uow, order_id)
+    return PlacementResult(order=found.order, fulfillments=found.fulfillments, created=True)
 
 
 def _replay(

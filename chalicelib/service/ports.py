@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import ConcurrencyConflict, Conflict
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Box, Channel, Fulfillment, Order, Product, StockLevel, Warehouse
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
@@ -39,6 +39,28 @@ class DedupExists(Exception):
         self.scope = scope
         self.key = key
         super().__init__(f"{scope}/{key} already recorded")
+
+
+class OrderExists(ConcurrencyConflict):
+    """A new order's put found an order with its id already there.
+
+    Order ids are new for every attempt, so the order can only be this very transaction's own
+    write: the SDK re-sent a ``TransactWriteItems`` whose first copy was applied but whose answer
+    was lost (a read timeout), and the copy found what the first one wrote. Placement answers
+    with that order; anywhere else it is an ordinary concurrency conflict.
+    """
+
+    def __init__(self, order_id: str) -> None:
+        self.order_id = order_id
+        super().__init__(f"order {order_id} exists already")
+
+
+class TransactionConflict(ConcurrencyConflict):
+    """DynamoDB cancelled the transaction because another one was writing one of its items at
+    that moment (cancellation reason ``TransactionConflict``). Nothing was written and no
+    condition failed: the same command succeeds if it runs again after a short, jittered pause
+    (``chalicelib.service.changes.retrying``). Left unretried it is a 409 like any
+    ``ConcurrencyConflict``."""
 
 
 class ChannelExists(Conflict):
@@ -189,6 +211,10 @@ class NotificationLog(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+    def sleep(self, seconds: float) -> None:
+        """Pause the caller (the backoff between retries of a transient conflict)."""
+        ...
 
 
 class IdGenerator(Protocol):

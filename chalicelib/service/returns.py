@@ -88,7 +88,7 @@ def request_return(
         uow.commit()
         return result, rma
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def receive_return(
@@ -196,7 +196,7 @@ def receive_return(
         # The RMA as stored (stage_change moved its version on).
         return result, next(r for r in result.returns if r.id == rma.id)
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def _load_return(uow_factory: UnitOfWorkFactory, rma_id: str) -> tuple[OrderAggregate, ReturnRequest]:

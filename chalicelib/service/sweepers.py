@@ -110,4 +110,4 @@ def _record_breach(uow_factory: UnitOfWorkFactory, late: Fulfillment, ids: IdGen
         uow.commit()
         return True
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)

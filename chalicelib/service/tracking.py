@@ -32,7 +32,7 @@ from chalicelib.domain.tracking import (
     apply_scans,
     fulfillment_trigger_for,
 )
-from chalicelib.service.changes import Change, load_order, retrying, stage_change
+from chalicelib.service.changes import Change, load_order, retrying, riding_out_conflicts, stage_change
 from chalicelib.service.ports import (
     Clock,
     DedupExists,
@@ -55,6 +55,12 @@ class Ingested(StrEnum):
 
 
 def ingest(
+    uow_factory: UnitOfWorkFactory, update: TrackingUpdate, *, ids: IdGenerator, clock: Clock
+) -> Ingested:
+    return riding_out_conflicts(lambda: _ingest_once(uow_factory, update, ids=ids, clock=clock), clock=clock)
+
+
+def _ingest_once(
     uow_factory: UnitOfWorkFactory, update: TrackingUpdate, *, ids: IdGenerator, clock: Clock
 ) -> Ingested:
     uow = uow_factory()
@@ -229,7 +235,7 @@ def apply_tracking(
             return None
         return result
 
-    return retrying(attempt)
+    return retrying(attempt, clock=clock)
 
 
 def _applied(fulfillment: Fulfillment, scan: TrackedScan) -> bool:

@@ -16,6 +16,10 @@ Two consequences of the lock are handled here:
 * The same lock guards the in-process readers of moto's backends (the local mailbox and the SNS
   log in :mod:`infra.local.observers`): :attr:`SerialisedMotoServer.lock`.
 
+After each request that can make work for the event pump (see ``_WAKES_THE_PUMP``) the
+middleware signals an :class:`~infra.local.activity.Activity`, which the pump waits on instead of
+polling.
+
 And one addition: moto's SES keeps only the HTML part of an e-mail that has both parts, so the
 middleware keeps each ``SendEmail``'s text part by message id (:class:`SesTextTap`) for the
 local mailbox.
@@ -41,6 +45,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
+from infra.local.activity import Activity
+
 __all__ = ["SerialisedMotoServer", "SerialisingMiddleware", "SesTextTap", "keep_streams_across_rollbacks"]
 
 WsgiEnviron = dict[str, Any]
@@ -52,6 +58,16 @@ _LONG_POLL_STEP = 0.05  # seconds between the short receives that stand in for o
 _SES_SCOPE = "/ses/aws4_request"  # SigV4 credential scope of an SES (v1, query protocol) request
 _MESSAGE_ID = re.compile(rb"<MessageId>([^<]+)</MessageId>")
 _TAP_LIMIT = 1000  # text parts kept for the mailbox; it collects them within a second
+#: Requests (``X-Amz-Target`` of the JSON protocols) after which the pump has something to look
+#: at: a message sent or made visible again, an item written (a stream record), an event put on
+#: a bus (its rules send to queues). Reads, receives and deletes are not in it: the pump's own
+#: polling must not wake the pump.
+_WAKES_THE_PUMP = re.compile(
+    r"AmazonSQS\.(SendMessage|ChangeMessageVisibility)(Batch)?"
+    r"|DynamoDB_20120810\.(PutItem|UpdateItem|DeleteItem|BatchWriteItem|TransactWriteItems"
+    r"|ExecuteStatement|BatchExecuteStatement|ExecuteTransaction)"
+    r"|AWSEvents\.PutEvents"
+)
 
 
 class SesTextTap:
@@ -75,18 +91,28 @@ class SesTextTap:
 class SerialisingMiddleware:
     """WSGI middleware: runs each request to moto under one lock (see the module docstring)."""
 
-    def __init__(self, app: WsgiApp, lock: threading.RLock, tap: SesTextTap | None = None) -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        lock: threading.RLock,
+        tap: SesTextTap | None = None,
+        activity: Activity | None = None,
+    ) -> None:
         self._app = app
         self._lock = lock
         self._tap = tap
+        self._activity = activity
 
     def __call__(self, environ: WsgiEnviron, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("HTTP_X_AMZ_TARGET") == _SQS_RECEIVE_TARGET:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target == _SQS_RECEIVE_TARGET:
             status, headers, body = self._receive(environ)
         elif self._tap is not None and _SES_SCOPE in environ.get("HTTP_AUTHORIZATION", ""):
             status, headers, body = self._ses(environ)
         else:
             status, headers, body = self._call(environ)
+        if self._activity is not None and _WAKES_THE_PUMP.fullmatch(target):
+            self._activity.signal()  # after the lock: the pump finds the write done
         start_response(status, headers)
         return [body]
 
@@ -205,7 +231,7 @@ def keep_streams_across_rollbacks() -> None:
 
 
 class _QuietRequestHandler(MotoRequestHandler):
-    """moto's handler without werkzeug's access log line per request (the pump polls 20x a second)."""
+    """moto's handler without werkzeug's access log line per request (one per pump request, when it polls)."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
@@ -222,10 +248,14 @@ class SerialisedMotoServer(ThreadedMotoServer):
         super().__init__(ip_address=ip_address, port=port, verbose=False)
         self.lock = threading.RLock()
         self.ses_text = SesTextTap()
+        #: Signalled after each write that can make work for the event pump.
+        self.activity = Activity()
         self._startup_error: BaseException | None = None
 
     def _server_entry(self) -> None:
-        app = SerialisingMiddleware(DomainDispatcherApplication(create_backend_app), self.lock, self.ses_text)
+        app = SerialisingMiddleware(
+            DomainDispatcherApplication(create_backend_app), self.lock, self.ses_text, self.activity
+        )
         try:
             self._server = make_server(
                 self._ip_address, self._port, app, threaded=True, request_handler=_QuietRequestHandler

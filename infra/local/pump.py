@@ -19,6 +19,15 @@ mappings and EventBridge schedules against any SQS / DynamoDB Streams endpoint
 * Schedules: ``rate(...)`` and AWS ``cron(...)`` on a clock running
   ``clock_speed`` times faster than real time.
 
+Between passes the background thread sleeps. Given an ``activity`` signal (the
+local stack's moto server raises it after every write that can make work: a
+message sent, an item written, an event put), it sleeps until that signal or
+until the next thing it knows is due (a schedule, a held message's release, a
+batching window closing, a failed message's visibility timeout, a stream batch
+to retry), with a slow fallback poll for what no signal announces: an idle
+stack costs next to nothing, and a message reaches its handler at once. Without
+one it polls every ``poll_interval``.
+
 Handlers are called exactly as ``chalice.test.Client`` calls them:
 ``app.handler_map[name](event_dict, context)``. A handler's exception is
 logged on the ``oms.pump`` logger and never stops the pump.
@@ -51,6 +60,7 @@ from chalice.app import (
 )
 from chalice.local import LambdaContext
 
+from infra.local.activity import Activity
 from infra.local.schedule import Schedule, parse_schedule
 
 __all__ = ["EventPump", "EventSourceError", "PumpContext"]
@@ -67,6 +77,7 @@ _STREAM_READ_LIMIT = 1000  # GetRecords' own maximum
 _SQS_VISIBILITY_MAX = 43200  # 12 hours, SQS's ceiling
 _DEFAULT_ACCOUNT = "123456789012"  # moto's default account
 _ERROR_LOG_INTERVAL = 30.0  # seconds between tracebacks for a source that keeps failing
+_VISIBLE_AGAIN_MARGIN = 0.05  # seconds past a visibility timeout before looking for the message
 
 
 class EventSourceError(RuntimeError):
@@ -101,6 +112,10 @@ class _SqsSource:
     # again while the window is open replaces its older receipt handle).
     pending: dict[str, JsonDict] = field(default_factory=dict)
     window_closes_at: float | None = None
+    # The queue's VisibilityTimeout, and when a message that failed here shows up again
+    # (nothing signals that moment: the pump looks then).
+    visibility_timeout: float = 30.0
+    look_again_at: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -181,6 +196,10 @@ class EventPump:
       does without ``FunctionResponseTypes: [ReportBatchItemFailures]``.
     * ``poll_interval``: the background thread's pause after an idle pass;
       ``stream_idle_poll_interval``: how often it polls an idle shard.
+    * ``activity``: a signal the endpoint raises after each write; the thread
+      then sleeps until it (or something due) instead of polling, and polls
+      only every ``idle_poll_interval`` as a fallback. ``wake_counts`` says what
+      woke it.
     * ``stage``, ``account_id``, ``memory_size``, ``timeout_seconds``: what the
       Lambda context and the ARNs in events say (function ``<app>-<stage>-<handler>``).
     * ``exclude``: handler names to leave alone.
@@ -208,10 +227,12 @@ class EventPump:
         memory_size: int = 128,
         timeout_seconds: int = 60,
         exclude: Collection[str] = (),
+        activity: Activity | None = None,
+        idle_poll_interval: float = 5.0,
     ) -> None:
         if clock_speed <= 0:
             raise ValueError("clock_speed must be positive")
-        if poll_interval <= 0 or stream_idle_poll_interval < 0:
+        if poll_interval <= 0 or stream_idle_poll_interval < 0 or idle_poll_interval <= 0:
             raise ValueError("poll intervals must be positive")
         if stream_max_retries < 0:
             raise ValueError("stream_max_retries must be 0 or more")
@@ -232,6 +253,9 @@ class EventPump:
         self._report_failures = report_batch_item_failures
         self._poll_interval = poll_interval
         self._stream_idle_poll = stream_idle_poll_interval
+        self._activity = activity
+        self._idle_poll = idle_poll_interval
+        self._wakes: dict[str, int] = {"signal": 0, "timer": 0}
         self._clock_speed = clock_speed
         self._wall_clock = wall_clock
         self._real_start = wall_clock()
@@ -298,7 +322,9 @@ class EventPump:
             assert source.queue_arn is not None  # Chalice insists on one of queue / queue_arn
             parts = source.queue_arn.split(":")
             url = self._sqs.get_queue_url(QueueName=parts[-1], QueueOwnerAWSAccountId=parts[-2])["QueueUrl"]
-        attributes = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn", "VisibilityTimeout"]
+        )["Attributes"]
         logger.info("pumping queue %s to handler %s (batch size %d)", url, source.name, source.batch_size)
         return _SqsSource(
             name=source.name,
@@ -306,6 +332,7 @@ class EventPump:
             queue_arn=attributes["QueueArn"],
             batch_size=source.batch_size,
             window=float(source.maximum_batching_window_in_seconds or 0),
+            visibility_timeout=float(attributes.get("VisibilityTimeout", 30)),
         )
 
     def _resolve_stream(self, source: DynamoDBEventConfig, table: str | None) -> _StreamSource:
@@ -397,6 +424,8 @@ class EventPump:
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the background thread to finish its current pass and wait for it."""
         self._stop.set()
+        if self._activity is not None:
+            self._activity.signal()  # end its wait now (other waiters just look once more)
         if self._thread is None:
             return
         self._thread.join(timeout)
@@ -404,6 +433,12 @@ class EventPump:
             # Keep the reference: start() must not run a second thread beside this one.
             raise TimeoutError(f"the event pump did not stop within {timeout}s: a handler is still running")
         self._thread = None
+
+    @property
+    def wake_counts(self) -> dict[str, int]:
+        """How often the background thread woke from its wait on the ``activity`` signal
+        (``signal``) and how often because its timeout ran out (``timer``)."""
+        return dict(self._wakes)
 
     @property
     def running(self) -> bool:
@@ -426,21 +461,64 @@ class EventPump:
     # -- passes ----------------------------------------------------------------
 
     def _loop(self) -> None:
+        signalled = False
         while not self._stop.is_set():
+            seen = self._activity.count if self._activity is not None else 0
             try:
-                delivered = self._run_pass(honour_idle_backoff=True).records
+                # After a signal every shard is read now, idle or not: the write is there.
+                delivered = self._run_pass(honour_idle_backoff=not signalled).records
             except Exception:
                 # The thread must outlive a bad pass (endpoint restarting, a bug in a
                 # conversion): log it and try again after the poll interval.
                 logger.exception("event pump pass failed")
                 delivered = 0
-            if delivered == 0:
-                self._stop.wait(self._poll_interval)
+            if delivered:
+                # Handlers write too: look again at once, at every shard if they did.
+                signalled = self._activity is not None and self._activity.count != seen
+            else:
+                signalled = self._wait(seen)
+
+    def _wait(self, seen: int) -> bool:
+        """Sleep after an idle pass; True when the activity signal ended the sleep."""
+        if self._activity is None:
+            self._stop.wait(self._poll_interval)
+            return False
+        timeout = min(self._idle_poll, self._seconds_until_due())
+        if timeout <= 0:
+            # Due already, yet the pass just made did nothing about it: the endpoint is failing
+            # (the pass logged it). Poll at the usual pace rather than spin.
+            timeout = self._poll_interval
+        woken = self._activity.wait(seen, timeout)
+        self._wakes["signal" if woken else "timer"] += 1
+        return woken
+
+    def _seconds_until_due(self) -> float:
+        """Until the next thing a pass has to do that no write will signal."""
+        now = time.monotonic()
+        due = [held.release_at for held in self._held]
+        for queue in self._queues:
+            if queue.pending and queue.window_closes_at is not None:
+                due.append(queue.window_closes_at)
+            due.extend(queue.look_again_at)
+        for stream in self._streams_sources:
+            if stream.needs_discovery:
+                due.append(now)
+            for shard in stream.shards.values():
+                if shard.buffer:  # a batching window, or a failed batch to retry
+                    due.append((shard.first_buffered_at or now) + stream.window)
+        virtual_now = self.virtual_now()
+        for source in self._schedules.values():
+            if source.next_fire is not None:
+                due.append(now + (source.next_fire - virtual_now).total_seconds() / self._clock_speed)
+        return max(0.0, min(due) - now) if due else math.inf
 
     def _run_pass(self, *, honour_idle_backoff: bool) -> _PassResult:
         result = _PassResult()
         with self._pass_lock:
             self._release_held_messages()
+            now = time.monotonic()
+            for queue in self._queues:
+                queue.look_again_at = [at for at in queue.look_again_at if at > now]  # this pass looks
             # Streams first: the outbox relay feeds the queues read next in the same pass.
             for stream in self._streams_sources:
                 result.records += self._guarded(
@@ -592,6 +670,8 @@ class EventPump:
                 )
 
     def _apply_visibility_override(self, queue: _SqsSource, messages: Sequence[JsonDict]) -> None:
+        if messages:
+            self._look_again_when_visible(queue)
         if self._visibility_override is None or not messages:
             return
         # ChangeMessageVisibility takes whole seconds: hide for the rounded-up time
@@ -610,6 +690,13 @@ class EventPump:
                 continue
             if whole_seconds > self._visibility_override:
                 self._held.append(_HeldMessage(queue.queue_url, message["ReceiptHandle"], release_at))
+
+    def _look_again_when_visible(self, queue: _SqsSource) -> None:
+        """Failed messages come back when their visibility timeout ends: a moment no write
+        signals, so the background thread wakes for it."""
+        hidden = math.ceil(self._visibility_override) if self._visibility_override is not None else None
+        seconds = queue.visibility_timeout if hidden is None else hidden
+        queue.look_again_at.append(time.monotonic() + seconds + _VISIBLE_AGAIN_MARGIN)
 
     def _release_held_messages(self) -> None:
         now = time.monotonic()

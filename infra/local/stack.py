@@ -412,6 +412,8 @@ class LocalStack:
                 account_id=ACCOUNT_ID,
                 clock_speed=opts.clock_speed,
                 visibility_timeout_override=opts.visibility_timeout,
+                # moto signals each write: the pump sleeps until then instead of polling.
+                activity=self._running.moto.activity if self._running.moto is not None else None,
             )
         except EventSourceError as error:
             raise LocalStackError(

@@ -27,6 +27,7 @@ from botocore.config import Config
 from chalice.app import Chalice, CloudWatchEvent, Cron, DynamoDBEvent, Rate, SQSEvent
 from moto import mock_aws
 
+from infra.local.activity import Activity
 from infra.local.pump import EventPump, EventSourceError
 
 pytestmark = pytest.mark.integration
@@ -731,3 +732,76 @@ def test_for_endpoint_builds_a_working_pump_from_an_endpoint(aws: Aws) -> None:
         "nightly_report",
         "morning_digest",
     }
+
+
+# -- sleeping between passes -------------------------------------------------------------------
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def _count_receives(aws: Aws) -> list[str]:
+    receives: list[str] = []
+    aws.sqs.meta.events.register("before-call.sqs.ReceiveMessage", lambda **_: receives.append("receive"))
+    return receives
+
+
+def test_with_an_activity_signal_an_idle_pump_sends_no_requests_until_signalled(
+    aws: Aws, make_pump: Callable[..., EventPump]
+) -> None:
+    activity = Activity()
+    receives = _count_receives(aws)
+    pump = make_pump(activity=activity, idle_poll_interval=60)
+    with pump:
+        assert _wait_until(lambda: pump.wake_counts != {"signal": 0, "timer": 0} or len(receives) >= 3)
+        polled = len(receives)
+        time.sleep(0.5)  # twenty passes' worth of polling without a signal
+        assert len(receives) == polled
+
+        message_id = aws.send(ORDERS_QUEUE, {"n": 1})
+        activity.signal()  # what the local stack's moto server does after a SendMessage
+        assert _wait_until(lambda: seen[message_id] == 1)
+
+    assert pump.wake_counts["signal"] >= 1
+    assert pump.wake_counts["timer"] == 0  # the fallback poll never came round: the signal woke it
+
+
+def test_a_stream_record_is_read_at_once_when_its_write_is_signalled(
+    aws: Aws, make_pump: Callable[..., EventPump]
+) -> None:
+    activity = Activity()
+    # An idle shard is otherwise read only every stream_idle_poll_interval: a minute here.
+    pump = make_pump(activity=activity, idle_poll_interval=60, stream_idle_poll_interval=60)
+    with pump:
+        time.sleep(0.2)
+        aws.put(TABLE, "ORDER#1", "EVENT#1")
+        activity.signal()
+        assert _wait_until(lambda: len(_records("outbox_relay")) == 1)
+
+    assert pump.wake_counts["timer"] == 0
+
+
+def test_a_failed_message_is_looked_for_when_its_visibility_timeout_ends_without_any_signal(
+    aws: Aws, make_pump: Callable[..., EventPump]
+) -> None:
+    activity = Activity()
+    flaky = aws.send(ORDERS_QUEUE, {"n": 1, "fail_times": 1})
+    pump = make_pump(activity=activity, idle_poll_interval=60, visibility_timeout_override=1)
+    with pump:
+        assert _wait_until(lambda: seen[flaky] == 2)
+
+    assert pump.wake_counts["timer"] >= 1  # the timer it set for the message's return
+
+
+def test_a_schedule_fires_on_time_while_the_pump_sleeps_for_a_signal(
+    make_pump: Callable[..., EventPump],
+) -> None:
+    pump = make_pump(activity=Activity(), idle_poll_interval=60, clock_speed=36_000)  # hourly = 0.1 s
+    with pump:
+        assert _wait_until(lambda: len(calls.get("nightly_report", [])) >= 3)

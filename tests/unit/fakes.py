@@ -11,7 +11,7 @@
   ========================  ==============================================  =====================
   staged write              condition                                       error when it fails
   ========================  ==============================================  =====================
-  add_order                 no order with that id                           ConcurrencyConflict
+  add_order                 no order with that id                           OrderExists
   update_order              stored version == expected_version              ConcurrencyConflict
   add_fulfillment           no fulfillment with that id                     ConcurrencyConflict
   update_fulfillment        stored version == expected_version              ConcurrencyConflict
@@ -46,7 +46,12 @@
 
 - like DynamoDB, a transaction may not touch one item twice nor hold more than
   ``MAX_TRANSACTION_ITEMS`` items (``InvalidTransaction``: a bug in the caller, not a race);
-- the staged writes are dropped by ``commit()`` whether it succeeds or not.
+- the staged writes are dropped by ``commit()`` whether it succeeds or not;
+- two failures of the wire can be staged on the store: ``conflict_next_commits(n)`` cancels the
+  next n commits with ``TransactionConflict`` (DynamoDB met another transaction on an item:
+  nothing written), and ``lose_next_answer()`` applies the next commit and then checks it once
+  more, as the copy the SDK re-sends after a read timeout would be (its error is raised, the
+  writes stay).
 
 The index reads follow the adapter's GSIs: ``list_backorders`` is the ``BACKORDER#<sku>``
 partition (fulfillments without a warehouse, not cancelled, filed under their first line's SKU and
@@ -98,9 +103,11 @@ from chalicelib.service.ports import (
     DedupExists,
     DedupRecord,
     OrderAggregate,
+    OrderExists,
     StockConflict,
     TrackingNumberInUse,
     TrackingRef,
+    TransactionConflict,
 )
 
 START = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
@@ -111,9 +118,15 @@ class FakeClock:
 
     def __init__(self, start: datetime = START) -> None:
         self._now = start
+        self.slept: list[float] = []
 
     def now(self) -> datetime:
         return self._now
+
+    def sleep(self, seconds: float) -> None:
+        """Pausing moves the clock, instantly; ``slept`` keeps every pause for assertions."""
+        self.slept.append(seconds)
+        self._now += timedelta(seconds=seconds)
 
     def set(self, moment: datetime) -> None:
         if moment.tzinfo is None:
@@ -209,6 +222,8 @@ class FakeStore:
     #: Every commit() with staged writes, including the ones whose conditions failed.
     commit_attempts: int = 0
     _before_commit: list[Callable[[], object]] = field(default_factory=list)
+    _conflicts_to_come: int = 0
+    _lose_next_answer: bool = False
 
     # -- seeding (what infra seeding / admin writes do, outside any unit of work) ---------------
 
@@ -249,6 +264,15 @@ class FakeStore:
         """Run ``action`` once, at the start of the next commit, before its conditions are checked:
         what a concurrent request does between our reads and our write."""
         self._before_commit.append(action)
+
+    def conflict_next_commits(self, times: int = 1) -> None:
+        """Cancel the next ``times`` commits with ``TransactionConflict``, writing nothing."""
+        self._conflicts_to_come += times
+
+    def lose_next_answer(self) -> None:
+        """Apply the next commit, then run its checks again and raise what they say: the SDK
+        re-sent the transaction after a read timeout, and the copy met the first one's writes."""
+        self._lose_next_answer = True
 
     def _run_hooks(self) -> None:
         hooks, self._before_commit = self._before_commit, []
@@ -455,7 +479,7 @@ class FakeUnitOfWork:
 
         def check() -> Exception | None:
             if order.id in self.store.orders:
-                return ConcurrencyConflict(f"order {order.id} changed concurrently")
+                return OrderExists(order.id)
             return None
 
         def apply() -> None:
@@ -765,6 +789,9 @@ class FakeUnitOfWork:
             twice = sorted({i for i in items if items.count(i) > 1})
             raise InvalidTransaction(f"one transaction writes these items twice: {twice}")
         self.store._run_hooks()
+        if self.store._conflicts_to_come:
+            self.store._conflicts_to_come -= 1
+            raise TransactionConflict("another transaction was writing one of its items")
         for write in writes:
             error = write.check()
             if error is not None:
@@ -773,6 +800,13 @@ class FakeUnitOfWork:
             write.apply()
         self.store.commits += 1
         self.store.committed_sizes.append(len(writes))
+        if self.store._lose_next_answer:
+            self.store._lose_next_answer = False
+            self.store.commit_attempts += 1
+            for write in writes:
+                error = write.check()
+                if error is not None:
+                    raise error
 
 
 def backorder_sort_key(fulfillment: Fulfillment) -> str:

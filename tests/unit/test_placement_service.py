@@ -402,6 +402,67 @@ def test_a_twin_request_that_commits_first_is_returned_instead_of_a_second_order
     assert store.commits == 1
 
 
+def test_a_transaction_the_sdk_sent_again_after_a_lost_answer_returns_the_order_it_created(
+    store: FakeStore, uow_factory: FakeUnitOfWorkFactory, ids: SequentialIds, clock: FakeClock
+) -> None:
+    store.set_stock(EAST, "MUG-1", 10)
+    store.lose_next_answer()  # the first copy is applied; its re-sent copy finds the order there
+
+    result = place(uow_factory, ids, clock, order_request(), idempotency_key="key-1")
+
+    assert result.created is True  # this request created the order: the client gets its 201
+    assert list(store.orders) == [result.order.id]
+    assert (result.order, result.fulfillments) == (
+        store.order(result.order.id),
+        store.fulfillments_of(result.order.id),
+    )
+    assert store.level(EAST, "MUG-1").reserved == 2
+    assert [e.type for e in store.events_of(result.order.id)] == ["order.placed"]
+    assert store.commits == 1
+
+
+def test_a_lost_answer_without_an_idempotency_key_still_returns_the_created_order(
+    store: FakeStore, uow_factory: FakeUnitOfWorkFactory, ids: SequentialIds, clock: FakeClock
+) -> None:
+    store.set_stock(EAST, "MUG-1", 10)
+    store.lose_next_answer()
+
+    result = place(uow_factory, ids, clock, order_request())
+
+    assert (result.created, list(store.orders)) == (True, [result.order.id])
+    assert store.level(EAST, "MUG-1").reserved == 2
+
+
+def test_a_transaction_conflict_is_retried_after_a_jittered_pause_and_places_the_order_once(
+    store: FakeStore, uow_factory: FakeUnitOfWorkFactory, ids: SequentialIds, clock: FakeClock
+) -> None:
+    store.set_stock(EAST, "MUG-1", 10)
+    store.conflict_next_commits(2)
+
+    result = place(uow_factory, ids, clock, order_request())
+
+    assert result.created is True
+    assert list(store.orders) == [result.order.id]
+    assert store.level(EAST, "MUG-1").reserved == 2
+    assert (store.commit_attempts, store.commits) == (3, 1)
+    assert len(clock.slept) == 2
+    assert 0.01 <= clock.slept[0] <= 0.02 and 0.02 <= clock.slept[1] <= 0.04  # exponential steps
+
+
+def test_transaction_conflicts_that_never_stop_end_in_a_retryable_conflict_within_a_second(
+    store: FakeStore, uow_factory: FakeUnitOfWorkFactory, ids: SequentialIds, clock: FakeClock
+) -> None:
+    store.set_stock(EAST, "MUG-1", 10)
+    store.conflict_next_commits(MAX_ATTEMPTS)
+
+    with pytest.raises(ConcurrencyConflict, match="retry the request"):
+        place(uow_factory, ids, clock, order_request())
+
+    assert store.orders == {}
+    assert store.commit_attempts == MAX_ATTEMPTS
+    assert 0 < sum(clock.slept) < 1.0
+
+
 # -- refused input ----------------------------------------------------------------------------
 
 
