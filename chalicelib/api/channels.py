@@ -11,7 +11,7 @@ from chalicelib.adapters.http_sender import resolve_and_check
 from chalicelib.api.framework import Call, endpoint
 from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Role
-from chalicelib.domain.models import BackorderPolicy, Channel, ChannelKind
+from chalicelib.domain.models import BackorderPolicy, Channel, ChannelKind, Line
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
 from chalicelib.service.channels import (
     ChannelState,
@@ -35,18 +35,18 @@ class _Body(BaseModel):
 
 class ChannelCreate(_Body):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,62}$")]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[Line, Field(min_length=1, max_length=200)]
     kind: ChannelKind = ChannelKind.API
     backorder_policy: BackorderPolicy = BackorderPolicy.BACKORDER
-    shop_domain: Annotated[str, Field(max_length=255)] | None = None
+    shop_domain: Annotated[Line, Field(max_length=255)] | None = None
     #: The store's webhook signing secret (Shopify app secret, WooCommerce webhook secret). Write-only.
     signing_secret: Secret | None = None
 
 
 class ChannelUpdate(_Body):
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name: Annotated[Line, Field(min_length=1, max_length=200)] | None = None
     backorder_policy: BackorderPolicy | None = None
-    shop_domain: Annotated[str, Field(max_length=255)] | None = None
+    shop_domain: Annotated[Line, Field(max_length=255)] | None = None
     #: A new signing secret: the previous one stays accepted until ``retire_previous_secret``.
     signing_secret: Secret | None = None
     retire_previous_secret: bool = False

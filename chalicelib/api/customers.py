@@ -20,6 +20,7 @@ from chalicelib.api.framework import Call, ProblemError, endpoint, parse_json_bo
 from chalicelib.api.orders import CHANNEL_OR_ADMIN, OrderView, view_of
 from chalicelib.bootstrap import services
 from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFound
+from chalicelib.domain.models import MultilineText
 from chalicelib.domain.tokens import InvalidToken, verify_token
 from chalicelib.service.communication import (
     FEEDBACK,
@@ -47,7 +48,7 @@ class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     rating: Annotated[int, Field(ge=1, le=5)]
-    comment: Annotated[str, Field(max_length=2000)] | None = None
+    comment: Annotated[MultilineText, Field(max_length=2000)] | None = None
 
 
 class FeedbackReceipt(BaseModel):

@@ -18,6 +18,8 @@ from chalicelib.domain.models import (
     Address,
     Customer,
     Fulfillment,
+    Line,
+    MultilineText,
     Order,
     Sku,
     Timestamp,
@@ -63,7 +65,7 @@ class CancelRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[Line, Field(min_length=1, max_length=500)]
     lines: Annotated[list[CancelLine], Field(min_length=1, max_length=500)] | None = None
 
     def quantities(self) -> dict[str, int] | None:
@@ -104,7 +106,7 @@ class OrderPatch(BaseModel):
     shipping_address: Address | None = None
     billing_address: Address | None = None
     customer: Customer | None = None
-    shipping_method: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    shipping_method: Annotated[Line, Field(min_length=1, max_length=200)] | None = None
     paid: bool | None = None
 
 
@@ -112,7 +114,7 @@ class HoldRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     reason: HoldReason
-    note: Annotated[str, Field(max_length=500)] | None = None
+    note: Annotated[MultilineText, Field(max_length=500)] | None = None
 
 
 def _bound(value: str, *, end: bool) -> str:
@@ -126,18 +128,21 @@ def _bound(value: str, *, end: bool) -> str:
         raise ValueError("use YYYY-MM-DD or an RFC 3339 time such as 2026-11-26T10:00:00Z") from None
     if moment.tzinfo is None:
         raise ValueError("an RFC 3339 time needs a time zone (e.g. Z)")
-    return format_timestamp(moment.astimezone(UTC))
+    try:
+        return format_timestamp(moment.astimezone(UTC))
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError("the time is outside the range of representable dates") from None
 
 
 class ListOrdersQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: OrderStatus | None = None
-    channel: Annotated[str, Field(max_length=64)] | None = None
+    channel: Annotated[Line, Field(max_length=64)] | None = None
     created_from: str | None = None
     created_to: str | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 25
-    cursor: Annotated[str, Field(max_length=512)] | None = None
+    cursor: Annotated[Line, Field(max_length=512)] | None = None
 
     @field_validator("created_from")
     @classmethod

@@ -13,7 +13,7 @@ from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Role
 from chalicelib.domain.errors import FieldError, InputInvalid
 from chalicelib.domain.events import DomainEvent
-from chalicelib.domain.models import StockLevel
+from chalicelib.domain.models import Line, StockLevel
 from chalicelib.domain.returns import ReceivedItem, ReturnLine, ReturnRequest
 from chalicelib.domain.stock import StockLine
 from chalicelib.service.inventory import count_stock, set_stock, stock_lines
@@ -35,14 +35,14 @@ class ReturnCreate(_Body):
 class ReturnReceipt(_Body):
     items: Annotated[list[ReceivedItem], Field(min_length=1, max_length=200)]
     #: Which warehouse received the parcel; a warehouse key may leave it out (its own).
-    warehouse_id: Annotated[str, Field(max_length=64)] | None = None
+    warehouse_id: Annotated[Line, Field(max_length=64)] | None = None
 
 
 class StockUpdate(_Body):
     on_hand: Annotated[int, Field(ge=0, le=10_000_000, strict=True)] | None = None
     reorder_point: Annotated[int, Field(ge=0, le=10_000_000, strict=True)] | None = None
     overstock_level: Annotated[int, Field(ge=0, le=10_000_000, strict=True)] | None = None
-    bin: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+    bin: Annotated[Line, Field(min_length=1, max_length=40)] | None = None
 
 
 class CycleCount(_Body):
@@ -50,7 +50,7 @@ class CycleCount(_Body):
 
 
 class InventoryQuery(_Body):
-    warehouse: Annotated[str, Field(max_length=64)] | None = None
+    warehouse: Annotated[Line, Field(max_length=64)] | None = None
     below_reorder_point: bool = False
     overstock: bool = False
 

@@ -17,7 +17,7 @@ from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Principal, Role
 from chalicelib.domain.errors import FieldError, InputInvalid
 from chalicelib.domain.events import DomainEvent
-from chalicelib.domain.models import Fulfillment, Package, Sku
+from chalicelib.domain.models import Fulfillment, Line, Package, Sku
 from chalicelib.domain.packing import PackingRecommendation
 from chalicelib.domain.picking import PickList
 from chalicelib.service import fulfillment as steps
@@ -54,7 +54,7 @@ class PickRequest(_Body):
 
 
 class PackedBox(_Body):
-    box: Annotated[str, Field(min_length=1, max_length=40)]
+    box: Annotated[Line, Field(min_length=1, max_length=40)]
     weight_grams: Annotated[int, Field(gt=0, le=1_000_000, strict=True)]
 
 
@@ -64,7 +64,7 @@ class PackRequest(_Body):
 
 class ShipRequest(_Body):
     carrier: Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
-    service: Annotated[str, Field(min_length=1, max_length=60)]
+    service: Annotated[Line, Field(min_length=1, max_length=60)]
     tracking_number: (
         Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")] | None
     ) = None
@@ -94,12 +94,12 @@ class PickListQuery(_Body):
 
 
 class PackagingQuery(_Body):
-    carrier: Annotated[str, Field(max_length=40)] | None = None
+    carrier: Annotated[Line, Field(max_length=40)] | None = None
 
 
 class GoodsReceipt(_Body):
     quantity: Annotated[int, Field(gt=0, le=1_000_000, strict=True)]
-    reference: Annotated[str, Field(max_length=100)] | None = None
+    reference: Annotated[Line, Field(max_length=100)] | None = None
 
 
 class Packaging(BaseModel):
