@@ -8,7 +8,7 @@ from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.adapters.http_sender import resolve_and_check
-from chalicelib.api.framework import Call, endpoint
+from chalicelib.api.framework import KEYED, Call, endpoint, scoped
 from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Role
 from chalicelib.domain.models import BackorderPolicy, Channel, ChannelKind, Line
@@ -90,6 +90,7 @@ def _view(state: ChannelState) -> ChannelView:
     "POST",
     summary="Create a channel (signing secret write-only)",
     roles=ADMIN,
+    access=KEYED,
     body=ChannelCreate,
     response=ChannelView,
     success_status=201,
@@ -115,6 +116,7 @@ def create(call: Call) -> ChannelView:
     "GET",
     summary="A channel",
     roles=ADMIN,
+    access=scoped("channel", "channel_id"),
     response=ChannelView,
     tags=("channels",),
     errors=(401, 403, 404),
@@ -130,6 +132,7 @@ def read(call: Call) -> ChannelView:
     "PATCH",
     summary="Change a channel; a new signing secret keeps the previous one accepted until retired",
     roles=ADMIN,
+    access=scoped("channel", "channel_id"),
     body=ChannelUpdate,
     response=ChannelView,
     tags=("channels",),
@@ -157,6 +160,7 @@ def change(call: Call) -> ChannelView:
     "POST",
     summary="Subscribe a URL to order events, signed per Standard Webhooks; the secret is shown once",
     roles=CHANNEL_OR_ADMIN,
+    access=scoped("channel", "channel_id"),
     body=EndpointCreate,
     response=EndpointCreated,
     success_status=201,
@@ -188,6 +192,7 @@ def add_endpoint(call: Call) -> EndpointCreated:
     "GET",
     summary="The channel's endpoints",
     roles=CHANNEL_OR_ADMIN,
+    access=scoped("channel", "channel_id"),
     response=EndpointList,
     tags=("channels",),
     errors=(401, 403),
@@ -204,6 +209,7 @@ def endpoints(call: Call) -> EndpointList:
     "GET",
     summary="Delivery attempts to an endpoint, newest first, with status codes",
     roles=CHANNEL_OR_ADMIN,
+    access=scoped("channel", "channel_id"),
     query=DeliveriesQuery,
     response=DeliveryList,
     tags=("channels",),

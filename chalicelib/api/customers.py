@@ -16,7 +16,7 @@ from chalice.app import Blueprint, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.adapters.templates import PageRenderer
-from chalicelib.api.framework import Call, ProblemError, endpoint, parse_json_body
+from chalicelib.api.framework import LINKED, Call, ProblemError, endpoint, owned, parse_json_body
 from chalicelib.api.orders import CHANNEL_OR_ADMIN, OrderView, view_of
 from chalicelib.bootstrap import services
 from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFound
@@ -97,6 +97,7 @@ def _order_for(token: str, purpose: str) -> Any:
     "GET",
     summary="The satisfaction form a delivered e-mail links to",
     roles=None,
+    access=LINKED,
     tags=("customers",),
     errors=(404,),
     raw_response=True,
@@ -114,6 +115,7 @@ def feedback_form(call: Call) -> Response:
     "POST",
     summary="Rate a delivered order (once)",
     roles=None,
+    access=LINKED,
     body_schema=FeedbackRequest,
     response=FeedbackReceipt,
     success_status=201,
@@ -165,6 +167,7 @@ def give_feedback(call: Call) -> Response:
     "GET",
     summary="The opt-out page an e-mail's footer links to",
     roles=None,
+    access=LINKED,
     tags=("customers",),
     errors=(404,),
     raw_response=True,
@@ -183,6 +186,7 @@ def unsubscribe_page(call: Call) -> Response:
     "POST",
     summary="Stop e-mails and SMS about one order (the page's button, or RFC 8058 one-click)",
     roles=None,
+    access=LINKED,
     response=OrderView,
     tags=("customers",),
     errors=(404, 415),
@@ -209,6 +213,7 @@ def unsubscribe_now(call: Call) -> Response:
     "PATCH",
     summary="Opt one order in or out of e-mail and SMS",
     roles=CHANNEL_OR_ADMIN,
+    access=owned("order", "order_id"),
     body=NotificationPreferences,
     response=OrderView,
     tags=("orders",),

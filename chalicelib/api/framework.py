@@ -16,13 +16,14 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from chalice import Blueprint, Chalice, Response
 from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.domain.auth import Forbidden, Principal, Role, Unauthenticated
+from chalicelib.domain.auth import Forbidden, OutOfScope, Principal, Role, Unauthenticated
 from chalicelib.domain.errors import (
     ConcurrencyConflict,
     Conflict,
@@ -126,6 +127,66 @@ def problem_for(exc: Exception) -> Response:
     raise exc
 
 
+class Credential(StrEnum):
+    """What a caller presents to use a route."""
+
+    NONE = "none"  # anyone: health, the OpenAPI document, the console's sign-in page
+    KEY = "key"  # x-api-key with one of the route's roles
+    SIGNATURE = "signature"  # a carrier's or store's signature over the raw body
+    LINK = "link"  # a signed, expiring link token in the path (e-mail links)
+    SESSION = "session"  # the console's admin session cookie
+
+
+@dataclass(frozen=True)
+class Access:
+    """Every route's declared access rule; the OpenAPI document states it as ``x-oms-access``
+    and the access-matrix test generates its cases from it, so no route can go unchecked.
+
+    ``subject``/``param``: the object the path names (e.g. ``order`` by ``order_id``).
+    ``scope_in_path``: the path parameter *is* the key's scope (a warehouse or channel id), so the
+    scope is checked before anything is looked up and a foreign id gets the same 403 as a missing
+    one. Otherwise the object's owner is looked up, and an object outside the key's scope is
+    answered exactly as a missing one: the 404 naming the id the path gave.
+    """
+
+    credential: Credential
+    subject: str | None = None
+    param: str | None = None
+    scope_in_path: bool = False
+
+    def hidden(self, exc: OutOfScope, params: dict[str, str]) -> Exception:
+        """What to answer for an object outside the key's scope."""
+        if self.subject is None or self.param is None or self.scope_in_path:
+            return exc
+        return NotFound(self.subject, params.get(self.param, ""))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "credential": self.credential.value,
+            "subject": self.subject,
+            "param": self.param,
+            "scope": None if self.subject is None else ("path" if self.scope_in_path else "owner"),
+        }
+
+
+PUBLIC = Access(Credential.NONE)
+SIGNED = Access(Credential.SIGNATURE)
+LINKED = Access(Credential.LINK)
+SESSION = Access(Credential.SESSION)
+#: A key route whose path names no object: what it shows is filtered by the key's scope.
+KEYED = Access(Credential.KEY)
+
+
+def owned(subject: str, param: str) -> Access:
+    """A key route on an object whose owner (channel, warehouse) is looked up."""
+    return Access(Credential.KEY, subject, param)
+
+
+def scoped(subject: str, param: str) -> Access:
+    """A key route whose path names the key's scope itself (a warehouse or a channel)."""
+    return Access(Credential.KEY, subject, param, scope_in_path=True)
+
+
 @dataclass
 class RouteSpec:
     """What the OpenAPI document says about one route."""
@@ -134,6 +195,7 @@ class RouteSpec:
     method: str
     summary: str
     roles: tuple[Role, ...] | None  # None = public (no key)
+    access: Access
     body: type[BaseModel] | None
     query: type[BaseModel] | None
     response: type[BaseModel] | None
@@ -346,6 +408,7 @@ def endpoint(
     *,
     summary: str,
     roles: tuple[Role, ...] | None,
+    access: Access,
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
@@ -357,6 +420,11 @@ def endpoint(
     idempotency_key: bool = False,
     body_schema: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    if (roles is not None) != (access.credential == Credential.KEY):
+        raise ValueError(f"{method} {path}: API-key roles go with a key access rule, and only with it")
+    if access.param is not None and "{" + access.param + "}" not in path:
+        raise ValueError(f"{method} {path}: the access rule names {access.param}, not in the path")
+
     def decorator(view: Callable[[Call], Any]) -> Callable[..., Any]:
         def handler(**params: str) -> Response:
             request: Request = _current_request(bp)
@@ -371,6 +439,8 @@ def endpoint(
                 )
                 return _render(view(call), success_status)
             except Exception as exc:  # every expected outcome is a problem; the rest is logged as a bug
+                if isinstance(exc, OutOfScope):
+                    exc = access.hidden(exc, params)
                 try:
                     return problem_for(exc)
                 except Exception:
@@ -387,6 +457,7 @@ def endpoint(
                 method=method,
                 summary=summary,
                 roles=roles,
+                access=access,
                 body=body,
                 query=query,
                 response=response,

@@ -8,7 +8,7 @@ from typing import Annotated
 from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.api.framework import Call, endpoint
+from chalicelib.api.framework import KEYED, Call, endpoint
 from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Role
 from chalicelib.domain.kpis import KpiReport
@@ -32,6 +32,7 @@ class KpiQuery(BaseModel):
     "GET",
     summary="KPIs of a period (docs/kpis.md defines each figure)",
     roles=(Role.ADMIN,),
+    access=KEYED,
     query=KpiQuery,
     response=KpiReport,
     tags=("kpis",),

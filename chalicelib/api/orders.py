@@ -9,7 +9,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.adapters.dynamodb import InvalidCursor
-from chalicelib.api.framework import Call, ProblemError, endpoint
+from chalicelib.api.framework import KEYED, Call, ProblemError, endpoint, owned
 from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Role
 from chalicelib.domain.errors import FieldError, InputInvalid, NotFound
@@ -173,6 +173,7 @@ def _load_visible(call: Call, order_id: str) -> OrderAggregate:
     "POST",
     summary="Place an order",
     roles=(Role.CHANNEL,),
+    access=KEYED,
     body=PlaceOrderRequest,
     response=OrderView,
     success_status=201,
@@ -207,6 +208,7 @@ def create_order(call: Call) -> Response:
     "GET",
     summary="Get an order with its fulfillments and holds",
     roles=CHANNEL_OR_ADMIN,
+    access=owned("order", "order_id"),
     response=OrderView,
     tags=("orders",),
     errors=(401, 403, 404),
@@ -221,6 +223,7 @@ def get_order(call: Call) -> OrderView:
     "GET",
     summary="List orders, newest first",
     roles=CHANNEL_OR_ADMIN,
+    access=KEYED,
     query=ListOrdersQuery,
     response=OrderPage,
     tags=("orders",),
@@ -259,6 +262,7 @@ def list_orders(call: Call) -> OrderPage:
     "GET",
     summary="The order's timeline, oldest first",
     roles=CHANNEL_OR_ADMIN,
+    access=owned("order", "order_id"),
     response=Timeline,
     tags=("orders",),
     errors=(401, 403, 404),
@@ -275,6 +279,7 @@ def order_events(call: Call) -> Timeline:
     "POST",
     summary="Put an order on hold",
     roles=(Role.ADMIN,),
+    access=owned("order", "order_id"),
     body=HoldRequest,
     response=OrderView,
     tags=("holds",),
@@ -301,6 +306,7 @@ def add_hold(call: Call) -> OrderView:
     "DELETE",
     summary="Release a hold; releasing the last one confirms the order",
     roles=(Role.ADMIN,),
+    access=owned("order", "order_id"),
     response=OrderView,
     tags=("holds",),
     errors=(401, 403, 404, 409),
@@ -323,6 +329,7 @@ def remove_hold(call: Call) -> OrderView:
     "POST",
     summary="Cancel the order or some lines while nothing affected is packed",
     roles=CHANNEL_OR_ADMIN,
+    access=owned("order", "order_id"),
     body=CancelRequest,
     response=OrderView,
     tags=("orders",),
@@ -350,6 +357,7 @@ def cancel_order(call: Call) -> OrderView:
     "GET",
     summary="Each shipment's tracking history, normalised and raw, with the estimated delivery",
     roles=CHANNEL_OR_ADMIN,
+    access=owned("order", "order_id"),
     response=OrderTracking,
     tags=("orders",),
     errors=(401, 403, 404),
@@ -382,6 +390,7 @@ def order_tracking(call: Call) -> OrderTracking:
     "PATCH",
     summary="Change the address, customer, shipping method or payment state; hold rules run again",
     roles=CHANNEL_OR_ADMIN,
+    access=owned("order", "order_id"),
     body=OrderPatch,
     response=OrderView,
     tags=("orders",),
