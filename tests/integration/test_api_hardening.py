@@ -189,3 +189,35 @@ def test_a_free_text_note_keeps_its_newlines_but_not_other_controls(client: Clie
     assert refused.status_code == 422, refused.body
     kept = post_json(client, path, {"reason": "manual", "note": "call first\nthen ship"}, stack.keys["admin"])
     assert kept.status_code == 200, kept.body
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/kpis?from=9999-12-31&to=9999-12-31",
+        "/v1/kpis?from=0001-01-01&to=0001-01-01",
+        "/v1/kpis?from=2026-02-29&to=2026-03-01",
+        "/v1/orders?limit=" + "9" * 5_000,
+        "/v1/orders?limit=-0",
+        "/v1/orders?created_from=2026-11-26&created_to=0001-01-01",
+        "/v1/warehouses/wh-east/pick-lists?limit=" + "9" * 5_000,
+        "/v1/inventory?below_reorder_point=" + "1" * 5_000,
+    ],
+    ids=[
+        "kpis-year-9999",
+        "kpis-year-1",
+        "kpis-not-a-leap-year",
+        "limit-5000-digits",
+        "limit-minus-zero",
+        "range-backwards",
+        "pick-list-limit-5000-digits",
+        "flag-5000-digits",
+    ],
+)
+def test_calendar_edges_and_huge_numbers_in_queries_are_answered_without_a_5xx(
+    client: Client, stack: Stack, path: str
+) -> None:
+    response = get(client, path, stack.keys["admin"])
+    assert response.status_code < 500, response.body
+    if response.status_code >= 400:
+        assert problem_of(response)["status"] == response.status_code
