@@ -52,8 +52,10 @@ MAX_JSON_DEPTH = 32
 #: Longest number literal accepted (digits, sign, point, exponent). Python refuses to convert
 #: integers above 4,300 digits (ValueError) and turns 1e999999 into infinity; no field needs more.
 MAX_NUMBER_CHARS = 40
-#: A JSON string (with its escapes) or one bracket: the tokens that decide nesting depth.
-_DEPTH_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+#: A JSON string (with its escapes) or one bracket: the tokens that decide nesting depth. The
+#: closing quote is optional so an unterminated string is consumed once, to the end: with it
+#: required, every quote inside would start a new scan to the end (quadratic time).
+_DEPTH_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
 
 
 class ProblemError(Exception):

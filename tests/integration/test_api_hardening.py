@@ -122,6 +122,7 @@ def test_the_woocommerce_ping_is_answered_the_same_for_any_channel_id(client: Cl
         b'{"rating": -Infinity}',
         b'{"rating": 5, "comment": "\\ud800"}',
         b"\xff\xfe{}",
+        b"[" * 40 + b'"' + b'\\"' * 120_000,
     ],
     ids=[
         "50000-brackets",
@@ -132,6 +133,7 @@ def test_the_woocommerce_ping_is_answered_the_same_for_any_channel_id(client: Cl
         "infinity",
         "lone-surrogate",
         "not-utf8",
+        "unterminated-string-of-escaped-quotes",  # was quadratic in the depth scan
     ],
 )
 def test_a_malformed_json_body_is_a_400_problem_without_a_key(client: Client, body: bytes) -> None:
