@@ -8,10 +8,10 @@ from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.adapters.http_sender import resolve_and_check
-from chalicelib.api.framework import Call, endpoint
+from chalicelib.api.framework import KEYED, Call, endpoint, scoped
 from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Role
-from chalicelib.domain.models import BackorderPolicy, Channel, ChannelKind
+from chalicelib.domain.models import BackorderPolicy, Channel, ChannelKind, Line
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
 from chalicelib.service.channels import (
     ChannelState,
@@ -35,18 +35,18 @@ class _Body(BaseModel):
 
 class ChannelCreate(_Body):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,62}$")]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[Line, Field(min_length=1, max_length=200)]
     kind: ChannelKind = ChannelKind.API
     backorder_policy: BackorderPolicy = BackorderPolicy.BACKORDER
-    shop_domain: Annotated[str, Field(max_length=255)] | None = None
+    shop_domain: Annotated[Line, Field(max_length=255)] | None = None
     #: The store's webhook signing secret (Shopify app secret, WooCommerce webhook secret). Write-only.
     signing_secret: Secret | None = None
 
 
 class ChannelUpdate(_Body):
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name: Annotated[Line, Field(min_length=1, max_length=200)] | None = None
     backorder_policy: BackorderPolicy | None = None
-    shop_domain: Annotated[str, Field(max_length=255)] | None = None
+    shop_domain: Annotated[Line, Field(max_length=255)] | None = None
     #: A new signing secret: the previous one stays accepted until ``retire_previous_secret``.
     signing_secret: Secret | None = None
     retire_previous_secret: bool = False
@@ -90,6 +90,7 @@ def _view(state: ChannelState) -> ChannelView:
     "POST",
     summary="Create a channel (signing secret write-only)",
     roles=ADMIN,
+    access=KEYED,
     body=ChannelCreate,
     response=ChannelView,
     success_status=201,
@@ -115,6 +116,7 @@ def create(call: Call) -> ChannelView:
     "GET",
     summary="A channel",
     roles=ADMIN,
+    access=scoped("channel", "channel_id"),
     response=ChannelView,
     tags=("channels",),
     errors=(401, 403, 404),
@@ -130,6 +132,7 @@ def read(call: Call) -> ChannelView:
     "PATCH",
     summary="Change a channel; a new signing secret keeps the previous one accepted until retired",
     roles=ADMIN,
+    access=scoped("channel", "channel_id"),
     body=ChannelUpdate,
     response=ChannelView,
     tags=("channels",),
@@ -157,6 +160,7 @@ def change(call: Call) -> ChannelView:
     "POST",
     summary="Subscribe a URL to order events, signed per Standard Webhooks; the secret is shown once",
     roles=CHANNEL_OR_ADMIN,
+    access=scoped("channel", "channel_id"),
     body=EndpointCreate,
     response=EndpointCreated,
     success_status=201,
@@ -189,6 +193,7 @@ def add_endpoint(call: Call) -> EndpointCreated:
     "GET",
     summary="The channel's endpoints",
     roles=CHANNEL_OR_ADMIN,
+    access=scoped("channel", "channel_id"),
     response=EndpointList,
     tags=("channels",),
     errors=(401, 403),
@@ -205,6 +210,7 @@ def endpoints(call: Call) -> EndpointList:
     "GET",
     summary="Delivery attempts to an endpoint, newest first, with status codes",
     roles=CHANNEL_OR_ADMIN,
+    access=scoped("channel", "channel_id"),
     query=DeliveriesQuery,
     response=DeliveryList,
     tags=("channels",),

@@ -47,7 +47,7 @@ from chalicelib.api.console_session import (
     session_cookie,
     verify_session,
 )
-from chalicelib.api.framework import MAX_BODY_BYTES, Call, endpoint
+from chalicelib.api.framework import MAX_BODY_BYTES, PUBLIC, SESSION, Call, endpoint
 from chalicelib.bootstrap import Services, services
 from chalicelib.domain.auth import Principal, Role
 from chalicelib.domain.errors import (
@@ -308,6 +308,7 @@ def console_route(path: str, method: str, summary: str, *, signed_in: bool = Tru
             method,
             summary=f"Console: {summary} (HTML; admin session cookie)",
             roles=None,
+            access=SESSION if signed_in else PUBLIC,
             tags=("console",),
             raw_response=True,
             content_types=FORM if method == "POST" else None,

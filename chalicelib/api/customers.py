@@ -16,10 +16,11 @@ from chalice.app import Blueprint, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.adapters.templates import PageRenderer
-from chalicelib.api.framework import Call, ProblemError, endpoint, parse_json_body
+from chalicelib.api.framework import LINKED, Call, ProblemError, endpoint, owned, parse_json_body
 from chalicelib.api.orders import CHANNEL_OR_ADMIN, OrderView, view_of
 from chalicelib.bootstrap import services
 from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFound
+from chalicelib.domain.models import MultilineText
 from chalicelib.domain.tokens import InvalidToken, verify_token
 from chalicelib.service.communication import (
     FEEDBACK,
@@ -47,7 +48,7 @@ class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     rating: Annotated[int, Field(ge=1, le=5)]
-    comment: Annotated[str, Field(max_length=2000)] | None = None
+    comment: Annotated[MultilineText, Field(max_length=2000)] | None = None
 
 
 class FeedbackReceipt(BaseModel):
@@ -96,6 +97,7 @@ def _order_for(token: str, purpose: str) -> Any:
     "GET",
     summary="The satisfaction form a delivered e-mail links to",
     roles=None,
+    access=LINKED,
     tags=("customers",),
     errors=(404,),
     raw_response=True,
@@ -113,6 +115,7 @@ def feedback_form(call: Call) -> Response:
     "POST",
     summary="Rate a delivered order (once)",
     roles=None,
+    access=LINKED,
     body_schema=FeedbackRequest,
     response=FeedbackReceipt,
     success_status=201,
@@ -164,6 +167,7 @@ def give_feedback(call: Call) -> Response:
     "GET",
     summary="The opt-out page an e-mail's footer links to",
     roles=None,
+    access=LINKED,
     tags=("customers",),
     errors=(404,),
     raw_response=True,
@@ -182,6 +186,7 @@ def unsubscribe_page(call: Call) -> Response:
     "POST",
     summary="Stop e-mails and SMS about one order (the page's button, or RFC 8058 one-click)",
     roles=None,
+    access=LINKED,
     response=OrderView,
     tags=("customers",),
     errors=(404, 415),
@@ -208,6 +213,7 @@ def unsubscribe_now(call: Call) -> Response:
     "PATCH",
     summary="Opt one order in or out of e-mail and SMS",
     roles=CHANNEL_OR_ADMIN,
+    access=owned("order", "order_id"),
     body=NotificationPreferences,
     response=OrderView,
     tags=("orders",),

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from chalice import Blueprint, Chalice, Response
 from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.domain.auth import Forbidden, Principal, Role, Unauthenticated
+from chalicelib.domain.auth import Forbidden, OutOfScope, Principal, Role, Unauthenticated
 from chalicelib.domain.errors import (
     ConcurrencyConflict,
     Conflict,
@@ -34,6 +37,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.packing import PackingInputError
 from chalicelib.domain.status import InvalidTransition
+from chalicelib.domain.text import forbidden_character
 from chalicelib.service.ports import StockConflict, TrackingNumberInUse
 
 logger = logging.getLogger("oms.api")
@@ -42,6 +46,16 @@ PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://oms.dev/problems/"
 #: Request bodies above this are refused before parsing (413).
 MAX_BODY_BYTES = 256 * 1024
+#: Deepest nesting of arrays and objects a body may have; ours need 5. Checked before parsing,
+#: so a body of 50,000 brackets never reaches the recursive decoder.
+MAX_JSON_DEPTH = 32
+#: Longest number literal accepted (digits, sign, point, exponent). Python refuses to convert
+#: integers above 4,300 digits (ValueError) and turns 1e999999 into infinity; no field needs more.
+MAX_NUMBER_CHARS = 40
+#: A JSON string (with its escapes) or one bracket: the tokens that decide nesting depth. The
+#: closing quote is optional so an unterminated string is consumed once, to the end: with it
+#: required, every quote inside would start a new scan to the end (quadratic time).
+_DEPTH_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
 
 
 class ProblemError(Exception):
@@ -115,6 +129,66 @@ def problem_for(exc: Exception) -> Response:
     raise exc
 
 
+class Credential(StrEnum):
+    """What a caller presents to use a route."""
+
+    NONE = "none"  # anyone: health, the OpenAPI document, the console's sign-in page
+    KEY = "key"  # x-api-key with one of the route's roles
+    SIGNATURE = "signature"  # a carrier's or store's signature over the raw body
+    LINK = "link"  # a signed, expiring link token in the path (e-mail links)
+    SESSION = "session"  # the console's admin session cookie
+
+
+@dataclass(frozen=True)
+class Access:
+    """Every route's declared access rule; the OpenAPI document states it as ``x-oms-access``
+    and the access-matrix test generates its cases from it, so no route can go unchecked.
+
+    ``subject``/``param``: the object the path names (e.g. ``order`` by ``order_id``).
+    ``scope_in_path``: the path parameter *is* the key's scope (a warehouse or channel id), so the
+    scope is checked before anything is looked up and a foreign id gets the same 403 as a missing
+    one. Otherwise the object's owner is looked up, and an object outside the key's scope is
+    answered exactly as a missing one: the 404 naming the id the path gave.
+    """
+
+    credential: Credential
+    subject: str | None = None
+    param: str | None = None
+    scope_in_path: bool = False
+
+    def hidden(self, exc: OutOfScope, params: dict[str, str]) -> Exception:
+        """What to answer for an object outside the key's scope."""
+        if self.subject is None or self.param is None or self.scope_in_path:
+            return exc
+        return NotFound(self.subject, params.get(self.param, ""))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "credential": self.credential.value,
+            "subject": self.subject,
+            "param": self.param,
+            "scope": None if self.subject is None else ("path" if self.scope_in_path else "owner"),
+        }
+
+
+PUBLIC = Access(Credential.NONE)
+SIGNED = Access(Credential.SIGNATURE)
+LINKED = Access(Credential.LINK)
+SESSION = Access(Credential.SESSION)
+#: A key route whose path names no object: what it shows is filtered by the key's scope.
+KEYED = Access(Credential.KEY)
+
+
+def owned(subject: str, param: str) -> Access:
+    """A key route on an object whose owner (channel, warehouse) is looked up."""
+    return Access(Credential.KEY, subject, param)
+
+
+def scoped(subject: str, param: str) -> Access:
+    """A key route whose path names the key's scope itself (a warehouse or a channel)."""
+    return Access(Credential.KEY, subject, param, scope_in_path=True)
+
+
 @dataclass
 class RouteSpec:
     """What the OpenAPI document says about one route."""
@@ -123,6 +197,7 @@ class RouteSpec:
     method: str
     summary: str
     roles: tuple[Role, ...] | None  # None = public (no key)
+    access: Access
     body: type[BaseModel] | None
     query: type[BaseModel] | None
     response: type[BaseModel] | None
@@ -187,14 +262,130 @@ def parse_json_body(request: Request) -> Any:
             "Payload too large",
             f"request bodies are limited to {MAX_BODY_BYTES} bytes",
         )
+    return loads_bounded(raw)
+
+
+def _malformed(detail: str) -> ProblemError:
+    return ProblemError(400, "malformed-json", "Malformed JSON", detail)
+
+
+def _json_depth(raw: bytes) -> int:
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return 0  # cannot be deeper than the brackets it has (the common case: no scan)
+    depth = deepest = 0
+    for token in _DEPTH_TOKENS.finditer(raw):
+        char = token.group()[:1]
+        if char in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                return deepest
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def _parse_int(literal: str) -> int:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise ValueError(f"a number has more than {MAX_NUMBER_CHARS} characters")
+    return int(literal)
+
+
+def _parse_float(literal: str) -> float:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise ValueError(f"a number has more than {MAX_NUMBER_CHARS} characters")
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {literal} is out of range")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads_bounded(raw: bytes) -> Any:
+    """JSON from an untrusted body, or a 400 problem: every way parsing can fail is mapped here.
+
+    Nesting is bounded before parsing; number literals are bounded while parsing (no 5,000-digit
+    integers, no infinities); NaN and Infinity, which Python's json accepts, are refused.
+    """
     if not raw.strip():
-        raise ProblemError(400, "malformed-json", "Malformed JSON", "the request body is empty")
+        raise _malformed("the request body is empty")
+    if _json_depth(raw) > MAX_JSON_DEPTH:
+        raise _malformed(f"the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(raw)
+        data = json.loads(
+            raw, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant
+        )
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProblemError(
-            400, "malformed-json", "Malformed JSON", f"the body is not valid JSON: {exc}"
-        ) from None
+        raise _malformed(f"the body is not valid JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # the hooks above; recursion only as a last resort
+        raise _malformed(f"the body is not acceptable JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(data):
+        raise _malformed("the body has a \\u escape of half a surrogate pair: not a Unicode character")
+    return data
+
+
+#: ``\uD800``-``\uDFFF`` escapes: only a high one followed by a low one makes a character.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
+def refuse_control_characters(data: Any, where: tuple[str | int, ...] = ()) -> None:
+    """422 if any string (key or value) of a parsed body holds a control or bidi-control character.
+
+    The single place this is checked for every JSON body and query; fields that must be a single
+    line also refuse tab and line breaks through their types (chalicelib/domain/text.py).
+    """
+    errors: list[FieldError] = []
+    stack: list[tuple[tuple[str | int, ...], Any]] = [(where, data)]
+    while stack and len(errors) < 20:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            bad = forbidden_character(value, multiline=True)
+            if bad is not None:
+                msg = f"must not contain control or bidirectional-control characters (found {bad})"
+                errors.append(FieldError(list(path), msg, "control_character"))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if forbidden_character(key, multiline=False) is not None:
+                    errors.append(
+                        FieldError(list(path), "a key holds a control character", "control_character")
+                    )
+                stack.append(((*path, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*path, index), item) for index, item in enumerate(value))
+    if errors:
+        raise InputInvalid(sorted(errors, key=lambda e: [str(p) for p in e.loc]))
+
+
+def _checked_body(request: Request) -> Any:
+    data = parse_json_body(request)
+    refuse_control_characters(data)
+    return data
+
+
+def _checked_query(request: Request) -> dict[str, str]:
+    params = dict(request.query_params or {})
+    refuse_control_characters(params, ("query",))
+    return params
 
 
 def _validate(model: type[BaseModel], data: Any, where: str) -> BaseModel:
@@ -219,6 +410,7 @@ def endpoint(
     *,
     summary: str,
     roles: tuple[Role, ...] | None,
+    access: Access,
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
@@ -230,20 +422,27 @@ def endpoint(
     idempotency_key: bool = False,
     body_schema: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    if (roles is not None) != (access.credential == Credential.KEY):
+        raise ValueError(f"{method} {path}: API-key roles go with a key access rule, and only with it")
+    if access.param is not None and "{" + access.param + "}" not in path:
+        raise ValueError(f"{method} {path}: the access rule names {access.param}, not in the path")
+
     def decorator(view: Callable[[Call], Any]) -> Callable[..., Any]:
         def handler(**params: str) -> Response:
             request: Request = _current_request(bp)
             try:
                 principal = _authenticate(request, roles) if roles is not None else None
-                parsed_body = _validate(body, parse_json_body(request), "body") if body is not None else None
+                parsed_body = _validate(body, _checked_body(request), "body") if body is not None else None
                 parsed_query = (
-                    _validate(query, dict(request.query_params or {}), "query") if query is not None else None
+                    _validate(query, _checked_query(request), "query") if query is not None else None
                 )
                 call = Call(
                     request=request, principal=principal, body=parsed_body, query=parsed_query, params=params
                 )
                 return _render(view(call), success_status)
             except Exception as exc:  # every expected outcome is a problem; the rest is logged as a bug
+                if isinstance(exc, OutOfScope):
+                    exc = access.hidden(exc, params)
                 try:
                     return problem_for(exc)
                 except Exception:
@@ -260,6 +459,7 @@ def endpoint(
                 method=method,
                 summary=summary,
                 roles=roles,
+                access=access,
                 body=body,
                 query=query,
                 response=response,

@@ -8,10 +8,11 @@ from typing import Annotated
 from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.api.framework import Call, endpoint
+from chalicelib.api.framework import KEYED, Call, endpoint
 from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Role
 from chalicelib.domain.kpis import KpiReport
+from chalicelib.domain.models import Line
 from chalicelib.service.kpis import kpi_report
 
 kpis_api = Blueprint(__name__)
@@ -22,7 +23,7 @@ class KpiQuery(BaseModel):
 
     from_date: date = Field(alias="from", description="first day, YYYY-MM-DD (UTC)")
     to_date: date = Field(alias="to", description="last day, inclusive")
-    channel: Annotated[str, Field(max_length=64)] | None = None
+    channel: Annotated[Line, Field(max_length=64)] | None = None
 
 
 @endpoint(
@@ -31,6 +32,7 @@ class KpiQuery(BaseModel):
     "GET",
     summary="KPIs of a period (docs/kpis.md defines each figure)",
     roles=(Role.ADMIN,),
+    access=KEYED,
     query=KpiQuery,
     response=KpiReport,
     tags=("kpis",),

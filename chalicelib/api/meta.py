@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Blueprint
 from pydantic import BaseModel
 
-from chalicelib.api.framework import Call, endpoint
+from chalicelib.api.framework import PUBLIC, Call, endpoint
 from chalicelib.api.openapi import build_openapi
 
 meta_api = Blueprint(__name__)
@@ -18,7 +18,14 @@ class Health(BaseModel):
 
 
 @endpoint(
-    meta_api, "/v1/health", "GET", summary="Liveness check", roles=None, response=Health, tags=("meta",)
+    meta_api,
+    "/v1/health",
+    "GET",
+    summary="Liveness check",
+    roles=None,
+    access=PUBLIC,
+    response=Health,
+    tags=("meta",),
 )
 def health(call: Call) -> Health:
     return Health(status="ok")
@@ -30,6 +37,7 @@ def health(call: Call) -> Health:
     "GET",
     summary="This API's OpenAPI 3.1 document",
     roles=None,
+    access=PUBLIC,
     tags=("meta",),
     raw_response=True,
 )

@@ -99,6 +99,7 @@ def _operation(spec: RouteSpec, components: dict[str, Any]) -> dict[str, Any]:
             "content": {PROBLEM_JSON: {"schema": problem_ref}},
         }
     op["responses"] = responses
+    op["x-oms-access"] = spec.access.as_dict()
     if spec.roles is None:
         op["security"] = []
     else:

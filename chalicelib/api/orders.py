@@ -9,7 +9,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.adapters.dynamodb import InvalidCursor
-from chalicelib.api.framework import Call, ProblemError, endpoint
+from chalicelib.api.framework import KEYED, Call, ProblemError, endpoint, owned
 from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Role
 from chalicelib.domain.errors import FieldError, InputInvalid, NotFound
@@ -18,6 +18,8 @@ from chalicelib.domain.models import (
     Address,
     Customer,
     Fulfillment,
+    Line,
+    MultilineText,
     Order,
     Sku,
     Timestamp,
@@ -63,7 +65,7 @@ class CancelRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[Line, Field(min_length=1, max_length=500)]
     lines: Annotated[list[CancelLine], Field(min_length=1, max_length=500)] | None = None
 
     def quantities(self) -> dict[str, int] | None:
@@ -104,7 +106,7 @@ class OrderPatch(BaseModel):
     shipping_address: Address | None = None
     billing_address: Address | None = None
     customer: Customer | None = None
-    shipping_method: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    shipping_method: Annotated[Line, Field(min_length=1, max_length=200)] | None = None
     paid: bool | None = None
 
 
@@ -112,7 +114,7 @@ class HoldRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     reason: HoldReason
-    note: Annotated[str, Field(max_length=500)] | None = None
+    note: Annotated[MultilineText, Field(max_length=500)] | None = None
 
 
 def _bound(value: str, *, end: bool) -> str:
@@ -126,18 +128,21 @@ def _bound(value: str, *, end: bool) -> str:
         raise ValueError("use YYYY-MM-DD or an RFC 3339 time such as 2026-11-26T10:00:00Z") from None
     if moment.tzinfo is None:
         raise ValueError("an RFC 3339 time needs a time zone (e.g. Z)")
-    return format_timestamp(moment.astimezone(UTC))
+    try:
+        return format_timestamp(moment.astimezone(UTC))
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError("the time is outside the range of representable dates") from None
 
 
 class ListOrdersQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: OrderStatus | None = None
-    channel: Annotated[str, Field(max_length=64)] | None = None
+    channel: Annotated[Line, Field(max_length=64)] | None = None
     created_from: str | None = None
     created_to: str | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 25
-    cursor: Annotated[str, Field(max_length=512)] | None = None
+    cursor: Annotated[Line, Field(max_length=512)] | None = None
 
     @field_validator("created_from")
     @classmethod
@@ -168,6 +173,7 @@ def _load_visible(call: Call, order_id: str) -> OrderAggregate:
     "POST",
     summary="Place an order",
     roles=(Role.CHANNEL,),
+    access=KEYED,
     body=PlaceOrderRequest,
     response=OrderView,
     success_status=201,
@@ -202,6 +208,7 @@ def create_order(call: Call) -> Response:
     "GET",
     summary="Get an order with its fulfillments and holds",
     roles=CHANNEL_OR_ADMIN,
+    access=owned("order", "order_id"),
     response=OrderView,
     tags=("orders",),
     errors=(401, 403, 404),
@@ -216,6 +223,7 @@ def get_order(call: Call) -> OrderView:
     "GET",
     summary="List orders, newest first",
     roles=CHANNEL_OR_ADMIN,
+    access=KEYED,
     query=ListOrdersQuery,
     response=OrderPage,
     tags=("orders",),
@@ -254,6 +262,7 @@ def list_orders(call: Call) -> OrderPage:
     "GET",
     summary="The order's timeline, oldest first",
     roles=CHANNEL_OR_ADMIN,
+    access=owned("order", "order_id"),
     response=Timeline,
     tags=("orders",),
     errors=(401, 403, 404),
@@ -270,6 +279,7 @@ def order_events(call: Call) -> Timeline:
     "POST",
     summary="Put an order on hold",
     roles=(Role.ADMIN,),
+    access=owned("order", "order_id"),
     body=HoldRequest,
     response=OrderView,
     tags=("holds",),
@@ -296,6 +306,7 @@ def add_hold(call: Call) -> OrderView:
     "DELETE",
     summary="Release a hold; releasing the last one confirms the order",
     roles=(Role.ADMIN,),
+    access=owned("order", "order_id"),
     response=OrderView,
     tags=("holds",),
     errors=(401, 403, 404, 409),
@@ -318,6 +329,7 @@ def remove_hold(call: Call) -> OrderView:
     "POST",
     summary="Cancel the order or some lines while nothing affected is packed",
     roles=CHANNEL_OR_ADMIN,
+    access=owned("order", "order_id"),
     body=CancelRequest,
     response=OrderView,
     tags=("orders",),
@@ -345,6 +357,7 @@ def cancel_order(call: Call) -> OrderView:
     "GET",
     summary="Each shipment's tracking history, normalised and raw, with the estimated delivery",
     roles=CHANNEL_OR_ADMIN,
+    access=owned("order", "order_id"),
     response=OrderTracking,
     tags=("orders",),
     errors=(401, 403, 404),
@@ -377,6 +390,7 @@ def order_tracking(call: Call) -> OrderTracking:
     "PATCH",
     summary="Change the address, customer, shipping method or payment state; hold rules run again",
     roles=CHANNEL_OR_ADMIN,
+    access=owned("order", "order_id"),
     body=OrderPatch,
     response=OrderView,
     tags=("orders",),

@@ -7,16 +7,17 @@ from typing import Annotated
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.api.framework import Call, endpoint
+from chalicelib.api.framework import KEYED, Call, endpoint, owned, scoped
 from chalicelib.api.orders import CHANNEL_OR_ADMIN
 from chalicelib.bootstrap import services
-from chalicelib.domain.auth import Role
+from chalicelib.domain.auth import Forbidden, Principal, Role
 from chalicelib.domain.errors import FieldError, InputInvalid
 from chalicelib.domain.events import DomainEvent
-from chalicelib.domain.models import StockLevel
+from chalicelib.domain.models import Line, StockLevel
 from chalicelib.domain.returns import ReceivedItem, ReturnLine, ReturnRequest
 from chalicelib.domain.stock import StockLine
 from chalicelib.service.inventory import count_stock, set_stock, stock_lines
+from chalicelib.service.ports import OrderAggregate
 from chalicelib.service.returns import get_return, receive_return, request_return
 
 returns_api = Blueprint(__name__)
@@ -35,14 +36,14 @@ class ReturnCreate(_Body):
 class ReturnReceipt(_Body):
     items: Annotated[list[ReceivedItem], Field(min_length=1, max_length=200)]
     #: Which warehouse received the parcel; a warehouse key may leave it out (its own).
-    warehouse_id: Annotated[str, Field(max_length=64)] | None = None
+    warehouse_id: Annotated[Line, Field(max_length=64)] | None = None
 
 
 class StockUpdate(_Body):
     on_hand: Annotated[int, Field(ge=0, le=10_000_000, strict=True)] | None = None
     reorder_point: Annotated[int, Field(ge=0, le=10_000_000, strict=True)] | None = None
     overstock_level: Annotated[int, Field(ge=0, le=10_000_000, strict=True)] | None = None
-    bin: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+    bin: Annotated[Line, Field(min_length=1, max_length=40)] | None = None
 
 
 class CycleCount(_Body):
@@ -50,7 +51,7 @@ class CycleCount(_Body):
 
 
 class InventoryQuery(_Body):
-    warehouse: Annotated[str, Field(max_length=64)] | None = None
+    warehouse: Annotated[Line, Field(max_length=64)] | None = None
     below_reorder_point: bool = False
     overstock: bool = False
 
@@ -65,6 +66,7 @@ class Inventory(BaseModel):
     "POST",
     summary="Request a return (RMA): approved within the window, else rejected with the reason",
     roles=CHANNEL_OR_ADMIN,
+    access=owned("order", "order_id"),
     body=ReturnCreate,
     response=ReturnRequest,
     success_status=201,
@@ -98,15 +100,23 @@ def create_return(call: Call) -> Response:
     "GET",
     summary="A return with its decision, receipt and refund",
     roles=(Role.CHANNEL, Role.WAREHOUSE, Role.ADMIN),
+    access=owned("return", "rma_id"),
     response=ReturnRequest,
     tags=("returns",),
     errors=(401, 403, 404),
 )
 def read_return(call: Call) -> ReturnRequest:
-    _, rma = get_return(services().uow_factory, call.params["rma_id"])
-    if call.who.role == Role.CHANNEL:
-        call.who.require_channel_access(rma.channel_id)
+    aggregate, rma = get_return(services().uow_factory, call.params["rma_id"])
+    _require_return_access(call.who, aggregate, rma)
     return rma
+
+
+def _require_return_access(who: Principal, aggregate: OrderAggregate, rma: ReturnRequest) -> None:
+    """The order's channel; a warehouse that shipped any of the order or received this return."""
+    if who.role == Role.WAREHOUSE:
+        who.require_warehouse_among([rma.warehouse_id, *(f.warehouse_id for f in aggregate.fulfillments)])
+    else:
+        who.require_channel_access(rma.channel_id)
 
 
 @endpoint(
@@ -115,6 +125,7 @@ def read_return(call: Call) -> ReturnRequest:
     "POST",
     summary="The parcel arrived: resellable units back on the shelf, the rest written off, refund requested",
     roles=WAREHOUSE_OR_ADMIN,
+    access=owned("return", "rma_id"),
     body=ReturnReceipt,
     response=ReturnRequest,
     tags=("returns",),
@@ -127,6 +138,10 @@ def receive(call: Call) -> ReturnRequest:
     warehouse_id = body.warehouse_id or (who.scope if who.role == Role.WAREHOUSE else None)
     if warehouse_id is None:
         raise InputInvalid([FieldError(["warehouse_id"], "say which warehouse received the return")])
+    if who.role == Role.WAREHOUSE and warehouse_id != who.scope:  # decided before any lookup
+        raise Forbidden("a warehouse key receives returns into its own warehouse only")
+    aggregate, rma = get_return(svc.uow_factory, call.params["rma_id"])
+    _require_return_access(who, aggregate, rma)
     _, rma = receive_return(
         svc.uow_factory,
         call.params["rma_id"],
@@ -146,6 +161,7 @@ def receive(call: Call) -> ReturnRequest:
     "GET",
     summary="Stock by warehouse and SKU with days of cover; filters for low stock and overstock",
     roles=WAREHOUSE_OR_ADMIN,
+    access=KEYED,
     query=InventoryQuery,
     response=Inventory,
     tags=("inventory",),
@@ -177,6 +193,7 @@ def inventory(call: Call) -> Inventory:
     "PUT",
     summary="Set a stock level: on hand (booked as an adjustment), reorder point, overstock level, bin",
     roles=WAREHOUSE_OR_ADMIN,
+    access=scoped("warehouse", "warehouse_id"),
     body=StockUpdate,
     response=StockLevel,
     tags=("inventory",),
@@ -207,6 +224,7 @@ def put_stock(call: Call) -> StockLevel:
     "POST",
     summary="A cycle count: the difference is booked as an adjustment and feeds inventory accuracy",
     roles=WAREHOUSE_OR_ADMIN,
+    access=scoped("warehouse", "warehouse_id"),
     body=CycleCount,
     response=DomainEvent,
     success_status=201,

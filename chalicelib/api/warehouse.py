@@ -11,13 +11,13 @@ from typing import Annotated
 from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chalicelib.api.framework import Call, endpoint
+from chalicelib.api.framework import Call, endpoint, owned, scoped
 from chalicelib.api.orders import OrderView, view_of
 from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Principal, Role
 from chalicelib.domain.errors import FieldError, InputInvalid
 from chalicelib.domain.events import DomainEvent
-from chalicelib.domain.models import Fulfillment, Package, Sku
+from chalicelib.domain.models import Fulfillment, Line, Package, Sku
 from chalicelib.domain.packing import PackingRecommendation
 from chalicelib.domain.picking import PickList
 from chalicelib.service import fulfillment as steps
@@ -54,7 +54,7 @@ class PickRequest(_Body):
 
 
 class PackedBox(_Body):
-    box: Annotated[str, Field(min_length=1, max_length=40)]
+    box: Annotated[Line, Field(min_length=1, max_length=40)]
     weight_grams: Annotated[int, Field(gt=0, le=1_000_000, strict=True)]
 
 
@@ -64,7 +64,7 @@ class PackRequest(_Body):
 
 class ShipRequest(_Body):
     carrier: Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
-    service: Annotated[str, Field(min_length=1, max_length=60)]
+    service: Annotated[Line, Field(min_length=1, max_length=60)]
     tracking_number: (
         Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")] | None
     ) = None
@@ -94,12 +94,12 @@ class PickListQuery(_Body):
 
 
 class PackagingQuery(_Body):
-    carrier: Annotated[str, Field(max_length=40)] | None = None
+    carrier: Annotated[Line, Field(max_length=40)] | None = None
 
 
 class GoodsReceipt(_Body):
     quantity: Annotated[int, Field(gt=0, le=1_000_000, strict=True)]
-    reference: Annotated[str, Field(max_length=100)] | None = None
+    reference: Annotated[Line, Field(max_length=100)] | None = None
 
 
 class Packaging(BaseModel):
@@ -111,10 +111,8 @@ class Packaging(BaseModel):
 
 def _scope_check(who: Principal) -> Authorize:
     def authorize(fulfillment: Fulfillment) -> None:
-        if fulfillment.warehouse_id is None:
-            who.require_role(Role.ADMIN)  # a backorder belongs to no warehouse yet
-        else:
-            who.require_warehouse_access(fulfillment.warehouse_id)
+        # A backorder belongs to no warehouse yet: only an admin sees it (out of every key's scope).
+        who.require_warehouse_among([fulfillment.warehouse_id])
 
     return authorize
 
@@ -125,6 +123,7 @@ def _scope_check(who: Principal) -> Authorize:
     "GET",
     summary="The next wave: released work grouped by bin in walking order, earliest ship-by first",
     roles=WAREHOUSE_OR_ADMIN,
+    access=scoped("warehouse", "warehouse_id"),
     query=PickListQuery,
     response=PickList,
     tags=("warehouse",),
@@ -143,6 +142,7 @@ def get_pick_list(call: Call) -> PickList:
     "POST",
     summary="Report what was picked; a short pick backorders the rest",
     roles=WAREHOUSE_OR_ADMIN,
+    access=owned("fulfillment", "fulfillment_id"),
     body=PickRequest,
     response=OrderView,
     tags=("warehouse",),
@@ -169,6 +169,7 @@ def pick(call: Call) -> OrderView:
     "GET",
     summary="Recommended box(es) by billable weight, with the alternatives and why each lost",
     roles=WAREHOUSE_OR_ADMIN,
+    access=owned("fulfillment", "fulfillment_id"),
     query=PackagingQuery,
     response=Packaging,
     tags=("warehouse",),
@@ -199,6 +200,7 @@ def packaging(call: Call) -> Packaging:
     "POST",
     summary="Report the packages used (a box other than the recommended one is recorded)",
     roles=WAREHOUSE_OR_ADMIN,
+    access=owned("fulfillment", "fulfillment_id"),
     body=PackRequest,
     response=OrderView,
     tags=("warehouse",),
@@ -228,6 +230,7 @@ def pack(call: Call) -> OrderView:
     "POST",
     summary="Hand the packages to a carrier with their tracking numbers",
     roles=WAREHOUSE_OR_ADMIN,
+    access=owned("fulfillment", "fulfillment_id"),
     body=ShipRequest,
     response=OrderView,
     tags=("warehouse",),
@@ -256,6 +259,7 @@ def ship(call: Call) -> OrderView:
     "POST",
     summary="Goods received: stock goes up and waiting backorders are allocated, oldest first",
     roles=WAREHOUSE_OR_ADMIN,
+    access=scoped("warehouse", "warehouse_id"),
     body=GoodsReceipt,
     response=DomainEvent,
     success_status=201,

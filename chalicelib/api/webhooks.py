@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,10 +29,18 @@ from chalicelib.adapters.signatures import (
     verify_standard,
     verify_woocommerce,
 )
-from chalicelib.api.framework import Call, ProblemError, endpoint, parse_json_body
+from chalicelib.api.framework import (
+    SIGNED,
+    Access,
+    Call,
+    Credential,
+    ProblemError,
+    endpoint,
+    loads_bounded,
+    parse_json_body,
+)
 from chalicelib.bootstrap import services
 from chalicelib.domain.channels import is_woocommerce_ping
-from chalicelib.domain.errors import NotFound
 from chalicelib.domain.models import Channel, ChannelKind
 from chalicelib.domain.tracking import (
     NotATrackingEvent,
@@ -83,6 +92,7 @@ def _answer(status: int, what: str) -> Response:
     "POST",
     summary="EasyPost tracker events",
     roles=None,
+    access=SIGNED,
     response=WebhookReceipt,
     tags=("webhooks",),
     errors=WEBHOOK_ERRORS,
@@ -101,6 +111,7 @@ def easypost(call: Call) -> Response:
     "POST",
     summary="Shippo track_updated events",
     roles=None,
+    access=SIGNED,
     response=WebhookReceipt,
     tags=("webhooks",),
     errors=WEBHOOK_ERRORS,
@@ -130,6 +141,7 @@ def shippo(call: Call) -> Response:
     "POST",
     summary="AfterShip tracking updates",
     roles=None,
+    access=SIGNED,
     response=WebhookReceipt,
     tags=("webhooks",),
     errors=WEBHOOK_ERRORS,
@@ -148,6 +160,7 @@ def aftership(call: Call) -> Response:
     "POST",
     summary="Tracking updates signed per Standard Webhooks (payload: StandardTrackingEvent)",
     roles=None,
+    access=SIGNED,
     body_schema=StandardTrackingEvent,
     response=WebhookReceipt,
     tags=("webhooks",),
@@ -171,21 +184,30 @@ SHOPIFY_ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/can
 WOOCOMMERCE_ORDER_TOPICS = frozenset({"order.created", "order.updated"})
 
 
-def _store_channel(channel_id: str, kind: ChannelKind) -> Channel:
-    channel = services().channels.get(channel_id)
-    if channel is None or channel.kind != kind:
-        raise NotFound(f"{kind.value} channel", channel_id)
+#: Checked in place of a store's secret when the channel id names no store of that kind: the
+#: answer (401) and the work done (one HMAC) are the same as for a known store and a bad
+#: signature, so channel ids cannot be enumerated. Random per process: nobody can sign with it.
+_UNKNOWN_STORE_SECRET = secrets.token_urlsafe(32)
+
+
+def _store_channel(
+    channel_id: str, kind: ChannelKind, verify: Callable[[list[str]], bool], refusal: str
+) -> Channel:
+    """The store channel a webhook is for, once its signature is verified; else 401, alike for an
+    unknown channel id and a bad signature (the signature is checked before anything is revealed)."""
+    svc = services()
+    channel = svc.channels.get(channel_id)
+    known = channel is not None and channel.kind == kind
+    store_secrets = svc.secrets.secrets(store_secret_name(kind, channel_id)) if known else []
+    verified = verify(store_secrets or [_UNKNOWN_STORE_SECRET])
+    if not (known and store_secrets and verified) or channel is None:
+        raise _unauthorized(refusal)
     return channel
 
 
 def _intake(channel: Channel, *, topic: str, delivery_key: str, body: bytes, relevant: bool) -> Response:
     if relevant:
-        try:
-            json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ProblemError(
-                400, "malformed-json", "Malformed JSON", f"the body is not valid JSON: {exc}"
-            ) from None
+        loads_bounded(body)  # 400 for a body the intake worker could not parse
     svc = services()
     outcome = receive_store_webhook(
         svc.uow_factory,
@@ -193,7 +215,7 @@ def _intake(channel: Channel, *, topic: str, delivery_key: str, body: bytes, rel
         store=channel.kind.value,
         topic=topic,
         delivery_key=delivery_key,
-        body=body.decode("utf-8"),
+        body=body.decode("utf-8", "replace"),  # relevant bodies are valid JSON, hence UTF-8
         relevant=relevant,
         ids=svc.ids,
         clock=svc.clock,
@@ -207,19 +229,21 @@ def _intake(channel: Channel, *, topic: str, delivery_key: str, body: bytes, rel
     "POST",
     summary="Shopify order webhooks (orders/create, orders/updated, orders/cancelled)",
     roles=None,
+    access=Access(Credential.SIGNATURE, "channel", "channel_id"),
     response=WebhookReceipt,
     tags=("webhooks",),
     errors=(*WEBHOOK_ERRORS, 404),
     content_types=WEBHOOK_CONTENT_TYPES,
 )
 def shopify_orders(call: Call) -> Response:
-    channel = _store_channel(call.params["channel_id"], ChannelKind.SHOPIFY)
     raw = call.request.raw_body or b""
     headers = call.request.headers
-    if not verify_shopify(
-        raw, headers, services().secrets.secrets(store_secret_name(channel.kind, channel.id))
-    ):
-        raise _unauthorized("X-Shopify-Hmac-Sha256 is missing or does not match the body")
+    channel = _store_channel(
+        call.params["channel_id"],
+        ChannelKind.SHOPIFY,
+        lambda store_secrets: verify_shopify(raw, headers, store_secrets),
+        "X-Shopify-Hmac-Sha256 is missing or does not match the body",
+    )
     shop = header(headers, "X-Shopify-Shop-Domain")
     if channel.shop_domain and shop != channel.shop_domain:
         raise _unauthorized(f"this channel takes webhooks from {channel.shop_domain} only")
@@ -238,21 +262,25 @@ def shopify_orders(call: Call) -> Response:
     "POST",
     summary="WooCommerce order webhooks (order.created, order.updated) and the ping on save",
     roles=None,
+    access=Access(Credential.SIGNATURE, "channel", "channel_id"),
     response=WebhookReceipt,
     tags=("webhooks",),
     errors=(*WEBHOOK_ERRORS, 404),
     content_types=[*WEBHOOK_CONTENT_TYPES, "application/x-www-form-urlencoded"],
 )
 def woocommerce_orders(call: Call) -> Response:
-    channel = _store_channel(call.params["channel_id"], ChannelKind.WOOCOMMERCE)
     raw = call.request.raw_body or b""
     headers = call.request.headers
     if is_woocommerce_ping(raw, header(headers, "content-type")):
-        return _answer(200, "pong")  # sent unsigned when the webhook is saved; a failure would count
-    if not verify_woocommerce(
-        raw, headers, services().secrets.secrets(store_secret_name(channel.kind, channel.id))
-    ):
-        raise _unauthorized("X-WC-Webhook-Signature is missing or does not match the body")
+        # Sent unsigned when the webhook is saved (a failure would count against it); answered
+        # alike for every channel id, before any lookup: it stores and reveals nothing.
+        return _answer(200, "pong")
+    channel = _store_channel(
+        call.params["channel_id"],
+        ChannelKind.WOOCOMMERCE,
+        lambda store_secrets: verify_woocommerce(raw, headers, store_secrets),
+        "X-WC-Webhook-Signature is missing or does not match the body",
+    )
     topic = header(headers, "X-WC-Webhook-Topic") or ""
     # X-WC-Webhook-Delivery-ID is new on every retry: the body itself identifies a delivery.
     delivery_key = hashlib.sha256(raw).hexdigest()

@@ -3,10 +3,17 @@
 A key has one role and, for channel and warehouse keys, one scope (the
 channel or warehouse id). The rules are pure so every route applies the same
 ones: a channel never reads or changes another channel's orders.
+
+Two refusals, kept apart on purpose: ``Forbidden`` says the key's *role* may not
+use the route (known from the key alone, before anything is looked up), while
+``OutOfScope`` says the object is not the key's. The HTTP layer answers
+``OutOfScope`` exactly as it answers a missing object, so a key cannot learn
+whether another tenant's order, fulfillment or return exists.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -24,7 +31,11 @@ class Unauthenticated(DomainError):
 
 
 class Forbidden(DomainError):
-    """A known key without the right role or scope (403)."""
+    """A known key without the right role (403)."""
+
+
+class OutOfScope(Forbidden):
+    """The object belongs to another channel or warehouse: answered like a missing one."""
 
 
 @dataclass(frozen=True)
@@ -50,11 +61,19 @@ class Principal:
             return
         if self.role == Role.CHANNEL and self.scope == channel_id:
             return
-        raise Forbidden("this key may not access orders of another channel")
+        raise OutOfScope("this key may not access orders of another channel")
 
     def require_warehouse_access(self, warehouse_id: str) -> None:
         if self.role == Role.ADMIN:
             return
         if self.role == Role.WAREHOUSE and self.scope == warehouse_id:
             return
-        raise Forbidden("this key may not access another warehouse's work")
+        raise OutOfScope("this key may not access another warehouse's work")
+
+    def require_warehouse_among(self, warehouse_ids: Iterable[str | None]) -> None:
+        """Admins pass; a warehouse key passes when its warehouse is one of ``warehouse_ids``."""
+        if self.role == Role.ADMIN:
+            return
+        if self.role == Role.WAREHOUSE and self.scope in set(warehouse_ids):
+            return
+        raise OutOfScope("this key may not access another warehouse's work")

@@ -28,6 +28,7 @@ from .status import (
     OrderStatus,
     TrackingStatus,
 )
+from .text import LINE_PATTERN, MULTILINE_PATTERN, DocumentedPattern, check_line, check_multiline
 
 #: Upper bound on one line's quantity: above it the request is a mistake, not an order.
 MAX_LINE_QUANTITY = 10_000
@@ -44,10 +45,23 @@ def format_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+#: Timestamps outside these years are refused: nothing the service records happened before
+#: 1970, and keeping a margin below year 9999 lets day and month arithmetic (delivery windows,
+#: return windows, SLA deadlines) never overflow ``datetime``.
+EARLIEST_YEAR = 1970
+LATEST_YEAR = 9000
+
+
 def _ensure_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamps must carry a time zone")
-    return value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError("the time is outside the range of representable dates") from None
+    if not EARLIEST_YEAR <= utc.year < LATEST_YEAR:
+        raise ValueError(f"timestamps lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return utc
 
 
 Timestamp = Annotated[
@@ -85,7 +99,34 @@ Email = Annotated[str, Field(max_length=254), AfterValidator(_check_email)]
 Phone = Annotated[str, AfterValidator(_check_phone)]
 CountryCode = Annotated[str, AfterValidator(_check_country)]
 Sku = Annotated[str, AfterValidator(_check_sku)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+#: One line of text a person wrote: no control or bidirectional-control characters (domain/text.py).
+Line = Annotated[str, AfterValidator(check_line), DocumentedPattern(LINE_PATTERN)]
+#: Text from a box that may hold several lines (notes, comments): tab, LF and CR allowed.
+MultilineText = Annotated[str, AfterValidator(check_multiline), DocumentedPattern(MULTILINE_PATTERN)]
+ShortText = Annotated[Line, Field(min_length=1, max_length=200)]
+
+#: A link we put in front of customers (e-mails, tracking pages): an absolute https URL of at
+#: most 2,000 characters with a host, and nothing a mail client could run or misread.
+_HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[\x21-\x7e]*)?$")
+HTTPS_URL_PATTERN = _HTTPS_URL.pattern
+
+
+def _check_https_url(value: str) -> str:
+    if len(value) > 2000 or not _HTTPS_URL.match(value):
+        raise ValueError("must be an https:// URL (at most 2000 characters, no spaces or controls)")
+    return value
+
+
+HttpsUrl = Annotated[str, AfterValidator(_check_https_url), DocumentedPattern(HTTPS_URL_PATTERN)]
+
+
+def https_or_none(value: object) -> object:
+    """A provider's link if it is an https URL we may show to customers, else None (dropped)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) <= 2000 and _HTTPS_URL.match(value.strip()):
+        return value.strip()
+    return None
 
 
 class Strict(BaseModel):
@@ -103,12 +144,12 @@ class Customer(Strict):
 class Address(Strict):
     name: ShortText
     line1: ShortText
-    line2: Annotated[str, Field(max_length=200)] | None = None
+    line2: Annotated[Line, Field(max_length=200)] | None = None
     city: ShortText
-    region: Annotated[str, Field(max_length=100)] | None = None
+    region: Annotated[Line, Field(max_length=100)] | None = None
     # Optional in the schema because some countries have no postal codes;
     # the receipt hold rules flag a missing one where it is needed.
-    postal_code: Annotated[str, Field(max_length=20)] | None = None
+    postal_code: Annotated[Line, Field(max_length=20)] | None = None
     country: CountryCode
 
 

@@ -26,7 +26,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from .models import MAX_LINE_QUANTITY, Fulfillment, Order, Sku, Strict, Timestamp
+from .models import MAX_LINE_QUANTITY, Fulfillment, Line, Order, Sku, Strict, Timestamp
 from .money import CURRENCY_EXPONENTS, Amount
 from .status import FulfillmentStatus, ReturnStatus
 
@@ -40,7 +40,7 @@ class ReturnCondition(StrEnum):
 class ReturnLine(Strict):
     sku: Sku
     quantity: Annotated[int, Field(gt=0, le=MAX_LINE_QUANTITY)]
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[Line, Field(min_length=1, max_length=500)]
 
 
 class ReceivedItem(Strict):

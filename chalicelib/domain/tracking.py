@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Annotated, Literal, NoReturn
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
 
 from .errors import DomainError, FieldError
-from .models import Strict, Timestamp
+from .models import HttpsUrl, Line, Strict, Timestamp, https_or_none
 from .status import FulfillmentTrigger, TrackingStatus
 
 S = TrackingStatus
@@ -96,7 +96,8 @@ class TrackingUpdate(_Value):
     #: When the current status happened, by the provider's clock.
     occurred_at: Timestamp
     estimated_delivery: Timestamp | None = None
-    public_url: str | None = None
+    #: Goes into customers' e-mails as a link: https only; a carrier's other link is dropped.
+    public_url: Annotated[str | None, BeforeValidator(https_or_none)] = None
     #: The history the payload carries, oldest first; the current status is one of them.
     scans: list[TrackingScan]
 
@@ -107,17 +108,17 @@ class TrackingUpdate(_Value):
 
 
 class StandardTrackingData(Strict):
-    carrier: Annotated[str, Field(min_length=1, max_length=64)]
-    tracking_number: Annotated[str, Field(min_length=1, max_length=100)]
+    carrier: Annotated[Line, Field(min_length=1, max_length=64)]
+    tracking_number: Annotated[Line, Field(min_length=1, max_length=100)]
     status: TrackingStatus
     #: The sender's own status words, kept beside ours; ``status`` is used when absent.
-    raw_status: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    raw_substatus: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    raw_status: Annotated[Line, Field(min_length=1, max_length=100)] | None = None
+    raw_substatus: Annotated[Line, Field(min_length=1, max_length=100)] | None = None
     occurred_at: Timestamp
     estimated_delivery: Timestamp | None = None
-    message: Annotated[str, Field(max_length=1000)] | None = None
-    location: Annotated[str, Field(max_length=200)] | None = None
-    public_url: Annotated[str, Field(max_length=2000)] | None = None
+    message: Annotated[Line, Field(max_length=1000)] | None = None
+    location: Annotated[Line, Field(max_length=200)] | None = None
+    public_url: HttpsUrl | None = None
 
 
 class StandardTrackingEvent(Strict):
@@ -419,7 +420,10 @@ def _parse_time(value: object, path: _Path) -> datetime:
         # without a time). There is no zone to recover them from; UTC keeps them ordered within
         # a few hours of the truth, where rejecting them would lose the webhook altogether.
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 has no UTC time
+        _fail(path, f"is outside the range of representable times: {_shown(value)}")
 
 
 def _optional_time(obj: Mapping[str, object], key: str, path: _Path) -> datetime | None:

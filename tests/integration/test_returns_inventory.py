@@ -182,7 +182,7 @@ def test_returns_need_a_delivery_and_the_right_keys(client: Client, stack: Stack
             {"lines": [{"sku": "TSHIRT-M", "quantity": 1, "reason": "x"}]},
             stack.keys["mobile"],
         ).status_code
-        == 403
+        == 404
     )
     assert get(client, "/v1/returns/rma_nope", stack.keys["admin"]).status_code == 404
 

@@ -207,15 +207,17 @@ def test_woocommerce_ping_on_hold_and_cancellation(client: Client, stack: Stack,
     assert order_of(client, stack, by_external["5127"]["id"])["status"] == "cancelled"
 
 
-def test_a_store_channel_of_the_wrong_kind_or_unknown_is_a_404(client: Client, stack: Stack) -> None:
+def test_a_store_channel_of_the_wrong_kind_or_unknown_is_refused_like_a_bad_signature(
+    client: Client, stack: Stack
+) -> None:
     body = fixture("shopify", "orders-create.json")
     response = client.http.post(
         "/v1/webhooks/channels/shopify/woo", headers={"Content-Type": "application/json"}, body=body
     )
-    assert response.status_code == 404
+    assert response.status_code == 401
     assert (
         client.http.post(
             "/v1/webhooks/channels/shopify/nope", headers={"Content-Type": "application/json"}, body=body
         ).status_code
-        == 404
+        == 401
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.auth import Forbidden, Principal, Role, Unauthenticated
+from chalicelib.domain.auth import Forbidden, OutOfScope, Principal, Role, Unauthenticated
 from chalicelib.domain.errors import DomainError
 
 ADMIN = Principal(key_id="key_admin", role=Role.ADMIN, scope=None)
@@ -41,7 +41,7 @@ def test_a_channel_key_reaches_its_own_channels_orders() -> None:
 
 
 def test_a_channel_key_never_reaches_another_channels_orders() -> None:
-    with pytest.raises(Forbidden, match="may not access orders of another channel"):
+    with pytest.raises(OutOfScope, match="may not access orders of another channel"):
         WEB_KEY.require_channel_access("ch_shopify")
 
 
@@ -53,8 +53,24 @@ def test_an_admin_key_reaches_every_channel_and_every_warehouse() -> None:
 
 def test_a_warehouse_key_reaches_its_own_warehouse_only() -> None:
     EAST_KEY.require_warehouse_access("wh_east")
-    with pytest.raises(Forbidden, match="may not access another warehouse's work"):
+    with pytest.raises(OutOfScope, match="may not access another warehouse's work"):
         EAST_KEY.require_warehouse_access("wh_west")
+
+
+def test_a_warehouse_key_reaches_work_that_names_its_warehouse_among_others_and_nothing_else() -> None:
+    EAST_KEY.require_warehouse_among(["wh_west", "wh_east"])
+    ADMIN.require_warehouse_among([None])
+    for ids in ([], [None], ["wh_west"]):
+        with pytest.raises(OutOfScope):
+            EAST_KEY.require_warehouse_among(ids)
+    with pytest.raises(OutOfScope):
+        WEB_KEY.require_warehouse_among(["ch_web"])
+
+
+def test_a_role_refusal_is_not_an_out_of_scope_refusal() -> None:
+    with pytest.raises(Forbidden) as excinfo:
+        WEB_KEY.require_role(Role.ADMIN)
+    assert not isinstance(excinfo.value, OutOfScope)
 
 
 def test_a_scope_grants_access_only_together_with_the_matching_role() -> None:

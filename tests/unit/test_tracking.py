@@ -852,3 +852,39 @@ def test_a_fulfillment_never_moves_back_in_rank_or_time(
         assert after.occurred_at > before.occurred_at
         assert RANK[after.status] >= RANK[before.status]
         assert before.status not in TERMINAL_TRACKING_STATUSES
+
+
+@pytest.mark.parametrize(
+    "link", ["javascript:alert(1)", "http://track.example/1", "data:text/html,x", "https://", "https://a b/"]
+)
+def test_a_carriers_link_that_is_not_https_is_dropped_not_put_into_emails(link: str) -> None:
+    event = json.loads(raw("easypost/event-body.json"))
+    event["result"]["public_url"] = link
+    assert parse_easypost(event).public_url is None
+
+
+def test_our_standard_payload_refuses_a_link_that_is_not_https() -> None:
+    payload = {
+        "type": "tracking.updated",
+        "data": {
+            "carrier": "ups",
+            "tracking_number": "1Z1",
+            "status": "in_transit",
+            "occurred_at": "2026-11-26T10:00:00Z",
+            "public_url": "javascript:alert(document.cookie)",
+        },
+    }
+    with pytest.raises(TrackingPayloadError):
+        parse_standard(payload, "msg_1")
+    payload["data"]["public_url"] = "https://track.example/1Z1?x=1"  # type: ignore[index]
+    assert parse_standard(payload, "msg_1").public_url == "https://track.example/1Z1?x=1"
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_with_no_utc_equivalent_is_a_payload_error_not_a_crash(moment: str) -> None:
+    event = json.loads(raw("easypost/event-body.json"))
+    event["result"]["updated_at"] = moment
+    for detail in event["result"].get("tracking_details", []):
+        detail["datetime"] = moment
+    with pytest.raises(TrackingPayloadError):
+        parse_easypost(event)
