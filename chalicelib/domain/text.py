@@ -2,10 +2,14 @@
 
 A NUL truncates a string in some consumers (C libraries, label printers); C0/C1
 controls and ANSI escapes rewrite terminals and log viewers; Unicode's
-bidirectional controls (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C)
+bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069)
 make a name or an address display as something other than what it is ("Trojan
 Source"). None of them belongs in a name, an address, a reason or a note, so the
 API refuses them (422) instead of storing, e-mailing and printing them.
+
+The implicit directional marks (U+200E LRM, U+200F RLM, U+061C ALM) are accepted: they
+change no character's order beyond the neighbouring neutral ones, and keyboards and
+stores put them into Hebrew and Arabic names and addresses as a matter of course.
 
 Two shapes of text: a *line* (names, address lines, ids, reasons) refuses every
 C0 control including tab and line breaks; *multi-line* text (notes and comments a
@@ -22,11 +26,12 @@ from pydantic import GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-#: C0 controls other than tab, LF and CR; DEL; C1 controls; Unicode's Bidi_Control characters;
-#: U+2028/U+2029 (line and paragraph separators break JSON-in-HTML and log lines).
+#: C0 controls other than tab, LF and CR; DEL; C1 controls; Unicode's bidirectional embeddings,
+#: overrides and isolates; U+2028/U+2029 (line and paragraph separators break JSON-in-HTML and
+#: log lines).
 _NEVER = (
     "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f"
-    "\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
+    "\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
 )
 _LINE_BREAKS = "\\u0009\\u000a\\u000d"
 
