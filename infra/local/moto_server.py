@@ -34,6 +34,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import logging
 import os
 import re
 import threading
@@ -59,6 +60,8 @@ __all__ = [
 WsgiEnviron = dict[str, Any]
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[WsgiEnviron, StartResponse], Iterable[bytes]]
+
+logger = logging.getLogger("oms.local.moto")
 
 _SQS_RECEIVE_TARGET = "AmazonSQS.ReceiveMessage"  # boto3 speaks SQS's JSON protocol
 _TRANSACT_WRITE_TARGET = "DynamoDB_20120810.TransactWriteItems"
@@ -182,6 +185,7 @@ class SerialisingMiddleware:
         ):
             return status, headers, body
         self._lose_reply = None  # once
+        logger.warning("%s: TransactWriteItems applied, its reply replaced by a 500", ENV_LOSE_TRANSACT_REPLY)
         kept = [
             (name, value) for name, value in headers if name.lower() not in {"content-length", "x-amz-crc32"}
         ]
