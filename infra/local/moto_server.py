@@ -256,14 +256,20 @@ def apply_moto_patches() -> None:
       idempotent for 10 minutes, as in DynamoDB.
     * :func:`_add_stream_record` and :func:`_get_records`: the stream keeps a record for 24 hours
       or until every reader is past it, and shard iterators expire; moto keeps both for ever.
+    * :func:`_new_model`: moto's models are no longer all kept for its dashboard (every stream
+      record, queue message, e-mail and shard iterator ever created, for ever).
+    * :class:`RecentReceiptHandles`: a queue remembers the receipt handles of the last 10,000
+      deleted messages, not of every message ever deleted.
 
     The local stack applies them when its moto server starts; the integration tests' conftest
     applies them for ``mock_aws``.
     """
+    from moto.core.common_models import BaseModel
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import StreamShard
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+    from moto.sqs.models import Queue
 
     if getattr(DynamoDBBackend.transact_write_items, "_oms_patched", False):
         return
@@ -276,6 +282,10 @@ def apply_moto_patches() -> None:
     DynamoHandler.transact_write_items = _transact_write_items_response  # type: ignore[method-assign]
     StreamShard.add = _add_stream_record  # type: ignore[method-assign]
     DynamoDBStreamsBackend.get_records = _get_records  # type: ignore[method-assign]
+    _ORIGINALS["Queue.__init__"] = Queue.__init__
+    Queue.__init__ = _queue_init  # type: ignore[method-assign]
+    _ORIGINALS["BaseModel.__new__"] = BaseModel.__new__
+    BaseModel.__new__ = _new_model  # type: ignore[method-assign]
 
 
 _ORIGINALS: dict[str, Callable[..., Any]] = {}
@@ -579,6 +589,56 @@ def _trimmed_error() -> Exception:
     from moto.core.exceptions import JsonRESTError
 
     return JsonRESTError("TrimmedDataAccessException", "The requested records were trimmed from the stream.")
+
+
+# -- what moto keeps of every request ------------------------------------------------------------
+
+#: Receipt handles of deleted messages a queue remembers (deleting one again is not an error).
+DELETED_RECEIPTS_KEPT = 10_000
+
+
+def _new_model(cls: type, *args: Any, **kwargs: Any) -> Any:
+    """``BaseModel.__new__`` without the bookkeeping for moto's dashboard (except S3's).
+
+    moto appends every instance of every model to ``cls.instances_tracked``, for its web
+    dashboard, and only a reset empties those lists: every stream record, queue message, e-mail
+    and shard iterator the local stack ever created stayed in memory. The local stack does not
+    serve the dashboard. S3 still tracks its keys and uploads: its reset closes their buffers.
+    """
+    instance = object.__new__(cls)
+    if cls.__module__.startswith("moto.s3."):
+        cls.instances_tracked.append(instance)  # type: ignore[attr-defined]
+    return instance
+
+
+class RecentReceiptHandles:
+    """The set of deleted messages' receipt handles a queue checks, bounded to the newest ones.
+
+    moto keeps every receipt handle of every deleted message, so that deleting a message twice
+    is not an error; only the last :data:`DELETED_RECEIPTS_KEPT` are kept here (in SQS a receipt
+    handle is only good until its message becomes visible again anyway).
+    """
+
+    def __init__(self, limit: int = DELETED_RECEIPTS_KEPT) -> None:
+        self._handles: dict[str, None] = {}
+        self._limit = limit
+
+    def __contains__(self, handle: object) -> bool:
+        return handle in self._handles
+
+    def __len__(self) -> int:
+        return len(self._handles)
+
+    def update(self, handles: Iterable[str]) -> None:
+        for handle in handles:
+            self._handles[handle] = None
+        while len(self._handles) > self._limit:
+            del self._handles[next(iter(self._handles))]
+
+
+def _queue_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _ORIGINALS["Queue.__init__"](self, *args, **kwargs)
+    self.deleted_messages = RecentReceiptHandles()
 
 
 class _QuietRequestHandler(MotoRequestHandler):

@@ -7,10 +7,14 @@ DynamoDB as the local stack. Each test builds its own small table with a stream.
 from __future__ import annotations
 
 import copy
+import gc
 import hashlib
 import inspect
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -19,14 +23,18 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core import DEFAULT_ACCOUNT_ID, common_models
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
-from moto.dynamodb.models.table import StreamShard, Table
+from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
+from moto.ses.models import ses_backends
+from moto.sqs.models import Message as SqsMessage
+from moto.sqs.models import Queue
 
 from infra.local import moto_server
-from infra.local.moto_server import apply_moto_patches
+from infra.local.moto_server import SesTextTap, apply_moto_patches
+from infra.local.observers import BackendObserver
 
 REGION = "us-east-1"
 TABLE = "patched"
@@ -483,13 +491,58 @@ def test_a_cancelled_transaction_after_a_trim_cuts_only_its_own_records(dynamodb
     assert [record["dynamodb"]["Keys"]["pk"]["S"] for record in records] == ["unread"]
 
 
+# -- nothing kept per request beyond what is still needed -----------------------------------------
+
+
+def alive(kind: type) -> int:
+    gc.collect()
+    return sum(1 for thing in gc.get_objects() if isinstance(thing, kind))
+
+
+def test_stream_records_read_by_every_reader_are_freed(dynamodb: Any, streams: Any) -> None:
+    arn = streams.list_streams(TableName=TABLE)["Streams"][0]["StreamArn"]
+    shard_id = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")
+    iterator = iterator["ShardIterator"]
+    for number in range(20):
+        dynamodb.transact_write_items(TransactItems=[put(f"order-{number}"), update(f"counter-{number}")])
+        iterator = streams.get_records(ShardIterator=iterator)["NextShardIterator"]
+
+    assert alive(StreamRecord) == 0
+    assert alive(ShardIterator) == 1  # the one the reader holds
+
+
+def test_deleted_queue_messages_are_freed_and_their_receipts_bounded(aws: None) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="work")["QueueUrl"]
+    for number in range(30):
+        sqs.send_message(QueueUrl=url, MessageBody=f"message {number}")
+        (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])  # again: still fine
+
+    assert alive(SqsMessage) == 0
+    receipts = moto.sqs.models.sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues["work"].deleted_messages
+    assert isinstance(receipts, moto_server.RecentReceiptHandles)
+
+
+def test_recent_receipt_handles_keep_the_newest_ones() -> None:
+    receipts = moto_server.RecentReceiptHandles(limit=3)
+
+    receipts.update(["a", "b"])
+    receipts.update(["c", "d"])
+
+    assert [handle in receipts for handle in "abcd"] == [False, True, True, True]
+    assert len(receipts) == 3
+
+
 # -- the patches' ground: fails when moto changes under them ------------------------------------
 
 #: sha256 of the source of every moto function a patch replaces, wraps or mirrors, in moto 5.2.5.
 #: If this fails after a moto upgrade: re-read each function, port the change into
 #: infra/local/moto_server.py (or drop the patch if moto fixed it), then update the digest.
 PINNED_MOTO_VERSION = "5.2.5"
-PINNED_SOURCES_SHA256 = "01db61f6bd93baa3473b3863a554980165795fc4678b138acad8ee946dbda622"
+PINNED_SOURCES_SHA256 = "cac85284b1f5eacae97925f735b183134dd04e93a32e5fcc78b75f370c93fae3"
 
 
 def moto_sources_relied_on() -> str:
@@ -500,6 +553,9 @@ def moto_sources_relied_on() -> str:
         moto_server._ORIGINALS["DynamoHandler.transact_write_items"],
         moto_server._ORIGINALS["StreamShard.add"],
         moto_server._ORIGINALS["DynamoDBStreamsBackend.get_records"],
+        moto_server._ORIGINALS["Queue.__init__"],
+        Queue.delete_message,
+        moto_server._ORIGINALS["BaseModel.__new__"],
         StreamShard.__init__,
         StreamShard.get,
         table_module.StreamRecord.__init__,
@@ -528,3 +584,28 @@ def test_moto_still_has_the_internals_the_patches_rely_on() -> None:
     assert DynamoHandler.transact_write_items is moto_server._transact_write_items_response
     assert StreamShard.add is moto_server._add_stream_record
     assert DynamoDBStreamsBackend.get_records is moto_server._get_records
+    assert common_models.BaseModel.__new__ is moto_server._new_model
+
+
+def test_the_local_mailbox_takes_each_e_mail_out_of_moto_once_written(aws: None, tmp_path: Path) -> None:
+    ses = boto3.client("ses", region_name=REGION)
+    ses.verify_email_identity(EmailAddress="orders@shop.example")
+    observer = BackendObserver(
+        SimpleNamespace(lock=threading.RLock(), ses_text=SesTextTap()),  # type: ignore[arg-type]
+        account_id=DEFAULT_ACCOUNT_ID,
+        region=REGION,
+        outbox=tmp_path,
+        topic_arns=[],
+    )
+    for number in range(3):
+        ses.send_email(
+            Source="orders@shop.example",
+            Destination={"ToAddresses": [f"customer-{number}@example.com"]},
+            Message={"Subject": {"Data": f"Order {number}"}, "Body": {"Text": {"Data": "Thanks"}}},
+        )
+
+    observer.poll()
+    observer.poll()
+
+    assert len(list(tmp_path.glob("*.eml"))) == 3
+    assert ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages == []
