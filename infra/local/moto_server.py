@@ -256,6 +256,8 @@ def apply_moto_patches() -> None:
       idempotent for 10 minutes, as in DynamoDB.
     * :func:`_add_stream_record` and :func:`_get_records`: the stream keeps a record for 24 hours
       or until every reader is past it, and shard iterators expire; moto keeps both for ever.
+    * :func:`_query`: a ``Query`` on the table reads the items of its partition key only (moto
+      sorted the whole table for each one).
     * :func:`_new_model`: moto's models are no longer all kept for its dashboard (every stream
       record, queue message, e-mail and shard iterator ever created, for ever).
     * :class:`RecentReceiptHandles`: a queue remembers the receipt handles of the last 10,000
@@ -266,7 +268,7 @@ def apply_moto_patches() -> None:
     """
     from moto.core.common_models import BaseModel
     from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.table import StreamShard
+    from moto.dynamodb.models.table import StreamShard, Table
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
     from moto.sqs.models import Queue
@@ -282,6 +284,10 @@ def apply_moto_patches() -> None:
     DynamoHandler.transact_write_items = _transact_write_items_response  # type: ignore[method-assign]
     StreamShard.add = _add_stream_record  # type: ignore[method-assign]
     DynamoDBStreamsBackend.get_records = _get_records  # type: ignore[method-assign]
+    _ORIGINALS["Table.all_items"] = Table.all_items
+    _ORIGINALS["Table.query"] = Table.query
+    Table.all_items = _all_items  # type: ignore[method-assign]
+    Table.query = _query  # type: ignore[method-assign]
     _ORIGINALS["Queue.__init__"] = Queue.__init__
     Queue.__init__ = _queue_init  # type: ignore[method-assign]
     _ORIGINALS["BaseModel.__new__"] = BaseModel.__new__
@@ -589,6 +595,49 @@ def _trimmed_error() -> Exception:
     from moto.core.exceptions import JsonRESTError
 
     return JsonRESTError("TrimmedDataAccessException", "The requested records were trimmed from the stream.")
+
+
+# -- queries on the table: the partition, not the whole table ------------------------------------
+
+_QUERY_SCOPE = threading.local()
+
+
+def _all_items(self: Any) -> list[Any]:
+    """``Table.all_items``, or only the items :func:`_query` narrowed it to in this thread."""
+    scope = getattr(_QUERY_SCOPE, "items", None)
+    if scope is not None and scope[0] is self:
+        return list(scope[1])
+    items: list[Any] = _ORIGINALS["Table.all_items"](self)
+    return items
+
+
+def _query(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """``Table.query``; on the table itself (no index), moto looks at that partition only.
+
+    moto answers every ``Query`` from ``all_items()``, the whole table sorted, then keeps the
+    items with the partition key asked for: each read cost O(n log n) in the table's size
+    (a second at 20,000 items). Those items are exactly one entry of ``Table.items``, so the
+    query runs on that entry alone; the rest of moto's query (key conditions, sorting, paging,
+    filters) is unchanged. A query on a secondary index still reads the whole table.
+    """
+    original = _ORIGINALS["Table.query"]
+    hash_key = args[0] if args else kwargs.get("hash_key")
+    index_name = args[7] if len(args) > 7 else kwargs.get("index_name")
+    if index_name or hash_key is None:
+        return original(self, *args, **kwargs)
+    bucket = self.items.get(hash_key)  # .get: moto's defaultdict would add an empty partition
+    if bucket is None:
+        partition: list[Any] = []
+    elif self.range_key_attr:
+        partition = list(bucket.values())
+    else:
+        partition = [bucket]
+    outer = getattr(_QUERY_SCOPE, "items", None)
+    _QUERY_SCOPE.items = (self, partition)
+    try:
+        return original(self, *args, **kwargs)
+    finally:
+        _QUERY_SCOPE.items = outer
 
 
 # -- what moto keeps of every request ------------------------------------------------------------

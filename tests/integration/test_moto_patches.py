@@ -491,6 +491,51 @@ def test_a_cancelled_transaction_after_a_trim_cuts_only_its_own_records(dynamodb
     assert [record["dynamodb"]["Keys"]["pk"]["S"] for record in records] == ["unread"]
 
 
+# -- queries on the table read one partition ------------------------------------------------------
+
+
+def test_a_query_on_the_table_reads_its_partition_only_and_answers_as_before(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for sort_key in ("C", "A", "B"):
+        dynamodb.put_item(TableName=TABLE, Item={**key("order-1", sort_key), "n": {"N": "1"}})
+    for number in range(50):
+        dynamodb.put_item(TableName=TABLE, Item=key(f"other-{number}"))
+    whole_table_reads: list[str] = []
+    real_all_items = moto_server._ORIGINALS["Table.all_items"]
+
+    def counting(self: Table) -> Any:
+        whole_table_reads.append(self.name)
+        return real_all_items(self)
+
+    monkeypatch.setitem(moto_server._ORIGINALS, "Table.all_items", counting)
+
+    def query(**kwargs: Any) -> list[str]:
+        response = dynamodb.query(
+            TableName=TABLE,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "order-1"}},
+            **kwargs,
+        )
+        return [item["sk"]["S"] for item in response["Items"]]
+
+    assert query() == ["A", "B", "C"]
+    assert query(ScanIndexForward=False, Limit=2) == ["C", "B"]
+    assert (
+        dynamodb.query(
+            TableName=TABLE,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "nobody"}},
+        )["Items"]
+        == []
+    )
+    assert whole_table_reads == []
+    assert "nobody" not in {hash_key.value for hash_key in table().items}  # no empty partition added
+
+    dynamodb.scan(TableName=TABLE)
+    assert whole_table_reads == [TABLE]  # anything else still reads the whole table
+
+
 # -- nothing kept per request beyond what is still needed -----------------------------------------
 
 
@@ -542,7 +587,7 @@ def test_recent_receipt_handles_keep_the_newest_ones() -> None:
 #: If this fails after a moto upgrade: re-read each function, port the change into
 #: infra/local/moto_server.py (or drop the patch if moto fixed it), then update the digest.
 PINNED_MOTO_VERSION = "5.2.5"
-PINNED_SOURCES_SHA256 = "cac85284b1f5eacae97925f735b183134dd04e93a32e5fcc78b75f370c93fae3"
+PINNED_SOURCES_SHA256 = "fc2dfe879ac817f308bf897ec550002b874f34e60ef65558af823865c088952d"
 
 
 def moto_sources_relied_on() -> str:
@@ -554,6 +599,9 @@ def moto_sources_relied_on() -> str:
         moto_server._ORIGINALS["StreamShard.add"],
         moto_server._ORIGINALS["DynamoDBStreamsBackend.get_records"],
         moto_server._ORIGINALS["Queue.__init__"],
+        moto_server._ORIGINALS["Table.query"],
+        moto_server._ORIGINALS["Table.all_items"],
+        DynamoDBBackend.query,
         Queue.delete_message,
         moto_server._ORIGINALS["BaseModel.__new__"],
         StreamShard.__init__,
