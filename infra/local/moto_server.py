@@ -654,7 +654,9 @@ def _new_model(cls: type, *args: Any, **kwargs: Any) -> Any:
     and shard iterator the local stack ever created stayed in memory. The local stack does not
     serve the dashboard. S3 still tracks its keys and uploads: its reset closes their buffers.
     """
-    instance = object.__new__(cls)
+    from moto.core.common_models import BaseModel
+
+    instance = super(BaseModel, cls).__new__(cls)  # what moto's own __new__ does, minus the list
     if cls.__module__.startswith("moto.s3."):
         cls.instances_tracked.append(instance)  # type: ignore[attr-defined]
     return instance
