@@ -12,6 +12,7 @@ import binascii
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -662,7 +663,10 @@ class DynamoUnitOfWork(DynamoReader):
         if not self._items:
             return
         try:
-            self.client.transact_write_items(TransactItems=self._items)
+            # One token per commit: botocore's retries of this call (after a read timeout or a
+            # 5xx whose transaction may have been applied) reuse it, and DynamoDB applies the
+            # transaction once. A new commit is a new request, so it gets a new token.
+            self.client.transact_write_items(TransactItems=self._items, ClientRequestToken=str(uuid.uuid4()))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise

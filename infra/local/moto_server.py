@@ -24,20 +24,27 @@ And one addition: moto's SES keeps only the HTML part of an e-mail that has both
 middleware keeps each ``SendEmail``'s text part by message id (:class:`SesTextTap`) for the
 local mailbox.
 
-And one moto bug is patched in this process when the server starts
-(:func:`keep_streams_across_rollbacks`): a cancelled DynamoDB transaction broke the table's stream
-for every reader.
+And moto's DynamoDB is patched in this process when the server starts (:func:`apply_moto_patches`;
+the integration tests apply the same patches to ``mock_aws``): transactions roll back from an undo
+log of the items they touched instead of copies of whole tables, honour ``ClientRequestToken``,
+and the table's stream drops what every reader has read (or what is 24 hours old).
+
+One fault can be injected for tests, off unless :data:`ENV_LOSE_TRANSACT_REPLY` is set: a
+transaction applied whose reply is lost (see :class:`SerialisingMiddleware`).
 """
 
 from __future__ import annotations
 
-import functools
+import copy
 import io
 import json
+import logging
+import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -47,13 +54,32 @@ from werkzeug.serving import make_server
 
 from infra.local.activity import Activity
 
-__all__ = ["SerialisedMotoServer", "SerialisingMiddleware", "SesTextTap", "keep_streams_across_rollbacks"]
+__all__ = [
+    "SerialisedMotoServer",
+    "SerialisingMiddleware",
+    "SesTextTap",
+    "UndoLog",
+    "apply_moto_patches",
+    "trim_stream",
+]
 
 WsgiEnviron = dict[str, Any]
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[WsgiEnviron, StartResponse], Iterable[bytes]]
 
+logger = logging.getLogger("oms.local.moto")
+
 _SQS_RECEIVE_TARGET = "AmazonSQS.ReceiveMessage"  # boto3 speaks SQS's JSON protocol
+_TRANSACT_WRITE_TARGET = "DynamoDB_20120810.TransactWriteItems"
+#: Fault knob (off unless set): the first ``TransactWriteItems`` whose request contains this text
+#: (and a ``ClientRequestToken``) is applied, then answered with a 500, as if its reply were lost.
+ENV_LOSE_TRANSACT_REPLY = "OMS_LOCAL_LOSE_TRANSACT_REPLY"
+_LOST_REPLY_BODY = json.dumps(
+    {
+        "__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+        "message": f"reply lost on purpose ({ENV_LOSE_TRANSACT_REPLY}); the transaction was applied",
+    }
+).encode()
 _LONG_POLL_STEP = 0.05  # seconds between the short receives that stand in for one long poll
 _SES_SCOPE = "/ses/aws4_request"  # SigV4 credential scope of an SES (v1, query protocol) request
 _MESSAGE_ID = re.compile(rb"<MessageId>([^<]+)</MessageId>")
@@ -89,7 +115,16 @@ class SesTextTap:
 
 
 class SerialisingMiddleware:
-    """WSGI middleware: runs each request to moto under one lock (see the module docstring)."""
+    """WSGI middleware: runs each request to moto under one lock (see the module docstring).
+
+    ``activity`` is signalled after each write that can make work for the event pump.
+
+    ``lose_transact_reply`` arms the fault knob :data:`ENV_LOSE_TRANSACT_REPLY`: the first
+    ``TransactWriteItems`` carrying a ``ClientRequestToken`` whose request contains that text is
+    applied by moto, and its client gets an ``InternalServerError`` (500) instead of the reply.
+    botocore retries a 500 with the same request, token included, which is what a read timeout
+    on a slow transaction leads to in AWS: the retry must not apply the transaction twice.
+    """
 
     def __init__(
         self,
@@ -97,16 +132,20 @@ class SerialisingMiddleware:
         lock: threading.RLock,
         tap: SesTextTap | None = None,
         activity: Activity | None = None,
+        lose_transact_reply: str | None = None,
     ) -> None:
         self._app = app
         self._lock = lock
         self._tap = tap
         self._activity = activity
+        self._lose_reply = lose_transact_reply.encode() if lose_transact_reply else None
 
     def __call__(self, environ: WsgiEnviron, start_response: StartResponse) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target == _SQS_RECEIVE_TARGET:
             status, headers, body = self._receive(environ)
+        elif target == _TRANSACT_WRITE_TARGET and self._lose_reply is not None:
+            status, headers, body = self._transact(environ)
         elif self._tap is not None and _SES_SCOPE in environ.get("HTTP_AUTHORIZATION", ""):
             status, headers, body = self._ses(environ)
         else:
@@ -155,6 +194,29 @@ class SerialisingMiddleware:
                 return status, headers, body
             time.sleep(_LONG_POLL_STEP)  # outside the lock: senders get their turn
 
+    def _transact(self, environ: WsgiEnviron) -> tuple[str, list[tuple[str, str]], bytes]:
+        raw = _read_body(environ)
+        _set_body(environ, raw)
+        marker = self._lose_reply
+        status, headers, body = self._call(environ)
+        if (
+            marker is None
+            or marker not in raw
+            or b"ClientRequestToken" not in raw
+            or not status.startswith("200")
+        ):
+            return status, headers, body
+        self._lose_reply = None  # once
+        logger.warning("%s: TransactWriteItems applied, its reply replaced by a 500", ENV_LOSE_TRANSACT_REPLY)
+        kept = [
+            (name, value) for name, value in headers if name.lower() not in {"content-length", "x-amz-crc32"}
+        ]
+        return (
+            "500 Internal Server Error",
+            [*kept, ("Content-Length", str(len(_LOST_REPLY_BODY)))],
+            _LOST_REPLY_BODY,
+        )
+
     def _ses(self, environ: WsgiEnviron) -> tuple[str, list[tuple[str, str]], bytes]:
         raw = _read_body(environ)
         _set_body(environ, raw)
@@ -188,46 +250,468 @@ def _has_messages(body: bytes) -> bool:
         return True  # not the JSON we expect: hand it to the client rather than loop on it
 
 
-def keep_streams_across_rollbacks() -> None:
-    """Make a cancelled ``TransactWriteItems`` leave the table's stream usable (moto 5.2.5 bug).
+# -- moto patches ---------------------------------------------------------------------------------
+#
+# Each patch below replaces or wraps one moto 5.2.5 function; tests/integration/test_moto_patches.py
+# pins the source of every function a patch replaces or relies on, so that upgrading moto fails a
+# test until the patch has been checked against the new version.
 
-    moto rolls a cancelled transaction back by replacing each table with a deep copy taken before
-    it, stream included. But every shard iterator handed out so far points at the *old* stream
-    object: its readers (the event pump's outbox relay) then see the records of the cancelled
-    writes, which never happened, and never see another record, because new writes go to the
-    copy. Under concurrent orders (a lost stock race cancels a transaction) the outbox stopped
-    and phantom ``order.placed`` events reached the receipt worker.
+#: DynamoDB keeps a ClientRequestToken for 10 minutes after the request that used it.
+CLIENT_TOKEN_WINDOW_SECONDS = 600.0
+#: DynamoDB Streams keeps a record for 24 hours.
+STREAM_RETENTION = timedelta(hours=24)
+#: A DynamoDB Streams shard iterator expires 15 minutes after it is issued.
+SHARD_ITERATOR_LIFETIME_SECONDS = 900.0
 
-    The fix keeps the stream object itself: after moto's rollback, each table gets its original
-    stream back with the cancelled writes' records cut off, which is what DynamoDB does (a
-    cancelled transaction writes nothing, to the table or its stream). Idempotent.
+
+def _now() -> float:
+    """The clock of the token window and of shard iterators (a test moves it)."""
+    return time.monotonic()
+
+
+def apply_moto_patches() -> None:
+    """Make moto's DynamoDB behave like DynamoDB where the service depends on it. Idempotent.
+
+    * :func:`_transact_write_items`: a transaction costs what it touches (an undo log instead of
+      moto's deep copy of every touched table, stream included, before each transaction).
+    * :func:`_transact_write_items_response`: ``ClientRequestToken`` makes a transaction
+      idempotent for 10 minutes, as in DynamoDB.
+    * :func:`_add_stream_record` and :func:`_get_records`: the stream keeps a record for 24 hours
+      or until every reader is past it, and shard iterators expire; moto keeps both for ever.
+    * :func:`_query`: a ``Query`` on the table reads the items of its partition key only (moto
+      sorted the whole table for each one).
+    * :func:`_new_model`: moto's models are no longer all kept for its dashboard (every stream
+      record, queue message, e-mail and shard iterator ever created, for ever).
+    * :class:`RecentReceiptHandles`: a queue remembers the receipt handles of the last 10,000
+      deleted messages, not of every message ever deleted.
+
+    The local stack applies them when its moto server starts; the integration tests' conftest
+    applies them for ``mock_aws``.
     """
+    from moto.core.common_models import BaseModel
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import StreamShard, Table
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+    from moto.sqs.models import Queue
 
-    original = DynamoDBBackend.transact_write_items
-    if getattr(original, "_keeps_streams", False):
+    if getattr(DynamoDBBackend.transact_write_items, "_oms_patched", False):
         return
+    _mark(_transact_write_items)
+    _ORIGINALS["DynamoDBBackend.transact_write_items"] = DynamoDBBackend.transact_write_items
+    _ORIGINALS["StreamShard.add"] = StreamShard.add
+    _ORIGINALS["DynamoHandler.transact_write_items"] = DynamoHandler.transact_write_items
+    _ORIGINALS["DynamoDBStreamsBackend.get_records"] = DynamoDBStreamsBackend.get_records
+    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    DynamoHandler.transact_write_items = _transact_write_items_response  # type: ignore[method-assign]
+    StreamShard.add = _add_stream_record  # type: ignore[method-assign]
+    DynamoDBStreamsBackend.get_records = _get_records  # type: ignore[method-assign]
+    _ORIGINALS["Table.all_items"] = Table.all_items
+    _ORIGINALS["Table.query"] = Table.query
+    Table.all_items = _all_items  # type: ignore[method-assign]
+    Table.query = _query  # type: ignore[method-assign]
+    _ORIGINALS["Queue.__init__"] = Queue.__init__
+    Queue.__init__ = _queue_init  # type: ignore[method-assign]
+    _ORIGINALS["BaseModel.__new__"] = BaseModel.__new__
+    BaseModel.__new__ = _new_model  # type: ignore[method-assign]
 
-    @functools.wraps(original)
-    def transact_write_items(self: Any, *args: Any, **kwargs: Any) -> Any:
-        streams = {
-            name: (table.stream_shard, len(table.stream_shard.items))
-            for name, table in self.tables.items()
-            if table.stream_shard is not None
-        }
-        try:
-            return original(self, *args, **kwargs)
-        except BaseException:
-            for name, (shard, length) in streams.items():
-                table = self.tables.get(name)
-                if table is not None and table.stream_shard is not shard:
-                    del shard.items[length:]
-                    shard.table = table  # the restored copy: later records describe it
-                    table.stream_shard = shard
-            raise
 
-    transact_write_items._keeps_streams = True  # type: ignore[attr-defined]
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+_ORIGINALS: dict[str, Callable[..., Any]] = {}
+
+
+def _mark(function: Callable[..., Any]) -> None:
+    function._oms_patched = True  # type: ignore[attr-defined]
+
+
+# -- transactions: an undo log instead of whole-table copies ------------------------------------
+
+
+class UndoLog:
+    """What one transaction changed, to put back if it does not commit.
+
+    For each item the transaction touches, the item as it was (a copy: moto updates items in
+    place) or ``None`` if it did not exist; for each table, its stream's end (a sequence number,
+    not a length, so that trimming old records meanwhile changes nothing). Restoring puts every
+    item back and cuts the stream where it ended: the table, its indexes (moto derives them from
+    the items) and its readers see nothing of the cancelled transaction, as in DynamoDB. It costs
+    O(touched items), whatever the size of the table.
+    """
+
+    def __init__(self) -> None:
+        self._items: list[tuple[Any, Any, Any, Any, bool]] = []
+        self._seen: set[tuple[int, Any, Any]] = set()
+        self._streams: dict[int, tuple[Any, Any, int]] = {}
+
+    def touch(self, table: Any, hash_key: Any, range_key: Any) -> None:
+        """Remember the item at this key (and the table's stream end) before it is changed."""
+        slot = (id(table), hash_key, range_key)
+        if slot in self._seen:
+            return
+        self._seen.add(slot)
+        had_bucket = hash_key in table.items  # a range table keeps a dict per hash key
+        previous = table.get_item(hash_key, range_key) if had_bucket else None
+        self._items.append((table, hash_key, range_key, copy.deepcopy(previous), had_bucket))
+        shard = table.stream_shard
+        if shard is not None and id(table) not in self._streams:
+            self._streams[id(table)] = (table, shard, shard.starting_sequence_number + len(shard.items))
+
+    def restore(self) -> None:
+        for table, hash_key, range_key, previous, had_bucket in reversed(self._items):
+            if table.has_range_key:
+                bucket = table.items[hash_key]
+                if previous is None:
+                    bucket.pop(range_key, None)
+                else:
+                    bucket[range_key] = previous
+                if not bucket and not had_bucket:
+                    del table.items[hash_key]
+            elif previous is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = previous
+        for table, shard, end in self._streams.values():
+            table.stream_shard = shard
+            del shard.items[max(end - shard.starting_sequence_number, 0) :]
+
+
+def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    """moto 5.2.5's ``DynamoDBBackend.transact_write_items`` with an :class:`UndoLog`.
+
+    The same checks, in the same order, with the same errors; what changes is the rollback:
+    moto deep-copied every table the transaction names before running it, so each transaction
+    cost O(table) in time and memory, and replaced the tables with the copies on failure. Here
+    each item is remembered just before it is touched, and put back on any failure (a condition
+    that does not hold, a validation error, an exception thrown midway).
+    """
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    undo = UndoLog()
+    target_items: set[tuple[str, str]] = set()
+
+    def check_unicity(table_name: str, key: dict[str, Any]) -> None:
+        item = (str(table_name), str(dict(sorted(key.items()))))
+        if item in target_items:
+            raise MultipleTransactionsException()
+        target_items.add(item)
+
+    errors: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+    try:
+        for item in transact_items:
+            original_item: dict[str, Any] | None = None
+            if len(list(item.keys())) > 1:
+                raise TransactWriteSingleOpException
+            try:
+                op_type, op = next(iter(item.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+                table_name = op["TableName"]
+                condition_expression = op.get("ConditionExpression")
+                expression_attribute_names = op.get("ExpressionAttributeNames")
+                expression_attribute_values = op.get("ExpressionAttributeValues")
+                return_values_on_condition_check_failure = op.get("ReturnValuesOnConditionCheckFailure")
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    table = self.get_table(table_name)
+                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = attrs[table.range_key_attr]
+                else:
+                    key = op["Key"]
+                check_unicity(table_name, key)
+                current = self.get_item(table_name, key)
+                if condition_expression is not None:
+                    condition_op = get_filter_expression(
+                        condition_expression, expression_attribute_names, expression_attribute_values
+                    )
+                    if not condition_op.expr(current):
+                        if return_values_on_condition_check_failure == "ALL_OLD" and current:
+                            original_item = current.to_json()["Attributes"]
+                        raise ConditionalCheckFailed(item=original_item)
+                if op_type != "ConditionCheck":
+                    table = self.get_table(table_name)
+                    undo.touch(table, *self.get_keys_value(table, key))
+                if op_type == "Put":
+                    self.put_item(
+                        table_name,
+                        op["Item"],
+                        condition_expression=condition_expression,
+                        expression_attribute_names=expression_attribute_names,
+                        expression_attribute_values=expression_attribute_values,
+                    )
+                elif op_type == "Delete":
+                    self.delete_item(
+                        table_name,
+                        key,
+                        condition_expression=condition_expression,
+                        expression_attribute_names=expression_attribute_names,
+                        expression_attribute_values=expression_attribute_values,
+                    )
+                elif op_type == "Update":
+                    self.update_item(
+                        table_name,
+                        key,
+                        update_expression=op["UpdateExpression"],
+                        condition_expression=condition_expression,
+                        expression_attribute_names=expression_attribute_names,
+                        expression_attribute_values=expression_attribute_values,
+                    )
+                errors.append((None, None, None))
+            except (MultipleTransactionsException, MockValidationException):
+                raise
+            except ConditionalCheckFailed as error:
+                errors.append(("ConditionalCheckFailed", str(error.message), original_item))
+            except Exception as error:
+                errors.append((type(error).__name__, str(error), original_item))
+        if any(code is not None for code, _, _ in errors):
+            raise TransactionCanceledException(errors)
+    except BaseException:
+        undo.restore()
+        raise
+
+
+# -- transactions: ClientRequestToken -------------------------------------------------------------
+
+
+def _mismatch_error() -> Exception:
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+
+    return DynamodbException(
+        ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
+        "The request uses the same client token as a previous, but non-identical request.",
+    )
+
+
+def _transact_write_items_response(self: Any) -> Any:
+    """``TransactWriteItems`` honouring ``ClientRequestToken`` as DynamoDB does.
+
+    A token is remembered for 10 minutes after the request that used it succeeded, with a
+    fingerprint of the request (everything but the token). The same token with the same request
+    meanwhile succeeds again without writing anything: a client that retries a call whose reply
+    it lost (a read timeout, a 5xx) does not apply its transaction twice. The same token with
+    another request is ``IdempotentParameterMismatchException``. A cancelled transaction leaves
+    no token behind: its retry runs again, and has nothing to undo. Tokens are kept on the
+    DynamoDB backend, so ``mock_aws`` forgets them with the tables.
+    """
+    original = _ORIGINALS["DynamoHandler.transact_write_items"]
+    token = self.body.get("ClientRequestToken")
+    if not token:
+        return original(self)
+    backend = self.dynamodb_backend
+    tokens: dict[str, tuple[float, str]] = backend.__dict__.setdefault("_oms_client_tokens", {})
+    now = _now()
+    while tokens:  # oldest first (insertion order): drop the expired ones
+        oldest = next(iter(tokens))
+        if tokens[oldest][0] > now:
+            break
+        del tokens[oldest]
+    fingerprint = json.dumps(
+        {k: v for k, v in self.body.items() if k != "ClientRequestToken"}, sort_keys=True
+    )
+    seen = tokens.get(token)
+    if seen is not None:
+        if seen[1] != fingerprint:
+            raise _mismatch_error()
+        from moto.core.responses import ActionResult
+
+        return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+    result = original(self)
+    tokens[token] = (now + CLIENT_TOKEN_WINDOW_SECONDS, fingerprint)
+    return result
+
+
+# -- streams: 24-hour retention, records no reader needs, iterators that expire --------------------
+
+
+def trim_stream(shard: Any, before_sequence: int) -> int:
+    """Drop the shard's records older than ``before_sequence``; returns how many were dropped.
+
+    Sequence numbers stay what they were: moto numbers a record ``starting_sequence_number +
+    its index``, so dropping the first ``n`` records moves ``starting_sequence_number`` on by
+    ``n`` (it is then the oldest record kept, what DescribeStream reports and ``TRIM_HORIZON``
+    starts from, as in DynamoDB).
+    """
+    drop = min(before_sequence - shard.starting_sequence_number, len(shard.items))
+    if drop <= 0:
+        return 0
+    del shard.items[:drop]
+    shard.starting_sequence_number += drop
+    return drop
+
+
+def _add_stream_record(self: Any, old: Any, new: Any) -> None:
+    """``StreamShard.add``, then the records older than :data:`STREAM_RETENTION` are dropped."""
+    _ORIGINALS["StreamShard.add"](self, old, new)
+    if not self.items:
+        return
+    cutoff = datetime.now(UTC).replace(tzinfo=None) - STREAM_RETENTION
+    expired = 0
+    for record in self.items:  # oldest first; usually stops at the first record
+        created = record.record["dynamodb"]["ApproximateCreationDateTime"]
+        if not isinstance(created, datetime) or created.replace(tzinfo=None) >= cutoff:
+            break
+        expired += 1
+    if expired:
+        trim_stream(self, self.starting_sequence_number + expired)
+
+
+def _get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
+    """``GetRecords``: iterators expire; records every reader is past are dropped.
+
+    moto keeps every shard iterator it ever issued (each ``GetRecords`` issues one, an idle
+    poller several a second) and every record for ever. Here:
+
+    * an iterator is good for 15 minutes and, unlike DynamoDB's, for one read: ``GetRecords``
+      hands out its successor and retires it. A retired or expired iterator gets
+      ``ExpiredIteratorException``, which readers handle by asking for a new one after the last
+      record they read (the event pump does). The backend then holds only the iterators not yet
+      used.
+    * once the records below every live iterator's position have been read, nobody can ask for
+      them again (a new iterator starts at ``TRIM_HORIZON``, ``LATEST`` or a sequence number
+      from a record already read), so they are dropped; DynamoDB would keep them for 24 hours.
+      With no reader at all, only the 24-hour retention applies.
+    """
+    iterators: dict[str, Any] = self.shard_iterators
+    now = _now()
+    for arn in [
+        arn for arn, it in iterators.items() if _issued_at(it) + SHARD_ITERATOR_LIFETIME_SECONDS <= now
+    ]:
+        del iterators[arn]
+    iterator = iterators.pop(iterator_arn, None)
+    if iterator is None:
+        raise _expired_iterator_error()
+    shard = iterator.stream_shard
+    if iterator.sequence_number < shard.starting_sequence_number:
+        raise _trimmed_error()
+    result: dict[str, Any] = iterator.get(limit)  # registers its successor in ``iterators``
+    _issued_at(iterators[result["NextShardIterator"]])
+    positions = [it.sequence_number for it in iterators.values() if it.stream_shard is shard]
+    if positions:
+        trim_stream(shard, min(positions))
+    return result
+
+
+def _issued_at(iterator: Any) -> float:
+    issued: float | None = iterator.__dict__.get("_oms_issued_at")
+    if issued is None:
+        issued = iterator.__dict__["_oms_issued_at"] = _now()
+    return issued
+
+
+def _expired_iterator_error() -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    return JsonRESTError("ExpiredIteratorException", "Iterator expired or already used; get a new one.")
+
+
+def _trimmed_error() -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    return JsonRESTError("TrimmedDataAccessException", "The requested records were trimmed from the stream.")
+
+
+# -- queries on the table: the partition, not the whole table ------------------------------------
+
+_QUERY_SCOPE = threading.local()
+
+
+def _all_items(self: Any) -> list[Any]:
+    """``Table.all_items``, or only the items :func:`_query` narrowed it to in this thread."""
+    scope = getattr(_QUERY_SCOPE, "items", None)
+    if scope is not None and scope[0] is self:
+        return list(scope[1])
+    items: list[Any] = _ORIGINALS["Table.all_items"](self)
+    return items
+
+
+def _query(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """``Table.query``; on the table itself (no index), moto looks at that partition only.
+
+    moto answers every ``Query`` from ``all_items()``, the whole table sorted, then keeps the
+    items with the partition key asked for: each read cost O(n log n) in the table's size
+    (a second at 20,000 items). Those items are exactly one entry of ``Table.items``, so the
+    query runs on that entry alone; the rest of moto's query (key conditions, sorting, paging,
+    filters) is unchanged. A query on a secondary index still reads the whole table.
+    """
+    original = _ORIGINALS["Table.query"]
+    hash_key = args[0] if args else kwargs.get("hash_key")
+    index_name = args[7] if len(args) > 7 else kwargs.get("index_name")
+    if index_name or hash_key is None:
+        return original(self, *args, **kwargs)
+    bucket = self.items.get(hash_key)  # .get: moto's defaultdict would add an empty partition
+    if bucket is None:
+        partition: list[Any] = []
+    elif self.range_key_attr:
+        partition = list(bucket.values())
+    else:
+        partition = [bucket]
+    outer = getattr(_QUERY_SCOPE, "items", None)
+    _QUERY_SCOPE.items = (self, partition)
+    try:
+        return original(self, *args, **kwargs)
+    finally:
+        _QUERY_SCOPE.items = outer
+
+
+# -- what moto keeps of every request ------------------------------------------------------------
+
+#: Receipt handles of deleted messages a queue remembers (deleting one again is not an error).
+DELETED_RECEIPTS_KEPT = 10_000
+
+
+def _new_model(cls: type, *args: Any, **kwargs: Any) -> Any:
+    """``BaseModel.__new__`` without the bookkeeping for moto's dashboard (except S3's).
+
+    moto appends every instance of every model to ``cls.instances_tracked``, for its web
+    dashboard, and only a reset empties those lists: every stream record, queue message, e-mail
+    and shard iterator the local stack ever created stayed in memory. The local stack does not
+    serve the dashboard. S3 still tracks its keys and uploads: its reset closes their buffers.
+    """
+    from moto.core.common_models import BaseModel
+
+    instance = super(BaseModel, cls).__new__(cls)  # what moto's own __new__ does, minus the list
+    if cls.__module__.startswith("moto.s3."):
+        cls.instances_tracked.append(instance)  # type: ignore[attr-defined]
+    return instance
+
+
+class RecentReceiptHandles:
+    """The set of deleted messages' receipt handles a queue checks, bounded to the newest ones.
+
+    moto keeps every receipt handle of every deleted message, so that deleting a message twice
+    is not an error; only the last :data:`DELETED_RECEIPTS_KEPT` are kept here (in SQS a receipt
+    handle is only good until its message becomes visible again anyway).
+    """
+
+    def __init__(self, limit: int = DELETED_RECEIPTS_KEPT) -> None:
+        self._handles: dict[str, None] = {}
+        self._limit = limit
+
+    def __contains__(self, handle: object) -> bool:
+        return handle in self._handles
+
+    def __len__(self) -> int:
+        return len(self._handles)
+
+    def update(self, handles: Iterable[str]) -> None:
+        for handle in handles:
+            self._handles[handle] = None
+        while len(self._handles) > self._limit:
+            del self._handles[next(iter(self._handles))]
+
+
+def _queue_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _ORIGINALS["Queue.__init__"](self, *args, **kwargs)
+    self.deleted_messages = RecentReceiptHandles()
 
 
 class _QuietRequestHandler(MotoRequestHandler):
@@ -244,8 +728,11 @@ class SerialisedMotoServer(ThreadedMotoServer):
     request handler); it also reports a failure to bind instead of leaving ``start()`` waiting.
     """
 
-    def __init__(self, ip_address: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, ip_address: str = "127.0.0.1", port: int = 0, lose_transact_reply: str | None = None
+    ) -> None:
         super().__init__(ip_address=ip_address, port=port, verbose=False)
+        self.lose_transact_reply = lose_transact_reply or os.environ.get(ENV_LOSE_TRANSACT_REPLY) or None
         self.lock = threading.RLock()
         self.ses_text = SesTextTap()
         #: Signalled after each write that can make work for the event pump.
@@ -254,7 +741,11 @@ class SerialisedMotoServer(ThreadedMotoServer):
 
     def _server_entry(self) -> None:
         app = SerialisingMiddleware(
-            DomainDispatcherApplication(create_backend_app), self.lock, self.ses_text, self.activity
+            DomainDispatcherApplication(create_backend_app),
+            self.lock,
+            self.ses_text,
+            activity=self.activity,
+            lose_transact_reply=self.lose_transact_reply,
         )
         try:
             self._server = make_server(
@@ -268,7 +759,7 @@ class SerialisedMotoServer(ThreadedMotoServer):
         self._server.serve_forever()
 
     def start(self) -> None:
-        keep_streams_across_rollbacks()
+        apply_moto_patches()
         super().start()
         if self._startup_error is not None:
             error, self._startup_error = self._startup_error, None

@@ -92,9 +92,6 @@ class BackendObserver:
         self.outbox = outbox
         self._topic_arns = list(topic_arns)
         self._interval = interval
-        self._mail_seen = 0
-        self._topic_seen = dict.fromkeys(self._topic_arns, 0)
-        self._sms_seen = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -119,22 +116,25 @@ class BackendObserver:
                 mail_log.exception("reading moto's SES/SNS backends failed")
 
     def poll(self) -> None:
-        """Write and log whatever was sent since the last poll."""
+        """Write and log whatever was sent since the last poll, and take it out of moto.
+
+        moto keeps every e-mail, topic message and SMS for ever; once written to the mailbox or
+        the log they are dropped, so that the stack's memory does not grow with every order.
+        """
         with self._server.lock:
             ses = ses_backends[self._account_id][self._region]
-            mails = list(ses.sent_messages[self._mail_seen :])
-            self._mail_seen += len(mails)
+            mails = list(ses.sent_messages)
+            del ses.sent_messages[:]
             sns = sns_backends[self._account_id][self._region]
             notes: list[tuple[str, Any]] = []
             for arn in self._topic_arns:
                 topic = sns.topics.get(arn)
                 if topic is None:
                     continue
-                new = topic.sent_notifications[self._topic_seen[arn] :]
-                self._topic_seen[arn] += len(new)
-                notes += [(topic.name, note) for note in new]
-            sms = list(sns.sms_messages.items())[self._sms_seen :]
-            self._sms_seen += len(sms)
+                notes += [(topic.name, note) for note in topic.sent_notifications]
+                del topic.sent_notifications[:]
+            sms = list(sns.sms_messages.items())
+            sns.sms_messages.clear()
         for mail in mails:
             self._write_mail(mail)
         for topic_name, note in notes:

@@ -39,6 +39,9 @@ STOP_TIMEOUT = 60.0  # a stack that served many orders takes a while to let go o
 CLOCK_SPEED = 300
 VISIBILITY_TIMEOUT = 0.2
 HTTP_TIMEOUT = 10.0
+#: The fault knob OMS_LOCAL_LOSE_TRANSACT_REPLY: the first transaction whose request contains this
+#: text is applied and its reply lost (tests/e2e/test_local_dynamodb.py places such an order).
+LOST_REPLY_MARKER = "lost-reply@e2e.example"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -192,6 +195,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
             "OMS_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
             # The app caches API key lookups for 60 s; the keys test sees a revocation at once.
             "OMS_API_KEY_CACHE_SECONDS": "0",
+            "OMS_LOCAL_LOSE_TRANSACT_REPLY": LOST_REPLY_MARKER,
         }
     )
     process = subprocess.Popen(

@@ -45,7 +45,7 @@ def test_twelve_concurrent_buyers_of_three_candles_never_oversell(local_stack: R
     assert warehouses == ["wh-east", "wh-east", "wh-west"]
 
     # Lost races cancel DynamoDB transactions; the outbox stream must carry on regardless
-    # (infra/local/moto_server.py, keep_streams_across_rollbacks): every sale is confirmed.
+    # (infra/local/moto_server.py, UndoLog): every sale is confirmed.
     def all_confirmed() -> bool:
         return all(
             stack.get(f"/v1/orders/{order['id']}", key).json()["status"] == "confirmed" for order in accepted

@@ -46,13 +46,13 @@ from chalicelib.adapters.secrets import SecretStore  # noqa: E402
 from chalicelib.bootstrap import reset_services  # noqa: E402
 from chalicelib.domain.auth import Role  # noqa: E402
 from chalicelib.domain.models import Box, Channel, Product, Warehouse  # noqa: E402
-from infra.local.moto_server import keep_streams_across_rollbacks  # noqa: E402
+from infra.local.moto_server import apply_moto_patches  # noqa: E402
 from infra.local.pump import EventPump  # noqa: E402
 from infra.stack import app_environment, deploy_stack  # noqa: E402
 
-# moto 5.2.5 loses a table's stream when a transaction is cancelled (a lost stock race does that);
-# the same patch the local stack uses keeps it, as DynamoDB does.
-keep_streams_across_rollbacks()
+# The local stack's moto patches (transactions with an undo log and client tokens, bounded
+# streams): the tests run against the DynamoDB the local stack serves.
+apply_moto_patches()
 
 WAREHOUSES = [
     Warehouse(
