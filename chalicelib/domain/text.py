@@ -30,8 +30,7 @@ from pydantic_core import CoreSchema
 #: overrides and isolates; U+2028/U+2029 (line and paragraph separators break JSON-in-HTML and
 #: log lines).
 _NEVER = (
-    "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f"
-    "\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
+    "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
 )
 _LINE_BREAKS = "\\u0009\\u000a\\u000d"
 
