@@ -41,6 +41,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
+from infra.local.meter import wrap_if_enabled
+
 __all__ = ["SerialisedMotoServer", "SerialisingMiddleware", "SesTextTap", "keep_streams_across_rollbacks"]
 
 WsgiEnviron = dict[str, Any]
@@ -225,7 +227,9 @@ class SerialisedMotoServer(ThreadedMotoServer):
         self._startup_error: BaseException | None = None
 
     def _server_entry(self) -> None:
-        app = SerialisingMiddleware(DomainDispatcherApplication(create_backend_app), self.lock, self.ses_text)
+        # The meter (OMS_METER=1, for the benchmark) runs inside the lock: it sizes items around a write.
+        backend_app = wrap_if_enabled(DomainDispatcherApplication(create_backend_app))
+        app = SerialisingMiddleware(backend_app, self.lock, self.ses_text)
         try:
             self._server = make_server(
                 self._ip_address, self._port, app, threaded=True, request_handler=_QuietRequestHandler
