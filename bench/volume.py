@@ -42,7 +42,7 @@ CONFIRM_SAMPLES = 20
 RAW_SAMPLES = 50
 WINDOW = 100  # placements in each end of the flatness ratio
 IDLE_SECONDS = 10.0
-DRAIN_LIMIT = 300.0
+DRAIN_LIMIT = 180.0
 
 
 def _dynamodb(endpoint: str, region: str) -> Any:
