@@ -88,8 +88,12 @@ def main() -> None:
     print("cold import of the app ...", flush=True)
     import_figures = imports.run()
     print(f"an order's journey x{args.journeys} (local stack with the request meter) ...", flush=True)
-    journey = run_journey(args.journeys)
-    if args.save_baseline:
+    try:
+        journey: dict[str, Any] | None = run_journey(args.journeys)
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
+        print(f"the journey failed: {error}", flush=True)
+        journey = None
+    if args.save_baseline and journey is not None:
         BASELINE.parent.mkdir(exist_ok=True)
         BASELINE.write_text(json.dumps(journey, indent=1) + "\n", encoding="utf-8")
     before = json.loads(BASELINE.read_text(encoding="utf-8")) if BASELINE.exists() else None

@@ -260,6 +260,15 @@ def render(
             f"### An order's journey, step by step ({journey['orders']} orders, one at a time; per order)",
             "",
             *steps_table(steps, before),
+            *(
+                [
+                    "",
+                    f"Requests repeated after a retryable 409 (counted above like any other): "
+                    f"{journey['retried']}.",
+                ]
+                if journey.get("retried")
+                else []
+            ),
             "",
             "### Where every dollar goes (per million orders, API Gateway REST API)",
             "",
