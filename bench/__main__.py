@@ -73,6 +73,13 @@ def main() -> None:
     parser.add_argument("--skip-volume", action="store_true", help="leave out the volume run")
     parser.add_argument("--with-tests", action="store_true", help="also time the whole test suite (-n 2)")
     parser.add_argument("--save-baseline", action="store_true", help="keep this journey as the 'before'")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="a JSON of earlier results (packing, imports, journey, volume): parts found there are not "
+        "run again, and every part of this run is saved back to it",
+    )
+    parser.add_argument("--skip-journey", action="store_true", help="leave out the journey")
     args = parser.parse_args()
     stop_on_sigterm()
     if args.quick:
@@ -83,24 +90,34 @@ def main() -> None:
         )
 
     print("OMS benchmarks: measured, never asserted\n", flush=True)
-    print("packing advice ...", flush=True)
-    packing_rows = packing.run()
-    print("cold import of the app ...", flush=True)
-    import_figures = imports.run()
-    print(f"an order's journey x{args.journeys} (local stack with the request meter) ...", flush=True)
-    try:
-        journey: dict[str, Any] | None = run_journey(args.journeys)
-    except (RuntimeError, subprocess.TimeoutExpired) as error:
-        print(f"the journey failed: {error}", flush=True)
-        journey = None
+    saved: dict[str, Any] = {}
+    if args.reuse is not None and args.reuse.exists():
+        saved = json.loads(args.reuse.read_text(encoding="utf-8"))
+    if "packing" not in saved:
+        print("packing advice ...", flush=True)
+        saved["packing"] = packing.run()
+    if "imports" not in saved:
+        print("cold import of the app ...", flush=True)
+        saved["imports"] = imports.run()
+    if "journey" not in saved and not args.skip_journey:
+        print(f"an order's journey x{args.journeys} (local stack with the request meter) ...", flush=True)
+        try:
+            saved["journey"] = run_journey(args.journeys)
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            print(f"the journey failed: {error}", flush=True)
+    journey = saved.get("journey")
     if args.save_baseline and journey is not None:
         BASELINE.parent.mkdir(exist_ok=True)
         BASELINE.write_text(json.dumps(journey, indent=1) + "\n", encoding="utf-8")
     before = json.loads(BASELINE.read_text(encoding="utf-8")) if BASELINE.exists() else None
-    volume_figures = None
-    if not args.skip_volume:
+    if "volume" not in saved and not args.skip_volume:
         print(f"the local stack at volume: up to {args.orders} orders, {args.budget:.0f} s ...", flush=True)
-        volume_figures = volume.summary(volume.run(args.orders, args.budget, args.config))
+        saved["volume"] = volume.summary(volume.run(args.orders, args.budget, args.config))
+    if args.reuse is not None:
+        args.reuse.write_text(json.dumps(saved), encoding="utf-8")
+    volume_figures = saved.get("volume")
+    packing_rows = saved["packing"]
+    import_figures = saved["imports"]
     tests_after = run_tests() if args.with_tests else None
 
     section = report.render(

@@ -109,10 +109,10 @@ class Meter:
         self._url = endpoint_url + "/_oms/meter"
 
     def peek(self) -> dict[str, Any]:
-        return self._session.get(self._url, timeout=10).json()  # type: ignore[no-any-return]
+        return self._session.get(self._url, timeout=120).json()  # type: ignore[no-any-return]
 
     def take(self) -> dict[str, Any]:
-        return self._session.delete(self._url, timeout=10).json()  # type: ignore[no-any-return]
+        return self._session.delete(self._url, timeout=120).json()  # type: ignore[no-any-return]
 
 
 def _work(counts: dict[str, Any]) -> int:
