@@ -24,6 +24,7 @@ help:
 	@echo "make test       run the whole test suite"
 	@echo "make lint       ruff check, ruff format --check, mypy (domain + service)"
 	@echo "make package    chalice package STAGE=$(STAGE) into $(OUT)/ merged with infra/template.yaml"
+	@echo "                (HTTP_API=1: an API Gateway HTTP API instead of the REST API; docs/performance.md)"
 	@echo "make cfn-lint   cfn-lint the infra template and the packaged template"
 	@echo "make run        the local stack (moto + app + event pump), no AWS account needed"
 	@echo "make bench      benchmarks"
@@ -55,7 +56,7 @@ lint: venv
 package: venv
 	rm -rf $(OUT)
 	$(VENV)/bin/chalice package --stage $(STAGE) $(OUT)/
-	$(PY) -m infra.build_merge --stage $(STAGE) $(OUT)/sam.json
+	$(PY) -m infra.build_merge --stage $(STAGE) $(if $(HTTP_API),--http-api) $(OUT)/sam.json
 
 cfn-lint: package
 	$(VENV)/bin/cfn-lint infra/template.yaml $(OUT)/sam.json

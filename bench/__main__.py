@@ -1,143 +1,138 @@
-"""Benchmarks (``make bench``): how long the hot paths take, measured, never asserted.
+"""Benchmarks (``make bench``): ratios measured in one run, printed and written to docs/performance.md.
 
-- packing: the 3D box recommendation for small, typical and large fulfillments;
-- sourcing: the warehouse plan for an order of many SKUs across many warehouses;
-- placement: ``POST /v1/orders`` through the app against the infra stack in moto
-  (moto's speed dominates: read it as the service's own overhead plus an
-  in-memory DynamoDB, not as AWS latency);
-- memory: the peak Python heap of placing those orders (tracemalloc).
+1. packing advice at 3, 12, 50, 200 and 1,000 units (:mod:`bench.packing`);
+2. the cold ``import app`` against a bare Chalice + boto3 app (:mod:`bench.imports`);
+3. an order's journey, place to delivered e-mail, with the AWS calls, DynamoDB units and
+   list-price cost of each step (:mod:`bench.journey`, in a child process that runs the local stack
+   with its request meter on; :mod:`bench.breakdown`, :mod:`bench.cost`);
+4. the local stack at volume, in its own process (``python -m infra.local``): placement against a
+   raw transaction, placed -> confirmed, flatness, memory, idle CPU (:mod:`bench.volume`).
 
-Each figure is the median and the 95th percentile of repeated runs, printed as a table.
+Every figure is measured, never asserted. The run stops by itself: the volume part places orders
+until ``--orders`` or until ``--budget`` seconds have passed, and says which. ``--quick`` is a
+short run (200 orders, 2 journeys) for trying things out; it does not write the doc unless
+``--write`` is given.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
-import random
-import statistics
+import subprocess
+import sys
 import time
-import tracemalloc
-from collections.abc import Callable
-from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
-os.environ.update(
-    {
-        "OMS_STAGE": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-    }
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from bench import imports, packing, report, volume
+from bench.common import ROOT, clean_environment, stop_on_sigterm
+from bench.journey import MARKER
+
+BASELINE = Path(__file__).with_name("baseline") / "journey-before.json"
 
 
-def measure(name: str, run: Callable[[], object], repeat: int) -> None:
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, int(len(samples) * 0.95))]
-    print(f"{name:<52} median {statistics.median(samples):8.2f} ms   p95 {p95:8.2f} ms   (n={repeat})")
+def run_journey(orders: int) -> dict[str, Any]:
+    """bench.journey in a child process (it hosts a local stack in process) and its JSON result."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.journey", "--orders", str(orders)],
+        cwd=ROOT,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    for line in reversed(completed.stdout.splitlines()):
+        if line.startswith(MARKER):
+            return json.loads(line[len(MARKER) :])  # type: ignore[no-any-return]
+    raise RuntimeError(
+        f"bench.journey ended with {completed.returncode} and no result:\n{completed.stderr[-3000:]}"
+    )
 
 
-def bench_packing() -> None:
-    from chalicelib.domain.packing import BoxSpec, ItemSpec, recommend_packing
-
-    rng = random.Random(7)
-    boxes = [
-        BoxSpec(
-            code=f"B{n}",
-            inner_length_mm=150 + 60 * n,
-            inner_width_mm=120 + 40 * n,
-            inner_height_mm=80 + 30 * n,
-            max_weight_grams=2000 + 2500 * n,
-            cost=Decimal("0.40") + n,
-        )
-        for n in range(12)
-    ]
-
-    def items(units: int) -> list[ItemSpec]:
-        return [
-            ItemSpec(
-                sku=f"SKU-{n}",
-                length_mm=rng.randint(20, 300),
-                width_mm=rng.randint(20, 200),
-                height_mm=rng.randint(10, 120),
-                weight_grams=rng.randint(50, 2000),
-                quantity=1,
-            )
-            for n in range(units)
-        ]
-
-    for units in (3, 12, 50):
-        orders = [items(units) for _ in range(20)]
-        it = iter(orders * 5)
-        measure(f"packing: {units} units, 12 boxes", lambda it=it: recommend_packing(next(it), boxes), 100)
-
-
-def bench_sourcing() -> None:
-    from chalicelib.domain.models import Warehouse
-    from chalicelib.domain.sourcing import plan_sourcing
-
-    rng = random.Random(3)
-    warehouses = [
-        Warehouse(id=f"wh-{n}", name=f"W{n}", priority=n, timezone="UTC", country="US") for n in range(8)
-    ]
-    demand = {f"SKU-{n}": rng.randint(1, 5) for n in range(80)}
-    available = {(w.id, sku): rng.randint(0, 6) for w in warehouses for sku in demand}
-    measure("sourcing: 80 SKUs, 8 warehouses", lambda: plan_sourcing(demand, warehouses, available), 200)
-
-
-def bench_placement() -> None:
-    import boto3
-    from chalice.test import Client
-    from moto import mock_aws
-
-    from tests.integration.conftest import STOCK, Stack, order_body, seed
-
-    with mock_aws():
-        from app import app
-        from chalicelib.bootstrap import reset_services
-        from infra.stack import app_environment, deploy_stack
-
-        outputs = deploy_stack(boto3.client("cloudformation", region_name="us-east-1"), "bench")
-        env = app_environment(outputs, "bench")
-        os.environ.update(env)
-        reset_services()
-        stack = Stack(outputs=outputs, table=outputs["TableName"], env=env)
-        seed(stack, extra_skus={f"BENCH-{n}": {"wh-east": 10**6, "wh-west": 10**6} for n in range(20)})
-        del STOCK  # only the seed's catalogue is used
-        counter = iter(range(10**6))
-        headers = {"Content-Type": "application/json", "x-api-key": stack.keys["web"]}
-        with Client(app, stage_name="bench") as client:
-
-            def place() -> None:
-                n = next(counter)
-                lines = [
-                    {"sku": f"BENCH-{(n + k) % 20}", "quantity": 1, "unit_price": "9.99"} for k in range(3)
-                ]
-                response = client.http.post(
-                    "/v1/orders", headers=headers, body=json.dumps(order_body(f"B-{n}", lines=lines))
-                )
-                assert response.status_code == 201, response.body
-
-            measure("placement: POST /v1/orders, 3 lines (moto)", place, 200)
-            tracemalloc.start()
-            for _ in range(50):
-                place()
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-            print(f"{'placement: peak Python heap over 50 orders':<52} {peak / 2**20:8.2f} MiB")
+def run_tests() -> str:
+    started = time.monotonic()
+    completed = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "pytest"), "-n", "2", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.monotonic() - started
+    summary = completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else "no output"
+    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s ({summary})"
 
 
 def main() -> None:
-    print("OMS benchmarks (lower is better)\n")
-    bench_packing()
-    bench_sourcing()
-    bench_placement()
+    parser = argparse.ArgumentParser(description="OMS benchmarks")
+    parser.add_argument("--orders", type=int, default=2000, help="placements in the volume run (2000)")
+    parser.add_argument("--budget", type=float, default=480.0, help="seconds of placing at most (480)")
+    parser.add_argument("--journeys", type=int, default=5, help="orders walked place -> delivered (5)")
+    parser.add_argument("--config", type=Path, help="local.json of a running stack for the volume run")
+    parser.add_argument("--quick", action="store_true", help="200 orders, 2 journeys, no doc unless --write")
+    parser.add_argument("--write", action="store_true", help="write docs/performance.md even with --quick")
+    parser.add_argument("--skip-volume", action="store_true", help="leave out the volume run")
+    parser.add_argument("--with-tests", action="store_true", help="also time the whole test suite (-n 2)")
+    parser.add_argument("--save-baseline", action="store_true", help="keep this journey as the 'before'")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="a JSON of earlier results (packing, imports, journey, volume): parts found there are not "
+        "run again, and every part of this run is saved back to it",
+    )
+    parser.add_argument("--skip-journey", action="store_true", help="leave out the journey")
+    args = parser.parse_args()
+    stop_on_sigterm()
+    if args.quick:
+        args.orders, args.journeys, args.budget = (
+            min(args.orders, 200),
+            min(args.journeys, 2),
+            min(args.budget, 120),
+        )
+
+    print("OMS benchmarks: measured, never asserted\n", flush=True)
+    saved: dict[str, Any] = {}
+    if args.reuse is not None and args.reuse.exists():
+        saved = json.loads(args.reuse.read_text(encoding="utf-8"))
+    if "packing" not in saved:
+        print("packing advice ...", flush=True)
+        saved["packing"] = packing.run()
+    if "imports" not in saved:
+        print("cold import of the app ...", flush=True)
+        saved["imports"] = imports.run()
+    if "journey" not in saved and not args.skip_journey:
+        print(f"an order's journey x{args.journeys} (local stack with the request meter) ...", flush=True)
+        try:
+            saved["journey"] = run_journey(args.journeys)
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            print(f"the journey failed: {error}", flush=True)
+    journey = saved.get("journey")
+    if args.save_baseline and journey is not None:
+        BASELINE.parent.mkdir(exist_ok=True)
+        BASELINE.write_text(json.dumps(journey, indent=1) + "\n", encoding="utf-8")
+    before = json.loads(BASELINE.read_text(encoding="utf-8")) if BASELINE.exists() else None
+    if "volume" not in saved and not args.skip_volume:
+        print(f"the local stack at volume: up to {args.orders} orders, {args.budget:.0f} s ...", flush=True)
+        saved["volume"] = volume.summary(volume.run(args.orders, args.budget, args.config))
+    if args.reuse is not None:
+        args.reuse.write_text(json.dumps(saved), encoding="utf-8")
+    volume_figures = saved.get("volume")
+    packing_rows = saved["packing"]
+    import_figures = saved["imports"]
+    tests_after = run_tests() if args.with_tests else None
+
+    section = report.render(
+        volume=volume_figures,
+        journey=journey,
+        journey_before=before,
+        packing=packing_rows,
+        imports=import_figures,
+        tests_after=tests_after,
+    )
+    print()
+    print(section)
+    if not args.quick or args.write:
+        report.write(section)
+        print(f"\nwritten to {report.DOC.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -75,6 +75,19 @@ def deserialize(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
+def stored_doc(model: Order | Fulfillment) -> dict[str, Any]:
+    """The ``doc`` of an order or fulfillment item: the model without the fields at their defaults.
+
+    Why: DynamoDB bills a write per started KiB of the item, twice inside a transaction, and these
+    two items are rewritten by nearly every transaction of an order's life. Their empty fields
+    (``null`` timestamps, empty lists) made a typical order item just over 1 KiB, so each write cost
+    twice what it needed (docs/performance.md). Reading back is unchanged: ``model_validate``
+    restores every left-out field to its default, and every default of these models is ``None``, a
+    constant or an empty container (tests/unit/test_stored_documents.py pins this).
+    """
+    return model.model_dump(mode="json", exclude_defaults=True)
+
+
 def _order_item(order: Order) -> dict[str, Any]:
     created = format_timestamp(order.created_at)
     return {
@@ -86,7 +99,7 @@ def _order_item(order: Order) -> dict[str, Any]:
         "channel_id": order.channel_id,
         "created_at": created,
         **k.order_index_keys(order.id, order.channel_id, order.status.value, created),
-        "doc": order.model_dump(mode="json"),
+        "doc": stored_doc(order),
     }
 
 
@@ -107,7 +120,7 @@ def _fulfillment_item(fulfillment: Fulfillment) -> dict[str, Any]:
             sku=fulfillment.lines[0].sku if fulfillment.lines else "",
             created_at=format_timestamp(fulfillment.created_at),
         ),
-        "doc": fulfillment.model_dump(mode="json"),
+        "doc": stored_doc(fulfillment),
     }
 
 
@@ -425,6 +438,14 @@ class DynamoUnitOfWork(DynamoReader):
         super().__init__(client, table_name)
         self._items: list[dict[str, Any]] = []
         self._tags: list[tuple[str, ...]] = []
+        self._boxes: dict[str, list[Box]] = {}
+
+    def get_boxes(self, warehouse_id: str) -> list[Box]:
+        """A warehouse's box catalogue, read once per unit of work: packing checks the boxes
+        named and recomputes the advice, which reads the same catalogue again."""
+        if warehouse_id not in self._boxes:
+            self._boxes[warehouse_id] = super().get_boxes(warehouse_id)
+        return list(self._boxes[warehouse_id])
 
     def _stage(self, operation: dict[str, Any], tag: tuple[str, ...]) -> None:
         self._items.append(operation)

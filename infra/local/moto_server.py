@@ -53,6 +53,7 @@ from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 from infra.local.activity import Activity
+from infra.local.meter import wrap_if_enabled
 
 __all__ = [
     "SerialisedMotoServer",
@@ -740,8 +741,10 @@ class SerialisedMotoServer(ThreadedMotoServer):
         self._startup_error: BaseException | None = None
 
     def _server_entry(self) -> None:
+        # The meter (OMS_METER=1, for the benchmark) runs inside the lock: it sizes items around a write.
+        backend_app = wrap_if_enabled(DomainDispatcherApplication(create_backend_app))
         app = SerialisingMiddleware(
-            DomainDispatcherApplication(create_backend_app),
+            backend_app,
             self.lock,
             self.ses_text,
             activity=self.activity,

@@ -327,3 +327,29 @@ def test_work_past_its_promise_is_reported_once(
             source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
         ),
     ).payload == {"breached": []}
+
+
+def test_packing_reads_the_warehouses_box_catalogue_once(
+    client: Client, stack: Stack, pump: EventPump
+) -> None:
+    from chalicelib.adapters.aws import client as aws_client
+
+    order = place(client, stack, order_body(lines=[{"sku": "POSTER", "quantity": 1, "unit_price": "5.00"}]))
+    pump.run_until_idle(timeout=20)
+    work = order_of(client, stack, order["id"])["fulfillments"][0]
+    ok(step(client, stack, work, "pick", pick_all(work)))
+    catalogue_reads: list[str] = []
+
+    def on_query(params: dict[str, Any], **_: Any) -> None:
+        pk = params.get("ExpressionAttributeValues", {}).get(":pk", {}).get("S", "")
+        if pk.startswith("BOXES#"):
+            catalogue_reads.append(pk)
+
+    events = aws_client("dynamodb").meta.events
+    events.register("provide-client-params.dynamodb.Query", on_query)
+    try:
+        # The boxes named are checked against the catalogue and the advice is recomputed from it.
+        ok(step(client, stack, work, "pack", {"packages": [{"box": "S", "weight_grams": 400}]}))
+    finally:
+        events.unregister("provide-client-params.dynamodb.Query", on_query)
+    assert catalogue_reads == [f"BOXES#{work['warehouse_id']}"]

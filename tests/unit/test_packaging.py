@@ -25,6 +25,7 @@ from infra.build_merge import (
     check_packaged,
     load_template,
     merge_packaged,
+    use_http_api,
 )
 from infra.stack import APP_ENV_FROM_OUTPUT
 
@@ -261,3 +262,30 @@ def test_schedules_need_no_wiring_and_pass_the_check() -> None:
         "SlaSweeperEvent": {"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutes)"}}
     }
     assert check_packaged(merged) == []
+
+
+# --- the HTTP API option (build_merge --http-api) -------------------------------------------------
+
+
+def test_the_http_api_serves_every_route_and_method_of_the_packaged_rest_api(sam: dict[str, Any]) -> None:
+    rest = sam["Resources"]["RestAPI"]["Properties"]
+    converted = use_http_api(sam)["Resources"]["RestAPI"]
+
+    assert converted["Type"] == "AWS::Serverless::HttpApi"
+    assert converted["Properties"]["StageName"] == rest["StageName"]  # same URLs, same EndpointURL output
+    routes = converted["Properties"]["DefinitionBody"]["paths"]
+    assert {(p, m) for p, ms in routes.items() for m in ms} == {
+        (p, m) for p, ms in rest["DefinitionBody"]["paths"].items() for m in ms
+    }
+    for path, methods in routes.items():
+        for method, operation in methods.items():
+            integration = operation["x-amazon-apigateway-integration"]
+            original = rest["DefinitionBody"]["paths"][path][method]["x-amazon-apigateway-integration"]
+            assert (integration["type"], integration["payloadFormatVersion"]) == ("aws_proxy", "1.0")
+            assert integration["uri"] == original["uri"]
+    assert check_packaged(use_http_api(sam)) == []
+
+
+def test_the_http_api_option_refuses_a_template_without_chalices_rest_api() -> None:
+    with pytest.raises(BuildMergeError, match="RestAPI"):
+        use_http_api(_minimal_chalice_output())
