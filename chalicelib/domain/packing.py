@@ -27,12 +27,13 @@ All arithmetic is on integers (mm, grams) and Decimal (cost): no floats anywhere
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from itertools import permutations
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -41,10 +42,11 @@ from .money import Amount, format_amount
 
 #: The common carrier divisor (cm³ per kg); carriers that bill on 4000 or 6000 pass their own.
 DEFAULT_DIM_DIVISOR = 5000
-#: The heuristic's cost grows faster than the square of the unit count: 50 units take
-#: milliseconds, 200 all-different units against 15 borderline boxes up to about a second.
-#: A fulfillment above this is a pallet job, not a parcel one, and is refused (PackingInputError).
-MAX_PACKING_UNITS = 200
+#: A fulfillment above this is a pallet load, not parcels, and is refused (PackingInputError):
+#: the answer (every unit's placement) would be megabytes, and a truck is planned otherwise.
+#: Up to it, identical units go in as layer blocks, so the work grows with the number of kinds
+#: and boxes rather than units (docs/packing.md has the timings).
+MAX_PACKING_UNITS = 10_000
 
 
 class PackingInputError(ValueError):
@@ -286,6 +288,35 @@ class _Unit:
         _, middle, large = sorted(self.dims)
         return middle * large
 
+    @property
+    def least(self) -> int:
+        return min(self.dims)
+
+
+class _Piece(Protocol):
+    """What the placement heuristic places: a unit, or a block of identical units (a cuboid)."""
+
+    @property
+    def n(self) -> int: ...
+    @property
+    def dims(self) -> Dims: ...
+    @property
+    def weight(self) -> int: ...
+    @property
+    def volume(self) -> int: ...
+    @property
+    def orientations(self) -> tuple[Dims, ...]: ...
+    @property
+    def longest(self) -> int: ...
+    @property
+    def base_area(self) -> int: ...
+    #: The shortest side of one unit in it: a block split up still never offers a thinner piece.
+    @property
+    def least(self) -> int: ...
+
+
+P = TypeVar("P", bound=_Piece)
+
 
 def _orientations(length: int, width: int, height: int, keep_upright: bool) -> tuple[Dims, ...]:
     turns: set[Dims] = {(length, width, height), (width, length, height)}
@@ -329,7 +360,7 @@ def _middle_up(d: Dims) -> tuple[int, ...]:
 class _Strategy:
     #: Order in which units are placed; ``n`` last keeps ties in input order, so identical units
     #: stay together (and the "kind found no room" shortcut in ``_fill`` pays off).
-    order: Callable[[_Unit], tuple[int, ...]]
+    order: Callable[[_Piece], tuple[int, ...]]
     #: Preference among a unit's orientations at one corner (every one is tried before the next
     #: corner); only a preference, never a restriction.
     turn: TurnKey
@@ -338,15 +369,15 @@ class _Strategy:
     snug: bool = False
 
 
-def _biggest_first(u: _Unit) -> tuple[int, ...]:
+def _biggest_first(u: _Piece) -> tuple[int, ...]:
     return (-u.volume, -u.longest, u.n)
 
 
-def _longest_first(u: _Unit) -> tuple[int, ...]:
+def _longest_first(u: _Piece) -> tuple[int, ...]:
     return (-u.longest, -u.volume, u.n)
 
 
-def _widest_base_first(u: _Unit) -> tuple[int, ...]:
+def _widest_base_first(u: _Piece) -> tuple[int, ...]:
     return (-u.base_area, -u.volume, u.n)
 
 
@@ -365,11 +396,11 @@ _STRATEGIES: tuple[_Strategy, ...] = (
 )
 
 
-def _attempts(units: Sequence[_Unit]) -> list[tuple[list[_Unit], _Strategy]]:
+def _attempts(units: Sequence[P]) -> list[tuple[list[P], _Strategy]]:
     """Each strategy with its unit order, without repeats (with one kind of unit every sort key
     gives the same order, and a repeat would only fail the same way again)."""
     seen: set[tuple[tuple[int, ...], TurnKey, bool]] = set()
-    attempts: list[tuple[list[_Unit], _Strategy]] = []
+    attempts: list[tuple[list[P], _Strategy]] = []
     for strategy in _STRATEGIES:
         ordered = sorted(units, key=strategy.order)
         signature = (tuple(u.n for u in ordered), strategy.turn, strategy.snug)
@@ -450,38 +481,46 @@ def _room(point: Point, placed: Sequence[Cuboid], room: Dims) -> Dims | None:
 
 def _fill(
     inner: Dims,
-    units: Sequence[_Unit],
+    units: Sequence[P],
     weight_budget: int,
     *,
     all_or_nothing: bool,
     strategy: _Strategy,
-) -> list[tuple[_Unit, Cuboid]] | None:
+    split: Callable[[P], Sequence[P]] | None = None,
+) -> list[tuple[P, Cuboid]] | None:
     """Place ``units`` in this order into an empty box (extreme-point first fit).
 
     Each unit goes to the first candidate corner, lowest then back then left, where one of its
     orientations stays inside the walls and overlaps nothing already placed. Placing a unit adds
     the corners it creates (its three far corners and their projections back towards the walls).
 
-    With ``all_or_nothing`` the first unit that finds no room ends the attempt (None); otherwise
-    it is skipped and the others are still tried (used to fill one box of several).
+    A piece that finds no room is replaced by ``split(piece)`` (smaller pieces, tried next in
+    their order) when that gives any, at most ``_MAX_SPLITS`` times per fill. Otherwise, with
+    ``all_or_nothing`` it ends the attempt (None); without, it is skipped and the others are
+    still tried (used to fill one box of several).
     """
     length, width, height = inner
     placed: list[Cuboid] = []
-    result: list[tuple[_Unit, Cuboid]] = []
+    result: list[tuple[P, Cuboid]] = []
     #: Candidate corners, each with its room (see ``_room``), kept up to date as units go in.
     corners: dict[Point, Dims] = {(0, 0, 0): inner}
     blocked: dict[Point, list[Dims]] = {}
     order: list[Point] = [(0, 0, 0)]
-    # thinnest[i]: the shortest side among units[i:]. A corner whose room is shorter than that
-    # on some axis can take none of the units still to come, and room only ever shrinks.
-    thinnest = [min(u.dims) for u in units] + [0]
-    for i in range(len(units) - 2, -1, -1):
-        thinnest[i] = min(thinnest[i], thinnest[i + 1])
+    # The pieces still to come, the next one last; thinnest[i]: the shortest side of a unit among
+    # todo[:i + 1]. A corner whose room is shorter than that on some axis can take none of the
+    # pieces still to come (splitting a piece never makes a unit thinner), and room only shrinks.
+    todo = list(reversed(units))
+    thinnest: list[int] = []
+    for piece in todo:
+        thinnest.append(min(thinnest[-1], piece.least) if thinnest else piece.least)
+    splits_left = _MAX_SPLITS
     free_volume = length * width * height
     # Kinds that found no room since the last placement: nothing changed, so they would fail again.
     failed: set[tuple[Dims, ...]] = set()
 
-    for i, unit in enumerate(units):
+    while todo:
+        unit = todo.pop()
+        thinnest.pop()
         if not corners:  # full: no corner has room for any unit still to come
             return None if all_or_nothing else result
         kind = unit.orientations
@@ -490,6 +529,14 @@ def _fill(
             turns = _usable_turns(kind, inner, strategy.turn)
             spot = _find_spot(order, corners, blocked, turns, placed, strategy.snug)
         if spot is None:
+            parts = split(unit) if split is not None and splits_left > 0 else ()
+            if parts:
+                splits_left -= 1
+                failed.add(kind)
+                for part in reversed(parts):
+                    todo.append(part)
+                    thinnest.append(min(thinnest[-1], part.least) if thinnest else part.least)
+                continue
             if all_or_nothing:
                 return None
             failed.add(kind)
@@ -507,7 +554,7 @@ def _fill(
         free_volume -= unit.volume
         # Every corner already respects the earlier units: only the new one can swallow it or cut
         # its room short. Corners too cramped for the thinnest unit still to come go for good.
-        least = thinnest[i + 1]
+        least = thinnest[-1] if thinnest else 0
         x0, x1, y0, y1, z0, z1 = spot
         kept: dict[Point, Dims] = {}
         for point, (rx, ry, rz) in corners.items():
@@ -588,22 +635,238 @@ def _find_spot(
 
 
 def _arrange(inner: Dims, units: Sequence[_Unit]) -> list[tuple[_Unit, Cuboid]] | None:
-    """Try each strategy in turn; the first complete arrangement wins."""
-    for ordered, strategy in _attempts(units):
-        arranged = _fill(inner, ordered, _NO_LIMIT, all_or_nothing=True, strategy=strategy)
-        if arranged is not None:
-            return arranged
-    return None
+    """Up to ``_UNIT_BY_UNIT_MAX_UNITS`` units, each strategy in turn places them one by one and
+    the first complete arrangement wins; then (or straight away for more units) the layer blocks
+    get their turn, unless every unit is of its own kind (the blocks would be the units)."""
+    if len(units) <= _UNIT_BY_UNIT_MAX_UNITS:
+        for ordered, strategy in _attempts(units):
+            arranged = _fill(inner, ordered, _NO_LIMIT, all_or_nothing=True, strategy=strategy)
+            if arranged is not None:
+                return arranged
+        if len({u.line for u in units}) == len(units):
+            return None
+    return next(_block_fills(inner, units, _NO_LIMIT, all_or_nothing=True), None)
 
 
 _NO_LIMIT = 1 << 62
+#: Up to this many units the heuristic places units one by one (milliseconds, and it finds
+#: mixed arrangements layers miss); above it, identical units go in as layer blocks.
+_UNIT_BY_UNIT_MAX_UNITS = 60
+#: How many times one fill may split a block that found no room: bounds the work when blocks
+#: crumble towards single units (each split is one more placement attempt).
+_MAX_SPLITS = 400
+
+
+# --------------------------------------------------------------------------------------------
+# Layer blocks: identical units as one cuboid
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    """One horizontal layer of identical units: ``across`` x ``deep`` units, each ``cell``
+    (length, width, height: an allowed orientation) long along the box's length, width, height."""
+
+    cell: Dims
+    across: int
+    deep: int
+
+    @property
+    def units(self) -> int:
+        return self.across * self.deep
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """``grid`` (along x, y, z) identical units, each ``cell`` in size, packed without gaps: a
+    cuboid the heuristic places like one unit. A block of several units only turns about the
+    vertical, so layers stay layers; a block of one unit turns every way the unit may."""
+
+    n: int
+    line: int
+    unit: _Unit
+    grid: Dims
+    cell: Dims
+    dims: Dims
+    weight: int
+    volume: int
+    orientations: tuple[Dims, ...]
+    least: int
+
+    @property
+    def count(self) -> int:
+        return self.grid[0] * self.grid[1] * self.grid[2]
+
+    @property
+    def longest(self) -> int:
+        return max(self.dims)
+
+    @property
+    def base_area(self) -> int:
+        _, middle, large = sorted(self.dims)
+        return middle * large
+
+
+def _block(n: int, unit: _Unit, grid: Dims, cell: Dims) -> _Block:
+    dims = (grid[0] * cell[0], grid[1] * cell[1], grid[2] * cell[2])
+    count = grid[0] * grid[1] * grid[2]
+    turns = unit.orientations if count == 1 else tuple(sorted({dims, (dims[1], dims[0], dims[2])}))
+    return _Block(
+        n=n,
+        line=unit.line,
+        unit=unit,
+        grid=grid,
+        cell=cell,
+        dims=dims,
+        weight=count * unit.weight,
+        volume=count * unit.volume,
+        orientations=turns,
+        least=unit.least,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _layer_plan(orientations: tuple[Dims, ...], inner: Dims) -> tuple[tuple[_Layer, int], ...]:
+    """The layers that stack the most units of one kind in a box of size ``inner``: per upright
+    side, the orientation whose grid covers the floor with the most units; then how many layers
+    of each height (a knapsack over the box's height, so 25 cm takes a 10 cm and a 15 cm layer).
+    Densest layers first (they go at the bottom). Empty when the unit does not fit the box."""
+    length, width, height = inner
+    by_height: dict[int, _Layer] = {}
+    for cell in orientations:  # sorted, so ties always resolve the same way
+        if cell[0] <= length and cell[1] <= width and cell[2] <= height:
+            layer = _Layer(cell, length // cell[0], width // cell[1])
+            best = by_height.get(cell[2])
+            if best is None or layer.units > best.units:
+                by_height[cell[2]] = layer
+    layers = sorted(by_height.values(), key=lambda la: (-la.units, la.cell[2]))
+    if not layers:
+        return ()
+    # most[h]: the most units in layers at most h high, and the last layer that achieves it.
+    most = [0] * (height + 1)
+    last: list[_Layer | None] = [None] * (height + 1)
+    for h in range(1, height + 1):
+        most[h], last[h] = most[h - 1], last[h - 1] if most[h - 1] else None
+        for layer in layers:
+            below = h - layer.cell[2]
+            if below >= 0 and most[below] + layer.units > most[h]:
+                most[h], last[h] = most[below] + layer.units, layer
+    counts: dict[_Layer, int] = {}
+    h = height
+    while most[h]:
+        if most[h - 1] == most[h]:
+            h -= 1
+            continue
+        top = last[h]
+        assert top is not None
+        counts[top] = counts.get(top, 0) + 1
+        h -= top.cell[2]
+    return tuple((layer, counts[layer]) for layer in layers if layer in counts)
+
+
+def _blocks_of(units: Sequence[_Unit], inner: Dims, *, first_n: int) -> list[_Block]:
+    """Identical ``units`` as blocks for a box of size ``inner``: whole layers of the plan from
+    the bottom up, then what is left as rows of the next layer and a last short row. Units
+    beyond what the plan holds become more of the same; they find no room whole and are split
+    (see ``_halves``) into pieces that may fit beside the layers."""
+    plan = _layer_plan(units[0].orientations, inner)
+    if not plan:
+        return []
+    unit, left = units[0], len(units)
+    blocks: list[_Block] = []
+    layer = plan[0][0]
+    for layer, layers in plan:
+        full = min(layers, left // layer.units)
+        if full:
+            blocks.append(_block(first_n + len(blocks), unit, (layer.across, layer.deep, full), layer.cell))
+            left -= full * layer.units
+        if full < layers:
+            break
+    full, left = divmod(left, layer.units)
+    rows, tail = divmod(left, layer.across)
+    for grid in ((layer.across, layer.deep, full), (layer.across, rows, 1), (tail, 1, 1)):
+        if grid[0] * grid[1] * grid[2]:
+            blocks.append(_block(first_n + len(blocks), unit, grid, layer.cell))
+    return blocks
+
+
+def _halves(block: _Block) -> tuple[_Block, ...]:
+    """A block that found no room, cut in two (layers, else rows, else units; the larger half
+    first); nothing for a single unit."""
+    gx, gy, gz = block.grid
+    if gz > 1:
+        grids = [(gx, gy, (gz + 1) // 2), (gx, gy, gz // 2)]
+    elif gy > 1:
+        grids = [(gx, (gy + 1) // 2, 1), (gx, gy // 2, 1)]
+    elif gx > 1:
+        grids = [((gx + 1) // 2, 1, 1), (gx // 2, 1, 1)]
+    else:
+        return ()
+    return tuple(_block(block.n, block.unit, grid, block.cell) for grid in grids)
+
+
+def _block_capacity(unit: _Unit, inner: Dims, weight_budget: int) -> int:
+    """How many units of this kind the layer plan puts in an empty box, within the weight."""
+    room = sum(layer.units * count for layer, count in _layer_plan(unit.orientations, inner))
+    return min(room, weight_budget // unit.weight) if unit.weight else room
+
+
+def _block_fills(
+    inner: Dims, units: Sequence[_Unit], weight_budget: int, *, all_or_nothing: bool
+) -> Iterator[list[tuple[_Unit, Cuboid]]]:
+    """Arrangements of ``units`` (all of them with ``all_or_nothing``, else as many as fit) with
+    identical units grouped into layer blocks, one per strategy that succeeds, as units.
+
+    Without ``all_or_nothing`` each kind offers at most what the box takes of it alone, so one
+    kind's blocks do not start out larger than the box."""
+    kinds: dict[int, list[_Unit]] = {}
+    for unit in units:
+        kinds.setdefault(unit.line, []).append(unit)
+    blocks: list[_Block] = []
+    for same in kinds.values():
+        if not all_or_nothing:
+            same = same[: _block_capacity(same[0], inner, weight_budget)]
+        if same:
+            kind = _blocks_of(same, inner, first_n=len(blocks))
+            if not kind and all_or_nothing:
+                return  # a unit that does not fit the empty box
+            blocks.extend(kind)
+    for ordered, strategy in _attempts(blocks):
+        placed = _fill(
+            inner, ordered, weight_budget, all_or_nothing=all_or_nothing, strategy=strategy, split=_halves
+        )
+        if placed:
+            yield _unpack(placed, kinds)
+
+
+def _unpack(
+    placed: Sequence[tuple[_Block, Cuboid]], kinds: dict[int, list[_Unit]]
+) -> list[tuple[_Unit, Cuboid]]:
+    """Each block's units at their places, taken from ``kinds`` (identical, so any will do)."""
+    taken = dict.fromkeys(kinds, 0)
+    arranged: list[tuple[_Unit, Cuboid]] = []
+    for block, (x0, x1, y0, y1, z0, z1) in placed:
+        grid, cell = block.grid, block.cell
+        if block.count == 1:
+            cell = (x1 - x0, y1 - y0, z1 - z0)  # the turn the heuristic chose
+        elif (x1 - x0, y1 - y0) != block.dims[:2]:  # turned about the vertical
+            grid, cell = (grid[1], grid[0], grid[2]), (cell[1], cell[0], cell[2])
+        same, first = kinds[block.line], taken[block.line]
+        taken[block.line] += block.count
+        units = iter(same[first : first + block.count])
+        for k in range(grid[2]):
+            for j in range(grid[1]):
+                for i in range(grid[0]):
+                    x, y, z = x0 + i * cell[0], y0 + j * cell[1], z0 + k * cell[2]
+                    arranged.append((next(units), (x, x + cell[0], y, y + cell[1], z, z + cell[2])))
+    return arranged
 
 
 def arrange_in_box(items: Sequence[ItemSpec], box: BoxSpec) -> list[Placement] | None:
     """The placement heuristic alone (geometry, not weight): placements for every unit of
     ``items`` inside ``box``, or None when it finds no arrangement (one may still exist)."""
+    _check_size(items)
     units = _units(items)
-    _check_size(units)
     arranged = _arrange(box.inner, units)
     return None if arranged is None else _placements(arranged)
 
@@ -618,10 +881,12 @@ def _placements(arranged: Sequence[tuple[_Unit, Cuboid]]) -> list[Placement]:
     ]
 
 
-def _check_size(units: Sequence[_Unit]) -> None:
-    if len(units) > MAX_PACKING_UNITS:
+def _check_size(items: Sequence[ItemSpec]) -> None:
+    units = sum(item.quantity for item in items)
+    if units > MAX_PACKING_UNITS:
         raise PackingInputError(
-            f"{len(units)} units are more than the packing recommender handles ({MAX_PACKING_UNITS})"
+            f"{units} units are more than the packing recommender handles ({MAX_PACKING_UNITS}); "
+            "plan a load this size as pallets"
         )
 
 
@@ -787,14 +1052,21 @@ def _own_billable(unit: _Unit, divisor: int) -> int:
 def _split(units: Sequence[_Unit], boxes: Sequence[BoxSpec], divisor: int) -> list[_Packed]:
     """Greedy: while units remain, if one box holds them all, the single-box rule picks it;
     otherwise open the box that takes the largest share of what is left (by the billable weight
-    those units would have alone; ties: lower billable weight, cost, volume, code). Finally each
-    package moves to the best box that still holds its contents.
+    those units would have alone; ties: lower billable weight, cost, volume, code). Above
+    ``_UNIT_BY_UNIT_MAX_UNITS`` units, a box filled that way is filled again with the same
+    contents while what is left still has them and is too much for any one box (by weight or
+    volume): the greedy would pick it again. Finally each package moves to the best box that
+    still holds its contents.
 
     Precondition: every unit fits some box alone, so every round takes at least one unit.
     """
-    remaining = list(units)
+    many = len(units) > _UNIT_BY_UNIT_MAX_UNITS
+    left: dict[int, list[_Unit]] = {}  # line -> its units not yet in a package
+    for unit in units:
+        left.setdefault(unit.line, []).append(unit)
     packages: list[_Packed] = []
-    while remaining:
+    while any(left.values()):
+        remaining = [u for same in left.values() for u in same]
         # The caller has already found that no box holds all of ``units``.
         if packages:
             fitting = [v.packed for v in _judge_all(boxes, remaining, divisor) if v.packed is not None]
@@ -802,25 +1074,54 @@ def _split(units: Sequence[_Unit], boxes: Sequence[BoxSpec], divisor: int) -> li
                 packages.append(min(fitting, key=_Packed.rank))
                 break
         best: tuple[tuple[int, int, Decimal, int, str], _Packed] | None = None
-        attempts = _attempts(remaining)
         for box in boxes:
-            budget = box.max_weight_grams - box.tare_weight_grams
-            for ordered, strategy in attempts:
-                arranged = _fill(box.inner, ordered, budget, all_or_nothing=False, strategy=strategy)
-                if not arranged:
-                    continue
+            for arranged in _partial_fills(box, remaining, many):
                 packed = _pack(box, arranged, divisor)
                 share = sum(_own_billable(u, divisor) for u, _ in arranged)
-                rank = packed.rank()
-                key = (-share, *rank)
+                key = (-share, *packed.rank())
                 if best is None or key < best[0]:
                     best = (key, packed)
         if best is None:  # unreachable by the precondition; never loop forever on a broken one
             raise AssertionError("no box takes any of the remaining units")
-        packages.append(best[1])
-        taken = {u.n for u, _ in best[1].arranged}
-        remaining = [u for u in remaining if u.n not in taken]
-    return [_rechoose(p, boxes, divisor) for p in packages]
+        package = best[1]
+        taken = {u.n for u, _ in package.arranged}
+        left = {line: [u for u in same if u.n not in taken] for line, same in left.items()}
+        packages.append(package)
+        contents = Counter(u.line for u, _ in package.arranged)
+        while many and _holds_again(left, contents, boxes):
+            packages.append(package)  # identical units: the same arrangement, repeated
+            for line, count in contents.items():
+                del left[line][:count]
+    rechosen: dict[int, _Packed] = {}  # a repeated package is re-boxed once
+    for package in packages:
+        if id(package) not in rechosen:
+            rechosen[id(package)] = _rechoose(package, boxes, divisor)
+    return [rechosen[id(p)] for p in packages]
+
+
+def _partial_fills(box: BoxSpec, units: Sequence[_Unit], many: bool) -> Iterator[list[tuple[_Unit, Cuboid]]]:
+    """As many of ``units`` as the heuristic gets into ``box`` within its weight limit, once per
+    strategy: one unit at a time for few units, in layer blocks for many."""
+    budget = box.max_weight_grams - box.tare_weight_grams
+    if many:
+        yield from _block_fills(box.inner, units, budget, all_or_nothing=False)
+        return
+    for ordered, strategy in _attempts(units):
+        arranged = _fill(box.inner, ordered, budget, all_or_nothing=False, strategy=strategy)
+        if arranged:
+            yield arranged
+
+
+def _holds_again(left: dict[int, list[_Unit]], contents: Counter[int], boxes: Sequence[BoxSpec]) -> bool:
+    """``left`` has ``contents`` again and more than any single box could hold (a necessary
+    condition: its weight or its volume is too much for every box)."""
+    if any(len(left[line]) < count for line, count in contents.items()):
+        return False
+    weight = sum(len(same) * same[0].weight for same in left.values() if same)
+    volume = sum(len(same) * same[0].volume for same in left.values() if same)
+    return all(
+        weight + b.tare_weight_grams > b.max_weight_grams or volume > b.inner_volume_mm3 for b in boxes
+    )
 
 
 def _rechoose(package: _Packed, boxes: Sequence[BoxSpec], divisor: int) -> _Packed:
@@ -849,8 +1150,8 @@ def recommend_packing(
     codes = [b.code for b in boxes]
     if len(set(codes)) != len(codes):
         raise PackingInputError("box codes must be unique within a catalogue")
+    _check_size(items)
     units = _units(items)
-    _check_size(units)
 
     packable: list[_Unit] = []
     refused: dict[int, tuple[_Unit, int]] = {}  # line -> (a unit of it, units refused)
@@ -948,15 +1249,25 @@ def _recommendation(
 
 def _check_sound(packed: _Packed) -> None:
     """The module's promise, checked on what leaves it, independently of how the heuristic got
-    there: every unit inside the walls, no two overlapping, the weight within the limit. O(n²),
-    a millisecond at the unit limit; a failure is a bug here, never a property of the input."""
-    length, width, height = packed.box.inner
+    there: every unit inside the walls, no two overlapping, the weight within the limit. Each
+    unit is compared only with those sharing a cell of a coarse grid over the box (about one
+    unit per cell), so the check stays linear; a failure is a bug here, never the input's."""
+    inner = packed.box.inner
     cuboids = [c for _, c in packed.arranged]
-    for i, (x0, x1, y0, y1, z0, z1) in enumerate(cuboids):
-        if not (0 <= x0 < x1 <= length and 0 <= y0 < y1 <= width and 0 <= z0 < z1 <= height):
+    per_axis = max(1, round(len(cuboids) ** (1 / 3)))
+    cell = tuple(-(-side // per_axis) for side in inner)
+    cells: dict[tuple[int, int, int], list[Cuboid]] = {}
+    for cuboid in cuboids:
+        x0, x1, y0, y1, z0, z1 = cuboid
+        if not (0 <= x0 < x1 <= inner[0] and 0 <= y0 < y1 <= inner[1] and 0 <= z0 < z1 <= inner[2]):
             raise AssertionError(f"packing bug: a unit sticks out of box {packed.box.code}")
-        if _blocker(x0, x1, y0, y1, z0, z1, cuboids[:i]) is not None:
-            raise AssertionError(f"packing bug: two units overlap in box {packed.box.code}")
+        for i in range(x0 // cell[0], (x1 - 1) // cell[0] + 1):
+            for j in range(y0 // cell[1], (y1 - 1) // cell[1] + 1):
+                for k in range(z0 // cell[2], (z1 - 1) // cell[2] + 1):
+                    near = cells.setdefault((i, j, k), [])
+                    if _blocker(x0, x1, y0, y1, z0, z1, near) is not None:
+                        raise AssertionError(f"packing bug: two units overlap in box {packed.box.code}")
+                    near.append(cuboid)
     if packed.actual > packed.box.max_weight_grams:
         raise AssertionError(f"packing bug: box {packed.box.code} is overweight")
 

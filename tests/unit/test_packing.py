@@ -466,9 +466,20 @@ def test_two_boxes_with_one_code_are_refused() -> None:
         recommend_packing([item("MUG", (120, 90, 100), 350)], [SMALL, SMALL])
 
 
-def test_more_units_than_the_recommender_handles_are_refused() -> None:
-    with pytest.raises(PackingInputError, match=str(MAX_PACKING_UNITS)):
-        recommend_packing([item("SCREW", (10, 10, 30), 5, quantity=MAX_PACKING_UNITS + 1)], CATALOGUE)
+def test_more_units_than_the_recommender_handles_are_refused_with_what_to_do_instead() -> None:
+    half = MAX_PACKING_UNITS // 2
+    screws, nuts = (
+        item("SCREW", (10, 10, 30), 5, quantity=half),
+        item("NUT", (10, 10, 5), 2, quantity=half + 1),
+    )
+
+    with pytest.raises(PackingInputError) as excinfo:
+        recommend_packing([screws, nuts], CATALOGUE)
+
+    assert str(excinfo.value) == (
+        f"{MAX_PACKING_UNITS + 1} units are more than the packing recommender handles "
+        f"({MAX_PACKING_UNITS}); plan a load this size as pallets"
+    )
 
 
 def test_fifty_different_units_against_fifteen_borderline_boxes_take_well_under_a_second() -> None:
