@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from itertools import permutations
+from math import gcd
 from typing import Annotated, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -637,15 +638,21 @@ def _find_spot(
 def _arrange(inner: Dims, units: Sequence[_Unit]) -> list[tuple[_Unit, Cuboid]] | None:
     """Up to ``_UNIT_BY_UNIT_MAX_UNITS`` units, each strategy in turn places them one by one and
     the first complete arrangement wins; then (or straight away for more units) the layer blocks
-    get their turn, unless every unit is of its own kind (the blocks would be the units)."""
-    if len(units) <= _UNIT_BY_UNIT_MAX_UNITS:
+    get their turn, unless every unit is of its own kind (then blocks would be the units)."""
+    alike = _any_alike(units)
+    if len(units) <= _UNIT_BY_UNIT_MAX_UNITS or not alike:
         for ordered, strategy in _attempts(units):
             arranged = _fill(inner, ordered, _NO_LIMIT, all_or_nothing=True, strategy=strategy)
             if arranged is not None:
                 return arranged
-        if len({u.line for u in units}) == len(units):
+        if not alike:
             return None
     return next(_block_fills(inner, units, _NO_LIMIT, all_or_nothing=True), None)
+
+
+def _any_alike(units: Sequence[_Unit]) -> bool:
+    """Two units of one line (else blocks would only be the units again)."""
+    return len({u.line for u in units}) < len(units)
 
 
 _NO_LIMIT = 1 << 62
@@ -742,13 +749,16 @@ def _layer_plan(orientations: tuple[Dims, ...], inner: Dims) -> tuple[tuple[_Lay
     layers = sorted(by_height.values(), key=lambda la: (-la.units, la.cell[2]))
     if not layers:
         return ()
-    # most[h]: the most units in layers at most h high, and the last layer that achieves it.
+    # most[h]: the most units in layers at most h steps high, and the last layer that achieves
+    # it; a step is the heights' greatest common divisor (often 5 or 10 mm, so few steps).
+    step = gcd(*(layer.cell[2] for layer in layers))
+    height //= step
     most = [0] * (height + 1)
     last: list[_Layer | None] = [None] * (height + 1)
     for h in range(1, height + 1):
         most[h], last[h] = most[h - 1], last[h - 1] if most[h - 1] else None
         for layer in layers:
-            below = h - layer.cell[2]
+            below = h - layer.cell[2] // step
             if below >= 0 and most[below] + layer.units > most[h]:
                 most[h], last[h] = most[below] + layer.units, layer
     counts: dict[_Layer, int] = {}
@@ -760,7 +770,7 @@ def _layer_plan(orientations: tuple[Dims, ...], inner: Dims) -> tuple[tuple[_Lay
         top = last[h]
         assert top is not None
         counts[top] = counts.get(top, 0) + 1
-        h -= top.cell[2]
+        h -= top.cell[2] // step
     return tuple((layer, counts[layer]) for layer in layers if layer in counts)
 
 
@@ -769,6 +779,11 @@ def _blocks_of(units: Sequence[_Unit], inner: Dims, *, first_n: int) -> list[_Bl
     the bottom up, then what is left as rows of the next layer and a last short row. Units
     beyond what the plan holds become more of the same; they find no room whole and are split
     (see ``_halves``) into pieces that may fit beside the layers."""
+    if len(units) == 1:  # no layers to plan
+        fits = any(
+            all(d <= side for d, side in zip(turn, inner, strict=True)) for turn in units[0].orientations
+        )
+        return [_block(first_n, units[0], (1, 1, 1), units[0].dims)] if fits else []
     plan = _layer_plan(units[0].orientations, inner)
     if not plan:
         return []
@@ -824,7 +839,7 @@ def _block_fills(
         kinds.setdefault(unit.line, []).append(unit)
     blocks: list[_Block] = []
     for same in kinds.values():
-        if not all_or_nothing:
+        if not all_or_nothing and len(same) > 1:
             same = same[: _block_capacity(same[0], inner, weight_budget)]
         if same:
             kind = _blocks_of(same, inner, first_n=len(blocks))
@@ -1103,7 +1118,7 @@ def _partial_fills(box: BoxSpec, units: Sequence[_Unit], many: bool) -> Iterator
     """As many of ``units`` as the heuristic gets into ``box`` within its weight limit, once per
     strategy: one unit at a time for few units, in layer blocks for many."""
     budget = box.max_weight_grams - box.tare_weight_grams
-    if many:
+    if many and _any_alike(units):
         yield from _block_fills(box.inner, units, budget, all_or_nothing=False)
         return
     for ordered, strategy in _attempts(units):
