@@ -397,6 +397,15 @@ _STRATEGIES: tuple[_Strategy, ...] = (
 )
 
 
+def _as_built(u: _Piece) -> tuple[int, ...]:
+    return (u.n,)
+
+
+#: Blocks are first tried in the order they were built: line by line, each line's layers from
+#: the bottom up, so a line's layers stack on one another as its plan has them.
+_AS_BUILT = _Strategy(order=_as_built, turn=_flat_first)
+
+
 def _attempts(units: Sequence[P]) -> list[tuple[list[P], _Strategy]]:
     """Each strategy with its unit order, without repeats (with one kind of unit every sort key
     gives the same order, and a repeat would only fail the same way again)."""
@@ -846,7 +855,7 @@ def _block_fills(
             if not kind and all_or_nothing:
                 return  # a unit that does not fit the empty box
             blocks.extend(kind)
-    for ordered, strategy in _attempts(blocks):
+    for ordered, strategy in [(blocks, _AS_BUILT), *_attempts(blocks)]:
         placed = _fill(
             inner, ordered, weight_budget, all_or_nothing=all_or_nothing, strategy=strategy, split=_halves
         )
@@ -1116,15 +1125,15 @@ def _split(units: Sequence[_Unit], boxes: Sequence[BoxSpec], divisor: int) -> li
 
 def _partial_fills(box: BoxSpec, units: Sequence[_Unit], many: bool) -> Iterator[list[tuple[_Unit, Cuboid]]]:
     """As many of ``units`` as the heuristic gets into ``box`` within its weight limit, once per
-    strategy: one unit at a time for few units, in layer blocks for many."""
+    strategy: one unit at a time for few units, and in layer blocks when some are alike."""
     budget = box.max_weight_grams - box.tare_weight_grams
-    if many and _any_alike(units):
+    if not many or not _any_alike(units):
+        for ordered, strategy in _attempts(units):
+            arranged = _fill(box.inner, ordered, budget, all_or_nothing=False, strategy=strategy)
+            if arranged:
+                yield arranged
+    if _any_alike(units):
         yield from _block_fills(box.inner, units, budget, all_or_nothing=False)
-        return
-    for ordered, strategy in _attempts(units):
-        arranged = _fill(box.inner, ordered, budget, all_or_nothing=False, strategy=strategy)
-        if arranged:
-            yield arranged
 
 
 def _holds_again(left: dict[int, list[_Unit]], contents: Counter[int], boxes: Sequence[BoxSpec]) -> bool:
