@@ -776,11 +776,8 @@ def large_orders(draw: st.DrawFn) -> list[ItemSpec]:
 def turns_within(inner: Dims, outer: Dims, upright: bool) -> bool:
     """Some turn of a box of size ``inner`` fits inside one of size ``outer``."""
     if upright:
-        return (
-            inner[2] <= outer[2]
-            and sorted(inner[:2]) <= sorted(outer[:2])
-            and all(s <= t for s, t in zip(sorted(inner[:2]), sorted(outer[:2]), strict=True))
-        )
+        floor = zip(sorted(inner[:2]), sorted(outer[:2]), strict=True)
+        return inner[2] <= outer[2] and all(s <= t for s, t in floor)
     return all(s <= t for s, t in zip(sorted(inner), sorted(outer), strict=True))
 
 
