@@ -52,6 +52,14 @@ class _Unit:
     def least(self) -> int:
         return min(self.dims)
 
+    @property
+    def unit_turns(self) -> tuple[Dims, ...]:
+        return self.orientations
+
+    @property
+    def unit_weight(self) -> int:
+        return self.weight
+
 
 class _Piece(Protocol):
     """What the placement heuristic places: a unit, or a block of identical units (a cuboid)."""
@@ -73,6 +81,11 @@ class _Piece(Protocol):
     #: The shortest side of one unit in it: a block split up still never offers a thinner piece.
     @property
     def least(self) -> int: ...
+    #: One unit of it: its orientations and weight.
+    @property
+    def unit_turns(self) -> tuple[Dims, ...]: ...
+    @property
+    def unit_weight(self) -> int: ...
 
 
 P = TypeVar("P", bound=_Piece)
@@ -294,11 +307,19 @@ def _fill(
             return None if all_or_nothing else result
         kind = unit.orientations
         spot: Cuboid | None = None
-        if unit.weight <= weight_budget and unit.volume <= free_volume and kind not in failed:
+        tried = kind not in failed
+        if unit.weight <= weight_budget and unit.volume <= free_volume and tried:
             turns = _usable_turns(kind, inner, strategy.turn)
             spot = _find_spot(order, corners, blocked, turns, placed, strategy.snug)
         if spot is None:
-            parts = split(unit) if split is not None and splits_left > 0 else ()
+            # A kind that already failed since the last placement was split then, and its parts
+            # failed too (or one went in, which would have cleared ``failed``): not again.
+            parts: Sequence[P] = ()
+            if split is not None and splits_left > 0 and tried and unit.unit_turns not in failed:
+                if _room_for_one(unit, corners, weight_budget):
+                    parts = split(unit)
+                else:  # no part of it would fit either
+                    failed.add(unit.unit_turns)
             if parts:
                 splits_left -= 1
                 failed.add(kind)
@@ -347,6 +368,18 @@ def _fill(
         corners = kept
         order = sorted(corners)
     return result
+
+
+def _room_for_one(piece: _Piece, corners: dict[Point, Dims], weight_budget: int) -> bool:
+    """Some corner has room (walls and rays only, see ``_room``) for one unit of ``piece``
+    within the weight left: a necessary condition for any part of it to go in."""
+    if piece.unit_weight > weight_budget:
+        return False
+    for (z, y, x), (rx, ry, rz) in corners.items():
+        for dx, dy, dz in piece.unit_turns:
+            if x + dx <= rx and y + dy <= ry and z + dz <= rz:
+                return True
+    return False
 
 
 @lru_cache(maxsize=4096)

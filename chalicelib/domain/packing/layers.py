@@ -72,6 +72,14 @@ class _Block:
         return self.grid[0] * self.grid[1] * self.grid[2]
 
     @property
+    def unit_turns(self) -> tuple[Dims, ...]:
+        return self.unit.orientations
+
+    @property
+    def unit_weight(self) -> int:
+        return self.unit.weight
+
+    @property
     def longest(self) -> int:
         return max(self.dims)
 
