@@ -2,14 +2,15 @@
 
 Rules (docs/packing.md explains them at length):
 
-1. A box *fits* when the placement heuristic below finds room for every unit inside its inner
-   dimensions and the units plus the empty box weigh no more than its ``max_weight_grams``.
+1. A box *fits* when the placement heuristic (``heuristic``; identical units of large orders
+   go in as layer blocks, ``layers``) finds room for every unit inside its inner dimensions
+   and the units plus the empty box weigh no more than its ``max_weight_grams``.
 2. Billable weight = max(actual weight, dimensional weight); actual = contents + tare;
    dimensional = outer L x W x H (cm³) / divisor (cm³/kg). Both in whole grams, rounded up.
 3. If one box fits everything, the fitting box with the lowest billable weight wins, then the
    lowest cost, then the smallest outer volume, then the lowest code (so the answer is stable).
-4. Otherwise the units are split over several boxes (greedy, see ``_split``), and a unit that no
-   box can take even alone is reported as unpackable, with the reason, instead of raising.
+4. Otherwise the units are split over several boxes (greedy, see ``recommend._split``), and a
+   unit that no box can take even alone is reported as unpackable, with the reason.
 
 Invariants of every recommendation (the property tests check them):
 - each package's placements lie inside its box, no two overlap, and they are exactly the units
