@@ -1,4 +1,4 @@
-"""Use case: which box(es) a fulfillment should ship in (domain/packing.py does the maths)."""
+"""Use case: which box(es) a fulfillment should ship in (the domain/packing package does the maths)."""
 
 from __future__ import annotations
 

@@ -307,9 +307,23 @@ def test_work_too_big_for_one_box_is_recommended_several(road: Road, store: Fake
     assert road.events(order_id)[-1].data["boxes_other_than_recommended"] == ["M"]
 
 
+def test_work_of_hundreds_of_units_gets_a_recommendation(road: Road, store: FakeStore) -> None:
+    store.set_stock(EAST, "MUG-1", 250)
+    order_id = road.released(("MUG-1", 250), price="1.00")
+    road.pick("ful_0001")
+
+    road.pack("ful_0001", *["L"] * 11, weight_grams=7_500)
+
+    # L holds 24 of the catalogue's cubes: ten full, and one for the last 10 (M holds only 4).
+    assert store.fulfillment("ful_0001").recommended_boxes == ["L"] * 11
+    assert road.events(order_id)[-1].data["boxes_other_than_recommended"] == []
+
+
 def test_work_too_large_to_plan_is_packed_without_a_recommendation(road: Road, store: FakeStore) -> None:
-    store.set_stock(EAST, "MUG-1", MAX_PACKING_UNITS + 1)
-    order_id = road.released(("MUG-1", MAX_PACKING_UNITS + 1), price="1.00")
+    half = MAX_PACKING_UNITS // 2
+    store.set_stock(EAST, "MUG-1", half)
+    store.set_stock(EAST, "TEE-M", half + 1)
+    order_id = road.released(("MUG-1", half), ("TEE-M", half + 1), price="0.01")
     road.pick("ful_0001")
 
     road.pack("ful_0001", "L", weight_grams=60_000)

@@ -4,7 +4,7 @@ import random
 import time
 from collections import Counter
 from decimal import Decimal
-from itertools import combinations
+from itertools import combinations, permutations
 
 import pytest
 from hypothesis import given, settings
@@ -466,9 +466,20 @@ def test_two_boxes_with_one_code_are_refused() -> None:
         recommend_packing([item("MUG", (120, 90, 100), 350)], [SMALL, SMALL])
 
 
-def test_more_units_than_the_recommender_handles_are_refused() -> None:
-    with pytest.raises(PackingInputError, match=str(MAX_PACKING_UNITS)):
-        recommend_packing([item("SCREW", (10, 10, 30), 5, quantity=MAX_PACKING_UNITS + 1)], CATALOGUE)
+def test_more_units_than_the_recommender_handles_are_refused_with_what_to_do_instead() -> None:
+    half = MAX_PACKING_UNITS // 2
+    screws, nuts = (
+        item("SCREW", (10, 10, 30), 5, quantity=half),
+        item("NUT", (10, 10, 5), 2, quantity=half + 1),
+    )
+
+    with pytest.raises(PackingInputError) as excinfo:
+        recommend_packing([screws, nuts], CATALOGUE)
+
+    assert str(excinfo.value) == (
+        f"{MAX_PACKING_UNITS + 1} units are more than the packing recommender handles "
+        f"({MAX_PACKING_UNITS}); plan a load this size as pallets"
+    )
 
 
 def test_fifty_different_units_against_fifteen_borderline_boxes_take_well_under_a_second() -> None:
@@ -652,3 +663,189 @@ def test_an_arrangement_the_heuristic_returns_is_always_geometrically_possible(
     if placements is not None:
         assert_geometry(placements, target.inner, items)
         assert sorted(p.sku for p in placements) == sorted(i.sku for i in items)
+
+
+# -- large orders: layer blocks ---------------------------------------------------------------
+
+
+def units_per_package(rec: PackingRecommendation) -> list[int]:
+    return [sum(line.quantity for line in p.items) for p in rec.packages]
+
+
+def test_a_thousand_identical_units_go_in_full_layers_over_as_few_boxes_as_the_layers_allow() -> None:
+    # 6 x 4 cubes on the floor of L, 4 layers high: 96 per box (19.2 kg + tare, within 30 kg).
+    cubes = item("CUBE", (100, 100, 100), 200, quantity=1000)
+
+    rec = recommend_packing([cubes], CATALOGUE)
+
+    assert [p.box_code for p in rec.packages] == ["L"] * 11
+    assert units_per_package(rec) == [96] * 10 + [40]
+    assert rec.complete
+    assert_sound(rec, [cubes], CATALOGUE, DEFAULT_DIM_DIVISOR)
+
+
+def test_three_hundred_units_of_five_skus_are_all_packed_in_layers_and_rows() -> None:
+    lines = [
+        item("MUG", (120, 90, 100), 350, quantity=80),
+        item("BOWL", (160, 160, 70), 400, quantity=70),
+        item("PLATE", (260, 260, 25), 600, quantity=60),
+        item("GLASS", (80, 80, 140), 250, quantity=50, upright=True),
+        item("JAR", (100, 100, 120), 500, quantity=40, upright=True),
+    ]
+
+    rec = recommend_packing(lines, CATALOGUE)
+
+    assert rec.complete
+    assert sum(units_per_package(rec)) == 300
+    # 124.5 kg of goods, and L carries 29.6 kg net: no fewer than 5 boxes can do.
+    assert len(rec.packages) == 5
+    assert_sound(rec, lines, CATALOGUE, DEFAULT_DIM_DIVISOR)
+
+
+def test_units_kept_upright_stand_in_every_layer_even_when_lying_down_would_take_more() -> None:
+    # Standing: 11 x 5 bottles per box. Lying (30 cm along the length): 3 x 5 x 4 = 60.
+    crate = box("CRATE", (900, 400, 330), max_kg=60)
+    standing = item("WINE", (80, 80, 300), 1000, quantity=120, upright=True)
+    lying = standing.model_copy(update={"keep_upright": False})
+
+    upright_rec = recommend_packing([standing], [crate])
+    free_rec = recommend_packing([lying], [crate])
+
+    assert units_per_package(upright_rec) == [55, 55, 10]
+    assert all(p.height_mm == 300 and p.z_mm == 0 for pk in upright_rec.packages for p in pk.placements)
+    assert units_per_package(free_rec) == [60, 60]
+    assert_sound(upright_rec, [standing], [crate], DEFAULT_DIM_DIVISOR)
+    assert_sound(free_rec, [lying], [crate], DEFAULT_DIM_DIVISOR)
+
+
+def test_boxes_that_reach_their_weight_limit_before_they_are_full_take_only_what_they_carry() -> None:
+    # L holds 96 of these cubes but carries only (30 kg - 0.4 kg) / 0.5 kg = 59 of them.
+    weights = item("WEIGHT", (100, 100, 100), 500, quantity=1000)
+
+    rec = recommend_packing([weights], CATALOGUE)
+
+    assert units_per_package(rec)[:16] == [59] * 16
+    assert sum(units_per_package(rec)) == 1000
+    assert len(rec.packages) == 17  # 944 in 16 boxes, the last 56 in one more
+    assert all(p.actual_weight_grams <= 30_000 for p in rec.packages)
+    assert_sound(rec, [weights], CATALOGUE, DEFAULT_DIM_DIVISOR)
+
+
+def test_in_a_large_order_a_unit_larger_than_every_box_is_reported_and_the_rest_is_packed() -> None:
+    mugs = item("MUG", (120, 90, 100), 350, quantity=400)
+    skis = item("SKI", (1800, 100, 100), 3000, quantity=2)
+
+    rec = recommend_packing([mugs, skis], CATALOGUE)
+
+    assert [(u.sku, u.quantity, u.reason) for u in rec.unpackable] == [
+        ("SKI", 2, "its 180 cm side is longer than every side of every box (longest 100 cm)")
+    ]
+    assert sum(units_per_package(rec)) == 400
+    assert_sound(rec, [mugs], CATALOGUE, DEFAULT_DIM_DIVISOR)
+
+
+def test_ten_thousand_units_are_planned() -> None:
+    screws = item("SCREW", (10, 10, 30), 5, quantity=MAX_PACKING_UNITS)
+
+    rec = recommend_packing([screws], CATALOGUE)
+
+    assert rec.complete
+    assert sum(units_per_package(rec)) == MAX_PACKING_UNITS
+    assert sum(len(p.placements) for p in rec.packages) == MAX_PACKING_UNITS
+
+
+medium_sides = st.integers(min_value=2, max_value=20).map(lambda n: n * 10)
+
+
+@st.composite
+def large_orders(draw: st.DrawFn) -> list[ItemSpec]:
+    """Few lines, many units each: the layer-block path."""
+    lines = draw(st.integers(min_value=1, max_value=4))
+    return [
+        item(
+            f"SKU-{n}",
+            (draw(medium_sides), draw(medium_sides), draw(medium_sides)),
+            draw(st.integers(min_value=0, max_value=3000)),
+            draw(st.integers(min_value=1, max_value=120)),
+            upright=draw(st.booleans()),
+        )
+        for n in range(lines)
+    ]
+
+
+def turns_within(inner: Dims, outer: Dims, upright: bool) -> bool:
+    """Some turn of a box of size ``inner`` fits inside one of size ``outer``."""
+    if upright:
+        floor = zip(sorted(inner[:2]), sorted(outer[:2]), strict=True)
+        return inner[2] <= outer[2] and all(s <= t for s, t in floor)
+    return all(s <= t for s, t in zip(sorted(inner), sorted(outer), strict=True))
+
+
+MEDIUM_PROPERTY = settings(max_examples=60, deadline=None)
+
+
+@MEDIUM_PROPERTY
+@given(large_orders(), catalogues(), divisors)
+def test_in_large_orders_every_unit_is_placed_once_inside_its_box_apart_from_the_others_within_the_weight(
+    items: list[ItemSpec], boxes: list[BoxSpec], divisor: int
+) -> None:
+    rec = recommend_packing(items, boxes, divisor=divisor)
+
+    assert_sound(rec, items, boxes, divisor)
+    placed = Counter(p.sku for package in rec.packages for p in package.placements)
+    refused = Counter({u.sku: u.quantity for u in rec.unpackable})
+    assert placed + refused == Counter({i.sku: i.quantity for i in items})
+    for spec in items:
+        assert (spec.sku in refused) == (not any(fits_alone(spec, b) for b in boxes))
+
+
+@MEDIUM_PROPERTY
+@given(large_orders(), catalogues(), divisors)
+def test_no_package_is_in_a_box_that_bills_more_than_a_box_around_it_that_carries_its_weight(
+    items: list[ItemSpec], boxes: list[BoxSpec], divisor: int
+) -> None:
+    # A box at least as large as the package's box in every dimension (turned as the units allow)
+    # certainly holds the same arrangement; if it carries the weight, re-boxing considered it.
+    rec = recommend_packing(items, boxes, divisor=divisor)
+
+    upright = {i.sku for i in items if i.keep_upright}
+    by_code = {b.code: b for b in boxes}
+    for package in rec.packages:
+        inner = by_code[package.box_code].inner
+        stands = any(p.sku in upright for p in package.placements)
+        for other in boxes:
+            actual = package.content_weight_grams + other.tare_weight_grams
+            if turns_within(inner, other.inner, stands) and actual <= other.max_weight_grams:
+                billable = max(actual, dimensional_weight_grams(*other.outer, divisor=divisor))
+                assert package.billable_weight_grams <= billable
+
+
+def grid_capacity(spec: ItemSpec, b: BoxSpec) -> int:
+    """Units in one box in a plain grid of a single orientation, within the weight limit."""
+    dims = (spec.length_mm, spec.width_mm, spec.height_mm)
+    turns = (
+        {(dims[0], dims[1], dims[2]), (dims[1], dims[0], dims[2])}
+        if spec.keep_upright
+        else set(permutations(dims))
+    )
+    length, width, height = b.inner
+    room = max((length // x) * (width // y) * (height // z) for x, y, z in turns)
+    carried = b.max_weight_grams - b.tare_weight_grams
+    return min(room, carried // spec.weight_grams) if spec.weight_grams else room
+
+
+@MEDIUM_PROPERTY
+@given(large_orders().map(lambda lines: lines[:1]), catalogues(), divisors)
+def test_identical_units_never_take_more_boxes_than_a_plain_grid_in_the_roomiest_box_would(
+    items: list[ItemSpec], boxes: list[BoxSpec], divisor: int
+) -> None:
+    (spec,) = items
+    best = max(grid_capacity(spec, b) for b in boxes)
+
+    rec = recommend_packing(items, boxes, divisor=divisor)
+
+    if best:
+        assert rec.complete
+        assert len(rec.packages) <= -(-spec.quantity // best)
+    else:
+        assert rec.packages == []
