@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter
 from decimal import Decimal
 from itertools import combinations, permutations
@@ -482,10 +481,10 @@ def test_more_units_than_the_recommender_handles_are_refused_with_what_to_do_ins
     )
 
 
-def test_fifty_different_units_against_fifteen_borderline_boxes_take_well_under_a_second() -> None:
+def test_fifty_different_units_against_fifteen_borderline_boxes_fit_in_one_box() -> None:
     # The adversarial case for the heuristic: nothing alike, every box close to the total volume,
-    # so most boxes run every strategy before failing. Typically 30-60 ms; generous bound (CPU time,
-    # not wall time, so a busy machine does not fail it).
+    # so most boxes run every strategy before failing. How long it takes is measured by
+    # `make bench` (packing), not asserted here.
     rnd = random.Random(3)
     items = [
         item(f"S{i}", (rnd.randint(60, 160), rnd.randint(60, 160), rnd.randint(60, 160)), 100)
@@ -497,12 +496,10 @@ def test_fifty_different_units_against_fifteen_borderline_boxes_take_well_under_
         side = round((volume * (0.9 + 0.6 * j / 14)) ** (1 / 3))
         boxes.append(box(f"B{j:02}", (side + rnd.randint(-20, 20), side + rnd.randint(-20, 20), side)))
 
-    started = time.process_time()
     rec = recommend_packing(items, boxes)
-    elapsed = time.process_time() - started
 
     assert len(rec.packages) == 1
-    assert elapsed < 1.0
+    assert sorted(p.sku for p in rec.packages[0].placements) == sorted(i.sku for i in items)
 
 
 # -- properties -------------------------------------------------------------------------------
