@@ -22,7 +22,10 @@ its use through SSM by the account's principals, so no function needs a KMS gran
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+_SSM_ARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
 
 #: Resource symbols (see ``resource_arns``).
 TABLE = "table"
@@ -144,12 +147,7 @@ def resource_arns(symbol: str) -> list[Any]:
         return [{"Ref": symbol.removeprefix("topic/")}]
     if symbol.startswith("parameter/"):
         path = symbol.removeprefix("parameter/")
-        return [
-            {
-                "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/oms/${Stage}/"
-                + path
-            }
-        ]
+        return [{"Fn::Sub": f"{_SSM_ARN}:parameter/oms/${{Stage}}/{path}"}]
     if symbol == SENDER:
         # SES authorises a send against the identity that is verified: the address or its domain.
         identity = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/"
@@ -179,9 +177,17 @@ def code_statements(handler: str) -> list[dict[str, Any]]:
         for symbol in symbols:
             by_resource.setdefault(symbol, []).append(action)
     return [
-        _statement(f"Code{i}", actions, resource_arns(symbol))
-        for i, (symbol, actions) in enumerate(sorted(by_resource.items()), start=1)
+        _statement(_sid(symbol), actions, resource_arns(symbol))
+        for symbol, actions in sorted(by_resource.items())
     ]
+
+
+def _sid(symbol: str) -> str:
+    """A statement id naming the resource (``parameter/webhooks/*`` -> ``ParameterWebhooksAny``)."""
+    if symbol == ANY:
+        return "ActionsWithoutResourceArn"
+    words = re.split(r"[^A-Za-z0-9]+", symbol.replace("*", " any "))
+    return "".join(word[:1].upper() + word[1:] for word in words if word)
 
 
 def platform_statements(handler: str, events: dict[str, Any]) -> list[dict[str, Any]]:

@@ -11,13 +11,10 @@ one, fails here until the map (and so every role built from it) says so.
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -32,7 +29,7 @@ from chalicelib.service.placement import place_order
 from infra import iam
 from infra.build_merge import _physical_names, load_template
 from infra.local.pump import EventPump
-from tests.integration.conftest import SECRETS, SENDER, Stack, get, order_body, order_of, place, post_json
+from tests.integration.conftest import SENDER, Stack, get, order_body, order_of, place, post_json
 from tests.integration.test_console import Console
 from tests.integration.test_delivery import (
     EASYPOST_BODY,
@@ -220,7 +217,7 @@ def test_every_function_is_granted_exactly_the_aws_calls_its_code_makes(
         ),
     )
     pump.run_until_idle(timeout=60)
-    assert get(client, f"/v1/orders?status=confirmed", admin).status_code == 200
+    assert get(client, "/v1/orders?status=confirmed", admin).status_code == 200
     assert get(client, f"/v1/orders/{order['id']}/events", admin).status_code == 200
 
     # An admin's hold and its release (operations hear about holds).
