@@ -18,8 +18,9 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 import boto3
+import chalice.test
 import pytest
-from chalice.test import Client, TestHTTPClient
+from chalice.test import Client
 
 from app import app
 from chalicelib.adapters.notifier import AwsNotifier
@@ -151,7 +152,9 @@ def recorder(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[CallReco
 
     for name in workers:
         monkeypatch.setitem(app.handler_map, name, attributed(name, app.handler_map[name]))
-    monkeypatch.setattr(TestHTTPClient, "request", attributed("api_handler", TestHTTPClient.request))
+    monkeypatch.setattr(
+        chalice.test.TestHTTPClient, "request", attributed("api_handler", chalice.test.TestHTTPClient.request)
+    )
     yield recorder
     session.events.unregister("before-parameter-build", recorder)
     reset_clients()
