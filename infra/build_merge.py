@@ -20,6 +20,13 @@ on the real output instead, and keeps infra/template.yaml the only copy of the i
   sources need nothing; any other event source type is an error until it is taught here;
 - every function's environment gets the template outputs' own Ref/GetAtt expressions
   (infra.stack.APP_ENV_FROM_OUTPUT), replacing the names/placeholders from .chalice/config.json;
+- every function gets its own role with exactly its grants (infra/iam.py): the code's calls on
+  the template's own ARNs, plus what Lambda does with the role for that function (its log group,
+  the queue or stream its event source reads). Chalice writes one role per function but puts the
+  stage's one policy file into each; here each role's policy is replaced. A function without
+  grants in infra/iam.py fails the build. Functions are named ``oms-<stage>-<handler>`` so their
+  log groups are known in advance; the sender's address is the ``SenderEmail`` parameter (its SES
+  identity is the only one the notify worker may send as);
 - finally ``check_packaged`` verifies the result, so a gap fails the build instead of a deploy.
 """
 
@@ -35,7 +42,8 @@ from typing import Any
 
 import yaml
 
-from chalicelib.config import ENV_STAGE
+from chalicelib.config import ENV_SENDER_EMAIL, ENV_STAGE
+from infra import iam
 from infra.stack import APP_ENV_FROM_OUTPUT, TEMPLATE_PATH
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
@@ -122,6 +130,11 @@ def merge_packaged(sam: dict[str, Any], infra: dict[str, Any], stage: str) -> di
             )
         source["Properties"].update(copy.deepcopy(settings))
 
+    _add_sender_parameter(merged, functions)
+    roles_seen: set[str] = set()
+    for name, function in functions.items():
+        _scope_role(merged, name, function, roles_seen)
+
     problems = check_packaged(merged)
     if problems:
         raise BuildMergeError("the merged template is not wired correctly:\n  " + "\n  ".join(problems))
@@ -145,6 +158,64 @@ def _add_infra(merged: dict[str, Any], infra: dict[str, Any], stage: str) -> Non
     # conditions constant, which cfn-lint reports as unreachable branches.)
     merged["Parameters"]["Stage"]["Default"] = stage
     merged.setdefault("Description", infra.get("Description", ""))
+
+
+#: Chalice's logical id of the HTTP API's function (the others are their handler names in CamelCase).
+API_FUNCTION = "APIHandler"
+SENDER_PARAMETER = "SenderEmail"
+
+
+def handler_of(logical_id: str) -> str:
+    """The chalice handler name of a packaged function (``NotifyWorker`` -> ``notify_worker``)."""
+    if logical_id == API_FUNCTION:
+        return "api_handler"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", logical_id).lower()
+
+
+def _add_sender_parameter(merged: dict[str, Any], functions: dict[str, Any]) -> None:
+    """The address customer e-mail is sent from, a parameter: its SES identity scopes the notify
+    worker's ``ses:SendEmail``. Defaults to the stage's ``OMS_SENDER_EMAIL`` when configured."""
+    configured = {
+        variables.get(ENV_SENDER_EMAIL)
+        for function in functions.values()
+        for variables in [function.get("Properties", {}).get("Environment", {}).get("Variables", {})]
+    } - {None}
+    parameter: dict[str, Any] = {
+        "Type": "String",
+        "Description": "Address customer e-mail is sent from (verified in SES, or in a verified domain)",
+        "AllowedPattern": r"[^@\s]+@[^@\s]+",
+    }
+    if len(configured) == 1:
+        parameter["Default"] = configured.pop()
+    merged["Parameters"][SENDER_PARAMETER] = parameter
+    for function in functions.values():
+        function["Properties"]["Environment"]["Variables"][ENV_SENDER_EMAIL] = {"Ref": SENDER_PARAMETER}
+
+
+def _scope_role(merged: dict[str, Any], name: str, function: dict[str, Any], roles_seen: set[str]) -> None:
+    props = function["Properties"]
+    handler = handler_of(name)
+    if handler not in iam.CODE_GRANTS:
+        raise BuildMergeError(
+            f"{name} (handler {handler!r}) has no grants in infra/iam.py CODE_GRANTS; add exactly what "
+            "its code calls (tests/integration/test_iam.py records it)"
+        )
+    role_ref = props.get("Role")
+    if not (isinstance(role_ref, dict) and set(role_ref) == {"Fn::GetAtt"}):
+        raise BuildMergeError(
+            f"{name}: expected chalice's Role {{Fn::GetAtt: [<role>, Arn]}}, got {role_ref!r}"
+        )
+    role_id = role_ref["Fn::GetAtt"][0]
+    role = merged["Resources"].get(role_id, {})
+    if role.get("Type") != "AWS::IAM::Role":
+        raise BuildMergeError(f"{name}: its role {role_id} is not an AWS::IAM::Role of the template")
+    if role_id in roles_seen:
+        raise BuildMergeError(f"{name}: role {role_id} is shared with another function; each needs its own")
+    roles_seen.add(role_id)
+    props["FunctionName"] = {"Fn::Sub": iam.function_name(handler)}
+    role["Properties"]["Policies"] = [
+        {"PolicyName": f"{role_id}Policy", "PolicyDocument": iam.policy_for(handler, props.get("Events", {}))}
+    ]
 
 
 def _physical_names(

@@ -32,6 +32,7 @@ import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import NoReturn
@@ -96,6 +97,34 @@ class ChannelOrder:
     paid: bool = False
     #: The store's human-facing order number ("#1001", "5127"), for notes and screens.
     reference: str | None = None
+    #: When the store last changed the order (Shopify ``updated_at``, WooCommerce
+    #: ``date_modified_gmt``), in UTC: which of two versions of an order is the newer. None when
+    #: the store sent none that can be read without guessing a time zone.
+    updated_at: datetime | None = None
+
+
+class StaleStoreOrder(Exception):
+    """A store's version of an order older than the one the order already reflects."""
+
+    def __init__(self, applied: datetime, received: datetime) -> None:
+        self.applied = applied
+        self.received = received
+        super().__init__(
+            f"the store's version of {received.isoformat()} is older than the one applied, "
+            f"{applied.isoformat()}"
+        )
+
+
+def check_store_version(applied: datetime | None, received: datetime | None) -> None:
+    """Raise ``StaleStoreOrder`` when ``received`` is older than ``applied``.
+
+    Stores send webhooks in no particular order and retry failed ones for hours, so arrival order
+    says nothing; the store's own modification time does. The same time again is the same version
+    (a retry, or a change within the store's one-second resolution): it applies, idempotently.
+    Without a time on either side there is nothing to compare, and the update applies.
+    """
+    if applied is not None and received is not None and received < applied:
+        raise StaleStoreOrder(applied, received)
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,6 +251,23 @@ def _text(obj: Mapping[str, object], key: str, path: _Path) -> str | None:
     if not isinstance(value, str):
         _fail((*path, key), f"must be a string, not {type(value).__name__}")
     return value.strip() or None
+
+
+def _store_time(obj: Mapping[str, object], key: str, path: _Path, *, naive_is_utc: bool) -> datetime | None:
+    """A store's timestamp in UTC; None when absent or unreadable. A time without an offset is
+    UTC only where the store says so (WooCommerce's ``*_gmt`` fields), never guessed."""
+    text = _text(obj, key, path)
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        if not naive_is_utc:
+            return None
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _label(obj: Mapping[str, object], key: str) -> str | None:
@@ -661,6 +707,7 @@ def map_shopify_order(payload: object, *, known_skus: Collection[str]) -> Channe
         problems=reader.problems,
         paid=rule.paid,
         reference=_label(body, "name"),
+        updated_at=_store_time(body, "updated_at", (), naive_is_utc=False),
     )
 
 
@@ -823,6 +870,8 @@ def map_woocommerce_order(payload: object, *, known_skus: Collection[str]) -> Ch
         problems=reader.problems,
         paid=rule.paid,
         reference=_label(body, "number"),
+        # ``date_modified`` is the site's local time with no offset; the ``_gmt`` twin is UTC.
+        updated_at=_store_time(body, "date_modified_gmt", (), naive_is_utc=True),
     )
 
 

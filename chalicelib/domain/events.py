@@ -22,6 +22,10 @@ class EventType(StrEnum):
     ORDER_RECEIVED = "order.received"
     ORDER_CONFIRMED = "order.confirmed"
     ORDER_UPDATED = "order.updated"
+    #: A store re-sent its order, newer but with nothing the service acts on changed: only the
+    #: order's ``store_updated_at`` moves forward (so an older version arriving later is known as
+    #: older). Timeline only: no queue receives it.
+    ORDER_STORE_SYNCED = "order.store_synced"
     ORDER_ON_HOLD = "order.on_hold"
     ORDER_HOLD_RELEASED = "order.hold_released"
     ORDER_BACKORDERED = "order.backordered"

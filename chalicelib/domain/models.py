@@ -216,6 +216,10 @@ class Order(Strict):
     confirmed_at: Timestamp | None = None
     #: When the receipt checks (hold rules) ran; until then nothing is released to a warehouse.
     received_at: Timestamp | None = None
+    #: Store channels: the store's own modification time of the version this order reflects
+    #: (Shopify ``updated_at``, WooCommerce ``date_modified_gmt``). A store webhook older than it
+    #: arrived late and changes nothing. None for orders of the REST API.
+    store_updated_at: Timestamp | None = None
 
     @property
     def hold_reasons(self) -> set[HoldReason]:

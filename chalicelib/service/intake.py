@@ -8,6 +8,12 @@ the service does not act on). The intake worker then maps the store order
 order update, cancellation. Placement is idempotent on the channel's
 external id, so a store re-sending an order under a new webhook id still
 makes one order.
+
+Stores send webhooks in no particular order and retry failed ones for hours
+(Shopify for 48 hours), so an old version of an order can arrive after a newer
+one. The order keeps the store's modification time of the version it reflects
+(``Order.store_updated_at``); a version older than that changes nothing — not
+the address, not the payment state, not a cancellation — and is only logged.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from typing import Any
 
 from chalicelib.domain.channels import (
     ChannelOrder,
+    StaleStoreOrder,
+    check_store_version,
     map_shopify_order,
     map_woocommerce_order,
 )
@@ -36,7 +44,9 @@ from chalicelib.service.ports import Clock, DedupExists, DedupRecord, IdGenerato
 
 logger = logging.getLogger("oms.intake")
 
-#: Store webhook deliveries are remembered this long (Shopify retries for 48 hours).
+#: Store webhook deliveries are remembered this long: longer than any store retries one (Shopify
+#: for 48 hours, WooCommerce less). A replay after that is still older than the order's store
+#: version, so it changes nothing either.
 DELIVERY_DEDUP_TTL_SECONDS = 7 * 24 * 3600
 
 
@@ -152,6 +162,7 @@ def process_store_order(
                 clock=clock,
                 holds=mapped.holds,
                 unresolved=_unresolved(mapped.unresolved_lines),
+                store_updated_at=mapped.updated_at,
             )
             return result.order
         except Conflict:
@@ -172,7 +183,7 @@ def _update(
     clock: Clock,
 ) -> Order:
     request = mapped.request
-    changes = OrderChanges(paid=mapped.paid)
+    changes = OrderChanges(paid=mapped.paid, store_updated_at=mapped.updated_at)
     if request is not None:
         changes = OrderChanges(
             shipping_address=request.shipping_address,
@@ -180,6 +191,7 @@ def _update(
             customer=request.customer,
             shipping_method=request.shipping_method,
             paid=mapped.paid,
+            store_updated_at=mapped.updated_at,
         )
     try:
         result = update_order(
@@ -192,6 +204,8 @@ def _update(
             ids=ids,
             clock=clock,
         )
+    except StaleStoreOrder as exc:
+        return _ignore_stale(uow_factory, order_id, exc)
     except Conflict as exc:
         # e.g. a new address after packing: the store's change cannot be applied; say so.
         logger.warning("store update not applied", extra={"order_id": order_id, "reason": str(exc)})
@@ -219,6 +233,20 @@ def _update(
             clock=clock,
         )
     return order
+
+
+def _ignore_stale(uow_factory: UnitOfWorkFactory, order_id: str, stale: StaleStoreOrder) -> Order:
+    logger.info(
+        "older store version ignored",
+        extra={
+            "order_id": order_id,
+            "applied": stale.applied.isoformat(),
+            "received": stale.received.isoformat(),
+        },
+    )
+    aggregate = uow_factory().get_order(order_id)
+    assert aggregate is not None  # the stale check read it
+    return aggregate.order
 
 
 def _lines(order: Order) -> set[tuple[str, int]]:
@@ -250,10 +278,18 @@ def _cancel(
     if order_id is None:
         return None  # cancelled in the store before it ever reached us: nothing to do
     reason = f"cancelled in the store ({mapped.cancel_reason or 'no reason given'})"
+
+    def not_stale(order: Order) -> None:
+        # Checked on the order the cancellation's write is conditioned on: a store can reopen a
+        # cancelled order (WooCommerce), and a late cancellation must not undo that.
+        check_store_version(order.store_updated_at, mapped.updated_at)
+
     try:
         return cancel(
-            uow_factory, order_id, reason, None, authorize=lambda _: None, actor=actor, ids=ids, clock=clock
+            uow_factory, order_id, reason, None, authorize=not_stale, actor=actor, ids=ids, clock=clock
         ).order
+    except StaleStoreOrder as exc:
+        return _ignore_stale(uow_factory, order_id, exc)
     except Conflict as exc:
         aggregate = uow_factory().get_order(order_id)
         if aggregate is not None and aggregate.order.status == OrderStatus.CANCELLED:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
+from chalicelib.domain.channels import check_store_version
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.holds import HoldFinding, HoldPolicy, evaluate_holds
-from chalicelib.domain.models import Address, Customer, Hold, Order, Warehouse
+from chalicelib.domain.models import Address, Customer, Hold, Order, Warehouse, format_timestamp
 from chalicelib.domain.status import (
     FulfillmentStatus,
     FulfillmentTrigger,
@@ -252,6 +254,11 @@ class OrderChanges:
     customer: Customer | None = None
     shipping_method: str | None = None
     paid: bool | None = None
+    #: Store updates: the store's modification time of the version these changes come from. An
+    #: update older than the order's ``store_updated_at`` raises ``StaleStoreOrder`` and changes
+    #: nothing; the check is made on the order read for the write, which is conditioned on its
+    #: version, so a newer update committed meanwhile makes this one re-read and re-check.
+    store_updated_at: datetime | None = None
 
 
 #: Holds the rules lift by themselves once their cause is gone; a fraud review or a manual
@@ -278,13 +285,30 @@ def update_order(
         aggregate = load_order(uow, order_id)
         order = aggregate.order
         authorize(order)
+        check_store_version(order.store_updated_at, changes.store_updated_at)
         updates = {
             name: value
             for name, value in vars(changes).items()
-            if value is not None and getattr(order, name) != value
+            if name != "store_updated_at" and value is not None and getattr(order, name) != value
         }
         if not updates:
-            return aggregate  # the same changes again: nothing to do
+            store_version = changes.store_updated_at
+            if store_version is None or (
+                order.store_updated_at is not None and store_version <= order.store_updated_at
+            ):
+                return aggregate  # the same changes again: nothing to do
+            # Nothing to apply, but the store's version moved: remember it, or an older version
+            # arriving later (e.g. a cancellation the merchant since undid) would pass as newer.
+            # No hold rule runs: nothing they look at changed.
+            synced = Change(
+                order=order.model_copy(update={"store_updated_at": store_version}),
+                fulfillments=aggregate.fulfillments,
+                event_type=EventType.ORDER_STORE_SYNCED,
+                data={"store_updated_at": format_timestamp(store_version)},
+            )
+            result = stage_change(uow, aggregate, synced, actor=actor, ids=ids, clock=clock)
+            uow.commit()
+            return result
         if order.status in (OrderStatus.CANCELLED, OrderStatus.RETURNED):
             raise Conflict(f"the order is {order.status.value}", current=order.status.value, allowed=[])
         if "shipping_address" in updates:
@@ -299,6 +323,8 @@ def update_order(
                     allowed=[],
                 )
         changed = order.model_copy(update=updates)
+        if changes.store_updated_at is not None:
+            changed = changed.model_copy(update={"store_updated_at": changes.store_updated_at})
         findings = evaluate_holds(changed, policy) if order.received_at is not None else []
         found = {f.reason for f in findings}
         # Before receipt no rule has run, so none may lift a hold either (receipt decides first).

@@ -1,15 +1,22 @@
 """Use case: tell people what happened to an order — once per event and recipient.
 
 Sending a message and recording it cannot be one transaction (SES is not
-DynamoDB), so each outgoing message goes through three steps:
+DynamoDB), so each outgoing message goes through these steps:
 1. skip it if its ``notify`` dedup record exists (it was sent and recorded);
-2. claim it (a short-lived conditional item) so two concurrent deliveries of
-   the same event cannot both send;
-3. send, then record ``notification.sent`` in the order's timeline together
-   with the dedup record, in one transaction.
-A crash between 2 and 3 leaves a claim that expires; the retry then sends
-again. That rare duplicate is the price of never losing a message, and the
-claim's lifetime (``CLAIM_SECONDS``) bounds when it can happen.
+2. claim it: a short-lived conditional item in state ``sending`` so two
+   concurrent deliveries of the same event cannot both send;
+3. send. A send that raises releases the claim, so the queue's next delivery
+   sends again (nothing went out; or, if the provider took it and then failed
+   to answer, a duplicate is preferred to a loss). A send that succeeds turns
+   the claim into ``sent`` with the provider's message id;
+4. record ``notification.sent`` in the order's timeline together with the dedup
+   record, in one transaction.
+A crash after 3 leaves a ``sent`` claim: the next delivery records the message
+under its id without sending it again. Only a crash between the provider
+accepting the message and the claim saying ``sent`` (one DynamoDB write) leaves
+a ``sending`` claim; it keeps concurrent deliveries out until it expires
+(``CLAIM_SECONDS``, shorter than the queue's visibility timeout), and the retry
+then sends again: a rare duplicate is the price of never losing a message.
 """
 
 from __future__ import annotations
@@ -36,17 +43,69 @@ from chalicelib.service.ports import (
 )
 
 NOTIFY_SCOPE = "notify"
-CLAIM_SECONDS = 300
+#: How long a ``sending`` claim keeps other deliveries out. Longer than the notify function's
+#: timeout (10 s: no send can still be running after it) and, added to it, shorter than the notify
+#: queue's visibility timeout (60 s): a claim left by a crashed function has expired when the
+#: queue shows the message again, so redeliveries do not burn the queue's receive count on it.
+#: A test reads both settings and holds this to them.
+CLAIM_SECONDS = 30
+#: How long a ``sent`` claim is kept for a delivery that crashed before recording: longer than a
+#: message can wait in the queue and its dead-letter queue (14 days each) before a redrive.
+SENT_CLAIM_SECONDS = 30 * 24 * 3600
 
 
 class ClaimHeld(Exception):
     """Another delivery of the same event is sending this message right now; retry later."""
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """This caller holds the claim and may send; ``token`` tells its claim from a later one."""
+
+    token: str
+
+
+@dataclass(frozen=True)
+class AlreadySent:
+    """The message went out under a claim whose holder stopped before recording it."""
+
+    message_id: str
+
+
 class NotificationClaims(Protocol):
-    def claim(self, key: str, *, seconds: int) -> bool:
-        """True when this caller may send; False when a live claim is held by someone else."""
+    def claim(self, key: str, *, seconds: int) -> Claimed | AlreadySent | None:
+        """Take the claim for ``seconds``. ``Claimed`` when this caller may send; ``AlreadySent``
+        when a live ``sent`` claim says it was sent; None when a live ``sending`` claim is held."""
         ...
+
+    def release(self, key: str, claim: Claimed) -> None:
+        """Give the claim up after a failed send (only if it is still ours and ``sending``)."""
+        ...
+
+    def mark_sent(self, key: str, claim: Claimed, *, message_id: str, seconds: int) -> None:
+        """The message went out as ``message_id``: keep saying so for ``seconds``."""
+        ...
+
+
+def send_once(
+    claims: NotificationClaims, key: str, send: Callable[[], str], *, sent_seconds: int
+) -> tuple[str, bool]:
+    """Send under the claim for ``key``: (the provider's message id, whether this call sent it).
+    The id of an earlier send when a live ``sent`` claim says it went out already. Raises
+    ``ClaimHeld`` while another delivery is sending it; a failed send releases the claim and
+    re-raises, so the next attempt sends again."""
+    outcome = claims.claim(key, seconds=CLAIM_SECONDS)
+    if outcome is None:
+        raise ClaimHeld(key)
+    if isinstance(outcome, AlreadySent):
+        return outcome.message_id, False
+    try:
+        message_id = send()
+    except Exception:
+        claims.release(key, outcome)
+        raise
+    claims.mark_sent(key, outcome, message_id=message_id, seconds=sent_seconds)
+    return message_id, True
 
 
 class MessageRenderer(Protocol):
@@ -239,9 +298,7 @@ def notify(event: DomainEvent, ctx: NotificationContext) -> list[str]:
     for message in messages_for(event, aggregate.order, ctx):
         if uow.get_dedup(NOTIFY_SCOPE, message.key) is not None:
             continue
-        if not ctx.claims.claim(message.key, seconds=CLAIM_SECONDS):
-            raise ClaimHeld(message.key)
-        message_id = message.send()
+        message_id, _ = send_once(ctx.claims, message.key, message.send, sent_seconds=SENT_CLAIM_SECONDS)
         _record_sent(event, message, message_id, ctx)
         sent.append(message.key)
     return sent

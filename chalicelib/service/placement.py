@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from chalicelib.domain.errors import (
     ConcurrencyConflict,
@@ -75,9 +76,11 @@ def place_order(
     clock: Clock,
     holds: Sequence[HoldFinding] = (),
     unresolved: Sequence[UnresolvedLine] = (),
+    store_updated_at: datetime | None = None,
 ) -> PlacementResult:
-    """``holds`` and ``unresolved`` come from store channels: lines that cannot be placed are
-    kept on the order, which is taken on hold instead of being refused."""
+    """``holds``, ``unresolved`` and ``store_updated_at`` come from store channels: lines that
+    cannot be placed are kept on the order, which is taken on hold instead of being refused; the
+    store's modification time is kept on the order, so older versions arriving later are ignored."""
     request_hash = request.request_hash()
     conflicts = 0
     for _attempt in range(MAX_ATTEMPTS):
@@ -86,7 +89,16 @@ def place_order(
         if replay is not None:
             return replay
         order, fulfillments = _stage_new_order(
-            uow, request, channel_id, idempotency_key, request_hash, ids, clock, holds, unresolved
+            uow,
+            request,
+            channel_id,
+            idempotency_key,
+            request_hash,
+            ids,
+            clock,
+            holds,
+            unresolved,
+            store_updated_at,
         )
         try:
             uow.commit()
@@ -165,6 +177,7 @@ def _stage_new_order(
     clock: Clock,
     holds: Sequence[HoldFinding] = (),
     unresolved: Sequence[UnresolvedLine] = (),
+    store_updated_at: datetime | None = None,
 ) -> tuple[Order, list[Fulfillment]]:
     channel = uow.get_channel(channel_id)
     if channel is None:
@@ -189,6 +202,8 @@ def _stage_new_order(
         now=now,
         unresolved=unresolved,
     )
+    if store_updated_at is not None:
+        order = order.model_copy(update={"store_updated_at": store_updated_at})
     if holds:
         order = order.model_copy(
             update={

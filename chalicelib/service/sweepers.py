@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from chalicelib.domain.events import EventType
 from chalicelib.domain.models import Fulfillment, format_timestamp
 from chalicelib.domain.status import FulfillmentStatus, OrderStatus
 from chalicelib.service.changes import Change, load_order, retrying, stage_change
-from chalicelib.service.notifications import NotificationClaims
+from chalicelib.service.notifications import ClaimHeld, NotificationClaims, send_once
 from chalicelib.service.ports import Clock, IdGenerator, Notifier, OrderQueries, UnitOfWorkFactory
 
 #: Receipt normally takes seconds; an order still ``placed`` after this was never received
@@ -37,19 +38,31 @@ def alert_stuck_orders(
             cursor=cursor,
         )
         for order in orders:
-            if not claims.claim(f"stuck/{order.id}", seconds=REALERT_SECONDS):
-                continue
-            notifier.publish_operations(
-                subject=f"Order {order.id} is stuck in placed",
-                message={
-                    "type": "order.stuck",
-                    "order_id": order.id,
-                    "channel_id": order.channel_id,
-                    "status": order.status.value,
-                    "created_at": format_timestamp(order.created_at),
-                    "hint": "check the receipt queue's DLQ and the outbox relay's errors",
-                },
-            )
+            alert = {
+                "type": "order.stuck",
+                "order_id": order.id,
+                "channel_id": order.channel_id,
+                "status": order.status.value,
+                "created_at": format_timestamp(order.created_at),
+                "hint": "check the receipt queue's DLQ and the outbox relay's errors",
+            }
+            # The ``sent`` claim is the once-a-day memory; a failed publish releases the claim,
+            # so the next run tries again instead of staying silent for a day.
+            try:
+                _, published = send_once(
+                    claims,
+                    f"stuck/{order.id}",
+                    partial(
+                        notifier.publish_operations,
+                        subject=f"Order {order.id} is stuck in placed",
+                        message=alert,
+                    ),
+                    sent_seconds=REALERT_SECONDS,
+                )
+            except ClaimHeld:
+                continue  # a concurrent run is alerting about it right now
+            if not published:
+                continue  # alerted within the last day
             alerted.append(order.id)
         if cursor is None:
             break

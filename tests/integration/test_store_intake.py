@@ -160,6 +160,23 @@ def test_a_shopify_update_changes_the_address_and_a_cancellation_cancels(
     assert order_of(client, stack, order_id)["status"] == "cancelled"
 
 
+def test_an_older_shopify_version_delivered_late_changes_nothing(
+    client: Client, stack: Stack, pump: EventPump
+) -> None:
+    """Shopify's update reaches us first, its create (retried after a failure) later."""
+    shopify(client, fixture("shopify", "orders-updated.json"), topic="orders/updated")
+    pump.run_until_idle(timeout=30)
+    (placed,) = orders_of(client, stack, "shop")
+    assert placed["store_updated_at"] == "2024-09-12T15:02:45.000Z"
+
+    assert shopify(client, fixture("shopify", "orders-create.json")).status_code == 200
+    pump.run_until_idle(timeout=30)
+
+    order = order_of(client, stack, placed["id"])
+    assert (order["shipping_address"]["line1"], order["version"]) == ("20 W 34th St", placed["version"])
+    assert order["store_updated_at"] == "2024-09-12T15:02:45.000Z"
+
+
 def test_other_shopify_topics_are_acknowledged_and_ignored(
     client: Client, stack: Stack, pump: EventPump
 ) -> None:

@@ -97,6 +97,7 @@ from chalicelib.domain.models import (
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
 from chalicelib.domain.returns import ReturnRequest
 from chalicelib.domain.status import FulfillmentStatus
+from chalicelib.service.notifications import AlreadySent, Claimed
 from chalicelib.service.ports import (
     MAX_TRANSACTION_ITEMS,
     ChannelExists,
@@ -897,8 +898,16 @@ class FakeNotifier:
 
     def __init__(self) -> None:
         self.sent: list[SentMessage] = []
+        #: Kinds whose next send raises instead of sending (a provider error, a throttle).
+        self.failing: dict[str, Exception] = {}
+
+    def fail_next(self, kind: str, error: Exception) -> None:
+        """Make the next send of ``kind`` raise ``error``; nothing is sent by that call."""
+        self.failing[kind] = error
 
     def _record(self, kind: str, **fields: Any) -> str:
+        if kind in self.failing:
+            raise self.failing.pop(kind)
         message_id = f"msg-{len(self.sent) + 1:04d}"
         self.sent.append(SentMessage(kind=kind, message_id=message_id, fields=fields))
         return message_id
@@ -919,27 +928,51 @@ class FakeNotifier:
         return self._record("operations", subject=subject, message=message)
 
 
+@dataclass
+class _FakeClaim:
+    state: str  # sending | sent
+    token: str
+    expires_at: datetime
+    message_id: str | None = None
+
+
 class FakeClaims:
-    """``NotificationClaims`` on a ``FakeClock``: the semantics of ``DynamoNotificationClaims``
-    (a claim may be taken when there is none or when it expired, ``expires_at < now``)."""
+    """``NotificationClaims`` on a ``FakeClock``, with the semantics of ``DynamoNotificationClaims``:
+    a claim may be taken when there is none or when it expired (``expires_at < now``); a live
+    ``sending`` claim refuses (None), a live ``sent`` one answers ``AlreadySent``; ``release``
+    removes only the caller's own ``sending`` claim; ``mark_sent`` overwrites."""
 
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
-        self.expires_at: dict[str, datetime] = {}
+        self.claims: dict[str, _FakeClaim] = {}
         self.calls: list[str] = []
+        self._tokens = 0
 
-    def claim(self, key: str, *, seconds: int) -> bool:
+    def claim(self, key: str, *, seconds: int) -> Claimed | AlreadySent | None:
         self.calls.append(key)
         now = self.clock.now()
-        current = self.expires_at.get(key)
-        if current is not None and not current < now:
-            return False
-        self.expires_at[key] = now + timedelta(seconds=seconds)
-        return True
+        current = self.claims.get(key)
+        if current is not None and not current.expires_at < now:
+            return AlreadySent(current.message_id or "") if current.state == "sent" else None
+        self._tokens += 1
+        token = f"claim-{self._tokens:04d}"
+        self.claims[key] = _FakeClaim("sending", token, now + timedelta(seconds=seconds))
+        return Claimed(token)
+
+    def release(self, key: str, claim: Claimed) -> None:
+        current = self.claims.get(key)
+        if current is not None and current.state == "sending" and current.token == claim.token:
+            del self.claims[key]
+
+    def mark_sent(self, key: str, claim: Claimed, *, message_id: str, seconds: int) -> None:
+        self.claims[key] = _FakeClaim(
+            "sent", claim.token, self.clock.now() + timedelta(seconds=seconds), message_id
+        )
 
     def held_by_another_worker(self, key: str, *, seconds: int) -> None:
-        """A claim someone else took (a concurrent delivery of the same event)."""
-        self.expires_at[key] = self.clock.now() + timedelta(seconds=seconds)
+        """A ``sending`` claim someone else took (a concurrent delivery of the same event)."""
+        expires_at = self.clock.now() + timedelta(seconds=seconds)
+        self.claims[key] = _FakeClaim("sending", "another-worker", expires_at)
 
 
 class FakeStockQueries:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,11 @@ def map_shopify(payload: Any) -> ChannelOrder:
 
 def map_woo(payload: Any) -> ChannelOrder:
     return map_woocommerce_order(payload, known_skus=CATALOGUE)
+
+
+def edited_shopify(**changes: Any) -> Any:
+    """``orders-create.json`` with some top-level fields replaced."""
+    return {**shopify(), **changes}
 
 
 def placed(order: ChannelOrder) -> PlaceOrderRequest:
@@ -1061,3 +1067,43 @@ def test_the_woocommerce_ping_is_recognised() -> None:
 )
 def test_anything_else_is_not_a_ping(body: bytes, content_type: str) -> None:
     assert not is_woocommerce_ping(body, content_type)
+
+
+# -- the store's own version of the order: its last change ------------------------------------------
+
+
+def test_a_shopify_order_carries_the_stores_updated_at_in_utc() -> None:
+    assert map_shopify(shopify("orders-create.json")).updated_at == datetime(
+        2024, 9, 12, 14, 21, 9, tzinfo=UTC
+    )
+    assert map_shopify(shopify("orders-updated.json")).updated_at == datetime(
+        2024, 9, 12, 15, 2, 45, tzinfo=UTC
+    )
+
+
+def test_a_woocommerce_order_carries_its_gmt_modification_time_not_the_sites_local_one() -> None:
+    order = map_woo(woo("order-cancelled.json"))
+
+    assert order.updated_at == datetime(2024, 9, 16, 15, 42, 8, tzinfo=UTC)  # date_modified is 17:42 local
+
+
+@pytest.mark.parametrize("value", [None, "", "yesterday", "2024-09-12T10:21:09"])
+def test_a_shopify_order_without_a_usable_updated_at_has_none_and_is_still_placeable(value: Any) -> None:
+    """A naive Shopify time has no zone to compare it in: unknown, not guessed."""
+    order = map_shopify(edited_shopify(updated_at=value))
+
+    assert order.updated_at is None and order.request is not None
+
+
+def test_an_updated_at_of_the_wrong_json_type_is_a_payload_error_naming_it() -> None:
+    with pytest.raises(ChannelPayloadError, match="updated_at: must be a string"):
+        map_shopify(edited_shopify(updated_at=1726150869))
+    with pytest.raises(ChannelPayloadError, match="date_modified_gmt: must be a string"):
+        map_woo({**woo(), "date_modified_gmt": ["2024"]})
+
+
+def test_the_stores_updated_at_is_not_part_of_the_fingerprint() -> None:
+    """A store re-sending an unchanged order later is still the same order."""
+    assert order_fingerprint(map_shopify(shopify())) == order_fingerprint(
+        map_shopify(edited_shopify(updated_at="2024-09-13T08:00:00-04:00"))
+    )

@@ -13,6 +13,7 @@ from chalicelib.domain.models import Box, Channel, Fulfillment, FulfillmentLine
 from chalicelib.domain.outbound import Delivery
 from chalicelib.domain.returns import ReturnLine, ReturnRequest
 from chalicelib.domain.status import FulfillmentStatus, OrderStatus, ReturnStatus
+from chalicelib.service.notifications import AlreadySent, Claimed
 from chalicelib.service.ports import (
     ChannelRepository,
     DedupExists,
@@ -272,10 +273,34 @@ def test_the_notifier_answers_sequential_message_ids() -> None:
 def test_a_claim_is_exclusive_until_it_expires(clock: FakeClock) -> None:
     claims = FakeClaims(clock)
 
-    assert claims.claim("k", seconds=10) is True
-    assert claims.claim("k", seconds=10) is False
+    first = claims.claim("k", seconds=10)
+    assert isinstance(first, Claimed)
+    assert claims.claim("k", seconds=10) is None
     clock.advance(seconds=11)
-    assert claims.claim("k", seconds=10) is True
+    assert isinstance(claims.claim("k", seconds=10), Claimed)
+
+
+def test_a_released_claim_can_be_taken_again_but_only_its_holder_releases_it(clock: FakeClock) -> None:
+    claims = FakeClaims(clock)
+    first = claims.claim("k", seconds=10)
+    assert isinstance(first, Claimed)
+
+    claims.release("k", Claimed("someone-else"))
+    assert claims.claim("k", seconds=10) is None
+    claims.release("k", first)
+    assert isinstance(claims.claim("k", seconds=10), Claimed)
+
+
+def test_a_claim_marked_sent_answers_its_message_id_until_it_expires(clock: FakeClock) -> None:
+    claims = FakeClaims(clock)
+    first = claims.claim("k", seconds=10)
+    assert isinstance(first, Claimed)
+    claims.mark_sent("k", first, message_id="msg-1", seconds=100)
+
+    claims.release("k", first)  # too late: a sent claim is never released
+    assert claims.claim("k", seconds=10) == AlreadySent("msg-1")
+    clock.advance(seconds=101)
+    assert isinstance(claims.claim("k", seconds=10), Claimed)
 
 
 # -- the warehouse road's operations ---------------------------------------------------------

@@ -5,7 +5,7 @@ WooCommerce fixtures of tests/fixtures."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -385,6 +385,155 @@ def test_a_partial_refund_in_the_store_after_placement_holds_the_order_for_a_per
     )
 
     assert refunded is not None and HoldReason.MANUAL in refunded.hold_reasons
+
+
+# -- ordering: a store's older version of an order arriving late ----------------------------------
+
+
+def test_an_older_shopify_version_arriving_late_does_not_put_back_the_old_address(
+    intake: Intake, store: FakeStore
+) -> None:
+    placed = intake.deliver(fixture("shopify", "orders-create.json"))
+    assert placed is not None
+    intake.receipt(placed.id)
+    intake.deliver(fixture("shopify", "orders-updated.json"), topic="orders/updated")
+    events = intake.event_types(placed.id)
+
+    # The create webhook (10:21:09) retried by Shopify after the update (11:02:45) was applied.
+    late = intake.deliver(fixture("shopify", "orders-create.json"), topic="orders/create")
+
+    assert late is not None and late == store.order(placed.id)
+    assert (late.shipping_address.line1, late.shipping_address.postal_code) == ("20 W 34th St", "10001")
+    assert late.store_updated_at == datetime(2024, 9, 12, 15, 2, 45, tzinfo=UTC)
+    assert intake.event_types(placed.id) == events  # nothing applied, nothing flagged
+
+
+def test_an_older_payment_state_arriving_late_does_not_unpay_the_order(
+    intake: Intake, store: FakeStore
+) -> None:
+    pending = intake.deliver(fixture("shopify", "orders-create-pending.json"))
+    assert pending is not None
+    intake.receipt(pending.id)
+    paid = intake.deliver(
+        edited(
+            "shopify",
+            "orders-create-pending.json",
+            financial_status="paid",
+            updated_at="2024-09-14T16:20:00+02:00",
+        ),
+        topic="orders/updated",
+    )
+    assert paid is not None and (paid.paid, paid.status) == (True, OrderStatus.CONFIRMED)
+
+    late = intake.deliver(fixture("shopify", "orders-create-pending.json"), topic="orders/updated")
+
+    assert late is not None and (late.paid, late.holds, late.status) == (True, [], OrderStatus.CONFIRMED)
+
+
+def test_an_update_that_arrives_before_the_create_places_the_order_and_the_late_create_changes_nothing(
+    intake: Intake, store: FakeStore
+) -> None:
+    placed = intake.deliver(fixture("shopify", "orders-updated.json"), topic="orders/updated")
+    assert placed is not None
+    assert placed.store_updated_at == datetime(2024, 9, 12, 15, 2, 45, tzinfo=UTC)
+    events = intake.event_types(placed.id)
+
+    late = intake.deliver(fixture("shopify", "orders-create.json"))
+
+    assert late is not None and late.shipping_address.line1 == "20 W 34th St"
+    assert intake.event_types(placed.id) == events
+
+
+def test_a_newer_update_applies_and_moves_the_orders_store_version_forward(
+    intake: Intake, store: FakeStore
+) -> None:
+    placed = intake.deliver(fixture("shopify", "orders-create.json"))
+    assert placed is not None and placed.store_updated_at == datetime(2024, 9, 12, 14, 21, 9, tzinfo=UTC)
+
+    updated = intake.deliver(fixture("shopify", "orders-updated.json"), topic="orders/updated")
+
+    assert updated is not None and updated.shipping_address.line1 == "20 W 34th St"
+    assert updated.store_updated_at == datetime(2024, 9, 12, 15, 2, 45, tzinfo=UTC)
+
+
+def test_a_version_with_the_same_updated_at_applies_again_idempotently(
+    intake: Intake, store: FakeStore
+) -> None:
+    placed = intake.deliver(fixture("shopify", "orders-create.json"))
+    assert placed is not None
+    updated = intake.deliver(fixture("shopify", "orders-updated.json"), topic="orders/updated")
+    events = intake.event_types(placed.id)
+
+    again = intake.deliver(fixture("shopify", "orders-updated.json"), topic="orders/updated")
+
+    assert again == updated
+    assert intake.event_types(placed.id) == events
+
+
+def test_a_newer_update_committed_while_an_older_one_is_being_applied_wins(
+    intake: Intake, store: FakeStore
+) -> None:
+    """The check is part of the write (the order's version condition), not a read before it."""
+    placed = intake.deliver(fixture("shopify", "orders-create.json"))
+    assert placed is not None
+    intake.receipt(placed.id)
+    older = edited("shopify", "orders-updated.json", updated_at="2024-09-12T10:50:00-04:00")
+    older_payload = json.loads(older)
+    older_payload["shipping_address"]["address1"] = "1 Old Road"
+    _, older_key = intake.receive(json.dumps(older_payload), topic="orders/updated")
+    store.before_next_commit(
+        lambda: intake.deliver(fixture("shopify", "orders-updated.json"), topic="orders/updated")
+    )
+
+    result = intake.process(older_key)
+
+    assert result is not None and result.shipping_address.line1 == "20 W 34th St"
+    assert store.order(placed.id).shipping_address.line1 == "20 W 34th St"
+
+
+def test_an_older_woocommerce_version_arriving_late_does_not_put_back_the_old_address(
+    intake: Intake, store: FakeStore
+) -> None:
+    placed = intake.deliver(
+        fixture("woocommerce", "order-created-processing.json"), channel_id=WOO, topic="order.created"
+    )
+    assert placed is not None
+    moved = json.loads(fixture("woocommerce", "order-created-processing.json"))
+    moved["shipping"]["address_1"] = "Unter den Linden 6"
+    moved["date_modified_gmt"] = "2024-09-16T13:30:00"
+    intake.deliver(json.dumps(moved), channel_id=WOO, topic="order.updated")
+
+    late = intake.deliver(
+        fixture("woocommerce", "order-created-processing.json"), channel_id=WOO, topic="order.updated"
+    )
+
+    assert late is not None and late.shipping_address.line1 == "Unter den Linden 6"
+
+
+def test_an_older_woocommerce_cancellation_arriving_after_the_order_was_reopened_does_not_cancel_it(
+    intake: Intake, store: FakeStore
+) -> None:
+    placed = intake.deliver(
+        fixture("woocommerce", "order-created-processing.json"), channel_id=WOO, topic="order.created"
+    )
+    assert placed is not None
+    # Cancelled at 15:42:08, then set back to processing by the merchant at 16:00: the reopening
+    # arrives first, the cancellation late.
+    reopened = edited("woocommerce", "order-created-processing.json", date_modified_gmt="2024-09-16T16:00:00")
+    intake.deliver(reopened, channel_id=WOO, topic="order.updated")
+
+    late = intake.deliver(
+        fixture("woocommerce", "order-cancelled.json"), channel_id=WOO, topic="order.updated"
+    )
+
+    assert late is not None and late.status is not OrderStatus.CANCELLED
+    assert "order.cancelled" not in intake.event_types(placed.id)
+
+
+def test_delivery_dedup_outlives_the_longest_store_retry_window() -> None:
+    """Shopify retries a failed webhook for 48 hours (WooCommerce for less): a retry must always
+    meet its dedup record. (Later replays are also older than the order's store version.)"""
+    assert DELIVERY_DEDUP_TTL_SECONDS >= 48 * 3600
 
 
 # -- cancelling ------------------------------------------------------------------------------------

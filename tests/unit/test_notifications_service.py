@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +26,7 @@ from chalicelib.service.notifications import (
     notify,
 )
 from chalicelib.service.placement import place_order
-from chalicelib.service.sweepers import sweep_sla
+from chalicelib.service.sweepers import alert_stuck_orders, sweep_sla
 from tests.unit.builders import EAST, WEB, WEST, lines, order_request, scan, seed_catalogue, tracking_update
 from tests.unit.fakes import (
     FakeClaims,
@@ -324,8 +326,30 @@ def test_an_expired_claim_of_a_crashed_worker_no_longer_blocks_the_message(
     assert [m.kind for m in notifier.sent] == ["email", "warehouse"]
 
 
-def test_a_crash_between_sending_and_recording_resends_only_after_the_claim_expires(
-    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, clock: FakeClock
+WITH_SMS = {
+    "customer": {"email": "ada@example.com", "name": "Ada Lovelace", "phone": "+14155550123"},
+    "notify": {"email": True, "sms": True},
+}
+
+
+@pytest.mark.parametrize("kind", ["email", "sms", "warehouse"])
+def test_a_send_that_fails_releases_its_claim_so_the_next_delivery_sends_the_message(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, kind: str
+) -> None:
+    confirmed = received(ctx, store, **WITH_SMS)
+    notifier.fail_next(kind, RuntimeError("Throttling: maximum sending rate exceeded"))
+    with pytest.raises(RuntimeError, match="Throttling"):
+        notify(confirmed, ctx)
+
+    notify(confirmed, ctx)  # the queue's redelivery, long before any claim would have expired
+
+    # Each message exactly once: what was sent before the failure is not sent again.
+    assert sorted(m.kind for m in notifier.sent) == ["email", "sms", "warehouse"]
+    assert len(sent_events(store, confirmed.order_id)) == 3
+
+
+def test_a_crash_after_sending_records_the_sent_message_on_the_next_delivery_without_sending_it_again(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier
 ) -> None:
     confirmed = received(ctx, store)
 
@@ -337,14 +361,83 @@ def test_a_crash_between_sending_and_recording_resends_only_after_the_claim_expi
         notify(confirmed, ctx)
     assert [m.kind for m in notifier.sent] == ["email"]
 
+    notify(confirmed, ctx)  # the redelivery, within the claim's lifetime
+
+    assert [m.kind for m in notifier.sent] == ["email", "warehouse"]
+    assert [e.data["message_id"] for e in sent_events(store, confirmed.order_id)] == ["msg-0001", "msg-0002"]
+
+
+def test_a_crash_before_the_claim_says_sent_resends_only_after_the_claim_expires(
+    ctx: NotificationContext,
+    store: FakeStore,
+    notifier: FakeNotifier,
+    claims: FakeClaims,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The one window left: the provider accepted the message and the function died before the
+    claim could say so. A concurrent delivery is still kept out while the claim lives."""
+    confirmed = received(ctx, store)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Lambda timed out")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(claims, "mark_sent", crash)
+        with pytest.raises(RuntimeError):
+            notify(confirmed, ctx)
     with pytest.raises(ClaimHeld):
         notify(confirmed, ctx)
     clock.advance(seconds=CLAIM_SECONDS + 1)
+
     notify(confirmed, ctx)
 
-    # The documented price of never losing a message: one duplicate e-mail after a crash.
+    # The documented price of never losing a message: one duplicate e-mail after such a crash.
     assert [m.kind for m in notifier.sent] == ["email", "email", "warehouse"]
     assert [e.data["message_id"] for e in sent_events(store, confirmed.order_id)] == ["msg-0002", "msg-0003"]
+
+
+def test_a_stuck_order_alert_that_fails_to_publish_is_published_by_the_next_sweep(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, claims: FakeClaims, clock: FakeClock
+) -> None:
+    placed = place_order(
+        ctx.uow_factory, order_request(), channel_id=WEB, idempotency_key=None, ids=ctx.ids, clock=clock
+    )
+    clock.advance(seconds=16 * 60)
+    queries = FakeQueries(store)
+    notifier.fail_next("operations", RuntimeError("SNS unavailable"))
+    with pytest.raises(RuntimeError):
+        alert_stuck_orders(queries, notifier, claims, clock)
+
+    clock.advance(seconds=5 * 60)  # the next run of the schedule
+    assert alert_stuck_orders(queries, notifier, claims, clock) == [placed.order.id]
+    clock.advance(seconds=5 * 60)
+    assert alert_stuck_orders(queries, notifier, claims, clock) == []  # once a day, not every run
+    assert [m.kind for m in notifier.sent] == ["operations"]
+
+
+def test_the_claim_outlives_a_send_and_expires_before_the_queue_redelivers() -> None:
+    """A claim must cover the longest a notify function can run (its timeout), or a concurrent
+    delivery could send too; and one left by a crashed function must be gone by the time the queue
+    shows the message again (its visibility timeout), or every redelivery meets it and the
+    message ends in the dead-letter queue."""
+    root = Path(__file__).resolve().parents[2]
+    config = json.loads((root / ".chalice" / "config.json").read_text())
+    function_timeout = max(
+        [config["lambda_timeout"]]
+        + [
+            settings.get("lambda_timeout", 0)
+            for stage in config["stages"].values()
+            for name, settings in stage.get("lambda_functions", {}).items()
+            if name in ("notify_worker", "stuck_order_sweeper")
+        ]
+    )
+    template = (root / "infra" / "template.yaml").read_text()
+    notify_queue = template[template.index("  NotifyQueue:") :]
+    visibility = int(re.search(r"VisibilityTimeout: (\d+)", notify_queue).group(1))  # type: ignore[union-attr]
+
+    assert function_timeout < CLAIM_SECONDS
+    assert function_timeout + CLAIM_SECONDS < visibility
 
 
 def test_recording_a_notification_retries_when_the_order_changes_concurrently(

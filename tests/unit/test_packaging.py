@@ -19,10 +19,12 @@ from typing import Any
 
 import pytest
 
+from infra import iam
 from infra.build_merge import (
     EVENT_SOURCE_TUNING,
     BuildMergeError,
     check_packaged,
+    handler_of,
     load_template,
     merge_packaged,
     use_http_api,
@@ -32,6 +34,8 @@ from infra.stack import APP_ENV_FROM_OUTPUT
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "dev"
 FUNCTION = "AWS::Serverless::Function"
+LOG_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+EVENT_SOURCE_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
 
 def _package(out: Path) -> None:
@@ -172,13 +176,116 @@ def test_the_packaged_template_passes_its_own_wiring_check(sam: dict[str, Any]) 
     assert check_packaged(sam) == []
 
 
+# --- One role per function, with exactly its grants ------------------------------------------------
+
+
+def _roles(sam: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Per function: (its role's logical id, its one policy document)."""
+    roles = {}
+    for name, props in _functions(sam).items():
+        role_id = props["Role"]["Fn::GetAtt"][0]
+        [policy] = sam["Resources"][role_id]["Properties"]["Policies"]
+        roles[name] = (role_id, policy["PolicyDocument"])
+    return roles
+
+
+def _grants(document: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [
+        (action, resource)
+        for statement in document["Statement"]
+        for action in statement["Action"]
+        for resource in statement["Resource"]
+    ]
+
+
+@pytest.mark.slow
+def test_every_function_has_its_own_role_with_exactly_the_policy_its_grants_build(
+    sam: dict[str, Any],
+) -> None:
+    roles = _roles(sam)
+
+    assert len({role_id for role_id, _ in roles.values()}) == len(roles)
+    for name, (_, document) in roles.items():
+        props = _functions(sam)[name]
+        handler = handler_of(name)
+        assert document == iam.policy_for(handler, props.get("Events", {})), name
+        assert props["FunctionName"] == {"Fn::Sub": f"oms-${{Stage}}-{handler}"}, name
+
+
+@pytest.mark.slow
+def test_no_role_names_a_resource_by_pattern_and_only_sms_and_queue_listing_name_any(
+    sam: dict[str, Any],
+) -> None:
+    """Every ARN is the template's own (GetAtt, Ref, or a Sub of the stage's path); ``*`` only where
+    the action has no resource: SMS to a phone number, listing the queues."""
+    anywhere = set()
+    for name, (_, document) in _roles(sam).items():
+        for statement in document["Statement"]:
+            assert statement["Effect"] == "Allow" and "*" not in "".join(statement["Action"]), name
+        for action, resource in _grants(document):
+            if resource == "*":
+                anywhere.add((name, action))
+                continue
+            assert isinstance(resource, dict), (name, action, resource)
+            for text in _strings(resource):
+                assert ":*:" not in text and not text.endswith(":*:*"), (name, action, text)
+    assert anywhere == {("NotifyWorker", "sns:Publish"), ("APIHandler", "sqs:ListQueues")}
+
+
+@pytest.mark.slow
+def test_the_api_writes_only_store_and_endpoint_secrets_never_a_signing_key(sam: dict[str, Any]) -> None:
+    _, document = _roles(sam)["APIHandler"]
+
+    written = sorted(_strings(r) for action, r in _grants(document) if action == "ssm:PutParameter")
+
+    assert [text[0].rsplit("/oms/${Stage}/", 1)[1] for text in written] == [
+        "webhook-endpoints/*",
+        "webhooks/shopify/*",
+        "webhooks/woocommerce/*",
+    ]
+
+
+@pytest.mark.slow
+def test_grants_no_code_uses_are_given_to_no_function(sam: dict[str, Any]) -> None:
+    granted = {
+        (name, action) for name, (_, document) in _roles(sam).items() for action, _ in _grants(document)
+    }
+    unused = {
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:TransactWriteItems",
+        "ssm:GetParametersByPath",
+        "ses:SendRawEmail",
+    }
+
+    assert {action for _, action in granted} & unused == set()
+    # Deleting items is giving back a notification claim: the two senders, no one else.
+    assert {name for name, action in granted if action == "dynamodb:DeleteItem"} == {
+        "NotifyWorker",
+        "StuckOrderSweeper",
+    }
+    assert {name for name, action in granted if action == "ses:SendEmail"} == {"NotifyWorker"}
+
+
 # --- build_merge on synthetic chalice output -----------------------------------------------------
 
 
-def _chalice_function(events: dict[str, Any]) -> dict[str, Any]:
+def _chalice_function(events: dict[str, Any], name: str = "") -> dict[str, Any]:
     return {
         "Type": FUNCTION,
-        "Properties": {"Environment": {"Variables": {"OMS_STAGE": STAGE}}, "Events": events},
+        "Properties": {
+            "Environment": {"Variables": {"OMS_STAGE": STAGE}},
+            "Events": events,
+            "Role": {"Fn::GetAtt": [f"{name}Role", "Arn"]},
+        },
+    }
+
+
+def _add(chalice_output: dict[str, Any], name: str, events: dict[str, Any]) -> None:
+    """A function as chalice packages it: with its own role, holding the stage's policy file."""
+    chalice_output["Resources"][name] = _chalice_function(events, name)
+    chalice_output["Resources"][f"{name}Role"] = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {"Policies": [{"PolicyName": "stage", "PolicyDocument": {"Statement": []}}]},
     }
 
 
@@ -189,21 +296,22 @@ def _sqs(queue_name: str) -> dict[str, Any]:
 
 def _minimal_chalice_output() -> dict[str, Any]:
     stream = "arn:aws:dynamodb:us-east-1:123456789012:table/oms-dev/stream/1970-01-01T00:00:00.000"
-    return {
-        "Resources": {
-            "OutboxRelay": _chalice_function(
-                {"OutboxRelayDynamodbEventSource": {"Type": "DynamoDB", "Properties": {"Stream": stream}}},
-            ),
-            "ReceiptWorker": _chalice_function({"ReceiptWorkerSqsEventSource": _sqs("oms-dev-receipt")}),
-        }
-    }
-
-
-def test_a_new_sqs_handler_is_wired_without_being_listed_anywhere() -> None:
-    chalice_output = _minimal_chalice_output()
-    chalice_output["Resources"]["LateWorker"] = _chalice_function(
-        {"LateWorkerSqsEventSource": _sqs("oms-dev-notify")}
+    output: dict[str, Any] = {"Resources": {}}
+    _add(
+        output,
+        "OutboxRelay",
+        {"OutboxRelayDynamodbEventSource": {"Type": "DynamoDB", "Properties": {"Stream": stream}}},
     )
+    _add(output, "ReceiptWorker", {"ReceiptWorkerSqsEventSource": _sqs("oms-dev-receipt")})
+    return output
+
+
+def test_a_new_sqs_handler_is_wired_without_being_listed_anywhere_but_in_its_grants(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(iam.CODE_GRANTS, "late_worker", {"dynamodb:GetItem": (iam.TABLE,)})
+    chalice_output = _minimal_chalice_output()
+    _add(chalice_output, "LateWorker", {"LateWorkerSqsEventSource": _sqs("oms-dev-notify")})
 
     merged = merge_packaged(chalice_output, load_template(), STAGE)
 
@@ -212,13 +320,33 @@ def test_a_new_sqs_handler_is_wired_without_being_listed_anywhere() -> None:
     ]
     assert props["Queue"] == {"Fn::GetAtt": ["NotifyQueue", "Arn"]}
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    [policy] = merged["Resources"]["LateWorkerRole"]["Properties"]["Policies"]
+    assert {"dynamodb:GetItem"} | EVENT_SOURCE_ACTIONS == {
+        action for statement in policy["PolicyDocument"]["Statement"] for action in statement["Action"]
+    } - LOG_ACTIONS
+
+
+def test_a_new_handler_without_grants_fails_the_build() -> None:
+    chalice_output = _minimal_chalice_output()
+    _add(chalice_output, "LateWorker", {"LateWorkerSqsEventSource": _sqs("oms-dev-notify")})
+
+    with pytest.raises(BuildMergeError, match=r"LateWorker \(handler 'late_worker'\) has no grants"):
+        merge_packaged(chalice_output, load_template(), STAGE)
+
+
+def test_two_functions_sharing_a_role_fail_the_build() -> None:
+    chalice_output = _minimal_chalice_output()
+    chalice_output["Resources"]["ReceiptWorker"]["Properties"]["Role"] = {
+        "Fn::GetAtt": ["OutboxRelayRole", "Arn"]
+    }
+
+    with pytest.raises(BuildMergeError, match="shared with another function"):
+        merge_packaged(chalice_output, load_template(), STAGE)
 
 
 def test_a_handler_on_a_queue_the_template_does_not_define_fails_the_build() -> None:
     chalice_output = _minimal_chalice_output()
-    chalice_output["Resources"]["ReturnsWorker"] = _chalice_function(
-        {"ReturnsWorkerSqsEventSource": _sqs("oms-dev-returns")}
-    )
+    _add(chalice_output, "ReturnsWorker", {"ReturnsWorkerSqsEventSource": _sqs("oms-dev-returns")})
 
     with pytest.raises(BuildMergeError, match=r"oms-dev-returns.*does not define"):
         merge_packaged(chalice_output, load_template(), STAGE)
@@ -226,8 +354,10 @@ def test_a_handler_on_a_queue_the_template_does_not_define_fails_the_build() -> 
 
 def test_an_event_source_type_build_merge_does_not_know_fails_the_build() -> None:
     chalice_output = _minimal_chalice_output()
-    chalice_output["Resources"]["OnUpload"] = _chalice_function(
-        {"OnUploadS3EventSource": {"Type": "S3", "Properties": {"Bucket": "uploads"}}}
+    _add(
+        chalice_output,
+        "OnUpload",
+        {"OnUploadS3EventSource": {"Type": "S3", "Properties": {"Bucket": "uploads"}}},
     )
 
     with pytest.raises(BuildMergeError, match="S3 event source"):
@@ -252,8 +382,10 @@ def test_merging_into_an_already_merged_template_is_refused() -> None:
 
 def test_schedules_need_no_wiring_and_pass_the_check() -> None:
     chalice_output = _minimal_chalice_output()
-    chalice_output["Resources"]["SlaSweeper"] = _chalice_function(
-        {"SlaSweeperEvent": {"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutes)"}}}
+    _add(
+        chalice_output,
+        "SlaSweeper",
+        {"SlaSweeperEvent": {"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutes)"}}},
     )
 
     merged = merge_packaged(chalice_output, load_template(), STAGE)
