@@ -216,10 +216,15 @@ def deliver(
     if not keys:
         return Delivered.SKIPPED
     message_id = webhook_id(job.event.id, endpoint.id)
+    if repo.was_delivered(message_id):
+        # At-least-once queues: the event fanned out twice, or this job redelivered after it was
+        # sent. The store has it; sending again would hand it the same event twice.
+        return Delivered.SKIPPED
     outcome = send(endpoint.url, keys[0], message_id, webhook_body(job.event))
     status = outcome.status_code
     if status is not None and 200 <= status < 300:
         result, label = Delivered.DELIVERED, "delivered"
+        repo.mark_delivered(message_id)
     elif status == 410:
         result, label = Delivered.GONE, "gone"
     else:
