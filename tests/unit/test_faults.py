@@ -106,3 +106,13 @@ def test_nothing_is_logged_when_injection_is_off(caplog: pytest.LogCaptureFixtur
     injector.start()
     injector.stop()
     assert caplog.messages == []
+
+
+def test_the_local_stack_refuses_an_invalid_rate_before_starting_anything() -> None:
+    from infra.local.stack import LocalOptions, LocalStackError
+
+    with pytest.raises(LocalStackError, match="OMS_DUPLICATE_RATE"):
+        LocalOptions.from_env({"OMS_DUPLICATE_RATE": "2"})
+    options = LocalOptions.from_env({"OMS_FAULT_RATE": "0.25", "OMS_FAULT_SEED": "4"})
+    assert options.faults == FaultSettings(fault_rate=0.25, seed=4)
+    assert not LocalOptions.from_env({}).faults.enabled
