@@ -17,7 +17,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 STAMP := $(VENV)/.requirements.stamp
 OUT := out
 
-.PHONY: help venv test lint package cfn-lint run bench clean
+.PHONY: help venv test lint package cfn-lint run bench chaos clean
 
 help:
 	@echo "make venv       create $(VENV) (Python 3.11) with requirements-dev.txt"
@@ -28,6 +28,8 @@ help:
 	@echo "make cfn-lint   cfn-lint the infra template and the packaged template"
 	@echo "make run        the local stack (moto + app + event pump), no AWS account needed"
 	@echo "make bench      benchmarks"
+	@echo "make chaos      N orders through the local stack under injected faults, then the invariants"
+	@echo "                (ORDERS=50 OMS_FAULT_RATE=0.2 OMS_DUPLICATE_RATE=0.3 OMS_FAULT_SEED=1)"
 	@echo "make clean      remove build output and caches"
 
 venv: $(STAMP)
@@ -66,6 +68,11 @@ run: venv
 
 bench: venv
 	@if [ -d bench ]; then $(PY) -m bench; else echo "no bench/ yet"; fi
+
+# docs/reliability.md: what is injected, what is checked, the figures of the last run.
+ORDERS ?= 50
+chaos: venv
+	$(PY) -m tools.chaos --orders $(ORDERS)
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-output

@@ -98,6 +98,22 @@ class DynamoChannelStore(DynamoReader):
             ),
         )
 
+    def was_delivered(self, webhook_id: str) -> bool:
+        return self._get(k.delivered_pk(webhook_id), "DELIVERED") is not None
+
+    def mark_delivered(self, webhook_id: str) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item=serialize(
+                {
+                    "pk": k.delivered_pk(webhook_id),
+                    "sk": "DELIVERED",
+                    # As long as the attempts are listed: a queue redelivers within days at most.
+                    "ttl": int(time.time()) + DELIVERY_RETENTION_SECONDS,
+                }
+            ),
+        )
+
     def list_deliveries(self, endpoint_id: str, limit: int) -> list[Delivery]:
         response: dict[str, Any] = self.client.query(
             TableName=self.table,

@@ -174,6 +174,11 @@ def deliveries_pk(endpoint_id: str) -> str:
     return f"DELIVERIES#{endpoint_id}"
 
 
+def delivered_pk(webhook_id: str) -> str:
+    """Marks a webhook id its endpoint took (2xx), so that a redelivered job is not sent again."""
+    return f"DELIVERED#{webhook_id}"
+
+
 ENTITY_ENDPOINT = "webhook_endpoint"
 ENTITY_DELIVERY = "webhook_delivery"
 

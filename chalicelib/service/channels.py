@@ -240,12 +240,17 @@ def prepare_delivery(repo: ChannelRepository, secrets: Secrets, job: DeliveryJob
     keys = secrets.secrets(endpoint_secret_name(endpoint.id))
     if not keys:
         return None
+    message_id = webhook_id(job.event.id, endpoint.id)
+    if repo.was_delivered(message_id):
+        # At-least-once queues: the event fanned out twice, or this job redelivered after it was
+        # sent. The store has it; sending again would hand it the same event twice.
+        return None
     return PreparedDelivery(
         job=job,
         endpoint=endpoint,
         url=endpoint.url,
         secret=keys[0],
-        message_id=webhook_id(job.event.id, endpoint.id),
+        message_id=message_id,
         body=webhook_body(job.event),
     )
 
@@ -258,6 +263,7 @@ def record_outcome(
     status = outcome.status_code
     if status is not None and 200 <= status < 300:
         result, label = Delivered.DELIVERED, "delivered"
+        repo.mark_delivered(prepared.message_id)
     elif status == 410:
         result, label = Delivered.GONE, "gone"
     else:

@@ -61,6 +61,7 @@ from chalice.app import (
 from chalice.local import LambdaContext
 
 from infra.local.activity import Activity
+from infra.local.faults import FaultInjector, InjectedFault
 from infra.local.schedule import Schedule, parse_schedule
 
 __all__ = ["EventPump", "EventSourceError", "PumpContext"]
@@ -203,6 +204,8 @@ class EventPump:
     * ``stage``, ``account_id``, ``memory_size``, ``timeout_seconds``: what the
       Lambda context and the ARNs in events say (function ``<app>-<stage>-<handler>``).
     * ``exclude``: handler names to leave alone.
+    * ``faults``: a :class:`~infra.local.faults.FaultInjector` that fails some invocations and
+      delivers some records twice (none by default).
     """
 
     def __init__(
@@ -229,6 +232,7 @@ class EventPump:
         exclude: Collection[str] = (),
         activity: Activity | None = None,
         idle_poll_interval: float = 5.0,
+        faults: FaultInjector | None = None,
     ) -> None:
         if clock_speed <= 0:
             raise ValueError("clock_speed must be positive")
@@ -251,6 +255,7 @@ class EventPump:
         self._visibility_override = visibility_timeout_override
         self._stream_max_retries = stream_max_retries
         self._report_failures = report_batch_item_failures
+        self._faults = faults
         self._poll_interval = poll_interval
         self._stream_idle_poll = stream_idle_poll_interval
         self._activity = activity
@@ -630,6 +635,7 @@ class EventPump:
                 extra={"handler": queue.name, "order_ids": _present(failed_orders)},
             )
         self._apply_visibility_override(queue, retried)
+        self._deliver_duplicates(queue.name, records, _order_id_of_sqs_record)
 
     def _sqs_record(self, queue: _SqsSource, message: JsonDict) -> JsonDict:
         record: JsonDict = {
@@ -805,6 +811,7 @@ class EventPump:
     def _deliver_stream_batch(self, stream: _StreamSource, shard: _Shard, batch: list[JsonDict]) -> None:
         order_ids = [_order_id_of_stream_record(record) for record in batch]
         outcome = self._invoke(stream.name, {"Records": batch}, order_ids)
+        self._deliver_duplicates(stream.name, batch, _order_id_of_stream_record)
         sequence_numbers = [record["dynamodb"]["SequenceNumber"] for record in batch]
         if outcome.raised:
             failed_at: int | None = 0
@@ -892,9 +899,20 @@ class EventPump:
             function_arn=f"arn:aws:lambda:{self._region}:{self._account_id}:function:{function_name}",
         )
 
-    def _invoke(self, name: str, event: JsonDict, order_ids: Sequence[str | None]) -> _Outcome:
+    def _invoke(
+        self, name: str, event: JsonDict, order_ids: Sequence[str | None], *, injectable: bool = True
+    ) -> _Outcome:
         # A JSON round trip hands the handler plain JSON values, as Lambda does.
         payload = json.loads(json.dumps(event))
+        fault = self._faults.failure_for(name) if self._faults is not None and injectable else None
+        if fault is InjectedFault.BEFORE:
+            logger.info(
+                "fault injection: handler %s failed before it ran%s",
+                name,
+                _order_suffix(order_ids),
+                extra={"handler": name, "order_ids": _present(order_ids)},
+            )
+            return _Outcome(result=None, raised=True)
         started = time.monotonic()
         try:
             result = self._app.handler_map[name](payload, self._context(name))
@@ -917,7 +935,32 @@ class EventPump:
                 self._timeout_seconds,
                 extra={"handler": name},
             )
+        if fault is InjectedFault.AFTER:
+            # The handler's work is done and stays done; its messages are not acknowledged.
+            logger.info(
+                "fault injection: handler %s ran, then failed before acknowledging%s",
+                name,
+                _order_suffix(order_ids),
+                extra={"handler": name, "order_ids": _present(order_ids)},
+            )
+            return _Outcome(result=result, raised=True)
         return _Outcome(result=result, raised=False)
+
+    def _deliver_duplicates(
+        self, name: str, records: Sequence[JsonDict], order_id_of: Callable[[JsonDict], str | None]
+    ) -> None:
+        """Deliver the injector's share of ``records`` once more (at-least-once delivery).
+
+        The extra invocation's outcome is ignored: the original delivery decides what is
+        acknowledged, and the duplicate itself is never failed, so it really reaches the handler.
+        """
+        if self._faults is None:
+            return
+        duplicates = self._faults.duplicates_of(records)
+        if duplicates:
+            self._invoke(
+                name, {"Records": duplicates}, [order_id_of(r) for r in duplicates], injectable=False
+            )
 
     def _failed_positions(self, name: str, result: Any, identifiers: Sequence[str]) -> list[int]:
         """Positions of the records a ReportBatchItemFailures response names; all of them if it is invalid."""

@@ -38,6 +38,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from infra.local.faults import FaultInjector, FaultSettings
 from infra.local.moto_server import SerialisedMotoServer
 from infra.local.state import CONFIG_NAME, OUTBOX_NAME, state_dir, write_local_config
 
@@ -112,12 +113,18 @@ class LocalOptions:
     stage: str = "local"
     sender_email: str = "orders@shop.example"
     project_dir: Path = REPO_ROOT
+    # OMS_FAULT_RATE, OMS_DUPLICATE_RATE, OMS_FAULT_SEED (infra/local/faults.py); off by default.
+    faults: FaultSettings = field(default_factory=FaultSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LocalOptions:
         env = os.environ if env is None else env
         clock_speed = _positive(env, ENV_CLOCK_SPEED, 1.0)
         assert clock_speed is not None
+        try:
+            faults = FaultSettings.from_env(env)
+        except ValueError as error:
+            raise LocalStackError(str(error)) from None
         return cls(
             aws_port=_port(env, ENV_AWS_PORT, cls.aws_port),
             api_port=_port(env, ENV_API_PORT, cls.api_port),
@@ -125,6 +132,7 @@ class LocalOptions:
             state_dir=state_dir(env),
             visibility_timeout=_positive(env, ENV_VISIBILITY_TIMEOUT, None),
             sender_email=env.get(ENV_SENDER) or cls.sender_email,
+            faults=faults,
         )
 
 
@@ -136,6 +144,7 @@ class _Running:
     http_server: Any = None  # chalice.local.LocalDevServer
     http_thread: threading.Thread | None = None
     pump: Any = None  # infra.local.pump.EventPump
+    faults: FaultInjector | None = None
     observer: Any = None  # infra.local.observers.BackendObserver
     config_path: Path | None = None
     env_before: dict[str, str | None] = field(default_factory=dict)
@@ -226,6 +235,8 @@ class LocalStack:
             _quietly("the API server socket", running.http_server.server.server_close)
         if running.pump is not None:
             _quietly("the event pump", running.pump.stop)
+        if running.faults is not None:
+            _quietly("the fault report", running.faults.stop)
         if running.observer is not None:
             _quietly("the mailbox", running.observer.stop)
         if running.config_path is not None:
@@ -303,8 +314,10 @@ class LocalStack:
             self._set_environment({ENV_PUBLIC_BASE_URL: self._api_url})
         self._warm_up()
 
-        self._running.pump = self._create_pump(app, table)
+        self._running.faults = FaultInjector(opts.faults)
+        self._running.pump = self._create_pump(app, table, self._running.faults)
         self._running.pump.start()
+        self._running.faults.start()
 
         from infra.local.observers import BackendObserver
 
@@ -394,7 +407,7 @@ class LocalStack:
         for service in _WARM_CLIENTS:
             client(service)
 
-    def _create_pump(self, app: Any, table: str) -> Any:
+    def _create_pump(self, app: Any, table: str, faults: FaultInjector) -> Any:
         from chalice.app import DynamoDBEventConfig
 
         from infra.local.pump import EventPump, EventSourceError
@@ -414,6 +427,10 @@ class LocalStack:
                 visibility_timeout_override=opts.visibility_timeout,
                 # moto signals each write: the pump sleeps until then instead of polling.
                 activity=self._running.moto.activity if self._running.moto is not None else None,
+                # As the packaged stream sources (infra/build_merge.py): under injected faults a
+                # batch fails several times in a row now and then, and must not be dropped for it.
+                stream_max_retries=10,
+                faults=faults if faults.enabled else None,
             )
         except EventSourceError as error:
             raise LocalStackError(

@@ -28,6 +28,7 @@ from chalice.app import Chalice, CloudWatchEvent, Cron, DynamoDBEvent, Rate, SQS
 from moto import mock_aws
 
 from infra.local.activity import Activity
+from infra.local.faults import FaultInjector, FaultSettings
 from infra.local.pump import EventPump, EventSourceError
 
 pytestmark = pytest.mark.integration
@@ -805,3 +806,105 @@ def test_a_schedule_fires_on_time_while_the_pump_sleeps_for_a_signal(
     pump = make_pump(activity=Activity(), idle_poll_interval=60, clock_speed=36_000)  # hourly = 0.1 s
     with pump:
         assert _wait_until(lambda: len(calls.get("nightly_report", [])) >= 3)
+
+
+# -- fault injection (OMS_FAULT_RATE, OMS_DUPLICATE_RATE) ---------------------------------------
+
+# With these seeds the first invocation fails (fault rate 1), and the second draw puts it
+# after (seed 0) or before (seed 4) the handler; each test checks which one it got.
+SEED_AFTER = 0
+SEED_BEFORE = 4
+
+
+def _always_failing(seed: int) -> FaultInjector:
+    return FaultInjector(FaultSettings(fault_rate=1.0, seed=seed))
+
+
+def _left_in_queue(aws: Aws, queue: str) -> int:
+    return sum(aws.counts(queue).values())
+
+
+def test_a_failure_after_the_handler_leaves_its_work_done_and_the_message_unacknowledged(
+    aws: Aws, make_pump: Callable[..., EventPump]
+) -> None:
+    message_id = aws.send(ORDERS_QUEUE, {"n": 1})
+    faults = _always_failing(SEED_AFTER)
+
+    make_pump(faults=faults).run_once()
+
+    assert (faults.failures_before, faults.failures_after) == (0, 1)
+    assert seen[message_id] == 1, "the handler ran"
+    assert _left_in_queue(aws, ORDERS_QUEUE) == 1, "the message is still in the queue"
+    make_pump().run_until_idle()
+    assert seen[message_id] == 2, "and it is delivered again"
+    assert _left_in_queue(aws, ORDERS_QUEUE) == 0
+
+
+def test_a_failure_before_the_handler_leaves_the_message_untouched_for_a_retry(
+    aws: Aws, make_pump: Callable[..., EventPump]
+) -> None:
+    message_id = aws.send(ORDERS_QUEUE, {"n": 1})
+    faults = _always_failing(SEED_BEFORE)
+
+    make_pump(faults=faults).run_once()
+
+    assert (faults.failures_before, faults.failures_after) == (1, 0)
+    assert seen[message_id] == 0, "the handler never ran"
+    assert _left_in_queue(aws, ORDERS_QUEUE) == 1
+    make_pump().run_until_idle()
+    assert seen[message_id] == 1
+    assert _left_in_queue(aws, ORDERS_QUEUE) == 0
+
+
+def test_a_stream_batch_failed_after_the_handler_ran_is_delivered_again(
+    aws: Aws, make_pump: Callable[..., EventPump]
+) -> None:
+    aws.put(TABLE, "ORDER#1", "EVENT#00000001")
+    pump = make_pump(faults=_always_failing(SEED_AFTER), stream_max_retries=5)
+
+    pump.run_once()
+    sequence_number = _records("outbox_relay")[0]["dynamodb"]["SequenceNumber"]
+    assert seen[sequence_number] == 1
+
+    pump._faults = None  # the injector stops failing: the retry goes through
+    pump.run_until_idle()
+    assert seen[sequence_number] == 2
+
+
+def test_duplicates_reach_the_sqs_handler_twice_and_the_message_is_deleted_once(
+    aws: Aws, make_pump: Callable[..., EventPump]
+) -> None:
+    sent = [aws.send(ORDERS_QUEUE, {"n": n}) for n in range(4)]
+    faults = FaultInjector(FaultSettings(duplicate_rate=1.0, seed=1))
+
+    make_pump(faults=faults).run_until_idle()
+
+    assert {message_id: seen[message_id] for message_id in sent} == dict.fromkeys(sent, 2)
+    assert faults.duplicates == 4
+    assert _left_in_queue(aws, ORDERS_QUEUE) == 0
+
+
+def test_duplicates_reach_the_stream_handler_twice(aws: Aws, make_pump: Callable[..., EventPump]) -> None:
+    for n in range(3):
+        aws.put(TABLE, f"ORDER#{n}", "EVENT#00000001")
+    faults = FaultInjector(FaultSettings(duplicate_rate=1.0, seed=1))
+
+    make_pump(faults=faults).run_until_idle()
+
+    numbers = {record["dynamodb"]["SequenceNumber"] for record in _records("outbox_relay")}
+    assert len(numbers) == 3
+    assert {number: seen[number] for number in numbers} == dict.fromkeys(numbers, 2)
+    assert faults.duplicates == 3
+
+
+def test_a_seeded_share_of_deliveries_is_duplicated_and_counted(
+    aws: Aws, make_pump: Callable[..., EventPump]
+) -> None:
+    sent = [aws.send(ORDERS_QUEUE, {"n": n}) for n in range(30)]
+    faults = FaultInjector(FaultSettings(duplicate_rate=0.3, seed=3))
+
+    make_pump(faults=faults).run_until_idle()
+
+    extra = sum(seen[message_id] - 1 for message_id in sent)
+    assert extra == faults.duplicates > 0
+    assert all(seen[message_id] in (1, 2) for message_id in sent)

@@ -15,8 +15,9 @@ from chalice.test import Client
 from standardwebhooks import Webhook
 
 from chalicelib.bootstrap import reset_services
+from infra.local.faults import FaultInjector, FaultSettings
 from infra.local.pump import EventPump
-from tests.integration.conftest import Stack, get, order_body, order_of, place, post_json
+from tests.integration.conftest import Stack, app, get, order_body, order_of, place, post_json
 
 
 @dataclass
@@ -114,6 +115,29 @@ def test_every_subscribed_event_arrives_signed_and_a_500_is_retried_with_the_sam
         ("order.confirmed", 1, 500, "failed"),
         ("order.confirmed", 2, 200, "delivered"),
     ]
+
+
+def test_under_duplicate_deliveries_each_event_reaches_the_store_once(
+    client: Client, stack: Stack, receiver: Receiver
+) -> None:
+    # Every SQS message and stream record delivered twice: the relay publishes each event twice,
+    # the fan-out runs twice, and each delivery job arrives twice.
+    pump = EventPump(
+        app,
+        sqs_client=stack.client("sqs"),
+        streams_client=stack.client("dynamodbstreams"),
+        dynamodb_client=stack.client("dynamodb"),
+        stream_tables={"outbox_relay": stack.table},
+        visibility_timeout_override=0.1,
+        stage="itest",
+        faults=FaultInjector(FaultSettings(duplicate_rate=1.0, seed=1)),
+    )
+    subscribe(client, stack, receiver, ["order.placed", "order.confirmed"])
+    place(client, stack, order_body())
+    pump.run_until_idle(timeout=60)
+
+    got = sorted(r["type"] for r in receiver.received)
+    assert got == ["order.confirmed", "order.placed"]
 
 
 def test_a_410_disables_the_endpoint(

@@ -1030,7 +1030,9 @@ class FakeChannelRepository:
         #: channel id -> endpoint id -> endpoint document
         self.endpoints: dict[str, dict[str, dict[str, Any]]] = {}
         self.deliveries: list[dict[str, Any]] = []
-        #: Every write, in order: ("create" | "save" | "save_endpoint" | "record_delivery", id).
+        self.delivered: set[str] = set()  # webhook ids an endpoint took
+        #: Every write, in order: ("create" | "save" | "save_endpoint" | "record_delivery" |
+        #: "mark_delivered", id).
         self.writes: list[tuple[str, str]] = []
 
     def get(self, channel_id: str) -> Channel | None:
@@ -1064,6 +1066,13 @@ class FakeChannelRepository:
     def record_delivery(self, delivery: Delivery) -> None:
         self.writes.append(("record_delivery", delivery.webhook_id))
         self.deliveries.append(delivery.model_dump(mode="json"))
+
+    def was_delivered(self, webhook_id: str) -> bool:
+        return webhook_id in self.delivered
+
+    def mark_delivered(self, webhook_id: str) -> None:
+        self.writes.append(("mark_delivered", webhook_id))
+        self.delivered.add(webhook_id)
 
     def list_deliveries(self, endpoint_id: str, limit: int) -> list[Delivery]:
         mine = [Delivery.model_validate(d) for d in self.deliveries if d["endpoint_id"] == endpoint_id]

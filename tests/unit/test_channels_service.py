@@ -552,6 +552,31 @@ def test_a_2xx_answer_is_delivered_and_the_attempt_recorded(
     ]
 
 
+def test_a_delivery_the_endpoint_already_took_is_not_sent_again(
+    repo: FakeChannelRepository, secrets: FakeSecrets, clock: FakeClock, hooked: tuple[WebhookEndpoint, str]
+) -> None:
+    # Queues deliver at least once: the same event fanned out twice, or a delivery job redelivered
+    # after its handler ran, must reach the store once.
+    receiver = Receiver(204)
+    assert deliver(repo, secrets, receiver, job(), attempt=1, clock=clock) is Delivered.DELIVERED
+
+    again = deliver(repo, secrets, receiver, job(), attempt=1, clock=clock)
+
+    assert again is Delivered.SKIPPED
+    assert len(receiver.calls) == 1
+    assert len(repo.list_deliveries("whe_0001", 10)) == 1
+
+
+def test_a_failed_delivery_is_still_sent_on_its_retry(
+    repo: FakeChannelRepository, secrets: FakeSecrets, clock: FakeClock, hooked: tuple[WebhookEndpoint, str]
+) -> None:
+    assert deliver(repo, secrets, Receiver(503), job(), attempt=1, clock=clock) is Delivered.RETRY
+    receiver = Receiver(204)
+
+    assert deliver(repo, secrets, receiver, job(), attempt=2, clock=clock) is Delivered.DELIVERED
+    assert len(receiver.calls) == 1
+
+
 @pytest.mark.parametrize(("status", "result"), [(200, Delivered.DELIVERED), (299, Delivered.DELIVERED)])
 def test_any_2xx_is_a_delivery(
     repo: FakeChannelRepository,
