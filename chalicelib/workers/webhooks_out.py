@@ -182,6 +182,7 @@ def handle_batch(event: SQSEvent) -> dict[str, Any]:
     records = [SQSRecord(raw) for raw in event.to_dict().get("Records", [])]
     failed: list[str] = []
     pending: list[_Pending] = []
+    sending: set[str] = set()
 
     # 1. Read what to send; fan order events out into delivery jobs.
     for record in records:
@@ -189,7 +190,10 @@ def handle_batch(event: SQSEvent) -> dict[str, Any]:
             body = json.loads(record.body)
             if isinstance(body, dict) and "delivery" in body:
                 ready = _prepare(record, body["delivery"])
-                if ready is not None:
+                # A job twice in one batch (its event fanned out twice) is sent once: the copy is
+                # acknowledged, and the first stays on the queue if it has to be retried.
+                if ready is not None and ready.prepared.message_id not in sending:
+                    sending.add(ready.prepared.message_id)
                     pending.append(ready)
             else:
                 _fan_out(domain_event_of(record))
