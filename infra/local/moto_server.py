@@ -27,7 +27,8 @@ local mailbox.
 And moto's DynamoDB is patched in this process when the server starts (:func:`apply_moto_patches`;
 the integration tests apply the same patches to ``mock_aws``): transactions roll back from an undo
 log of the items they touched instead of copies of whole tables, honour ``ClientRequestToken``,
-and the table's stream drops what every reader has read (or what is 24 hours old).
+the table's stream drops what every reader has read (or what is 24 hours old), and a query, on the
+table or on an index, reads the items under the partition key it asks for, not the whole table.
 
 One fault can be injected for tests, off unless :data:`ENV_LOSE_TRANSACT_REPLY` is set: a
 transaction applied whose reply is lost (see :class:`SerialisingMiddleware`).
@@ -280,7 +281,10 @@ def apply_moto_patches() -> None:
     * :func:`_add_stream_record` and :func:`_get_records`: the stream keeps a record for 24 hours
       or until every reader is past it, and shard iterators expire; moto keeps both for ever.
     * :func:`_query`: a ``Query`` on the table reads the items of its partition key only (moto
-      sorted the whole table for each one).
+      sorted the whole table for each one); a ``Query`` on an index reads the items carrying its
+      partition key value, from a map kept per table (:class:`IndexKeys`) that every write marks
+      (:func:`_table_put_item`, :func:`_table_delete_item`, :func:`_update_item`,
+      :func:`_execute_statement`, the undo log's restore).
     * :func:`_new_model`: moto's models are no longer all kept for its dashboard (every stream
       record, queue message, e-mail and shard iterator ever created, for ever).
     * :class:`RecentReceiptHandles`: a queue remembers the receipt handles of the last 10,000
@@ -311,6 +315,14 @@ def apply_moto_patches() -> None:
     _ORIGINALS["Table.query"] = Table.query
     Table.all_items = _all_items  # type: ignore[method-assign]
     Table.query = _query  # type: ignore[method-assign]
+    _ORIGINALS["Table.put_item"] = Table.put_item
+    _ORIGINALS["Table.delete_item"] = Table.delete_item
+    _ORIGINALS["DynamoDBBackend.update_item"] = DynamoDBBackend.update_item
+    _ORIGINALS["DynamoDBBackend.execute_statement"] = DynamoDBBackend.execute_statement
+    Table.put_item = _table_put_item  # type: ignore[method-assign]
+    Table.delete_item = _table_delete_item  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = _update_item  # type: ignore[method-assign]
+    DynamoDBBackend.execute_statement = _execute_statement  # type: ignore[method-assign]
     _ORIGINALS["Queue.__init__"] = Queue.__init__
     Queue.__init__ = _queue_init  # type: ignore[method-assign]
     _ORIGINALS["BaseModel.__new__"] = BaseModel.__new__
@@ -358,6 +370,7 @@ class UndoLog:
 
     def restore(self) -> None:
         for table, hash_key, range_key, previous, had_bucket in reversed(self._items):
+            mark_item_changed(table, hash_key, range_key)  # put back behind moto's write paths
             if table.has_range_key:
                 bucket = table.items[hash_key]
                 if previous is None:
@@ -641,12 +654,19 @@ def _query(self: Any, *args: Any, **kwargs: Any) -> Any:
     items with the partition key asked for: each read cost O(n log n) in the table's size
     (a second at 20,000 items). Those items are exactly one entry of ``Table.items``, so the
     query runs on that entry alone; the rest of moto's query (key conditions, sorting, paging,
-    filters) is unchanged. A query on a secondary index still reads the whole table.
+    filters) is unchanged. A query on a secondary index reads the items :class:`IndexKeys`
+    holds under its partition key (:func:`_index_candidates`).
     """
     original = _ORIGINALS["Table.query"]
     hash_key = args[0] if args else kwargs.get("hash_key")
     index_name = args[7] if len(args) > 7 else kwargs.get("index_name")
-    if index_name or hash_key is None:
+    if index_name:
+        conditions = args[10] if len(args) > 10 else kwargs.get("hash_key_conditions")
+        candidates = _index_candidates(self, index_name, conditions)
+        if candidates is None:
+            return original(self, *args, **kwargs)
+        return _query_scoped(self, candidates, original, args, kwargs)
+    if hash_key is None:
         return original(self, *args, **kwargs)
     bucket = self.items.get(hash_key)  # .get: moto's defaultdict would add an empty partition
     if bucket is None:
@@ -655,12 +675,238 @@ def _query(self: Any, *args: Any, **kwargs: Any) -> Any:
         partition = list(bucket.values())
     else:
         partition = [bucket]
+    return _query_scoped(self, partition, original, args, kwargs)
+
+
+def _query_scoped(
+    table: Any, items: list[Any], original: Callable[..., Any], args: Any, kwargs: dict[str, Any]
+) -> Any:
+    """moto's ``Table.query``, with ``all_items()`` answering ``items`` in this thread."""
     outer = getattr(_QUERY_SCOPE, "items", None)
-    _QUERY_SCOPE.items = (self, partition)
+    _QUERY_SCOPE.items = (table, items)
     try:
-        return original(self, *args, **kwargs)
+        return original(table, *args, **kwargs)
     finally:
         _QUERY_SCOPE.items = outer
+
+
+# -- queries on an index: the items under its partition key, not the whole table -----------------
+
+#: A primary key of a table: (hash key, range key or None), moto's ``DynamoType`` values.
+PrimaryKey = tuple[Any, Any]
+
+
+class IndexKeys:
+    """For one table: each index's partition-key values, and the primary keys of the items carrying them.
+
+    moto answers a ``Query`` on an index by walking every item of the table. This map lets
+    :func:`_query` hand it only the items whose index partition key (the first ``HASH``
+    attribute of the index) has the value asked for. It is kept exact lazily: every write path
+    of moto's DynamoDB marks the primary key it touches as dirty (:func:`mark_item_changed`), or
+    the whole table when it cannot name the key (:func:`mark_table_changed`), and the next index
+    query first refreshes those keys (drops the key's old entries, re-reads the item, adds its
+    current ones). A table whose indexes changed since the map was built is rebuilt.
+
+    Invariant: after :meth:`refresh`, every item of the table that carries an index's partition
+    key attribute is listed under that attribute's value. Entries may be stale (an item since
+    removed or changed, when a write path marks too much); they are harmless, because moto's own
+    query loop checks the key conditions of every candidate again. A missing entry would lose an
+    item from the answer, which is why every write marks before the map is read again.
+    """
+
+    def __init__(self, signature: tuple[tuple[str, str], ...]) -> None:
+        self.signature = signature
+        self.by_value: dict[str, dict[Any, set[PrimaryKey]]] = {name: {} for name, _ in signature}
+        #: Items whose index key value cannot be hashed: candidates of every query on that index.
+        self.unhashable: dict[str, set[PrimaryKey]] = {name: set() for name, _ in signature}
+        self.entries: dict[PrimaryKey, list[tuple[str, Any]]] = {}
+        self.dirty: set[PrimaryKey] = set()
+        self.stale = True  # everything: built from the table's items at the next refresh
+
+    def refresh(self, table: Any) -> None:
+        if self.stale:
+            self.stale = False
+            self.dirty.clear()
+            self.entries.clear()
+            for name, _ in self.signature:
+                self.by_value[name].clear()
+                self.unhashable[name].clear()
+            for item in _every_item(table):
+                self._add((item.hash_key, item.range_key), item)
+            return
+        dirty, self.dirty = self.dirty, set()
+        for primary_key in dirty:
+            for name, value in self.entries.pop(primary_key, ()):
+                if value is None:
+                    self.unhashable[name].discard(primary_key)
+                else:
+                    keys = self.by_value[name].get(value)
+                    if keys is not None:
+                        keys.discard(primary_key)
+                        if not keys:
+                            del self.by_value[name][value]
+            item = _item_at(table, primary_key)
+            if item is not None:
+                self._add(primary_key, item)
+
+    def _add(self, primary_key: PrimaryKey, item: Any) -> None:
+        entries: list[tuple[str, Any]] = []
+        for name, attribute in self.signature:
+            value = item.attrs.get(attribute)
+            if value is None:
+                continue
+            try:
+                self.by_value[name].setdefault(value, set()).add(primary_key)
+                entries.append((name, value))
+            except TypeError:  # a list, map or set: moto compares it, we cannot hash it
+                self.unhashable[name].add(primary_key)
+                entries.append((name, None))
+        if entries:
+            self.entries[primary_key] = entries
+
+    def candidates(self, name: str, value: Any) -> set[PrimaryKey]:
+        return self.by_value[name].get(value, set()) | self.unhashable[name]
+
+
+def _index_signature(table: Any) -> tuple[tuple[str, str], ...]:
+    """Each index of the table by name, with the first attribute of its partition key."""
+    signature: list[tuple[str, str]] = []
+    for index in table.all_indexes():
+        hash_attributes = [key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH"]
+        if hash_attributes:
+            signature.append((index.name, hash_attributes[0]))
+    return tuple(signature)
+
+
+def _every_item(table: Any) -> Iterable[Any]:
+    for bucket in list(table.items.values()):
+        if table.range_key_attr:
+            yield from list(bucket.values())
+        else:
+            yield bucket
+
+
+def _item_at(table: Any, primary_key: PrimaryKey) -> Any:
+    hash_key, range_key = primary_key
+    bucket = table.items.get(hash_key)  # .get: moto's defaultdict would add an empty partition
+    if bucket is None or not table.range_key_attr:
+        return bucket
+    return bucket.get(range_key)
+
+
+def index_keys(table: Any) -> IndexKeys:
+    """The table's :class:`IndexKeys`, refreshed: exact for every item now in the table."""
+    signature = _index_signature(table)
+    keys: IndexKeys | None = table.__dict__.get("_oms_index_keys")
+    if keys is None or keys.signature != signature:
+        keys = table.__dict__["_oms_index_keys"] = IndexKeys(signature)
+    keys.refresh(table)
+    return keys
+
+
+def mark_item_changed(table: Any, hash_key: Any, range_key: Any) -> None:
+    """The item at this key may have changed: the next index query re-reads it."""
+    keys: IndexKeys | None = table.__dict__.get("_oms_index_keys")
+    if keys is not None and not keys.stale:
+        keys.dirty.add((hash_key, range_key))
+
+
+def mark_table_changed(table: Any) -> None:
+    """Any item may have changed: the next index query rebuilds the table's map."""
+    keys: IndexKeys | None = table.__dict__.get("_oms_index_keys")
+    if keys is not None:
+        keys.stale = True
+
+
+def _index_candidates(table: Any, index_name: str, conditions: Any) -> list[Any] | None:
+    """The items an index query on ``table`` has to look at, or None to let moto walk them all.
+
+    None when the index is unknown (moto raises its own error), or the query names no value for
+    the index's partition key. The items come in no particular order: moto sorts them by the
+    index's key attributes and then the table's primary key, which no two items share, so the
+    order of its answer does not depend on the order it is handed them.
+    """
+    hash_attribute = dict(_index_signature(table)).get(index_name)
+    if hash_attribute is None or not conditions:
+        return None
+    wanted = [value for name, value in conditions if name == hash_attribute]
+    if not wanted:
+        return None
+    keys = index_keys(table)
+    try:
+        primary_keys = keys.candidates(index_name, wanted[0])
+    except TypeError:  # an unhashable value asked for: let moto compare it with every item
+        return None
+    return [item for item in map(lambda key: _item_at(table, key), primary_keys) if item is not None]
+
+
+def _table_put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    """``Table.put_item``, which every put goes through (``PutItem``, transactions, batches,
+    ``UpdateItem`` creating an item, PartiQL, imports), marking the item's key changed."""
+    try:
+        return _ORIGINALS["Table.put_item"](self, item_attrs, *args, **kwargs)
+    finally:
+        _mark_written(self, lambda: _key_of_attributes(self, item_attrs))
+
+
+def _table_delete_item(self: Any, hash_key: Any, range_key: Any = None) -> Any:
+    """``Table.delete_item``, which every delete goes through, marking the item's key changed."""
+    try:
+        return _ORIGINALS["Table.delete_item"](self, hash_key, range_key)
+    finally:
+        mark_item_changed(self, hash_key, range_key)
+
+
+def _update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    """``DynamoDBBackend.update_item``, which changes the item in place, marking its key changed.
+
+    Marked whether it succeeds or fails (a failure midway may have changed the item already);
+    the key is read from ``key`` as moto reads it.
+    """
+    try:
+        return _ORIGINALS["DynamoDBBackend.update_item"](self, table_name, key, *args, **kwargs)
+    finally:
+        table = self.tables.get(table_name)
+        if table is not None:
+            _mark_written(table, lambda: _key_of_update(table, key))
+
+
+def _execute_statement(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """``DynamoDBBackend.execute_statement`` (PartiQL; its transactions and batches call it):
+    it may write any table, so every table's map is rebuilt at its next index query."""
+    try:
+        return _ORIGINALS["DynamoDBBackend.execute_statement"](self, *args, **kwargs)
+    finally:
+        for table in list(self.tables.values()):
+            mark_table_changed(table)
+
+
+def _mark_written(table: Any, key: Callable[[], PrimaryKey]) -> None:
+    try:
+        hash_key, range_key = key()
+    except Exception:  # a request moto refused before it could name the key: mark them all
+        mark_table_changed(table)
+    else:
+        mark_item_changed(table, hash_key, range_key)
+
+
+def _key_of_attributes(table: Any, attributes: dict[str, Any]) -> PrimaryKey:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    hash_key = DynamoType(attributes[table.hash_key_attr])
+    range_key = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr is not None else None
+    return hash_key, range_key
+
+
+def _key_of_update(table: Any, key: dict[str, Any]) -> PrimaryKey:
+    """The key ``DynamoDBBackend.update_item`` reads from its ``key`` argument (same cases)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if table.hash_key_attr in key and table.range_key_attr in key:
+        return DynamoType(key[table.hash_key_attr]), DynamoType(key[table.range_key_attr])
+    if table.hash_key_attr in key:
+        return DynamoType(key[table.hash_key_attr]), None
+    return DynamoType(key), None
 
 
 # -- what moto keeps of every request ------------------------------------------------------------

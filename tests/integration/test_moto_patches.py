@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID, common_models
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
@@ -583,11 +584,11 @@ def test_recent_receipt_handles_keep_the_newest_ones() -> None:
 
 # -- the patches' ground: fails when moto changes under them ------------------------------------
 
-#: sha256 of the source of every moto function a patch replaces, wraps or mirrors, in moto 5.2.5.
+#: sha256 of the source of every moto function a patch replaces, wraps, mirrors or relies on, in moto 5.2.5.
 #: If this fails after a moto upgrade: re-read each function, port the change into
 #: infra/local/moto_server.py (or drop the patch if moto fixed it), then update the digest.
 PINNED_MOTO_VERSION = "5.2.5"
-PINNED_SOURCES_SHA256 = "fc2dfe879ac817f308bf897ec550002b874f34e60ef65558af823865c088952d"
+PINNED_SOURCES_SHA256 = "f552fcbfb761bfc7e3c115b0e19f6d20ef69766a113a88a894fb6a6141f9fd4e"
 
 
 def moto_sources_relied_on() -> str:
@@ -613,11 +614,23 @@ def moto_sources_relied_on() -> str:
         DynamoDBBackend.get_keys_value,
         DynamoDBBackend.get_item,
         DynamoDBBackend.put_item,
-        DynamoDBBackend.update_item,
+        moto_server._ORIGINALS["DynamoDBBackend.update_item"],
         DynamoDBBackend.delete_item,
         Table.get_item,
-        Table.put_item,
-        Table.delete_item,
+        moto_server._ORIGINALS["Table.put_item"],
+        moto_server._ORIGINALS["Table.delete_item"],
+        # index queries: what marks the map, what checks and orders the candidates
+        moto_server._ORIGINALS["DynamoDBBackend.execute_statement"],
+        DynamoDBBackend.execute_transaction,
+        DynamoDBBackend.batch_execute_statement,
+        DynamoHandler.batch_write_item,
+        DynamoHandler.query,
+        Table.all_indexes,
+        Table.get_index,
+        Table.sorted_items,
+        Table._generate_attr_to_sort_by,
+        DynamoType.__hash__,
+        DynamoType.__eq__,
     ]
     return "\n".join(inspect.getsource(function) for function in functions)
 
@@ -633,6 +646,11 @@ def test_moto_still_has_the_internals_the_patches_rely_on() -> None:
     assert StreamShard.add is moto_server._add_stream_record
     assert DynamoDBStreamsBackend.get_records is moto_server._get_records
     assert common_models.BaseModel.__new__ is moto_server._new_model
+    assert Table.query is moto_server._query
+    assert Table.put_item is moto_server._table_put_item
+    assert Table.delete_item is moto_server._table_delete_item
+    assert DynamoDBBackend.update_item is moto_server._update_item
+    assert DynamoDBBackend.execute_statement is moto_server._execute_statement
 
 
 def test_the_local_mailbox_takes_each_e_mail_out_of_moto_once_written(aws: None, tmp_path: Path) -> None:
