@@ -186,7 +186,7 @@ def run(orders: int) -> dict[str, Any]:
                 api_ms[step].append((time.perf_counter() - started) * 1000)
                 http_requests[step] += 1
                 # On a loaded machine a transaction can outlast the SDK's read timeout; the SDK's
-                # retry then finds its own first write (the 409 of issue 11). A client retries with
+                # retry may then meet a concurrent change (a retryable 409). A client retries with
                 # the same body, and the replay answers 200. Retries are counted like any request.
                 if response.status_code == 409 and response.json().get("retryable") and attempt < 3:
                     retried[step] += 1
