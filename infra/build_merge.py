@@ -62,8 +62,9 @@ STREAM_SOURCE_SETTINGS: dict[str, Any] = {
     "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [STREAM_FAILURE_QUEUE, "Arn"]}}},
 }
 
-#: The outbox relay only cares about newly written EVENT# items (DESIGN.md section 2); filtering in
-#: the event source mapping means order/stock updates never even invoke it.
+#: The outbox relay only cares about newly written EVENT# items (the stream is the outbox, see
+#: docs/architecture.md); filtering in the event source mapping means order/stock updates never
+#: even invoke it.
 OUTBOX_FILTER = {
     "Filters": [
         {

@@ -1,7 +1,7 @@
 """Create the infra template as a CloudFormation stack and turn its outputs into app settings.
 
 Used where the SAM-packaged app cannot be deployed: in moto, for ``make run`` (infra.local) and the
-tests, so that they run against exactly the resources production gets (DESIGN.md section 3).
+tests, so that they run against exactly the resources production gets.
 No Chalice and no app here (only botocore and the variable names from chalicelib.config), so that
 tools and tests can import it before, or without, the app.
 """

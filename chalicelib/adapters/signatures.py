@@ -1,6 +1,6 @@
 """Webhook signature checks: pure functions over the raw request bytes and its headers.
 
-Rules every function here keeps (DESIGN §8):
+Rules every function here keeps:
 - the signature is computed over the exact bytes received, never over re-serialised JSON;
 - headers are looked up case-insensitively (API Gateway, proxies and providers disagree on case);
 - digests are compared with ``hmac.compare_digest`` as bytes (on ``str`` it raises ``TypeError``

@@ -35,7 +35,7 @@ _NEVER = (
 _LINE_BREAKS = "\\u0009\\u000a\\u000d"
 
 #: The characters refused anywhere in a request's text, as a regular-expression class body
-#: (written with \\uXXXX escapes, which Python, JSON Schema (ECMA 262) and Rust's regex all read).
+#: (written with four-hex-digit \\u escapes, which Python, JSON Schema (ECMA 262) and Rust's regex all read).
 NEVER_IN_TEXT = _NEVER
 #: Patterns the OpenAPI document states for the two shapes of text.
 LINE_PATTERN = f"^[^{_NEVER}{_LINE_BREAKS}]*$"
@@ -46,7 +46,7 @@ _never_in_line = re.compile(f"[{_NEVER}{_LINE_BREAKS}]")
 
 
 def forbidden_character(value: str, *, multiline: bool = False) -> str | None:
-    """The first character ``value`` may not contain, as ``U+XXXX``; None when it is clean."""
+    """The first character ``value`` may not contain, named like ``U+202E``; None when it is clean."""
     found = (_never if multiline else _never_in_line).search(value)
     return None if found is None else f"U+{ord(found.group()):04X}"
 

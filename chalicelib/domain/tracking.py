@@ -8,7 +8,7 @@ Parsers never raise ``KeyError``/``TypeError``: anything malformed is a ``Tracki
 naming the field (a 400), and a well-formed event that is not about tracking is a
 ``NotATrackingEvent`` (acknowledge it and store nothing).
 
-The ordering rule (DESIGN §7): a fulfillment only moves forward by rank, ordered by the
+The ordering rule: a fulfillment only moves forward by rank, ordered by the
 provider's event time, never by arrival; late and duplicate scans change nothing; ``failed`` may
 recover to ``in_transit``. See ``should_apply``.
 
