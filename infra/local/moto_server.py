@@ -303,30 +303,23 @@ def apply_moto_patches() -> None:
     if getattr(DynamoDBBackend.transact_write_items, "_oms_patched", False):
         return
     _mark(_transact_write_items)
-    _ORIGINALS["DynamoDBBackend.transact_write_items"] = DynamoDBBackend.transact_write_items
-    _ORIGINALS["StreamShard.add"] = StreamShard.add
-    _ORIGINALS["DynamoHandler.transact_write_items"] = DynamoHandler.transact_write_items
-    _ORIGINALS["DynamoDBStreamsBackend.get_records"] = DynamoDBStreamsBackend.get_records
-    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
-    DynamoHandler.transact_write_items = _transact_write_items_response  # type: ignore[method-assign]
-    StreamShard.add = _add_stream_record  # type: ignore[method-assign]
-    DynamoDBStreamsBackend.get_records = _get_records  # type: ignore[method-assign]
-    _ORIGINALS["Table.all_items"] = Table.all_items
-    _ORIGINALS["Table.query"] = Table.query
-    Table.all_items = _all_items  # type: ignore[method-assign]
-    Table.query = _query  # type: ignore[method-assign]
-    _ORIGINALS["Table.put_item"] = Table.put_item
-    _ORIGINALS["Table.delete_item"] = Table.delete_item
-    _ORIGINALS["DynamoDBBackend.update_item"] = DynamoDBBackend.update_item
-    _ORIGINALS["DynamoDBBackend.execute_statement"] = DynamoDBBackend.execute_statement
-    Table.put_item = _table_put_item  # type: ignore[method-assign]
-    Table.delete_item = _table_delete_item  # type: ignore[method-assign]
-    DynamoDBBackend.update_item = _update_item  # type: ignore[method-assign]
-    DynamoDBBackend.execute_statement = _execute_statement  # type: ignore[method-assign]
-    _ORIGINALS["Queue.__init__"] = Queue.__init__
-    Queue.__init__ = _queue_init  # type: ignore[method-assign]
-    _ORIGINALS["BaseModel.__new__"] = BaseModel.__new__
-    BaseModel.__new__ = _new_model  # type: ignore[method-assign]
+    for owner, attribute, replacement in (
+        (DynamoDBBackend, "transact_write_items", _transact_write_items),
+        (DynamoHandler, "transact_write_items", _transact_write_items_response),
+        (StreamShard, "add", _add_stream_record),
+        (DynamoDBStreamsBackend, "get_records", _get_records),
+        (Table, "all_items", _all_items),
+        (Table, "query", _query),
+        (Table, "put_item", _table_put_item),
+        (Table, "delete_item", _table_delete_item),
+        (DynamoDBBackend, "update_item", _update_item),
+        (DynamoDBBackend, "execute_statement", _execute_statement),
+        (Queue, "__init__", _queue_init),
+        (BaseModel, "__new__", _new_model),
+    ):
+        # Kept under "Class.attribute": the patches call moto's own code through _ORIGINALS.
+        _ORIGINALS[f"{owner.__name__}.{attribute}"] = getattr(owner, attribute)
+        setattr(owner, attribute, replacement)
 
 
 _ORIGINALS: dict[str, Callable[..., Any]] = {}
