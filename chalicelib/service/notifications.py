@@ -25,22 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chalicelib.domain.errors import ConcurrencyConflict, NotFound
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.models import Order
 from chalicelib.domain.status import TrackingStatus
 from chalicelib.domain.tracking import ALERT_STATUSES
-from chalicelib.service.changes import back_off
 from chalicelib.service.communication import FEEDBACK, UNSUBSCRIBE, link_token
-from chalicelib.service.ports import (
-    Clock,
-    DedupExists,
-    DedupRecord,
-    IdGenerator,
-    Notifier,
-    TransactionConflict,
-    UnitOfWorkFactory,
-)
+from chalicelib.service.ports import Clock, IdGenerator, Notifier, UnitOfWork, UnitOfWorkFactory
+from chalicelib.service.unit_of_work import Message, consume_once
 
 NOTIFY_SCOPE = "notify"
 #: How long a ``sending`` claim keeps other deliveries out. Longer than the notify function's
@@ -308,8 +300,8 @@ def _record_sent(
     event: DomainEvent, message: OutgoingMessage, message_id: str, ctx: NotificationContext
 ) -> None:
     order_id = event.order_id or ""
-    for attempt in range(5):
-        uow = ctx.uow_factory()
+
+    def stage(uow: UnitOfWork) -> None:
         aggregate = uow.get_order(order_id)
         if aggregate is None:
             raise NotFound("order", order_id)
@@ -334,23 +326,16 @@ def _record_sent(
                 },
             )
         )
-        uow.add_dedup(
-            DedupRecord(
-                scope=NOTIFY_SCOPE,
-                key=message.key,
-                request_hash="",
-                ref=order.id,
-                created_at=now,
-                data={"message_id": message_id},
-            )
-        )
-        try:
-            uow.commit()
-            return
-        except TransactionConflict:
-            back_off(ctx.clock, attempt)
-        except ConcurrencyConflict:
-            continue
-        except DedupExists:
-            return  # recorded by a concurrent delivery
-    raise ConcurrencyConflict(f"could not record notification {message.key}")
+
+    recorded = Message(scope=NOTIFY_SCOPE, key=message.key, ref=order_id, data={"message_id": message_id})
+    # ``notify`` looked for the record before sending; met at commit, a concurrent delivery
+    # recorded it: nothing more to do.
+    consume_once(
+        ctx.uow_factory,
+        recorded,
+        stage,
+        replay=lambda: None,
+        clock=ctx.clock,
+        look_first=False,
+        gave_up=f"could not record notification {message.key}",
+    )
