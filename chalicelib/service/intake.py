@@ -183,21 +183,11 @@ def _update(
     clock: Clock,
 ) -> Order:
     request = mapped.request
-    changes = OrderChanges(paid=mapped.paid, store_updated_at=mapped.updated_at)
-    if request is not None:
-        changes = OrderChanges(
-            shipping_address=request.shipping_address,
-            billing_address=request.billing_address,
-            customer=request.customer,
-            shipping_method=request.shipping_method,
-            paid=mapped.paid,
-            store_updated_at=mapped.updated_at,
-        )
     try:
         result = update_order(
             uow_factory,
             order_id,
-            changes,
+            _changes(mapped),
             policy=policy,
             authorize=lambda _: None,
             actor=actor,
@@ -233,6 +223,22 @@ def _update(
             clock=clock,
         )
     return order
+
+
+def _changes(mapped: ChannelOrder) -> OrderChanges:
+    """What a store order may change on the order placed from it (its payment state alone when
+    the mapped order could not be placed as a whole)."""
+    request = mapped.request
+    if request is None:
+        return OrderChanges(paid=mapped.paid, store_updated_at=mapped.updated_at)
+    return OrderChanges(
+        shipping_address=request.shipping_address,
+        billing_address=request.billing_address,
+        customer=request.customer,
+        shipping_method=request.shipping_method,
+        paid=mapped.paid,
+        store_updated_at=mapped.updated_at,
+    )
 
 
 def _ignore_stale(uow_factory: UnitOfWorkFactory, order_id: str, stale: StaleStoreOrder) -> Order:
