@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from .errors import FieldError
+from .fulfillment import new_backorder
 from .models import (
     MAX_LINE_QUANTITY,
     MAX_LINES,
@@ -201,17 +202,7 @@ def build_order(
     # One backorder per short SKU, with no warehouse: allocated first come, first served
     # when stock arrives (one SKU each, so a backorder is filed under exactly one SKU).
     fulfillments += [
-        Fulfillment(
-            id=new_fulfillment_id(),
-            order_id=order_id,
-            channel_id=channel_id,
-            warehouse_id=None,
-            status=FulfillmentStatus.PENDING,
-            version=1,
-            lines=[FulfillmentLine(sku=sku, quantity=qty)],
-            created_at=now,
-            updated_at=now,
-        )
+        new_backorder(new_fulfillment_id(), order, sku, qty, created_at=now, now=now)
         for sku, qty in plan.shortages.items()
     ]
     return order, fulfillments
