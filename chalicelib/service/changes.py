@@ -5,8 +5,8 @@ result here. ``stage_change`` stages the order at ``version + 1`` (conditioned
 on the version read), every fulfillment that changed (conditioned on its own
 version) or is new, the stock moves, tracking-number index entries, the
 order's event item for the new version and any inventory event items. The
-caller commits; a ``ConcurrencyConflict`` means someone else won and the use
-case runs again from a fresh read (``retrying``).
+caller commits (``service.unit_of_work``); a ``ConcurrencyConflict`` means someone
+else won and the use case runs again from a fresh read (``retrying``).
 """
 
 from __future__ import annotations

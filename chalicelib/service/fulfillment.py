@@ -1,6 +1,6 @@
 """Use cases of the warehouse road: pick, pack, ship, and cancelling what is not packed yet.
 
-Every step is one transaction (``service.changes``). A step repeated with the
+Every step is one transaction (``service.unit_of_work.change_order``). A step repeated with the
 same request after it succeeded returns the current state (the hash of each
 step's request is kept on the fulfillment); from any other state it is a
 409 naming the current state and what may be done there.

@@ -1,8 +1,9 @@
 """Use cases after placement: receipt (hold rules, confirmation) and holds.
 
 Each use case reads the order, decides with the pure state machines, and
-stages one transaction (``service.changes``); a queue consumer adds the dedup
-item of its message, so a redelivered message finds it and changes nothing.
+stages one transaction (``service.unit_of_work.change_order``); the receipt
+consumer stages the dedup item of its message in the same transaction
+(``consume_order_event``), so a redelivered message finds it and changes nothing.
 """
 
 from __future__ import annotations

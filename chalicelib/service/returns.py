@@ -1,6 +1,6 @@
 """Use cases of returns: requesting an RMA, and receiving the goods back.
 
-Both are one transaction on the order (``service.changes``). Receiving puts
+Both are one transaction on the order (``service.unit_of_work.change_order``). Receiving puts
 resellable units back on the shelf (``on_hand`` and ``available`` up) in the
 receiving warehouse, writes the rest off (they never re-enter stock),
 computes the refund (``domain.returns``) and records ``return.received``
