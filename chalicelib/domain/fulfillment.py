@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import quote
 
-from .models import Fulfillment, FulfillmentLine, Order
+from .models import Fulfillment, FulfillmentLine, Order, OrderLine
 from .status import (
     FULFILLMENT_SHIPPED_STATES,
     FulfillmentStatus,
@@ -123,6 +124,67 @@ def pick_report_errors(fulfillment: Fulfillment, reported: Mapping[str, int]) ->
         if sku in wanted and qty > wanted[sku]
     ]
     return errors
+
+
+def new_backorder(
+    fulfillment_id: str, order: Order, sku: str, quantity: int, *, created_at: datetime, now: datetime
+) -> Fulfillment:
+    """A backorder: ``quantity`` units of one SKU waiting for stock, with no warehouse (one SKU
+    each, so a backorder is filed under exactly one SKU). ``created_at`` is its place in the queue."""
+    return Fulfillment(
+        id=fulfillment_id,
+        order_id=order.id,
+        channel_id=order.channel_id,
+        warehouse_id=None,
+        status=FulfillmentStatus.PENDING,
+        version=1,
+        lines=[FulfillmentLine(sku=sku, quantity=quantity)],
+        created_at=created_at,
+        updated_at=now,
+    )
+
+
+def book_backorders(order: Order, shortfalls: Mapping[str, int]) -> list[OrderLine]:
+    """Book newly backordered units on the order's lines (last line of a SKU first, never more
+    than a line has open)."""
+    left = dict(shortfalls)
+    lines = list(order.lines)
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        room = line.quantity - line.cancelled - line.backordered
+        take = min(left.get(line.sku, 0), room)
+        if take:
+            left[line.sku] -= take
+            lines[i] = line.model_copy(update={"backordered": line.backordered + take})
+    return lines
+
+
+def book_allocation(order: Order, sku: str, quantity: int) -> list[OrderLine]:
+    """Book ``quantity`` allocated units of ``sku`` off the order's backordered units, first line
+    first."""
+    left = quantity
+    lines = list(order.lines)
+    for i, line in enumerate(lines):
+        take = min(left, line.backordered) if line.sku == sku else 0
+        if take:
+            left -= take
+            lines[i] = line.model_copy(update={"backordered": line.backordered - take})
+    return lines
+
+
+def book_cancellations(order: Order, cancelled: Mapping[str, int]) -> list[OrderLine]:
+    """Book cancelled units on the order's lines: backordered units first, last line first."""
+    left = dict(cancelled)
+    lines = list(order.lines)
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        take = min(left.get(line.sku, 0), line.quantity - line.cancelled)
+        if take:
+            left[line.sku] -= take
+            lines[i] = line.model_copy(
+                update={"cancelled": line.cancelled + take, "backordered": max(0, line.backordered - take)}
+            )
+    return lines
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from .errors import FieldError
+from .fulfillment import new_backorder
 from .models import (
     MAX_LINE_QUANTITY,
     MAX_LINES,
@@ -137,6 +138,21 @@ def _line_shortages(request: PlaceOrderRequest, plan: SourcingPlan) -> list[int]
     return result
 
 
+def _order_lines(request: PlaceOrderRequest, plan: SourcingPlan) -> list[OrderLine]:
+    """The request's lines priced in the currency's minor unit, each with its backordered units."""
+    q = Decimal(1).scaleb(-CURRENCY_EXPONENTS[request.currency])
+    return [
+        OrderLine(
+            sku=line.sku,
+            quantity=line.quantity,
+            unit_price=line.unit_price.quantize(q),
+            line_total=(line.unit_price * line.quantity).quantize(q),
+            backordered=short,
+        )
+        for line, short in zip(request.lines, _line_shortages(request, plan), strict=True)
+    ]
+
+
 def build_order(
     request: PlaceOrderRequest,
     *,
@@ -149,18 +165,6 @@ def build_order(
 ) -> tuple[Order, list[Fulfillment]]:
     """The order as placed (version 1), one pending fulfillment per allocated warehouse and one
     backorder (no warehouse) per SKU that no warehouse could take."""
-    q = Decimal(1).scaleb(-CURRENCY_EXPONENTS[request.currency])
-    shortages = _line_shortages(request, plan)
-    lines = [
-        OrderLine(
-            sku=line.sku,
-            quantity=line.quantity,
-            unit_price=line.unit_price.quantize(q),
-            line_total=(line.unit_price * line.quantity).quantize(q),
-            backordered=short,
-        )
-        for line, short in zip(request.lines, shortages, strict=True)
-    ]
     status = OrderStatus.BACKORDERED if plan.shortages else OrderStatus.PLACED
     order = Order(
         id=order_id,
@@ -175,7 +179,7 @@ def build_order(
         shipping_method=request.shipping_method,
         paid=request.paid,
         notify=request.notify,
-        lines=lines,
+        lines=_order_lines(request, plan),
         unresolved_lines=list(unresolved),
         totals=_totals(request, unresolved),
         created_at=now,
@@ -198,17 +202,7 @@ def build_order(
     # One backorder per short SKU, with no warehouse: allocated first come, first served
     # when stock arrives (one SKU each, so a backorder is filed under exactly one SKU).
     fulfillments += [
-        Fulfillment(
-            id=new_fulfillment_id(),
-            order_id=order_id,
-            channel_id=channel_id,
-            warehouse_id=None,
-            status=FulfillmentStatus.PENDING,
-            version=1,
-            lines=[FulfillmentLine(sku=sku, quantity=qty)],
-            created_at=now,
-            updated_at=now,
-        )
+        new_backorder(new_fulfillment_id(), order, sku, qty, created_at=now, now=now)
         for sku, qty in plan.shortages.items()
     ]
     return order, fulfillments

@@ -19,6 +19,7 @@ Rules (docs/returns.md says them in prose):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
@@ -183,3 +184,71 @@ def resellable_units(received: Iterable[ReceivedItem]) -> dict[str, int]:
         if item.condition == ReturnCondition.RESELLABLE:
             units[item.sku] = units.get(item.sku, 0) + item.quantity
     return units
+
+
+def _units(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
+    units: dict[str, int] = {}
+    for sku, quantity in pairs:
+        units[sku] = units.get(sku, 0) + quantity
+    return units
+
+
+def unexpected_items(rma: ReturnRequest, items: Iterable[ReceivedItem]) -> list[str]:
+    """Why what arrived is more than the RMA announced (one message per SKU); empty if fine."""
+    expected = _units((line.sku, line.quantity) for line in rma.lines)
+    got = _units((item.sku, item.quantity) for item in items)
+    return [
+        f"{sku}: {qty} received, {expected.get(sku, 0)} expected"
+        for sku, qty in got.items()
+        if qty > expected.get(sku, 0)
+    ]
+
+
+@dataclass(frozen=True)
+class ReturnReceipt:
+    """What receiving a return's goods means for the order and the stock."""
+
+    refund: Refund
+    #: Everything delivered is back and nothing else is on its way: the order is returned.
+    returns_everything: bool
+    #: sku -> units back on the shelf (resellable).
+    restocked: dict[str, int]
+    #: sku -> units that never re-enter stock (damaged, wrong item).
+    written_off: dict[str, int]
+
+
+def assess_receipt(
+    order: Order,
+    fulfillments: Sequence[Fulfillment],
+    returns: Sequence[ReturnRequest],
+    items: Sequence[ReceivedItem],
+) -> ReturnReceipt:
+    """The refund and the stock moves of receiving ``items``, given the returns received before."""
+    received_returns = [r for r in returns if r.status == ReturnStatus.RECEIVED]
+    returned_before = _units((item.sku, item.quantity) for r in received_returns for item in r.received)
+    got = _units((item.sku, item.quantity) for item in items)
+    delivered = delivered_units(fulfillments)
+    all_back = all(returned_before.get(sku, 0) + got.get(sku, 0) >= qty for sku, qty in delivered.items())
+    # Nothing else is still on its way: every fulfillment was delivered (or cancelled).
+    everything_delivered = all(
+        f.status in (FulfillmentStatus.DELIVERED, FulfillmentStatus.CANCELLED) for f in fulfillments
+    )
+    refunded_before = sum((r.refund.total for r in received_returns if r.refund), Decimal(0))
+    # Everything delivered is back and none of it was a wrong item: the refund completes.
+    no_wrong_items = all(
+        item.condition != ReturnCondition.WRONG_ITEM for r in received_returns for item in r.received
+    ) and all(item.condition != ReturnCondition.WRONG_ITEM for item in items)
+    refund = compute_refund(
+        order,
+        items,
+        completes_order=all_back and everything_delivered and no_wrong_items,
+        refunded_before=refunded_before,
+    )
+    restock = resellable_units(items)
+    written_off = {sku: qty - restock.get(sku, 0) for sku, qty in got.items() if qty > restock.get(sku, 0)}
+    return ReturnReceipt(
+        refund=refund,
+        returns_everything=all_back and everything_delivered,
+        restocked=restock,
+        written_off=written_off,
+    )

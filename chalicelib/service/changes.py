@@ -5,8 +5,8 @@ result here. ``stage_change`` stages the order at ``version + 1`` (conditioned
 on the version read), every fulfillment that changed (conditioned on its own
 version) or is new, the stock moves, tracking-number index entries, the
 order's event item for the new version and any inventory event items. The
-caller commits; a ``ConcurrencyConflict`` means someone else won and the use
-case runs again from a fresh read (``retrying``).
+caller commits (``service.unit_of_work``); a ``ConcurrencyConflict`` means someone
+else won and the use case runs again from a fresh read (``retrying``).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ MAX_ATTEMPTS = 5
 #: half its step: ``retrying`` pauses a quarter of a second at most in all.
 BACKOFF_BASE_SECONDS = 0.02
 BACKOFF_CAP_SECONDS = 0.1
+#: What a command answers (a retryable 409) when its races never stop.
+GAVE_UP = "the order changed concurrently too often; retry"
 T = TypeVar("T")
 
 #: Authorises the caller for one fulfillment (raises Forbidden); routes pass the key's scope check.
@@ -86,6 +88,8 @@ class Change:
     #: Further order events of the same change, each taking the next version (e.g. a return
     #: received and the refund it asks the store for).
     follow_up: list[tuple[EventType, dict[str, Any]]] = field(default_factory=list)
+    #: Daily counters moved in the same transaction, so exactly once: (metric, day, by).
+    counts: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def back_off(clock: Clock, attempt: int) -> None:
@@ -96,7 +100,7 @@ def back_off(clock: Clock, attempt: int) -> None:
     clock.sleep(random.uniform(step / 2, step))
 
 
-def retrying(operation: Callable[[], T], *, clock: Clock) -> T:
+def retrying(operation: Callable[[], T], *, clock: Clock, gave_up: str = GAVE_UP) -> T:
     """Run a read-decide-commit ``operation`` until it commits, ``MAX_ATTEMPTS`` at most.
 
     A ``ConcurrencyConflict`` (a version condition failed: another command won) runs it again
@@ -114,7 +118,7 @@ def retrying(operation: Callable[[], T], *, clock: Clock) -> T:
                 back_off(clock, attempt)
         except ConcurrencyConflict:
             continue
-    raise ConcurrencyConflict("the order changed concurrently too often; retry")
+    raise ConcurrencyConflict(gave_up)
 
 
 def riding_out_conflicts(operation: Callable[[], T], *, clock: Clock) -> T:
@@ -156,6 +160,7 @@ def stage_change(
     ids: IdGenerator,
     clock: Clock,
 ) -> OrderAggregate:
+    """Stage ``change`` of the order read as ``before``; returns the order as it will be written."""
     now = clock.now()
     versions = 1 + len(change.follow_up)
     updates: dict[str, Any] = {"version": before.order.version + versions, "updated_at": now}
@@ -163,7 +168,41 @@ def stage_change(
         updates["confirmed_at"] = now
     order = change.order.model_copy(update=updates)
     uow.update_order(order, expected_version=before.order.version)
-    old = {f.id: f for f in before.fulfillments}
+    fulfillments = _stage_fulfillments(uow, before.fulfillments, change, now)
+    for move in change.stock:
+        _stage_stock_move(uow, move)
+    for carrier, number, fulfillment_id in change.tracking:
+        uow.add_tracking(carrier, number, order_id=order.id, fulfillment_id=fulfillment_id)
+    returns = _stage_returns(uow, before.returns, change)
+    # KPI milestones are judged here, where the order is seen before and after: on the change's
+    # own event only (a follow-up event carrying them would count the order twice).
+    flags = milestone_flags(before.order, before.fulfillments, order, fulfillments)
+    events = [(change.event_type, {**flags, **change.data}), *change.follow_up]
+    for offset, (event_type, data) in enumerate(events):
+        uow.add_event(
+            DomainEvent(
+                id=ids.new("evt"),
+                type=event_type,
+                order_id=order.id,
+                channel_id=order.channel_id,
+                version=before.order.version + 1 + offset,
+                occurred_at=now,
+                actor=actor,
+                data={"status": order.status.value, **data},
+            )
+        )
+    for event in change.inventory_events:
+        uow.add_event(event)
+    for metric, day, by in change.counts:
+        uow.count(metric, day, by)
+    return OrderAggregate(order=order, fulfillments=fulfillments, returns=returns)
+
+
+def _stage_fulfillments(
+    uow: UnitOfWork, before: Sequence[Fulfillment], change: Change, now: datetime
+) -> list[Fulfillment]:
+    """Each changed fulfillment at its next version (conditioned on the one read), then the new."""
+    old = {f.id: f for f in before}
     fulfillments = []
     for f in change.fulfillments:
         if f != old[f.id]:
@@ -173,22 +212,28 @@ def stage_change(
     for f in change.new_fulfillments:
         uow.add_fulfillment(f)
         fulfillments.append(f)
-    for move in change.stock:
-        uow.move_stock(
-            move.warehouse_id,
-            move.sku,
-            on_hand=move.on_hand,
-            reserved=move.reserved,
-            available=move.available,
-            require_available=move.require_available,
-            require_reserved=move.require_reserved,
-            expect_on_hand=move.expect_on_hand,
-        )
-    for carrier, number, fulfillment_id in change.tracking:
-        uow.add_tracking(carrier, number, order_id=order.id, fulfillment_id=fulfillment_id)
-    returns = list(before.returns)
+    return fulfillments
+
+
+def _stage_stock_move(uow: UnitOfWork, move: StockMove) -> None:
+    uow.move_stock(
+        move.warehouse_id,
+        move.sku,
+        on_hand=move.on_hand,
+        reserved=move.reserved,
+        available=move.available,
+        require_available=move.require_available,
+        require_reserved=move.require_reserved,
+        expect_on_hand=move.expect_on_hand,
+    )
+
+
+def _stage_returns(uow: UnitOfWork, before: Sequence[ReturnRequest], change: Change) -> list[ReturnRequest]:
+    """Each changed RMA at its next version (conditioned on the one read), then the new ones (last:
+    ``request_return`` finds its new RMA there)."""
+    returns = list(before)
     if change.returns is not None:
-        old_returns = {r.id: r for r in before.returns}
+        old_returns = {r.id: r for r in before}
         returns = []
         for rma in change.returns:
             if rma != old_returns[rma.id]:
@@ -198,27 +243,7 @@ def stage_change(
     for rma in change.new_returns:
         uow.add_return(rma)
         returns.append(rma)
-    # KPI milestones are judged here, where the order is seen before and after: on the change's
-    # own event only (a follow-up event carrying them would count the order twice).
-    flags = milestone_flags(before.order, before.fulfillments, order, fulfillments)
-    events = [(change.event_type, {**flags, **change.data}), *change.follow_up]
-    first_version = before.order.version + 1
-    for offset, (event_type, data) in enumerate(events):
-        uow.add_event(
-            DomainEvent(
-                id=ids.new("evt"),
-                type=event_type,
-                order_id=order.id,
-                channel_id=order.channel_id,
-                version=first_version + offset,
-                occurred_at=now,
-                actor=actor,
-                data={"status": order.status.value, **data},
-            )
-        )
-    for event in change.inventory_events:
-        uow.add_event(event)
-    return OrderAggregate(order=order, fulfillments=fulfillments, returns=returns)
+    return returns
 
 
 def move_fulfillments(

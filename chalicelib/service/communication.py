@@ -15,15 +15,9 @@ from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import EventType
 from chalicelib.domain.models import Order
 from chalicelib.domain.tokens import InvalidToken, TokenClaims, issue_token, verify_token
-from chalicelib.service.changes import Change, load_order, retrying, stage_change
-from chalicelib.service.ports import (
-    Clock,
-    DedupExists,
-    DedupRecord,
-    IdGenerator,
-    OrderAggregate,
-    UnitOfWorkFactory,
-)
+from chalicelib.service.changes import Change, load_order, stage_change
+from chalicelib.service.ports import Clock, IdGenerator, OrderAggregate, UnitOfWork, UnitOfWorkFactory
+from chalicelib.service.unit_of_work import Message, change_order, consume_once
 
 FEEDBACK = "feedback"
 UNSUBSCRIBE = "unsubscribe"
@@ -59,35 +53,21 @@ def record_feedback(
     """Store the one rating an order may get; a second one is a 409."""
     claims = _claims(token, FEEDBACK, keys, clock)
 
-    def attempt() -> OrderAggregate:
-        uow = uow_factory()
+    def stage(uow: UnitOfWork) -> OrderAggregate:
         aggregate = load_order(uow, claims.order_id)
-        if uow.get_dedup(FEEDBACK, claims.order_id) is not None:
-            raise Conflict("this order has been rated already; thank you")
         change = Change(
             order=aggregate.order,
             fulfillments=aggregate.fulfillments,
             event_type=EventType.FEEDBACK_RECEIVED,
             data={"rating": rating, "comment": comment},
         )
-        result = stage_change(uow, aggregate, change, actor="customer", ids=ids, clock=clock)
-        uow.add_dedup(
-            DedupRecord(
-                scope=FEEDBACK,
-                key=claims.order_id,
-                request_hash="",
-                ref=claims.order_id,
-                created_at=clock.now(),
-                data={"rating": rating},
-            )
-        )
-        try:
-            uow.commit()
-        except DedupExists:
-            raise Conflict("this order has been rated already; thank you") from None
-        return result
+        return stage_change(uow, aggregate, change, actor="customer", ids=ids, clock=clock)
 
-    return retrying(attempt, clock=clock)
+    def rated_already() -> OrderAggregate:
+        raise Conflict("this order has been rated already; thank you")
+
+    rating_once = Message(scope=FEEDBACK, key=claims.order_id, ref=claims.order_id, data={"rating": rating})
+    return consume_once(uow_factory, rating_once, stage, replay=rated_already, clock=clock)
 
 
 def change_preferences(
@@ -103,9 +83,7 @@ def change_preferences(
 ) -> OrderAggregate:
     """Opt an order in or out of e-mail and SMS; the same preferences again change nothing."""
 
-    def attempt() -> OrderAggregate:
-        uow = uow_factory()
-        aggregate = load_order(uow, order_id)
+    def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change | None:
         authorize(aggregate.order)
         current = aggregate.order.notify
         wanted = current.model_copy(
@@ -115,18 +93,17 @@ def change_preferences(
             }
         )
         if wanted == current:
-            return aggregate
-        change = Change(
+            return None
+        return Change(
             order=aggregate.order.model_copy(update={"notify": wanted}),
             fulfillments=aggregate.fulfillments,
             event_type=EventType.NOTIFICATION_PREFERENCES_CHANGED,
             data={"email": wanted.email, "sms": wanted.sms},
         )
-        result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
-        uow.commit()
-        return result
 
-    return retrying(attempt, clock=clock)
+    return change_order(
+        uow_factory, lambda uow: load_order(uow, order_id), decide, actor=actor, ids=ids, clock=clock
+    )
 
 
 def unsubscribe(

@@ -1,6 +1,6 @@
 """Use cases of the warehouse road: pick, pack, ship, and cancelling what is not packed yet.
 
-Every step is one transaction (``service.changes``). A step repeated with the
+Every step is one transaction (``service.unit_of_work.change_order``). A step repeated with the
 same request after it succeeded returns the current state (the hash of each
 step's request is kept on the fulfillment); from any other state it is a
 409 naming the current state and what may be done there.
@@ -11,20 +11,26 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFound
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.fulfillment import (
+    CancellationPlan,
     NothingLeftToCancel,
+    PickOutcome,
     assess_pick,
+    book_backorders,
+    book_cancellations,
     follow_fulfillments,
+    new_backorder,
     pick_report_errors,
     plan_cancellation,
     settle,
     tracking_url,
 )
-from chalicelib.domain.models import Fulfillment, FulfillmentLine, Order, Package, Shipment
+from chalicelib.domain.models import Fulfillment, Order, Package, Shipment
 from chalicelib.domain.packing import PackingInputError
 from chalicelib.domain.picking import PickList, build_pick_list
 from chalicelib.domain.status import (
@@ -45,11 +51,17 @@ from chalicelib.service.changes import (
     load_fulfillment,
     load_order,
     release,
-    retrying,
-    stage_change,
 )
 from chalicelib.service.packaging import packing_for
-from chalicelib.service.ports import Clock, IdGenerator, OrderAggregate, OrderQueries, UnitOfWorkFactory
+from chalicelib.service.ports import (
+    Clock,
+    IdGenerator,
+    OrderAggregate,
+    OrderQueries,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from chalicelib.service.unit_of_work import change_order
 
 
 def request_hash(payload: Mapping[str, Any]) -> str:
@@ -76,6 +88,14 @@ def _repeat_or_raise(f: Fulfillment, step: str, digest: str, trigger: Fulfillmen
     return False
 
 
+def _fulfillment(aggregate: OrderAggregate, fulfillment_id: str) -> Fulfillment:
+    return next(f for f in aggregate.fulfillments if f.id == fulfillment_id)
+
+
+def _by_fulfillment(fulfillment_id: str) -> Callable[[UnitOfWork], OrderAggregate]:
+    return lambda uow: load_fulfillment(uow, fulfillment_id)[0]
+
+
 def pick(
     uow_factory: UnitOfWorkFactory,
     fulfillment_id: str,
@@ -90,101 +110,80 @@ def pick(
     backorder, and the stock level is corrected (the shelf did not hold what the system thought)."""
     digest = request_hash({"step": "pick", "lines": dict(reported)})
 
-    def attempt() -> OrderAggregate:
-        uow = uow_factory()
-        aggregate, f = load_fulfillment(uow, fulfillment_id)
+    def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change | None:
+        f = _fulfillment(aggregate, fulfillment_id)
         authorize(f)
         if _repeat_or_raise(f, "pick", digest, FulfillmentTrigger.PICK):
-            return aggregate
+            return None
         problems = pick_report_errors(f, reported)
         if problems:
             raise InputInvalid([FieldError(["lines"], p) for p in problems])
-        assert f.warehouse_id is not None  # only released work can be picked
-        outcome = assess_pick(f, reported)
-        now = clock.now()
-        steps = {**f.step_requests, "pick": digest}
-        if outcome.picked:
-            picked = _advance(
-                f, FulfillmentTrigger.PICK, lines=outcome.picked, picked_at=now, step_requests=steps
-            )
-        else:  # nothing at all on the shelf: this fulfillment has nothing left to ship
-            picked = _advance(
-                f, FulfillmentTrigger.CANCEL, cancel_reason="short pick: nothing found", step_requests=steps
-            )
-        fulfillments = _replace(aggregate.fulfillments, picked)
-        backorders = [
-            Fulfillment(
-                id=ids.new("ful"),
-                order_id=f.order_id,
-                channel_id=f.channel_id,
-                warehouse_id=None,
-                status=FulfillmentStatus.PENDING,
-                version=1,
-                lines=[FulfillmentLine(sku=sku, quantity=qty)],
-                created_at=now,
-                updated_at=now,
-            )
-            for sku, qty in outcome.shortfalls.items()
-        ]
-        order = aggregate.order.model_copy(
-            update={"lines": add_backorders(aggregate.order, outcome.shortfalls)}
+        return _picked(aggregate, f, assess_pick(f, reported), digest, actor=actor, ids=ids, now=clock.now())
+
+    return change_order(
+        uow_factory, _by_fulfillment(fulfillment_id), decide, actor=actor, ids=ids, clock=clock
+    )
+
+
+def _picked(
+    aggregate: OrderAggregate,
+    f: Fulfillment,
+    outcome: PickOutcome,
+    digest: str,
+    *,
+    actor: str,
+    ids: IdGenerator,
+    now: datetime,
+) -> Change:
+    assert f.warehouse_id is not None  # only released work can be picked
+    steps = {**f.step_requests, "pick": digest}
+    if outcome.picked:
+        picked = _advance(
+            f, FulfillmentTrigger.PICK, lines=outcome.picked, picked_at=now, step_requests=steps
         )
-        order = settle(order, [*fulfillments, *backorders])
-        # The missing units were reserved but never existed: take them out of on-hand and
-        # reserved alike (available is unchanged), and say so as an inventory event.
-        corrections = [
-            StockMove(f.warehouse_id, sku, on_hand=-qty, reserved=-qty, require_reserved=qty)
-            for sku, qty in outcome.shortfalls.items()
-        ]
-        adjustments = [
-            DomainEvent(
-                id=ids.new("evt"),
-                type=EventType.INVENTORY_ADJUSTED,
-                sku=sku,
-                warehouse_id=f.warehouse_id,
-                occurred_at=now,
-                actor=actor,
-                data={"delta": -qty, "reason": "short_pick", "fulfillment_id": f.id, "order_id": f.order_id},
-            )
-            for sku, qty in outcome.shortfalls.items()
-        ]
-        change = Change(
-            order=order,
-            fulfillments=fulfillments,
-            event_type=EventType.FULFILLMENT_SHORT_PICKED
-            if outcome.is_short
-            else EventType.FULFILLMENT_PICKED,
-            data={
-                "fulfillment_id": f.id,
-                "warehouse_id": f.warehouse_id,
-                "picked": [line.model_dump() for line in outcome.picked],
-                "shortfalls": outcome.shortfalls,
-                "backorders": [b.id for b in backorders],
-            },
-            new_fulfillments=backorders,
-            stock=corrections,
-            inventory_events=adjustments,
+    else:  # nothing at all on the shelf: this fulfillment has nothing left to ship
+        picked = _advance(
+            f, FulfillmentTrigger.CANCEL, cancel_reason="short pick: nothing found", step_requests=steps
         )
-        result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
-        uow.commit()
-        return result
-
-    return retrying(attempt, clock=clock)
-
-
-def add_backorders(order: Order, shortfalls: Mapping[str, int]) -> list[Any]:
-    """Book newly backordered units on the order's lines (last line of a SKU first, never more
-    than a line has open)."""
-    left = dict(shortfalls)
-    lines = list(order.lines)
-    for i in range(len(lines) - 1, -1, -1):
-        line = lines[i]
-        room = line.quantity - line.cancelled - line.backordered
-        take = min(left.get(line.sku, 0), room)
-        if take:
-            left[line.sku] -= take
-            lines[i] = line.model_copy(update={"backordered": line.backordered + take})
-    return lines
+    fulfillments = _replace(aggregate.fulfillments, picked)
+    backorders = [
+        new_backorder(ids.new("ful"), aggregate.order, sku, qty, created_at=now, now=now)
+        for sku, qty in outcome.shortfalls.items()
+    ]
+    order = aggregate.order.model_copy(update={"lines": book_backorders(aggregate.order, outcome.shortfalls)})
+    # The missing units were reserved but never existed: take them out of on-hand and
+    # reserved alike (available is unchanged), and say so as an inventory event.
+    corrections = [
+        StockMove(f.warehouse_id, sku, on_hand=-qty, reserved=-qty, require_reserved=qty)
+        for sku, qty in outcome.shortfalls.items()
+    ]
+    adjustments = [
+        DomainEvent(
+            id=ids.new("evt"),
+            type=EventType.INVENTORY_ADJUSTED,
+            sku=sku,
+            warehouse_id=f.warehouse_id,
+            occurred_at=now,
+            actor=actor,
+            data={"delta": -qty, "reason": "short_pick", "fulfillment_id": f.id, "order_id": f.order_id},
+        )
+        for sku, qty in outcome.shortfalls.items()
+    ]
+    return Change(
+        order=settle(order, [*fulfillments, *backorders]),
+        fulfillments=fulfillments,
+        event_type=EventType.FULFILLMENT_SHORT_PICKED if outcome.is_short else EventType.FULFILLMENT_PICKED,
+        data={
+            "fulfillment_id": f.id,
+            "warehouse_id": f.warehouse_id,
+            "picked": [line.model_dump() for line in outcome.picked],
+            "shortfalls": outcome.shortfalls,
+            "backorders": [b.id for b in backorders],
+        },
+        new_fulfillments=backorders,
+        stock=corrections,
+        inventory_events=adjustments,
+    )
 
 
 def pack(
@@ -201,31 +200,19 @@ def pack(
     """Record the packages used; a box other than the recommended ones is noted in the event."""
     digest = request_hash({"step": "pack", "packages": [p.model_dump() for p in packages]})
 
-    def attempt() -> OrderAggregate:
-        uow = uow_factory()
-        aggregate, f = load_fulfillment(uow, fulfillment_id)
+    def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change | None:
+        f = _fulfillment(aggregate, fulfillment_id)
         authorize(f)
         if _repeat_or_raise(f, "pack", digest, FulfillmentTrigger.PACK):
-            return aggregate
+            return None
         assert f.warehouse_id is not None
-        known = {box.code for box in uow.get_boxes(f.warehouse_id)}
-        unknown = [i for i, p in enumerate(packages) if p.box not in known]
-        if unknown:
-            raise InputInvalid(
-                [
-                    FieldError(
-                        ["packages", i, "box"], f"no box {packages[i].box} in {f.warehouse_id}'s catalogue"
-                    )
-                    for i in unknown
-                ]
-            )
+        _check_boxes(packages, {box.code for box in uow.get_boxes(f.warehouse_id)}, f.warehouse_id)
         # The advice is recomputed here (it is deterministic) rather than remembered from a GET,
         # so the record of a box other than the recommended one never depends on who asked.
         try:
             recommended = [p.box_code for p in packing_for(uow, f, divisor).packages]
         except PackingInputError:
             recommended = []  # no advice for this one (e.g. too many units to plan): packing goes on
-        deviations = [p.box for p in packages if p.box not in recommended]
         packed = _advance(
             f,
             FulfillmentTrigger.PACK,
@@ -235,7 +222,7 @@ def pack(
             step_requests={**f.step_requests, "pack": digest},
         )
         fulfillments = _replace(aggregate.fulfillments, packed)
-        change = Change(
+        return Change(
             order=follow_fulfillments(aggregate.order, fulfillments),
             fulfillments=fulfillments,
             event_type=EventType.FULFILLMENT_PACKED,
@@ -244,14 +231,24 @@ def pack(
                 "warehouse_id": f.warehouse_id,
                 "packages": [p.model_dump() for p in packages],
                 "recommended_boxes": recommended,
-                "boxes_other_than_recommended": deviations,
+                "boxes_other_than_recommended": [p.box for p in packages if p.box not in recommended],
             },
         )
-        result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
-        uow.commit()
-        return result
 
-    return retrying(attempt, clock=clock)
+    return change_order(
+        uow_factory, _by_fulfillment(fulfillment_id), decide, actor=actor, ids=ids, clock=clock
+    )
+
+
+def _check_boxes(packages: list[Package], known: set[str], warehouse_id: str) -> None:
+    unknown = [i for i, p in enumerate(packages) if p.box not in known]
+    if unknown:
+        raise InputInvalid(
+            [
+                FieldError(["packages", i, "box"], f"no box {packages[i].box} in {warehouse_id}'s catalogue")
+                for i in unknown
+            ]
+        )
 
 
 def ship(
@@ -272,35 +269,13 @@ def ship(
         {"step": "ship", "carrier": carrier, "service": service, "tracking_numbers": tracking_numbers}
     )
 
-    def attempt() -> OrderAggregate:
-        uow = uow_factory()
-        aggregate, f = load_fulfillment(uow, fulfillment_id)
+    def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change | None:
+        f = _fulfillment(aggregate, fulfillment_id)
         authorize(f)
         if _repeat_or_raise(f, "ship", digest, FulfillmentTrigger.SHIP):
-            return aggregate
-        if aggregate.order.status == OrderStatus.ON_HOLD:
-            reasons = ", ".join(h.reason.value for h in aggregate.order.holds)
-            raise Conflict(
-                f"the order is on hold ({reasons}): keep the parcel until the hold is released",
-                current=aggregate.order.status.value,
-                allowed=[],
-            )
-        assert f.warehouse_id is not None
-        if len(tracking_numbers) != len(f.packages):
-            raise InputInvalid(
-                [
-                    FieldError(
-                        ["tracking_numbers"],
-                        f"one tracking number per package: {len(f.packages)} packed, "
-                        f"{len(tracking_numbers)} given",
-                    )
-                ]
-            )
+            return None
+        _check_shippable(aggregate.order, f, tracking_numbers)
         now = clock.now()
-        packages = [
-            p.model_copy(update={"tracking_number": n})
-            for p, n in zip(f.packages, tracking_numbers, strict=True)
-        ]
         shipment = Shipment(
             carrier=carrier,
             service=service,
@@ -311,37 +286,66 @@ def ship(
         shipped = _advance(
             f,
             FulfillmentTrigger.SHIP,
-            packages=packages,
+            packages=[
+                p.model_copy(update={"tracking_number": n})
+                for p, n in zip(f.packages, tracking_numbers, strict=True)
+            ],
             shipment=shipment,
             step_requests={**f.step_requests, "ship": digest},
         )
-        fulfillments = _replace(aggregate.fulfillments, shipped)
-        change = Change(
-            order=follow_fulfillments(aggregate.order, fulfillments),
-            fulfillments=fulfillments,
-            event_type=EventType.FULFILLMENT_SHIPPED,
-            data={
-                "fulfillment_id": f.id,
-                "warehouse_id": f.warehouse_id,
-                "carrier": carrier,
-                "service": service,
-                "ship_by": f.ship_by.isoformat() if f.ship_by else None,
-                "tracking_numbers": tracking_numbers,
-                "tracking_urls": [tracking_url(carrier, n) for n in tracking_numbers],
-                "lines": [line.model_dump() for line in f.lines],
-            },
-            stock=[consume(f.warehouse_id, line.sku, line.quantity) for line in f.lines],
-            tracking=[(carrier, number, f.id) for number in tracking_numbers],
+        return _shipped(aggregate, f, shipped, shipment, day=now.date().isoformat())
+
+    return change_order(
+        uow_factory, _by_fulfillment(fulfillment_id), decide, actor=actor, ids=ids, clock=clock
+    )
+
+
+def _check_shippable(order: Order, f: Fulfillment, tracking_numbers: list[str]) -> None:
+    if order.status == OrderStatus.ON_HOLD:
+        reasons = ", ".join(h.reason.value for h in order.holds)
+        raise Conflict(
+            f"the order is on hold ({reasons}): keep the parcel until the hold is released",
+            current=order.status.value,
+            allowed=[],
         )
-        result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
+    if len(tracking_numbers) != len(f.packages):
+        raise InputInvalid(
+            [
+                FieldError(
+                    ["tracking_numbers"],
+                    f"one tracking number per package: {len(f.packages)} packed, "
+                    f"{len(tracking_numbers)} given",
+                )
+            ]
+        )
+
+
+def _shipped(
+    aggregate: OrderAggregate, f: Fulfillment, shipped: Fulfillment, shipment: Shipment, *, day: str
+) -> Change:
+    assert f.warehouse_id is not None
+    carrier, tracking_numbers = shipment.carrier, shipment.tracking_numbers
+    fulfillments = _replace(aggregate.fulfillments, shipped)
+    return Change(
+        order=follow_fulfillments(aggregate.order, fulfillments),
+        fulfillments=fulfillments,
+        event_type=EventType.FULFILLMENT_SHIPPED,
+        data={
+            "fulfillment_id": f.id,
+            "warehouse_id": f.warehouse_id,
+            "carrier": carrier,
+            "service": shipment.service,
+            "ship_by": f.ship_by.isoformat() if f.ship_by else None,
+            "tracking_numbers": tracking_numbers,
+            "tracking_urls": [tracking_url(carrier, n) for n in tracking_numbers],
+            "lines": [line.model_dump() for line in f.lines],
+        },
+        stock=[consume(f.warehouse_id, line.sku, line.quantity) for line in f.lines],
+        tracking=[(carrier, number, f.id) for number in tracking_numbers],
         # Demand, for days of cover: units shipped per warehouse and SKU per day, counted in the
         # same transaction as the shipment, so exactly once.
-        for line in f.lines:
-            uow.count(shipped_units_metric(f.warehouse_id, line.sku), now.date().isoformat(), line.quantity)
-        uow.commit()
-        return result
-
-    return retrying(attempt, clock=clock)
+        counts=[(shipped_units_metric(f.warehouse_id, line.sku), day, line.quantity) for line in f.lines],
+    )
 
 
 def shipped_units_metric(warehouse_id: str, sku: str) -> str:
@@ -362,75 +366,65 @@ def cancel(
     """Cancel the whole order or some units, while the goods are not packed. Releases their
     reservations; too late (packed or shipped) is a 409 naming the fulfillments in the way."""
 
-    def attempt() -> OrderAggregate:
-        uow = uow_factory()
-        aggregate = load_order(uow, order_id)
+    def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change | None:
         authorize(aggregate.order)
         order = aggregate.order
         if order.status == OrderStatus.CANCELLED:
             if lines is None:
-                return aggregate  # cancelling a cancelled order again changes nothing
+                return None  # cancelling a cancelled order again changes nothing
             raise Conflict("the order is cancelled", current=order.status.value, allowed=[])
         try:
             plan = plan_cancellation(aggregate.fulfillments, lines)
         except NothingLeftToCancel as exc:
             raise InputInvalid([FieldError(["lines"], str(exc))]) from None
-        if not plan.blocking and not plan.cancelled:
-            raise Conflict(
-                "nothing left to cancel: every fulfillment has shipped",
-                current=order.status.value,
-                allowed=[],
-            )
-        if plan.blocking:
-            names = ", ".join(f"{f.id} ({f.status.value})" for f in plan.blocking)
-            raise Conflict(
-                f"too late to cancel: fulfillments {names} are packed or shipped",
-                current=order.status.value,
-                allowed=[],
-            )
-        fulfillments = []
-        for f in aggregate.fulfillments:
-            if f.id not in plan.remaining:
-                fulfillments.append(f)
-            elif plan.remaining[f.id]:
-                fulfillments.append(f.model_copy(update={"lines": plan.remaining[f.id]}))
-            else:
-                fulfillments.append(_advance(f, FulfillmentTrigger.CANCEL, cancel_reason=reason))
-        new_lines = _cancel_lines(order, plan.cancelled)
-        everything = all(line.cancelled == line.quantity for line in new_lines)
-        order = order.model_copy(update={"lines": new_lines})
-        if everything:
-            order = order.model_copy(update={"status": next_order_status(order.status, OrderTrigger.CANCEL)})
-        else:
-            order = settle(order, fulfillments)
-        released = [{"warehouse_id": wh, "sku": sku, "quantity": q} for (wh, sku), q in plan.released.items()]
-        change = Change(
-            order=order,
-            fulfillments=fulfillments,
-            event_type=EventType.ORDER_CANCELLED if everything else EventType.ORDER_LINES_CANCELLED,
-            data={"reason": reason, "cancelled": plan.cancelled, "stock_released": released},
-            stock=[release(wh, sku, q) for (wh, sku), q in plan.released.items()],
+        _check_cancellable(order, plan)
+        return _cancelled(aggregate, plan, reason)
+
+    return change_order(
+        uow_factory, lambda uow: load_order(uow, order_id), decide, actor=actor, ids=ids, clock=clock
+    )
+
+
+def _check_cancellable(order: Order, plan: CancellationPlan) -> None:
+    if not plan.blocking and not plan.cancelled:
+        raise Conflict(
+            "nothing left to cancel: every fulfillment has shipped",
+            current=order.status.value,
+            allowed=[],
         )
-        result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
-        uow.commit()
-        return result
+    if plan.blocking:
+        names = ", ".join(f"{f.id} ({f.status.value})" for f in plan.blocking)
+        raise Conflict(
+            f"too late to cancel: fulfillments {names} are packed or shipped",
+            current=order.status.value,
+            allowed=[],
+        )
 
-    return retrying(attempt, clock=clock)
 
-
-def _cancel_lines(order: Order, cancelled: Mapping[str, int]) -> list[Any]:
-    """Book cancelled units on the order's lines: backordered units first, last line first."""
-    left = dict(cancelled)
-    lines = list(order.lines)
-    for i in range(len(lines) - 1, -1, -1):
-        line = lines[i]
-        take = min(left.get(line.sku, 0), line.quantity - line.cancelled)
-        if take:
-            left[line.sku] -= take
-            lines[i] = line.model_copy(
-                update={"cancelled": line.cancelled + take, "backordered": max(0, line.backordered - take)}
-            )
-    return lines
+def _cancelled(aggregate: OrderAggregate, plan: CancellationPlan, reason: str) -> Change:
+    fulfillments = []
+    for f in aggregate.fulfillments:
+        if f.id not in plan.remaining:
+            fulfillments.append(f)
+        elif plan.remaining[f.id]:
+            fulfillments.append(f.model_copy(update={"lines": plan.remaining[f.id]}))
+        else:
+            fulfillments.append(_advance(f, FulfillmentTrigger.CANCEL, cancel_reason=reason))
+    new_lines = book_cancellations(aggregate.order, plan.cancelled)
+    everything = all(line.cancelled == line.quantity for line in new_lines)
+    order = aggregate.order.model_copy(update={"lines": new_lines})
+    if everything:
+        order = order.model_copy(update={"status": next_order_status(order.status, OrderTrigger.CANCEL)})
+    else:
+        order = settle(order, fulfillments)
+    released = [{"warehouse_id": wh, "sku": sku, "quantity": q} for (wh, sku), q in plan.released.items()]
+    return Change(
+        order=order,
+        fulfillments=fulfillments,
+        event_type=EventType.ORDER_CANCELLED if everything else EventType.ORDER_LINES_CANCELLED,
+        data={"reason": reason, "cancelled": plan.cancelled, "stock_released": released},
+        stock=[release(wh, sku, q) for (wh, sku), q in plan.released.items()],
+    )
 
 
 def pick_list(

@@ -40,7 +40,8 @@ from chalicelib.domain.status import HoldReason, OrderStatus
 from chalicelib.service.fulfillment import cancel
 from chalicelib.service.lifecycle import OrderChanges, place_hold, update_order
 from chalicelib.service.placement import external_id_scope, place_order
-from chalicelib.service.ports import Clock, DedupExists, DedupRecord, IdGenerator, UnitOfWorkFactory
+from chalicelib.service.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
+from chalicelib.service.unit_of_work import Message, Retry, consume_once
 
 logger = logging.getLogger("oms.intake")
 
@@ -68,33 +69,32 @@ def receive_store_webhook(
     ids: IdGenerator,
     clock: Clock,
 ) -> Received:
-    uow = uow_factory()
-    scope = f"store-webhook#{channel_id}"
-    if uow.get_dedup(scope, delivery_key) is not None:
-        return Received.DUPLICATE
-    now = clock.now()
-    uow.add_event(
-        DomainEvent(
-            id=ids.new("evt"),
-            type=EventType.CHANNEL_ORDER_RECEIVED if relevant else EventType.CHANNEL_WEBHOOK_IGNORED,
-            channel_id=channel_id,
-            inbound_key=delivery_key,
-            occurred_at=now,
-            actor=f"store:{store}",
-            data={"store": store, "topic": topic},
+    def stage(uow: UnitOfWork) -> Received:
+        uow.add_event(
+            DomainEvent(
+                id=ids.new("evt"),
+                type=EventType.CHANNEL_ORDER_RECEIVED if relevant else EventType.CHANNEL_WEBHOOK_IGNORED,
+                channel_id=channel_id,
+                inbound_key=delivery_key,
+                occurred_at=clock.now(),
+                actor=f"store:{store}",
+                data={"store": store, "topic": topic},
+            )
         )
-    )
-    if relevant:
-        uow.add_inbound(channel_id, delivery_key, body)
-    uow.add_dedup(
-        DedupRecord(scope=scope, key=delivery_key, request_hash="", ref=channel_id, created_at=now),
+        if relevant:
+            uow.add_inbound(channel_id, delivery_key, body)
+        return Received.ACCEPTED if relevant else Received.IGNORED
+
+    delivery = Message(
+        scope=f"store-webhook#{channel_id}",
+        key=delivery_key,
+        ref=channel_id,
         ttl_seconds=DELIVERY_DEDUP_TTL_SECONDS,
     )
-    try:
-        uow.commit()
-    except DedupExists:
-        return Received.DUPLICATE
-    return Received.ACCEPTED if relevant else Received.IGNORED
+    # Not retried here: the store re-sends what it did not get a 2xx for.
+    return consume_once(
+        uow_factory, delivery, stage, replay=lambda: Received.DUPLICATE, clock=clock, retry=Retry.NEVER
+    )
 
 
 CANCEL_TOPICS = frozenset({"orders/cancelled"})
@@ -183,21 +183,11 @@ def _update(
     clock: Clock,
 ) -> Order:
     request = mapped.request
-    changes = OrderChanges(paid=mapped.paid, store_updated_at=mapped.updated_at)
-    if request is not None:
-        changes = OrderChanges(
-            shipping_address=request.shipping_address,
-            billing_address=request.billing_address,
-            customer=request.customer,
-            shipping_method=request.shipping_method,
-            paid=mapped.paid,
-            store_updated_at=mapped.updated_at,
-        )
     try:
         result = update_order(
             uow_factory,
             order_id,
-            changes,
+            _changes(mapped),
             policy=policy,
             authorize=lambda _: None,
             actor=actor,
@@ -233,6 +223,22 @@ def _update(
             clock=clock,
         )
     return order
+
+
+def _changes(mapped: ChannelOrder) -> OrderChanges:
+    """What a store order may change on the order placed from it (its payment state alone when
+    the mapped order could not be placed as a whole)."""
+    request = mapped.request
+    if request is None:
+        return OrderChanges(paid=mapped.paid, store_updated_at=mapped.updated_at)
+    return OrderChanges(
+        shipping_address=request.shipping_address,
+        billing_address=request.billing_address,
+        customer=request.customer,
+        shipping_method=request.shipping_method,
+        paid=mapped.paid,
+        store_updated_at=mapped.updated_at,
+    )
 
 
 def _ignore_stale(uow_factory: UnitOfWorkFactory, order_id: str, stale: StaleStoreOrder) -> Order:

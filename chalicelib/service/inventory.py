@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from chalicelib.domain.errors import (
     ConcurrencyConflict,
@@ -24,8 +24,8 @@ from chalicelib.domain.errors import (
     NotFound,
 )
 from chalicelib.domain.events import DomainEvent, EventType
-from chalicelib.domain.fulfillment import settle
-from chalicelib.domain.models import Fulfillment, FulfillmentLine, Order, OrderLine, StockLevel
+from chalicelib.domain.fulfillment import book_allocation, new_backorder, settle
+from chalicelib.domain.models import Fulfillment, FulfillmentLine, StockLevel
 from chalicelib.domain.status import (
     FulfillmentStatus,
     FulfillmentTrigger,
@@ -38,8 +38,6 @@ from chalicelib.service.changes import (
     load_order,
     release_work,
     reserve,
-    retrying,
-    riding_out_conflicts,
     stage_change,
     summary,
 )
@@ -48,11 +46,13 @@ from chalicelib.service.ports import (
     DedupExists,
     DedupRecord,
     IdGenerator,
+    OrderAggregate,
     StockConflict,
     StockQueries,
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from chalicelib.service.unit_of_work import Retry, Unchanged, commit_once
 
 #: Backorders read per round; allocation stops when stock or backorders run out.
 BATCH = 25
@@ -73,78 +73,48 @@ def receive_stock(
     clock: Clock,
 ) -> DomainEvent:
     """Book goods received; returns the ``inventory.received`` event (the trigger of allocation)."""
-    return riding_out_conflicts(
-        lambda: _receive_stock_once(
-            uow_factory,
-            warehouse_id,
-            sku,
-            quantity,
-            reference=reference,
-            idempotency_key=idempotency_key,
-            actor=actor,
-            ids=ids,
-            clock=clock,
-        ),
-        clock=clock,
-    )
-
-
-def _receive_stock_once(
-    uow_factory: UnitOfWorkFactory,
-    warehouse_id: str,
-    sku: str,
-    quantity: int,
-    *,
-    reference: str | None,
-    idempotency_key: str | None,
-    actor: str,
-    ids: IdGenerator,
-    clock: Clock,
-) -> DomainEvent:
-    uow = uow_factory()
-    if uow.get_warehouse(warehouse_id) is None:
-        raise NotFound("warehouse", warehouse_id)
-    if sku not in uow.get_products([sku]):
-        raise InputInvalid([FieldError(["sku"], f"unknown SKU {sku}", "unknown_sku")])
     scope = f"goods-receipt#{warehouse_id}"
     digest = hashlib.sha256(json.dumps([sku, quantity, reference]).encode()).hexdigest()
-    if idempotency_key is not None:
-        seen = uow.get_dedup(scope, idempotency_key)
-        if seen is not None:
-            return _replayed(seen, digest, idempotency_key)
-    now = clock.now()
-    event = DomainEvent(
-        id=ids.new("evt"),
-        type=EventType.INVENTORY_RECEIVED,
-        sku=sku,
-        warehouse_id=warehouse_id,
-        occurred_at=now,
-        actor=actor,
-        data={"quantity": quantity, "reference": reference},
-    )
-    uow.move_stock(warehouse_id, sku, on_hand=quantity, available=quantity)
-    uow.add_event(event)
-    if idempotency_key is not None:
-        uow.add_dedup(
-            DedupRecord(
+
+    def stage(uow: UnitOfWork) -> DomainEvent | Unchanged[DomainEvent]:
+        _known(uow, warehouse_id, sku)
+        if idempotency_key is not None:
+            seen = uow.get_dedup(scope, idempotency_key)
+            if seen is not None:
+                return Unchanged(_replayed(seen, digest, idempotency_key))
+        now = clock.now()
+        event = DomainEvent(
+            id=ids.new("evt"),
+            type=EventType.INVENTORY_RECEIVED,
+            sku=sku,
+            warehouse_id=warehouse_id,
+            occurred_at=now,
+            actor=actor,
+            data={"quantity": quantity, "reference": reference},
+        )
+        uow.move_stock(warehouse_id, sku, on_hand=quantity, available=quantity)
+        uow.add_event(event)
+        if idempotency_key is not None:
+            record = DedupRecord(
                 scope=scope,
                 key=idempotency_key,
                 request_hash=digest,
                 ref=event.id,
                 created_at=now,
                 data=event.model_dump(mode="json"),
-            ),
-            ttl_seconds=RECEIPT_KEY_TTL_SECONDS,
-        )
+            )
+            uow.add_dedup(record, ttl_seconds=RECEIPT_KEY_TTL_SECONDS)
+        return event
+
     try:
-        uow.commit()
+        # One commit made idempotent by its key: only DynamoDB's transient conflicts are retried.
+        return commit_once(uow_factory, stage, clock=clock, retry=Retry.ON_TRANSACTION_CONFLICT)
     except DedupExists:
         key = idempotency_key or ""
         seen = uow_factory().get_dedup(scope, key)
         if seen is None:  # expired in between: vanishingly rare, and safe to ask for a retry
             raise ConcurrencyConflict("the receipt raced with another; retry") from None
         return _replayed(seen, digest, key)
-    return event
 
 
 def _replayed(seen: DedupRecord, digest: str, key: str) -> DomainEvent:
@@ -201,82 +171,79 @@ def _allocate_one(
     ids: IdGenerator,
     clock: Clock,
 ) -> bool:
-    def attempt() -> bool:
-        uow = uow_factory()
+    def stage(uow: UnitOfWork) -> bool | Unchanged[bool]:
         level = uow.get_stock([sku], [warehouse_id]).get((warehouse_id, sku))
         aggregate = load_order(uow, order_id)
         backorder = next((f for f in aggregate.fulfillments if f.id == fulfillment_id), None)
         if level is None or level.available <= 0 or backorder is None:
-            return False
+            return Unchanged(False)
         if not backorder.awaiting_stock or not backorder.is_active:
-            return False
-        wanted = backorder.lines[0].quantity
-        quantity = min(wanted, level.available)
-        now = clock.now()
-        allocated = backorder.model_copy(
-            update={"warehouse_id": warehouse_id, "lines": [FulfillmentLine(sku=sku, quantity=quantity)]}
-        )
-        order = aggregate.order
-        if order.received_at is None:
-            pass  # receipt has not run its hold rules yet: it releases whatever has a warehouse then
-        elif order.status == OrderStatus.ON_HOLD:
-            allocated = allocated.model_copy(
-                update={"status": next_fulfillment_status(allocated.status, FulfillmentTrigger.HOLD)}
-            )
-        else:
-            allocated = release_work([allocated], uow.list_warehouses(), now)[0]
-        remainder = []
-        if quantity < wanted:
-            # The rest keeps its place in the queue: same creation time, new id.
-            remainder = [
-                Fulfillment(
-                    id=ids.new("ful"),
-                    order_id=order.id,
-                    channel_id=order.channel_id,
-                    warehouse_id=None,
-                    status=FulfillmentStatus.PENDING,
-                    version=1,
-                    lines=[FulfillmentLine(sku=sku, quantity=wanted - quantity)],
-                    created_at=backorder.created_at,
-                    updated_at=now,
-                )
-            ]
-        fulfillments = [allocated if f.id == backorder.id else f for f in aggregate.fulfillments]
-        order = order.model_copy(update={"lines": _less_backordered(order, sku, quantity)})
-        if order.received_at is not None:
-            order = settle(order, [*fulfillments, *remainder])
-        released = [allocated] if allocated.status == FulfillmentStatus.RELEASED else []
-        change = Change(
-            order=order,
-            fulfillments=fulfillments,
-            event_type=EventType.ORDER_BACKORDER_ALLOCATED,
-            data={
-                "fulfillment_id": allocated.id,
-                "sku": sku,
-                "warehouse_id": warehouse_id,
-                "quantity": quantity,
-                "still_waiting": wanted - quantity,
-                "released": summary(released),
-            },
-            new_fulfillments=remainder,
-            stock=[reserve(warehouse_id, sku, quantity)],
+            return Unchanged(False)
+        change = _allocation(
+            aggregate, backorder, level.available, warehouse_id, uow, ids=ids, now=clock.now()
         )
         stage_change(uow, aggregate, change, actor="system:allocation", ids=ids, clock=clock)
-        uow.commit()
         return True
 
-    return retrying(attempt, clock=clock)
+    return commit_once(uow_factory, stage, clock=clock)
 
 
-def _less_backordered(order: Order, sku: str, quantity: int) -> list[OrderLine]:
-    left = quantity
-    lines = list(order.lines)
-    for i, line in enumerate(lines):
-        take = min(left, line.backordered) if line.sku == sku else 0
-        if take:
-            left -= take
-            lines[i] = line.model_copy(update={"backordered": line.backordered - take})
-    return lines
+def _allocation(
+    aggregate: OrderAggregate,
+    backorder: Fulfillment,
+    available: int,
+    warehouse_id: str,
+    uow: UnitOfWork,
+    *,
+    ids: IdGenerator,
+    now: datetime,
+) -> Change:
+    """The backorder gets what is available (up to what it wants) in the warehouse, released to
+    it (or held with the order); the rest keeps waiting."""
+    sku, wanted = backorder.lines[0].sku, backorder.lines[0].quantity
+    quantity = min(wanted, available)
+    allocated = backorder.model_copy(
+        update={"warehouse_id": warehouse_id, "lines": [FulfillmentLine(sku=sku, quantity=quantity)]}
+    )
+    order = aggregate.order
+    if order.received_at is None:
+        pass  # receipt has not run its hold rules yet: it releases whatever has a warehouse then
+    elif order.status == OrderStatus.ON_HOLD:
+        allocated = allocated.model_copy(
+            update={"status": next_fulfillment_status(allocated.status, FulfillmentTrigger.HOLD)}
+        )
+    else:
+        allocated = release_work([allocated], uow.list_warehouses(), now)[0]
+    # The rest keeps its place in the queue: same creation time, new id.
+    remainder = (
+        [
+            new_backorder(
+                ids.new("ful"), order, sku, wanted - quantity, created_at=backorder.created_at, now=now
+            )
+        ]
+        if quantity < wanted
+        else []
+    )
+    fulfillments = [allocated if f.id == backorder.id else f for f in aggregate.fulfillments]
+    order = order.model_copy(update={"lines": book_allocation(order, sku, quantity)})
+    if order.received_at is not None:
+        order = settle(order, [*fulfillments, *remainder])
+    released = [allocated] if allocated.status == FulfillmentStatus.RELEASED else []
+    return Change(
+        order=order,
+        fulfillments=fulfillments,
+        event_type=EventType.ORDER_BACKORDER_ALLOCATED,
+        data={
+            "fulfillment_id": allocated.id,
+            "sku": sku,
+            "warehouse_id": warehouse_id,
+            "quantity": quantity,
+            "still_waiting": wanted - quantity,
+            "released": summary(released),
+        },
+        new_fulfillments=remainder,
+        stock=[reserve(warehouse_id, sku, quantity)],
+    )
 
 
 # --- levels, cycle counts, listings ------------------------------------------------------------
@@ -309,38 +276,11 @@ def set_stock(
     """Set a stock level's figures. A new on-hand count is booked as an adjustment (the delta),
     conditioned on the on-hand it was computed from, and may not drop below what is reserved."""
 
-    def attempt() -> StockLevel:
-        uow = uow_factory()
+    def stage(uow: UnitOfWork) -> None:
         _known(uow, warehouse_id, sku)
         level = _level(uow, warehouse_id, sku)
-        current_on_hand = level.on_hand if level else 0
-        reserved = level.reserved if level else 0
-        if on_hand is not None and on_hand != current_on_hand:
-            if on_hand < reserved:
-                raise Conflict(
-                    f"{reserved} units of {sku} are reserved for orders in {warehouse_id}; on hand cannot be "
-                    f"{on_hand} (record a cycle count if the shelf really holds fewer)",
-                    current=str(current_on_hand),
-                    allowed=[],
-                )
-            delta = on_hand - current_on_hand
-            if level is None:
-                uow.move_stock(warehouse_id, sku, on_hand=delta, available=delta)
-            else:
-                uow.move_stock(
-                    warehouse_id, sku, on_hand=delta, available=delta, expect_on_hand=current_on_hand
-                )
-            uow.add_event(
-                DomainEvent(
-                    id=ids.new("evt"),
-                    type=EventType.INVENTORY_ADJUSTED,
-                    sku=sku,
-                    warehouse_id=warehouse_id,
-                    occurred_at=clock.now(),
-                    actor=actor,
-                    data={"delta": delta, "reason": "level_set", "on_hand": on_hand},
-                )
-            )
+        if on_hand is not None and on_hand != (level.on_hand if level else 0):
+            _stage_on_hand(uow, level, warehouse_id, sku, on_hand, actor=actor, ids=ids, clock=clock)
         if level is None and not on_hand:
             # A level this warehouse never had, set up empty (with its thresholds and bin).
             uow.move_stock(warehouse_id, sku, on_hand=0)
@@ -351,15 +291,50 @@ def set_stock(
             overstock_level=overstock_level,
             bin_location=bin_location,
         )
-        try:
-            uow.commit()
-        except StockConflict:
-            raise ConcurrencyConflict("the stock level changed meanwhile; retry") from None
-        found = _level(uow_factory(), warehouse_id, sku)
-        assert found is not None
-        return found
 
-    return retrying(attempt, clock=clock)
+    # A StockConflict: the on-hand the delta was computed from moved meanwhile; read it again.
+    commit_once(uow_factory, stage, clock=clock, version_conflicts=(StockConflict,))
+    found = _level(uow_factory(), warehouse_id, sku)
+    assert found is not None
+    return found
+
+
+def _stage_on_hand(
+    uow: UnitOfWork,
+    level: StockLevel | None,
+    warehouse_id: str,
+    sku: str,
+    on_hand: int,
+    *,
+    actor: str,
+    ids: IdGenerator,
+    clock: Clock,
+) -> None:
+    current_on_hand = level.on_hand if level else 0
+    reserved = level.reserved if level else 0
+    if on_hand < reserved:
+        raise Conflict(
+            f"{reserved} units of {sku} are reserved for orders in {warehouse_id}; on hand cannot be "
+            f"{on_hand} (record a cycle count if the shelf really holds fewer)",
+            current=str(current_on_hand),
+            allowed=[],
+        )
+    delta = on_hand - current_on_hand
+    if level is None:
+        uow.move_stock(warehouse_id, sku, on_hand=delta, available=delta)
+    else:
+        uow.move_stock(warehouse_id, sku, on_hand=delta, available=delta, expect_on_hand=current_on_hand)
+    uow.add_event(
+        DomainEvent(
+            id=ids.new("evt"),
+            type=EventType.INVENTORY_ADJUSTED,
+            sku=sku,
+            warehouse_id=warehouse_id,
+            occurred_at=clock.now(),
+            actor=actor,
+            data={"delta": delta, "reason": "level_set", "on_hand": on_hand},
+        )
+    )
 
 
 def count_stock(
@@ -379,8 +354,7 @@ def count_stock(
     shelf does not hold. The level says so plainly (and the stock report lists it); their picks
     will come up short and backorder, rather than the count being refused."""
 
-    def attempt() -> DomainEvent:
-        uow = uow_factory()
+    def stage(uow: UnitOfWork) -> DomainEvent:
         _known(uow, warehouse_id, sku)
         level = _level(uow, warehouse_id, sku)
         expected = level.on_hand if level else 0
@@ -404,13 +378,10 @@ def count_stock(
         else:
             uow.move_stock(warehouse_id, sku, on_hand=delta, available=delta, expect_on_hand=expected)
         uow.add_event(event)
-        try:
-            uow.commit()
-        except StockConflict:
-            raise ConcurrencyConflict("the stock level changed during the count; retry") from None
         return event
 
-    return retrying(attempt, clock=clock)
+    # A StockConflict: the shelf's books moved during the count; count against them again.
+    return commit_once(uow_factory, stage, clock=clock, version_conflicts=(StockConflict,))
 
 
 def stock_lines(

@@ -24,7 +24,8 @@ from chalicelib.domain.kpis import (
     needs_facts,
     order_facts,
 )
-from chalicelib.service.ports import Clock, DedupExists, DedupRecord, OrderQueries, UnitOfWorkFactory
+from chalicelib.service.ports import Clock, OrderQueries, UnitOfWork, UnitOfWorkFactory
+from chalicelib.service.unit_of_work import Message, Retry, consume_once
 
 CONSUMER_SCOPE = "consumer#kpi"
 #: Longer than any redelivery can come late (SQS keeps messages 4 days, a DLQ 14, then a redrive).
@@ -47,29 +48,22 @@ def record_kpis(
     uow_factory: UnitOfWorkFactory, queries: OrderQueries, event: DomainEvent, *, clock: Clock
 ) -> bool:
     """Count ``event``; False when it had been counted before (a redelivery)."""
-    uow = uow_factory()
-    if uow.get_dedup(CONSUMER_SCOPE, event.id) is not None:
-        return False
-    facts = None
-    if needs_facts(event) and event.order_id:
-        aggregate = uow.get_order(event.order_id)
-        if aggregate is None:
-            raise NotFound("order", event.order_id)
-        facts = order_facts(aggregate.order, aggregate.fulfillments, queries.list_events(event.order_id))
-    day, channel = kpi_day(event).isoformat(), kpi_channel(event)
-    for increment in increments_for(event, facts):
-        uow.count(counter_name(channel, increment.metric), day, increment.value)
-    uow.add_dedup(
-        DedupRecord(
-            scope=CONSUMER_SCOPE, key=event.id, request_hash="", ref=event.type, created_at=clock.now()
-        ),
-        ttl_seconds=DEDUP_TTL_SECONDS,
-    )
-    try:
-        uow.commit()
-    except DedupExists:
-        return False
-    return True
+
+    def stage(uow: UnitOfWork) -> bool:
+        facts = None
+        if needs_facts(event) and event.order_id:
+            aggregate = uow.get_order(event.order_id)
+            if aggregate is None:
+                raise NotFound("order", event.order_id)
+            facts = order_facts(aggregate.order, aggregate.fulfillments, queries.list_events(event.order_id))
+        day, channel = kpi_day(event).isoformat(), kpi_channel(event)
+        for increment in increments_for(event, facts):
+            uow.count(counter_name(channel, increment.metric), day, increment.value)
+        return True
+
+    counted = Message(scope=CONSUMER_SCOPE, key=event.id, ref=event.type, ttl_seconds=DEDUP_TTL_SECONDS)
+    # Not retried here: the queue redelivers a message whose transaction failed.
+    return consume_once(uow_factory, counted, stage, replay=lambda: False, clock=clock, retry=Retry.NEVER)
 
 
 def kpi_report(counters: CounterReader, *, from_date: date, to_date: date, channel: str | None) -> KpiReport:

@@ -1,8 +1,9 @@
 """Use cases after placement: receipt (hold rules, confirmation) and holds.
 
 Each use case reads the order, decides with the pure state machines, and
-stages one transaction (``service.changes``); a queue consumer adds the dedup
-item of its message, so a redelivered message finds it and changes nothing.
+stages one transaction (``service.unit_of_work.change_order``); the receipt
+consumer stages the dedup item of its message in the same transaction
+(``consume_order_event``), so a redelivered message finds it and changes nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.channels import check_store_version
 from chalicelib.domain.errors import Conflict, NotFound
@@ -32,18 +34,10 @@ from chalicelib.service.changes import (
     move_fulfillments,
     newly_released,
     release_work,
-    retrying,
-    stage_change,
     summary,
 )
-from chalicelib.service.ports import (
-    Clock,
-    DedupExists,
-    DedupRecord,
-    IdGenerator,
-    OrderAggregate,
-    UnitOfWorkFactory,
-)
+from chalicelib.service.ports import Clock, IdGenerator, OrderAggregate, UnitOfWork, UnitOfWorkFactory
+from chalicelib.service.unit_of_work import Message, change_order, consume_order_event
 
 
 def _proceed(aggregate: OrderAggregate, warehouses: list[Warehouse], clock: Clock) -> Change:
@@ -121,58 +115,43 @@ def receive_order(
     Returns the new state, or ``None`` when this event was already handled
     (a redelivery) or the order has moved on without it (e.g. cancelled).
     """
+    order_id = placed.order_id or ""
 
-    def attempt() -> OrderAggregate:
-        uow = uow_factory()
-        if uow.get_dedup(RECEIPT_SCOPE, placed.id) is not None:
-            raise _AlreadyDone
-        aggregate = load_order(uow, placed.order_id or "")
+    def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change | None:
         order = aggregate.order
         if order.received_at is not None or order.status == OrderStatus.CANCELLED:
-            raise _AlreadyDone  # received already, or cancelled before receipt: nothing to decide
+            return None  # received already, or cancelled before receipt: nothing to decide
         # An admin may have held (or held and released) the order before receipt ran: the rules
         # still run, so an admin's decision can never let an unpaid or suspicious order through.
         findings = [f for f in evaluate_holds(order, policy) if f.reason not in order.hold_reasons]
         received = OrderAggregate(
             order=order.model_copy(update={"received_at": clock.now()}), fulfillments=aggregate.fulfillments
         )
-        change: Change
         if findings and OrderTrigger.HOLD in allowed_order_triggers(order.status):
-            change = _hold(received, findings, placed_by="system:receipt", clock=clock)
-        elif order.status in (OrderStatus.PLACED, OrderStatus.BACKORDERED) and not findings:
-            change = _proceed(received, uow.list_warehouses(), clock)
-        else:
-            # Already decided by someone else (held, or released by an admin): receipt records
-            # that it ran, and what it found.
-            change = Change(
-                order=received.order,
-                fulfillments=aggregate.fulfillments,
-                event_type=EventType.ORDER_RECEIVED,
-                data={
-                    "holds": [h.reason.value for h in order.holds],
-                    "findings": [{"reason": f.reason.value, "note": f.note} for f in findings],
-                },
-            )
-        result = stage_change(uow, aggregate, change, actor="system:receipt", ids=ids, clock=clock)
-        uow.add_dedup(
-            DedupRecord(
-                scope=RECEIPT_SCOPE, key=placed.id, request_hash="", ref=order.id, created_at=clock.now()
-            )
+            return _hold(received, findings, placed_by="system:receipt", clock=clock)
+        if order.status in (OrderStatus.PLACED, OrderStatus.BACKORDERED) and not findings:
+            return _proceed(received, uow.list_warehouses(), clock)
+        # Already decided by someone else (held, or released by an admin): receipt records
+        # that it ran, and what it found.
+        return Change(
+            order=received.order,
+            fulfillments=aggregate.fulfillments,
+            event_type=EventType.ORDER_RECEIVED,
+            data={
+                "holds": [h.reason.value for h in order.holds],
+                "findings": [{"reason": f.reason.value, "note": f.note} for f in findings],
+            },
         )
-        try:
-            uow.commit()
-        except DedupExists:
-            raise _AlreadyDone from None
-        return result
 
-    try:
-        return retrying(attempt, clock=clock)
-    except _AlreadyDone:
-        return None
-
-
-class _AlreadyDone(Exception):
-    pass
+    return consume_order_event(
+        uow_factory,
+        Message(scope=RECEIPT_SCOPE, key=placed.id, ref=order_id),
+        lambda uow: load_order(uow, order_id),
+        decide,
+        actor="system:receipt",
+        ids=ids,
+        clock=clock,
+    )
 
 
 def place_hold(
@@ -187,24 +166,21 @@ def place_hold(
 ) -> OrderAggregate:
     """Put an order on hold. The same reason twice is a no-op, not an error."""
 
-    def attempt() -> OrderAggregate:
-        uow = uow_factory()
-        aggregate = load_order(uow, order_id)
+    def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change | None:
         if reason in aggregate.order.hold_reasons:
-            return aggregate
+            return None
         try:
-            change = _hold(aggregate, [HoldFinding(reason, note or "")], placed_by=actor, clock=clock)
+            return _hold(aggregate, [HoldFinding(reason, note or "")], placed_by=actor, clock=clock)
         except InvalidTransition as exc:
             raise Conflict(
                 f"order is {aggregate.order.status.value} and can no longer be held",
                 current=aggregate.order.status.value,
                 allowed=[t.value for t in allowed_order_triggers(aggregate.order.status)],
             ) from exc
-        result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
-        uow.commit()
-        return result
 
-    return retrying(attempt, clock=clock)
+    return change_order(
+        uow_factory, lambda uow: load_order(uow, order_id), decide, actor=actor, ids=ids, clock=clock
+    )
 
 
 def release_hold(
@@ -218,9 +194,7 @@ def release_hold(
 ) -> OrderAggregate:
     """Lift one hold; lifting the last one confirms the order (or returns it to its backorder)."""
 
-    def attempt() -> OrderAggregate:
-        uow = uow_factory()
-        aggregate = load_order(uow, order_id)
+    def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change:
         order = aggregate.order
         if reason not in order.hold_reasons:
             raise NotFound("hold", f"{reason.value} on order {order_id}")
@@ -229,20 +203,19 @@ def release_hold(
             order=order.model_copy(update={"holds": remaining}), fulfillments=aggregate.fulfillments
         )
         if remaining:
-            change = Change(
+            return Change(
                 order=released.order,
                 fulfillments=aggregate.fulfillments,
                 event_type=EventType.ORDER_HOLD_RELEASED,
                 data={"reason": reason.value, "remaining": [h.reason.value for h in remaining]},
             )
-        else:
-            change = _proceed(released, uow.list_warehouses(), clock)
-            change.data["released_hold"] = reason.value
-        result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
-        uow.commit()
-        return result
+        change = _proceed(released, uow.list_warehouses(), clock)
+        change.data["released_hold"] = reason.value
+        return change
 
-    return retrying(attempt, clock=clock)
+    return change_order(
+        uow_factory, lambda uow: load_order(uow, order_id), decide, actor=actor, ids=ids, clock=clock
+    )
 
 
 @dataclass(frozen=True)
@@ -280,9 +253,7 @@ def update_order(
     """Apply a store's changes; the hold rules run again on the result: paying lifts
     ``payment_pending``, a fixed address lifts ``address_invalid``, and new findings hold it."""
 
-    def attempt() -> OrderAggregate:
-        uow = uow_factory()
-        aggregate = load_order(uow, order_id)
+    def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change | None:
         order = aggregate.order
         authorize(order)
         check_store_version(order.store_updated_at, changes.store_updated_at)
@@ -292,71 +263,86 @@ def update_order(
             if name != "store_updated_at" and value is not None and getattr(order, name) != value
         }
         if not updates:
-            store_version = changes.store_updated_at
-            if store_version is None or (
-                order.store_updated_at is not None and store_version <= order.store_updated_at
-            ):
-                return aggregate  # the same changes again: nothing to do
-            # Nothing to apply, but the store's version moved: remember it, or an older version
-            # arriving later (e.g. a cancellation the merchant since undid) would pass as newer.
-            # No hold rule runs: nothing they look at changed.
-            synced = Change(
-                order=order.model_copy(update={"store_updated_at": store_version}),
-                fulfillments=aggregate.fulfillments,
-                event_type=EventType.ORDER_STORE_SYNCED,
-                data={"store_updated_at": format_timestamp(store_version)},
-            )
-            result = stage_change(uow, aggregate, synced, actor=actor, ids=ids, clock=clock)
-            uow.commit()
-            return result
-        if order.status in (OrderStatus.CANCELLED, OrderStatus.RETURNED):
-            raise Conflict(f"the order is {order.status.value}", current=order.status.value, allowed=[])
-        if "shipping_address" in updates:
-            sealed = [
-                f for f in aggregate.fulfillments if f.is_active and f.status not in _ADDRESS_CHANGEABLE
-            ]
-            if sealed:
-                names = ", ".join(f"{f.id} ({f.status.value})" for f in sealed)
-                raise Conflict(
-                    f"too late to change the address: fulfillments {names} are packed or shipped",
-                    current=order.status.value,
-                    allowed=[],
-                )
-        changed = order.model_copy(update=updates)
-        if changes.store_updated_at is not None:
-            changed = changed.model_copy(update={"store_updated_at": changes.store_updated_at})
-        findings = evaluate_holds(changed, policy) if order.received_at is not None else []
-        found = {f.reason for f in findings}
-        # Before receipt no rule has run, so none may lift a hold either (receipt decides first).
-        received = order.received_at is not None
-        lifted = [
-            h.reason.value
-            for h in changed.holds
-            if received and h.reason in SELF_LIFTING and h.reason not in found
-        ]
-        changed = changed.model_copy(
-            update={"holds": [h for h in changed.holds if h.reason.value not in lifted]}
-        )
-        updated = OrderAggregate(order=changed, fulfillments=aggregate.fulfillments)
-        new_findings = [f for f in findings if f.reason not in changed.hold_reasons]
-        change: Change
-        if new_findings and OrderTrigger.HOLD in allowed_order_triggers(changed.status):
-            change = _hold(updated, new_findings, placed_by="system:update", clock=clock)
-        elif changed.status == OrderStatus.ON_HOLD and not changed.holds:
-            change = _proceed(updated, uow.list_warehouses(), clock)
-        else:
-            change = Change(
-                order=changed,
-                fulfillments=aggregate.fulfillments,
-                event_type=EventType.ORDER_UPDATED,
-                data={},
-            )
-        change.data |= {"changed": sorted(updates), "holds_lifted": lifted}
-        result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
-        uow.commit()
-        return result
+            return _store_synced(aggregate, changes.store_updated_at)
+        _check_updatable(aggregate, updates)
+        return _updated(aggregate, updates, changes, policy, uow, clock)
 
-    return retrying(attempt, clock=clock)
+    return change_order(
+        uow_factory, lambda uow: load_order(uow, order_id), decide, actor=actor, ids=ids, clock=clock
+    )
+
+
+def _store_synced(aggregate: OrderAggregate, store_version: datetime | None) -> Change | None:
+    """Nothing to apply. None for the same changes again; but when the store's version moved, it is
+    remembered, or an older version arriving later (e.g. a cancellation the merchant since undid)
+    would pass as newer. No hold rule runs: nothing they look at changed."""
+    order = aggregate.order
+    if store_version is None or (
+        order.store_updated_at is not None and store_version <= order.store_updated_at
+    ):
+        return None
+    return Change(
+        order=order.model_copy(update={"store_updated_at": store_version}),
+        fulfillments=aggregate.fulfillments,
+        event_type=EventType.ORDER_STORE_SYNCED,
+        data={"store_updated_at": format_timestamp(store_version)},
+    )
+
+
+def _check_updatable(aggregate: OrderAggregate, updates: dict[str, Any]) -> None:
+    order = aggregate.order
+    if order.status in (OrderStatus.CANCELLED, OrderStatus.RETURNED):
+        raise Conflict(f"the order is {order.status.value}", current=order.status.value, allowed=[])
+    if "shipping_address" in updates:
+        sealed = [f for f in aggregate.fulfillments if f.is_active and f.status not in _ADDRESS_CHANGEABLE]
+        if sealed:
+            names = ", ".join(f"{f.id} ({f.status.value})" for f in sealed)
+            raise Conflict(
+                f"too late to change the address: fulfillments {names} are packed or shipped",
+                current=order.status.value,
+                allowed=[],
+            )
+
+
+def _updated(
+    aggregate: OrderAggregate,
+    updates: dict[str, Any],
+    changes: OrderChanges,
+    policy: HoldPolicy,
+    uow: UnitOfWork,
+    clock: Clock,
+) -> Change:
+    """The order with the updates applied and the hold rules run again on it."""
+    order = aggregate.order
+    changed = order.model_copy(update=updates)
+    if changes.store_updated_at is not None:
+        changed = changed.model_copy(update={"store_updated_at": changes.store_updated_at})
+    findings = evaluate_holds(changed, policy) if order.received_at is not None else []
+    found = {f.reason for f in findings}
+    # Before receipt no rule has run, so none may lift a hold either (receipt decides first).
+    received = order.received_at is not None
+    lifted = [
+        h.reason.value
+        for h in changed.holds
+        if received and h.reason in SELF_LIFTING and h.reason not in found
+    ]
+    changed = changed.model_copy(update={"holds": [h for h in changed.holds if h.reason.value not in lifted]})
+    updated = OrderAggregate(order=changed, fulfillments=aggregate.fulfillments)
+    new_findings = [f for f in findings if f.reason not in changed.hold_reasons]
+    change: Change
+    if new_findings and OrderTrigger.HOLD in allowed_order_triggers(changed.status):
+        change = _hold(updated, new_findings, placed_by="system:update", clock=clock)
+    elif changed.status == OrderStatus.ON_HOLD and not changed.holds:
+        change = _proceed(updated, uow.list_warehouses(), clock)
+    else:
+        change = Change(
+            order=changed,
+            fulfillments=aggregate.fulfillments,
+            event_type=EventType.ORDER_UPDATED,
+            data={},
+        )
+    change.data |= {"changed": sorted(updates), "holds_lifted": lifted}
+    return change
 
 
 _ADDRESS_CHANGEABLE = frozenset(

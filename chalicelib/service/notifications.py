@@ -25,22 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chalicelib.domain.errors import ConcurrencyConflict, NotFound
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.models import Order
 from chalicelib.domain.status import TrackingStatus
 from chalicelib.domain.tracking import ALERT_STATUSES
-from chalicelib.service.changes import back_off
 from chalicelib.service.communication import FEEDBACK, UNSUBSCRIBE, link_token
-from chalicelib.service.ports import (
-    Clock,
-    DedupExists,
-    DedupRecord,
-    IdGenerator,
-    Notifier,
-    TransactionConflict,
-    UnitOfWorkFactory,
-)
+from chalicelib.service.ports import Clock, IdGenerator, Notifier, UnitOfWork, UnitOfWorkFactory
+from chalicelib.service.unit_of_work import Message, consume_once
 
 NOTIFY_SCOPE = "notify"
 #: How long a ``sending`` claim keeps other deliveries out. Longer than the notify function's
@@ -150,7 +142,6 @@ CUSTOMER_TRACKING_TEMPLATES = {
 
 def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> list[OutgoingMessage]:
     """Which messages an event causes. Pure apart from the send callables it builds."""
-    out: list[OutgoingMessage] = []
     keys = ctx.link_keys()
     unsubscribe = link_token(UNSUBSCRIBE, order.id, keys=keys, clock=ctx.clock)
     view: dict[str, Any] = {
@@ -160,14 +151,91 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
         "unsubscribe_url": f"{ctx.public_base_url}/v1/unsubscribe/{unsubscribe}" if unsubscribe else None,
         "feedback_url": None,
     }
+    outbox = _Outbox(event, order, ctx, view)
+    released = event.data.get("released", [])
+    if event.type == EventType.ORDER_CONFIRMED:
+        outbox.customer_email("order_confirmed")
+        outbox.customer_sms("order_confirmed_sms")
+        outbox.pick_work(released)
+    elif event.type == EventType.ORDER_BACKORDERED:
+        outbox.customer_email("order_backordered")
+        outbox.pick_work(released)
+    elif event.type == EventType.ORDER_BACKORDER_ALLOCATED:
+        outbox.customer_email("backorder_allocated")
+        outbox.pick_work(released)
+    elif event.type == EventType.FULFILLMENT_SHIPPED:
+        outbox.customer_email("order_shipped")
+        outbox.customer_sms("order_shipped_sms")
+    elif event.type in (EventType.ORDER_CANCELLED, EventType.ORDER_LINES_CANCELLED):
+        outbox.customer_email("order_cancelled")
+    elif event.type == EventType.ORDER_ON_HOLD:
+        holds = {"holds": event.data.get("holds", [])}
+        outbox.operations("order.on_hold", f"Order {order.id} on hold", holds)
+    elif event.type == EventType.SLA_BREACHED:
+        outbox.operations(
+            "sla.breached",
+            f"Order {order.id} missed its ship-by promise",
+            {k: event.data.get(k) for k in ("fulfillment_id", "warehouse_id", "ship_by")},
+        )
+    elif event.type == EventType.RETURN_REQUESTED:
+        outbox.customer_email(
+            "return_approved" if event.data.get("return_status") == "approved" else "return_rejected"
+        )
+    elif event.type == EventType.RETURN_RECEIVED:
+        outbox.customer_email("return_received")
+    elif event.type == EventType.TRACKING_UPDATED and event.data.get("changed"):
+        _tracking_messages(outbox, keys)
+    return outbox.out
 
-    def customer_email(template: str) -> None:
+
+def _tracking_messages(outbox: _Outbox, keys: list[str]) -> None:
+    """A delivery state the customer hears about; a problem operations hear about."""
+    event, order, ctx = outbox.event, outbox.order, outbox.ctx
+    status = TrackingStatus(event.data["tracking_status"])
+    if status == TrackingStatus.DELIVERED:
+        feedback = link_token(FEEDBACK, order.id, keys=keys, clock=ctx.clock)
+        outbox.view["feedback_url"] = f"{ctx.public_base_url}/v1/feedback/{feedback}" if feedback else None
+    template = CUSTOMER_TRACKING_TEMPLATES.get(status)
+    if template is not None:
+        outbox.customer_email(template)
+    if status == TrackingStatus.OUT_FOR_DELIVERY:
+        outbox.customer_sms("order_out_for_delivery_sms")
+    if status in ALERT_STATUSES:
+        outbox.operations(
+            "delivery.problem",
+            f"Delivery problem on order {order.id}: {status.value}",
+            {
+                k: event.data.get(k)
+                for k in (
+                    "fulfillment_id",
+                    "carrier",
+                    "tracking_number",
+                    "tracking_status",
+                    "raw_status",
+                    "raw_substatus",
+                )
+            },
+        )
+
+
+@dataclass
+class _Outbox:
+    """The messages of one event, as they are decided; ``view`` is what templates are given."""
+
+    event: DomainEvent
+    order: Order
+    ctx: NotificationContext
+    view: dict[str, Any]
+    out: list[OutgoingMessage] = field(default_factory=list)
+
+    def customer_email(self, template: str) -> None:
+        order, ctx = self.order, self.ctx
         if not order.notify.email:
             return
-        subject, text, html = ctx.renderer.render(template, view)
-        out.append(
+        subject, text, html = ctx.renderer.render(template, self.view)
+        self.out.append(
             OutgoingMessage(
-                key=f"{event.id}/email/customer",
+                key=f"{self.event.id}/email/customer",
                 channel="email",
                 recipient="customer",
                 template=template,
@@ -177,14 +245,15 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
             )
         )
 
-    def customer_sms(template: str) -> None:
-        phone = order.customer.phone
-        if not (order.notify.sms and phone):
+    def customer_sms(self, template: str) -> None:
+        phone = self.order.customer.phone
+        if not (self.order.notify.sms and phone):
             return
-        _, text, _ = ctx.renderer.render(template, view)
-        out.append(
+        _, text, _ = self.ctx.renderer.render(template, self.view)
+        ctx = self.ctx
+        self.out.append(
             OutgoingMessage(
-                key=f"{event.id}/sms/customer",
+                key=f"{self.event.id}/sms/customer",
                 channel="sms",
                 recipient="customer",
                 template=template,
@@ -192,7 +261,8 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
             )
         )
 
-    def pick_work(released: list[dict[str, Any]]) -> None:
+    def pick_work(self, released: list[dict[str, Any]]) -> None:
+        order, ctx = self.order, self.ctx
         for ful in released:
             message = {
                 "type": "pick_work.released",
@@ -203,9 +273,9 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
                 "shipping_method": order.shipping_method,
                 "lines": ful["lines"],
             }
-            out.append(
+            self.out.append(
                 OutgoingMessage(
-                    key=f"{event.id}/sns/warehouse/{ful['warehouse_id']}/{ful['id']}",
+                    key=f"{self.event.id}/sns/warehouse/{ful['warehouse_id']}/{ful['id']}",
                     channel="sns",
                     recipient=f"warehouse:{ful['warehouse_id']}",
                     template="pick_work.released",
@@ -215,75 +285,18 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
                 )
             )
 
-    def operations(kind: str, subject: str, details: dict[str, Any]) -> None:
-        alert = {"type": kind, "order_id": order.id, "channel_id": order.channel_id, **details}
-        out.append(
+    def operations(self, kind: str, subject: str, details: dict[str, Any]) -> None:
+        alert = {"type": kind, "order_id": self.order.id, "channel_id": self.order.channel_id, **details}
+        ctx = self.ctx
+        self.out.append(
             OutgoingMessage(
-                key=f"{event.id}/sns/operations",
+                key=f"{self.event.id}/sns/operations",
                 channel="sns",
                 recipient="operations",
                 template=kind,
                 send=lambda: ctx.notifier.publish_operations(subject=subject, message=alert),
             )
         )
-
-    released = event.data.get("released", [])
-    if event.type == EventType.ORDER_CONFIRMED:
-        customer_email("order_confirmed")
-        customer_sms("order_confirmed_sms")
-        pick_work(released)
-    elif event.type == EventType.ORDER_BACKORDERED:
-        customer_email("order_backordered")
-        pick_work(released)
-    elif event.type == EventType.ORDER_BACKORDER_ALLOCATED:
-        customer_email("backorder_allocated")
-        pick_work(released)
-    elif event.type == EventType.FULFILLMENT_SHIPPED:
-        customer_email("order_shipped")
-        customer_sms("order_shipped_sms")
-    elif event.type in (EventType.ORDER_CANCELLED, EventType.ORDER_LINES_CANCELLED):
-        customer_email("order_cancelled")
-    elif event.type == EventType.ORDER_ON_HOLD:
-        operations("order.on_hold", f"Order {order.id} on hold", {"holds": event.data.get("holds", [])})
-    elif event.type == EventType.SLA_BREACHED:
-        operations(
-            "sla.breached",
-            f"Order {order.id} missed its ship-by promise",
-            {k: event.data.get(k) for k in ("fulfillment_id", "warehouse_id", "ship_by")},
-        )
-    elif event.type == EventType.RETURN_REQUESTED:
-        customer_email(
-            "return_approved" if event.data.get("return_status") == "approved" else "return_rejected"
-        )
-    elif event.type == EventType.RETURN_RECEIVED:
-        customer_email("return_received")
-    elif event.type == EventType.TRACKING_UPDATED and event.data.get("changed"):
-        status = TrackingStatus(event.data["tracking_status"])
-        if status == TrackingStatus.DELIVERED:
-            feedback = link_token(FEEDBACK, order.id, keys=keys, clock=ctx.clock)
-            view["feedback_url"] = f"{ctx.public_base_url}/v1/feedback/{feedback}" if feedback else None
-        template = CUSTOMER_TRACKING_TEMPLATES.get(status)
-        if template is not None:
-            customer_email(template)
-        if status == TrackingStatus.OUT_FOR_DELIVERY:
-            customer_sms("order_out_for_delivery_sms")
-        if status in ALERT_STATUSES:
-            operations(
-                "delivery.problem",
-                f"Delivery problem on order {order.id}: {status.value}",
-                {
-                    k: event.data.get(k)
-                    for k in (
-                        "fulfillment_id",
-                        "carrier",
-                        "tracking_number",
-                        "tracking_status",
-                        "raw_status",
-                        "raw_substatus",
-                    )
-                },
-            )
-    return out
 
 
 def notify(event: DomainEvent, ctx: NotificationContext) -> list[str]:
@@ -308,8 +321,8 @@ def _record_sent(
     event: DomainEvent, message: OutgoingMessage, message_id: str, ctx: NotificationContext
 ) -> None:
     order_id = event.order_id or ""
-    for attempt in range(5):
-        uow = ctx.uow_factory()
+
+    def stage(uow: UnitOfWork) -> None:
         aggregate = uow.get_order(order_id)
         if aggregate is None:
             raise NotFound("order", order_id)
@@ -334,23 +347,16 @@ def _record_sent(
                 },
             )
         )
-        uow.add_dedup(
-            DedupRecord(
-                scope=NOTIFY_SCOPE,
-                key=message.key,
-                request_hash="",
-                ref=order.id,
-                created_at=now,
-                data={"message_id": message_id},
-            )
-        )
-        try:
-            uow.commit()
-            return
-        except TransactionConflict:
-            back_off(ctx.clock, attempt)
-        except ConcurrencyConflict:
-            continue
-        except DedupExists:
-            return  # recorded by a concurrent delivery
-    raise ConcurrencyConflict(f"could not record notification {message.key}")
+
+    recorded = Message(scope=NOTIFY_SCOPE, key=message.key, ref=order_id, data={"message_id": message_id})
+    # ``notify`` looked for the record before sending; met at commit, a concurrent delivery
+    # recorded it: nothing more to do.
+    consume_once(
+        ctx.uow_factory,
+        recorded,
+        stage,
+        replay=lambda: None,
+        clock=ctx.clock,
+        look_first=False,
+        gave_up=f"could not record notification {message.key}",
+    )

@@ -27,7 +27,7 @@ from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.holds import HoldFinding
 from chalicelib.domain.models import Fulfillment, Hold, Order, UnresolvedLine
 from chalicelib.domain.placement import PlaceOrderRequest, build_order, check_request
-from chalicelib.domain.sourcing import plan_sourcing
+from chalicelib.domain.sourcing import SourcingPlan, plan_sourcing
 from chalicelib.domain.status import OrderTrigger, next_order_status
 from chalicelib.service.changes import back_off
 from chalicelib.service.ports import (
@@ -179,19 +179,7 @@ def _stage_new_order(
     unresolved: Sequence[UnresolvedLine] = (),
     store_updated_at: datetime | None = None,
 ) -> tuple[Order, list[Fulfillment]]:
-    channel = uow.get_channel(channel_id)
-    if channel is None:
-        raise NotFound("channel", channel_id)
-    demand = request.demand()
-    warehouses = uow.list_warehouses()  # cached per container: no read on a warm Lambda
-    products, stock = uow.get_catalogue(demand, [w.id for w in warehouses])
-    errors = check_request(request, products)
-    if errors:
-        raise InputInvalid(errors)
-    plan = plan_sourcing(demand, warehouses, {key: level.available for key, level in stock.items()})
-    if plan.shortages and channel.backorder_policy == "reject":
-        raise InsufficientStock(shortages=plan.shortages)
-
+    plan = _plan(uow, request, channel_id)
     now = clock.now()
     order, fulfillments = build_order(
         request,
@@ -205,53 +193,94 @@ def _stage_new_order(
     if store_updated_at is not None:
         order = order.model_copy(update={"store_updated_at": store_updated_at})
     if holds:
-        order = order.model_copy(
-            update={
-                "status": next_order_status(order.status, OrderTrigger.HOLD),
-                "holds": [
-                    Hold(reason=h.reason, note=h.note, placed_at=now, placed_by=f"channel:{channel_id}")
-                    for h in holds
-                ],
-            }
-        )
+        order = _held(order, holds, placed_by=f"channel:{channel_id}", now=now)
     uow.add_order(order)
     for fulfillment in fulfillments:
         uow.add_fulfillment(fulfillment)
     for warehouse_id, skus in plan.allocations.items():
         for sku, quantity in skus.items():
             uow.reserve_stock(warehouse_id, sku, quantity)
-    uow.add_event(
-        DomainEvent(
-            id=ids.new("evt"),
-            type=EventType.ORDER_PLACED,
-            order_id=order.id,
-            channel_id=channel_id,
-            version=order.version,
-            occurred_at=now,
-            actor=f"channel:{channel_id}",
-            data={
-                "status": order.status.value,
-                "external_id": order.external_id,
-                "currency": order.currency,
-                "total": str(order.totals.total),
-                "lines": [
-                    {"sku": line.sku, "quantity": line.quantity, "backordered": line.backordered}
-                    for line in order.lines
-                ],
-                "fulfillments": [
-                    {
-                        "id": f.id,
-                        "warehouse_id": f.warehouse_id,
-                        "lines": [line.model_dump() for line in f.lines],
-                    }
-                    for f in fulfillments
-                ],
-                "split": plan.is_split,
-                "holds": [{"reason": h.reason.value, "note": h.note} for h in order.holds],
-                "unresolved_lines": [line.model_dump(mode="json") for line in order.unresolved_lines],
-            },
-        )
+    uow.add_event(_placed_event(order, fulfillments, plan, event_id=ids.new("evt"), now=now))
+    _stage_dedup(uow, request, order, channel_id, idempotency_key, request_hash, now=now)
+    if uow.staged_count() > MAX_TRANSACTION_ITEMS:
+        raise TooLarge(uow.staged_count(), MAX_TRANSACTION_ITEMS)
+    return order, fulfillments
+
+
+def _plan(uow: UnitOfWork, request: PlaceOrderRequest, channel_id: str) -> SourcingPlan:
+    """Where the order's units come from, given the stock levels read now; refuses (422) what the
+    catalogue does not know and, for a channel that rejects backorders, what cannot be sourced."""
+    channel = uow.get_channel(channel_id)
+    if channel is None:
+        raise NotFound("channel", channel_id)
+    demand = request.demand()
+    warehouses = uow.list_warehouses()  # cached per container: no read on a warm Lambda
+    products, stock = uow.get_catalogue(demand, [w.id for w in warehouses])
+    errors = check_request(request, products)
+    if errors:
+        raise InputInvalid(errors)
+    plan = plan_sourcing(demand, warehouses, {key: level.available for key, level in stock.items()})
+    if plan.shortages and channel.backorder_policy == "reject":
+        raise InsufficientStock(shortages=plan.shortages)
+    return plan
+
+
+def _held(order: Order, holds: Sequence[HoldFinding], *, placed_by: str, now: datetime) -> Order:
+    return order.model_copy(
+        update={
+            "status": next_order_status(order.status, OrderTrigger.HOLD),
+            "holds": [Hold(reason=h.reason, note=h.note, placed_at=now, placed_by=placed_by) for h in holds],
+        }
     )
+
+
+def _placed_event(
+    order: Order, fulfillments: list[Fulfillment], plan: SourcingPlan, *, event_id: str, now: datetime
+) -> DomainEvent:
+    return DomainEvent(
+        id=event_id,
+        type=EventType.ORDER_PLACED,
+        order_id=order.id,
+        channel_id=order.channel_id,
+        version=order.version,
+        occurred_at=now,
+        actor=f"channel:{order.channel_id}",
+        data={
+            "status": order.status.value,
+            "external_id": order.external_id,
+            "currency": order.currency,
+            "total": str(order.totals.total),
+            "lines": [
+                {"sku": line.sku, "quantity": line.quantity, "backordered": line.backordered}
+                for line in order.lines
+            ],
+            "fulfillments": [
+                {
+                    "id": f.id,
+                    "warehouse_id": f.warehouse_id,
+                    "lines": [line.model_dump() for line in f.lines],
+                }
+                for f in fulfillments
+            ],
+            "split": plan.is_split,
+            "holds": [{"reason": h.reason.value, "note": h.note} for h in order.holds],
+            "unresolved_lines": [line.model_dump(mode="json") for line in order.unresolved_lines],
+        },
+    )
+
+
+def _stage_dedup(
+    uow: UnitOfWork,
+    request: PlaceOrderRequest,
+    order: Order,
+    channel_id: str,
+    idempotency_key: str | None,
+    request_hash: str,
+    *,
+    now: datetime,
+) -> None:
+    """The external id's record (for ever) and the Idempotency-Key's (24 h), both naming the
+    order, written with it: a repeat of the request finds them and answers with this order."""
     uow.add_dedup(
         DedupRecord(
             scope=external_id_scope(channel_id),
@@ -272,6 +301,3 @@ def _stage_new_order(
             ),
             ttl_seconds=IDEMPOTENCY_TTL_SECONDS,
         )
-    if uow.staged_count() > MAX_TRANSACTION_ITEMS:
-        raise TooLarge(uow.staged_count(), MAX_TRANSACTION_ITEMS)
-    return order, fulfillments

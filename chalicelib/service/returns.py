@@ -1,6 +1,6 @@
 """Use cases of returns: requesting an RMA, and receiving the goods back.
 
-Both are one transaction on the order (``service.changes``). Receiving puts
+Both are one transaction on the order (``service.unit_of_work.change_order``). Receiving puts
 resellable units back on the shelf (``on_hand`` and ``available`` up) in the
 receiving warehouse, writes the rest off (they never re-enter stock),
 computes the refund (``domain.returns``) and records ``return.received``
@@ -11,32 +11,30 @@ refund request as an event (and as a webhook when subscribed).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from decimal import Decimal
+from datetime import datetime
 
 from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFound
 from chalicelib.domain.events import EventType
 from chalicelib.domain.models import Order
 from chalicelib.domain.returns import (
     ReceivedItem,
-    ReturnCondition,
     ReturnLine,
     ReturnRequest,
-    compute_refund,
-    decide,
-    delivered_units,
+    assess_receipt,
     over_returned,
-    resellable_units,
     returnable,
+    unexpected_items,
 )
+from chalicelib.domain.returns import decide as decide_return
 from chalicelib.domain.status import (
-    FulfillmentStatus,
     OrderStatus,
     OrderTrigger,
     ReturnStatus,
     next_order_status,
 )
-from chalicelib.service.changes import Change, StockMove, load_order, retrying, stage_change
-from chalicelib.service.ports import Clock, IdGenerator, OrderAggregate, UnitOfWorkFactory
+from chalicelib.service.changes import Change, StockMove, load_order
+from chalicelib.service.ports import Clock, IdGenerator, OrderAggregate, UnitOfWork, UnitOfWorkFactory
+from chalicelib.service.unit_of_work import change_order
 
 
 def request_return(
@@ -53,15 +51,13 @@ def request_return(
     """Approve (or, outside the window, reject) a return; asking for more than was delivered and
     not yet returned is refused outright (422)."""
 
-    def attempt() -> tuple[OrderAggregate, ReturnRequest]:
-        uow = uow_factory()
-        aggregate = load_order(uow, order_id)
+    def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change:
         authorize(aggregate.order)
         problems = over_returned(lines, returnable(aggregate.fulfillments, aggregate.returns))
         if problems:
             raise InputInvalid([FieldError(["lines"], p) for p in problems])
         now = clock.now()
-        rejection = decide(aggregate.fulfillments, now=now, window_days=window_days)
+        rejection = decide_return(aggregate.fulfillments, now=now, window_days=window_days)
         rma = ReturnRequest(
             id=ids.new("rma"),
             order_id=order_id,
@@ -72,7 +68,7 @@ def request_return(
             rejection_reason=rejection,
             requested_at=now,
         )
-        change = Change(
+        return Change(
             order=aggregate.order,
             fulfillments=aggregate.fulfillments,
             event_type=EventType.RETURN_REQUESTED,
@@ -84,11 +80,11 @@ def request_return(
             },
             new_returns=[rma],
         )
-        result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
-        uow.commit()
-        return result, rma
 
-    return retrying(attempt, clock=clock)
+    result = change_order(
+        uow_factory, lambda uow: load_order(uow, order_id), decide, actor=actor, ids=ids, clock=clock
+    )
+    return result, result.returns[-1]  # stage_change puts the new RMA last
 
 
 def receive_return(
@@ -102,12 +98,11 @@ def receive_return(
     ids: IdGenerator,
     clock: Clock,
 ) -> tuple[OrderAggregate, ReturnRequest]:
-    def attempt() -> tuple[OrderAggregate, ReturnRequest]:
-        uow = uow_factory()
-        aggregate, rma = _load_return(uow_factory, rma_id)
+    def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change | None:
+        rma = _rma(aggregate, rma_id)
         authorize(warehouse_id)
         if rma.status == ReturnStatus.RECEIVED:
-            return aggregate, rma  # received already (a repeat): nothing more
+            return None  # received already (a repeat): nothing more
         if rma.status != ReturnStatus.APPROVED:
             raise Conflict(
                 f"return {rma.id} is {rma.status.value}; only approved returns are received",
@@ -116,91 +111,68 @@ def receive_return(
             )
         if uow.get_warehouse(warehouse_id) is None:
             raise NotFound("warehouse", warehouse_id)
-        expected: dict[str, int] = {}
-        for line in rma.lines:
-            expected[line.sku] = expected.get(line.sku, 0) + line.quantity
-        got: dict[str, int] = {}
-        for item in items:
-            got[item.sku] = got.get(item.sku, 0) + item.quantity
-        unexpected = [
-            f"{sku}: {qty} received, {expected.get(sku, 0)} expected"
-            for sku, qty in got.items()
-            if qty > expected.get(sku, 0)
-        ]
+        unexpected = unexpected_items(rma, items)
         if unexpected:
             raise InputInvalid([FieldError(["items"], p) for p in unexpected])
-        order = aggregate.order
-        now = clock.now()
-        received_returns = [r for r in aggregate.returns if r.status == ReturnStatus.RECEIVED]
-        returned_before: dict[str, int] = {}
-        for r in received_returns:
-            for item in r.received:
-                returned_before[item.sku] = returned_before.get(item.sku, 0) + item.quantity
-        delivered = delivered_units(aggregate.fulfillments)
-        all_back = all(returned_before.get(sku, 0) + got.get(sku, 0) >= qty for sku, qty in delivered.items())
-        # Nothing else is still on its way: every fulfillment was delivered (or cancelled).
-        everything_delivered = all(
-            f.status in (FulfillmentStatus.DELIVERED, FulfillmentStatus.CANCELLED)
-            for f in aggregate.fulfillments
-        )
-        refunded_before = sum((r.refund.total for r in received_returns if r.refund), Decimal(0))
-        # Everything delivered is back and none of it was a wrong item: the refund completes.
-        no_wrong_items = all(
-            item.condition != ReturnCondition.WRONG_ITEM for r in received_returns for item in r.received
-        ) and all(item.condition != ReturnCondition.WRONG_ITEM for item in items)
-        refund = compute_refund(
-            order,
-            items,
-            completes_order=all_back and everything_delivered and no_wrong_items,
-            refunded_before=refunded_before,
-        )
-        done = rma.model_copy(
-            update={
-                "status": ReturnStatus.RECEIVED,
-                "received_at": now,
-                "warehouse_id": warehouse_id,
-                "received": list(items),
-                "refund": refund,
-            }
-        )
-        trigger = (
-            OrderTrigger.RETURN_ALL if all_back and everything_delivered else OrderTrigger.RETURN_PARTIALLY
-        )
-        first_return = order.status not in (OrderStatus.PARTIALLY_RETURNED, OrderStatus.RETURNED)
-        order = order.model_copy(update={"status": next_order_status(order.status, trigger)})
-        restock = resellable_units(items)
-        written_off = {
-            sku: qty - restock.get(sku, 0) for sku, qty in got.items() if qty > restock.get(sku, 0)
+        return _received(aggregate, rma, items, warehouse_id, now=clock.now())
+
+    result = change_order(
+        uow_factory, lambda uow: _load_return(uow, rma_id)[0], decide, actor=actor, ids=ids, clock=clock
+    )
+    # The RMA as stored (stage_change moved its version on).
+    return result, _rma(result, rma_id)
+
+
+def _received(
+    aggregate: OrderAggregate,
+    rma: ReturnRequest,
+    items: Sequence[ReceivedItem],
+    warehouse_id: str,
+    *,
+    now: datetime,
+) -> Change:
+    order = aggregate.order
+    receipt = assess_receipt(order, aggregate.fulfillments, aggregate.returns, items)
+    refund = receipt.refund
+    done = rma.model_copy(
+        update={
+            "status": ReturnStatus.RECEIVED,
+            "received_at": now,
+            "warehouse_id": warehouse_id,
+            "received": list(items),
+            "refund": refund,
         }
-        change = Change(
-            order=order,
-            fulfillments=aggregate.fulfillments,
-            event_type=EventType.RETURN_RECEIVED,
-            data={
-                "rma_id": rma.id,
-                "warehouse_id": warehouse_id,
-                "restocked": restock,
-                "written_off": written_off,
-                "items": [i.model_dump(mode="json") for i in items],
-                "first_return": first_return,
-                "refund": refund.model_dump(mode="json"),
-            },
-            returns=[done if r.id == rma.id else r for r in aggregate.returns],
-            stock=[StockMove(warehouse_id, sku, on_hand=qty, available=qty) for sku, qty in restock.items()],
-            follow_up=[
-                (EventType.REFUND_REQUESTED, {"rma_id": rma.id, "refund": refund.model_dump(mode="json")})
-            ],
-        )
-        result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
-        uow.commit()
-        # The RMA as stored (stage_change moved its version on).
-        return result, next(r for r in result.returns if r.id == rma.id)
+    )
+    trigger = OrderTrigger.RETURN_ALL if receipt.returns_everything else OrderTrigger.RETURN_PARTIALLY
+    first_return = order.status not in (OrderStatus.PARTIALLY_RETURNED, OrderStatus.RETURNED)
+    return Change(
+        order=order.model_copy(update={"status": next_order_status(order.status, trigger)}),
+        fulfillments=aggregate.fulfillments,
+        event_type=EventType.RETURN_RECEIVED,
+        data={
+            "rma_id": rma.id,
+            "warehouse_id": warehouse_id,
+            "restocked": receipt.restocked,
+            "written_off": receipt.written_off,
+            "items": [i.model_dump(mode="json") for i in items],
+            "first_return": first_return,
+            "refund": refund.model_dump(mode="json"),
+        },
+        returns=[done if r.id == rma.id else r for r in aggregate.returns],
+        stock=[
+            StockMove(warehouse_id, sku, on_hand=qty, available=qty) for sku, qty in receipt.restocked.items()
+        ],
+        follow_up=[
+            (EventType.REFUND_REQUESTED, {"rma_id": rma.id, "refund": refund.model_dump(mode="json")})
+        ],
+    )
 
-    return retrying(attempt, clock=clock)
+
+def _rma(aggregate: OrderAggregate, rma_id: str) -> ReturnRequest:
+    return next(r for r in aggregate.returns if r.id == rma_id)
 
 
-def _load_return(uow_factory: UnitOfWorkFactory, rma_id: str) -> tuple[OrderAggregate, ReturnRequest]:
-    uow = uow_factory()
+def _load_return(uow: UnitOfWork, rma_id: str) -> tuple[OrderAggregate, ReturnRequest]:
     order_id = uow.find_order_of_fulfillment(rma_id)  # the by-id index holds RMAs too
     aggregate = uow.get_order(order_id) if order_id else None
     rma = next((r for r in aggregate.returns if r.id == rma_id), None) if aggregate else None
@@ -210,4 +182,4 @@ def _load_return(uow_factory: UnitOfWorkFactory, rma_id: str) -> tuple[OrderAggr
 
 
 def get_return(uow_factory: UnitOfWorkFactory, rma_id: str) -> tuple[OrderAggregate, ReturnRequest]:
-    return _load_return(uow_factory, rma_id)
+    return _load_return(uow_factory(), rma_id)

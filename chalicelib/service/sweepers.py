@@ -8,9 +8,10 @@ from functools import partial
 from chalicelib.domain.events import EventType
 from chalicelib.domain.models import Fulfillment, format_timestamp
 from chalicelib.domain.status import FulfillmentStatus, OrderStatus
-from chalicelib.service.changes import Change, load_order, retrying, stage_change
+from chalicelib.service.changes import Change, load_order, stage_change
 from chalicelib.service.notifications import ClaimHeld, NotificationClaims, send_once
-from chalicelib.service.ports import Clock, IdGenerator, Notifier, OrderQueries, UnitOfWorkFactory
+from chalicelib.service.ports import Clock, IdGenerator, Notifier, OrderQueries, UnitOfWork, UnitOfWorkFactory
+from chalicelib.service.unit_of_work import Unchanged, commit_once
 
 #: Receipt normally takes seconds; an order still ``placed`` after this was never received
 #: (a relay or receipt worker failing, a message in a DLQ) and a person must look.
@@ -101,12 +102,11 @@ UNSHIPPED_WORK = (
 
 
 def _record_breach(uow_factory: UnitOfWorkFactory, late: Fulfillment, ids: IdGenerator, clock: Clock) -> bool:
-    def attempt() -> bool:
-        uow = uow_factory()
+    def stage(uow: UnitOfWork) -> bool | Unchanged[bool]:
         aggregate = load_order(uow, late.order_id)
         current = next((f for f in aggregate.fulfillments if f.id == late.id), None)
         if current is None or current.sla_breached_at is not None or current.status not in UNSHIPPED_WORK:
-            return False
+            return Unchanged(False)
         marked = current.model_copy(update={"sla_breached_at": clock.now()})
         change = Change(
             order=aggregate.order,
@@ -120,7 +120,6 @@ def _record_breach(uow_factory: UnitOfWorkFactory, late: Fulfillment, ids: IdGen
             },
         )
         stage_change(uow, aggregate, change, actor="system:sla", ids=ids, clock=clock)
-        uow.commit()
         return True
 
-    return retrying(attempt, clock=clock)
+    return commit_once(uow_factory, stage, clock=clock)

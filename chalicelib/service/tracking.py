@@ -32,15 +32,9 @@ from chalicelib.domain.tracking import (
     apply_scans,
     fulfillment_trigger_for,
 )
-from chalicelib.service.changes import Change, load_order, retrying, riding_out_conflicts, stage_change
-from chalicelib.service.ports import (
-    Clock,
-    DedupExists,
-    DedupRecord,
-    IdGenerator,
-    OrderAggregate,
-    UnitOfWorkFactory,
-)
+from chalicelib.service.changes import Change, load_order
+from chalicelib.service.ports import Clock, IdGenerator, OrderAggregate, UnitOfWork, UnitOfWorkFactory
+from chalicelib.service.unit_of_work import Message, Retry, consume_once, consume_order_event
 
 #: Webhook ids are remembered this long: AfterShip retries for about three days.
 WEBHOOK_DEDUP_TTL_SECONDS = 14 * 24 * 3600
@@ -57,49 +51,42 @@ class Ingested(StrEnum):
 def ingest(
     uow_factory: UnitOfWorkFactory, update: TrackingUpdate, *, ids: IdGenerator, clock: Clock
 ) -> Ingested:
-    return riding_out_conflicts(lambda: _ingest_once(uow_factory, update, ids=ids, clock=clock), clock=clock)
-
-
-def _ingest_once(
-    uow_factory: UnitOfWorkFactory, update: TrackingUpdate, *, ids: IdGenerator, clock: Clock
-) -> Ingested:
-    uow = uow_factory()
-    scope = f"webhook#{update.provider}"
-    if uow.get_dedup(scope, update.provider_event_id) is not None:
-        return Ingested.DUPLICATE
-    target = uow.find_tracking(update.tracking_number)
-    now = clock.now()
-    data: dict[str, Any] = {"update": update.model_dump(mode="json")}
-    if target is not None:
-        data |= {"fulfillment_id": target.fulfillment_id, "shipped_with": target.carrier}
-    uow.add_event(
-        DomainEvent(
-            id=ids.new("evt"),
-            type=EventType.TRACKING_RECEIVED if target else EventType.TRACKING_UNMATCHED,
-            order_id=target.order_id if target else None,
-            tracking_number=update.tracking_number,
-            occurred_at=now,
-            actor=f"carrier:{update.provider}",
-            data=data,
+    def stage(uow: UnitOfWork) -> Ingested:
+        target = uow.find_tracking(update.tracking_number)
+        now = clock.now()
+        data: dict[str, Any] = {"update": update.model_dump(mode="json")}
+        if target is not None:
+            data |= {"fulfillment_id": target.fulfillment_id, "shipped_with": target.carrier}
+        uow.add_event(
+            DomainEvent(
+                id=ids.new("evt"),
+                type=EventType.TRACKING_RECEIVED if target else EventType.TRACKING_UNMATCHED,
+                order_id=target.order_id if target else None,
+                tracking_number=update.tracking_number,
+                occurred_at=now,
+                actor=f"carrier:{update.provider}",
+                data=data,
+            )
         )
-    )
-    uow.add_dedup(
-        DedupRecord(
-            scope=scope,
-            key=update.provider_event_id,
-            request_hash="",
-            ref=update.tracking_number,
-            created_at=now,
-        ),
+        if target is None:
+            uow.count(UNMATCHED_METRIC, now.date().isoformat())
+        return Ingested.ACCEPTED if target else Ingested.UNMATCHED
+
+    webhook = Message(
+        scope=f"webhook#{update.provider}",
+        key=update.provider_event_id,
+        ref=update.tracking_number,
         ttl_seconds=WEBHOOK_DEDUP_TTL_SECONDS,
     )
-    if target is None:
-        uow.count(UNMATCHED_METRIC, now.date().isoformat())
-    try:
-        uow.commit()
-    except DedupExists:
-        return Ingested.DUPLICATE  # the provider's retry raced its first delivery
-    return Ingested.ACCEPTED if target else Ingested.UNMATCHED
+    # A duplicate (seen before, or the provider's retry racing its first delivery) changes nothing.
+    return consume_once(
+        uow_factory,
+        webhook,
+        stage,
+        replay=lambda: Ingested.DUPLICATE,
+        clock=clock,
+        retry=Retry.ON_TRANSACTION_CONFLICT,
+    )
 
 
 def _tracked(scan: TrackingScan, provider: str) -> TrackedScan:
@@ -187,17 +174,13 @@ def apply_tracking(
     update = TrackingUpdate.model_validate(received.data["update"])
     fulfillment_id = str(received.data["fulfillment_id"])
 
-    def attempt() -> OrderAggregate | None:
-        uow = uow_factory()
-        if uow.get_dedup(CONSUMER_SCOPE, received.id) is not None:
-            return None
-        aggregate = load_order(uow, received.order_id or "")
+    def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change | None:
         before = next((f for f in aggregate.fulfillments if f.id == fulfillment_id), None)
         if before is None:
             return None
         after, fresh = replay(before, update)
         fulfillments = [after if f.id == before.id else f for f in aggregate.fulfillments]
-        change = Change(
+        return Change(
             order=follow_fulfillments(aggregate.order, fulfillments),
             fulfillments=fulfillments,
             event_type=EventType.TRACKING_UPDATED,
@@ -221,21 +204,16 @@ def apply_tracking(
                 "ignored_scans": len([s for s in fresh if not _applied(after, s)]),
             },
         )
-        result = stage_change(
-            uow, aggregate, change, actor=f"carrier:{update.provider}", ids=ids, clock=clock
-        )
-        uow.add_dedup(
-            DedupRecord(
-                scope=CONSUMER_SCOPE, key=received.id, request_hash="", ref=before.id, created_at=clock.now()
-            )
-        )
-        try:
-            uow.commit()
-        except DedupExists:
-            return None
-        return result
 
-    return retrying(attempt, clock=clock)
+    return consume_order_event(
+        uow_factory,
+        Message(scope=CONSUMER_SCOPE, key=received.id, ref=fulfillment_id),
+        lambda uow: load_order(uow, received.order_id or ""),
+        decide,
+        actor=f"carrier:{update.provider}",
+        ids=ids,
+        clock=clock,
+    )
 
 
 def _applied(fulfillment: Fulfillment, scan: TrackedScan) -> bool:
