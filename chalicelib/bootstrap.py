@@ -1,4 +1,5 @@
-"""Composition root: builds the adapters the use cases need, once per process.
+"""Composition root: builds the adapters behind the ports, once per process; the only module
+that knows them.
 
 Routes and workers ask for ``services()``; tests reset it with
 ``reset_services()`` after pointing the environment at moto.
@@ -13,23 +14,42 @@ from functools import cache
 
 from chalicelib.adapters.api_keys import ApiKeyStore
 from chalicelib.adapters.aws import client, reset_clients
+from chalicelib.adapters.cache import reference_cache
 from chalicelib.adapters.channels import DynamoChannelStore
-from chalicelib.adapters.dynamodb import (
-    DynamoCounters,
-    DynamoNotificationClaims,
-    DynamoOrderQueries,
-    DynamoStockQueries,
-    DynamoUnitOfWorkFactory,
-    reference_cache,
-)
+from chalicelib.adapters.console_reads import DynamoConsoleReads
+from chalicelib.adapters.dynamodb.claims import DynamoNotificationClaims
+from chalicelib.adapters.dynamodb.failures import FailureLog
+from chalicelib.adapters.dynamodb.queries import DynamoCounters, DynamoOrderQueries, DynamoStockQueries
+from chalicelib.adapters.dynamodb.stream import DynamoOutboxStream
+from chalicelib.adapters.dynamodb.unit_of_work import DynamoUnitOfWorkFactory
+from chalicelib.adapters.eventbus import EventBusPublisher
+from chalicelib.adapters.http_sender import HttpWebhookTransport
 from chalicelib.adapters.notifier import AwsNotifier
 from chalicelib.adapters.secrets import SecretStore
 from chalicelib.adapters.templates import JinjaRenderer
+from chalicelib.adapters.webhook_queue import SqsWebhookQueue
 from chalicelib.config import Settings, settings
 from chalicelib.domain.holds import HoldPolicy
 from chalicelib.domain.ids import UlidGenerator
 from chalicelib.domain.models import utcnow
 from chalicelib.service.notifications import NotificationContext
+from chalicelib.service.ports import (
+    ApiKeys,
+    ChannelRepository,
+    Clock,
+    ConsoleReads,
+    Counters,
+    EventPublisher,
+    FailureRecorder,
+    IdGenerator,
+    OrderQueries,
+    OutboxStream,
+    Secrets,
+    StockQueries,
+    UnitOfWorkFactory,
+    WebhookQueue,
+    WebhookTransport,
+)
 
 #: SSM parameter (under the stage's prefix) holding the key(s) that sign links in e-mails.
 LINK_SIGNING_SECRET = "signing/links"
@@ -45,17 +65,31 @@ class SystemClock:
 
 @dataclass
 class Services:
+    """What routes and workers may use, each typed by its port: only this module knows the
+    adapters behind them. Adapters that need a client of their own (SQS, EventBridge) are made
+    when asked for, so a function that never uses them never creates the client."""
+
     settings: Settings
-    secrets: SecretStore
-    channels: DynamoChannelStore
-    stock: DynamoStockQueries
-    counters: DynamoCounters
-    uow_factory: DynamoUnitOfWorkFactory
-    queries: DynamoOrderQueries
-    api_keys: ApiKeyStore
+    secrets: Secrets
+    channels: ChannelRepository
+    stock: StockQueries
+    counters: Counters
+    uow_factory: UnitOfWorkFactory
+    queries: OrderQueries
+    api_keys: ApiKeys
+    console: ConsoleReads
+    failures: FailureRecorder
+    outbox: OutboxStream
+    webhook_transport: WebhookTransport
     hold_policy: HoldPolicy
-    ids: UlidGenerator
-    clock: SystemClock
+    ids: IdGenerator
+    clock: Clock
+
+    def event_publisher(self) -> EventPublisher:
+        return EventBusPublisher(client("events"), self.settings.event_bus_name)
+
+    def webhook_queue(self) -> WebhookQueue:
+        return SqsWebhookQueue(client("sqs"), self.settings.webhooks_queue)
 
     def notification_context(self) -> NotificationContext:
         cfg = self.settings
@@ -94,6 +128,10 @@ def services() -> Services:
         uow_factory=DynamoUnitOfWorkFactory(dynamodb, cfg.table_name),
         queries=DynamoOrderQueries(dynamodb, cfg.table_name),
         api_keys=ApiKeyStore(dynamodb, cfg.table_name, cache_seconds=cfg.api_key_cache_seconds),
+        console=DynamoConsoleReads(dynamodb, cfg.table_name, sqs=lambda: client("sqs")),
+        failures=FailureLog(dynamodb, cfg.table_name),
+        outbox=DynamoOutboxStream(),
+        webhook_transport=HttpWebhookTransport(allow_loopback=cfg.allow_loopback_webhooks),
         hold_policy=HoldPolicy.parse(cfg.fraud_review_threshold),
         ids=UlidGenerator(),
         clock=SystemClock(),

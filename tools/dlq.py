@@ -31,7 +31,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.adapters.dynamodb import FailureLog
+from chalicelib.adapters.dynamodb.failures import FailureLog
 from tools import Target, add_target_arguments, resolve_target
 
 _HOLD_SECONDS = 30  # how long listed messages stay invisible while the page is read

@@ -13,24 +13,15 @@ stops at its bound.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.adapters import keys as k
-from chalicelib.adapters.dynamodb import TtlCache, deserialize, serialize
-from chalicelib.domain.auth import Principal, Role
-
-
-def hash_key(raw_key: str) -> str:
-    return hashlib.sha256(raw_key.encode()).hexdigest()
-
-
-def key_id_of(key_hash: str) -> str:
-    # Public handle of a key, safe to log and show: a prefix of its hash.
-    return f"key_{key_hash[:16]}"
+from chalicelib.adapters.cache import TtlCache
+from chalicelib.adapters.dynamodb.items import deserialize, serialize
+from chalicelib.domain.auth import Principal, Role, hash_key, key_id_of
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters import keys as k
-from chalicelib.adapters.dynamodb import DynamoReader, deserialize, reference_cache, serialize
+from chalicelib.adapters.cache import reference_cache
+from chalicelib.adapters.dynamodb.items import deserialize, serialize
+from chalicelib.adapters.dynamodb.reader import DynamoReader
 from chalicelib.domain.models import Channel, format_timestamp
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
 from chalicelib.service.ports import ChannelExists

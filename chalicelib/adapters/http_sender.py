@@ -269,3 +269,26 @@ def post_signed(
 
 def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+class HttpWebhookTransport:
+    """``WebhookTransport`` over this module's checked sender; loopback targets only where the
+    stage allows them (the local stack and tests)."""
+
+    def __init__(self, *, allow_loopback: bool) -> None:
+        self.allow_loopback = allow_loopback
+
+    def check_reachable(self, url: str) -> None:
+        resolve_and_check(url, allow_loopback=self.allow_loopback)
+
+    def post_signed(
+        self, url: str, *, secret: str, webhook_id: str, body: str, deadline: float
+    ) -> SendResult:
+        return post_signed(
+            url,
+            secret=secret,
+            webhook_id=webhook_id,
+            body=body,
+            allow_loopback=self.allow_loopback,
+            deadline=deadline,
+        )

@@ -81,20 +81,55 @@ def created_sort_key(created_at: str, order_id: str) -> str:
     return f"{created_at}#{order_id}"
 
 
+def _status_partition(status: str, shard: int) -> str:
+    return f"STATUS#{status}#{shard}"
+
+
+def _channel_partition(channel_id: str, shard: int) -> str:
+    return f"CHANNEL#{channel_id}#{shard}"
+
+
+def _channel_status_partition(channel_id: str, status: str) -> str:
+    return f"CHANNEL#{channel_id}#STATUS#{status}"
+
+
+def _orders_partition(shard: int) -> str:
+    return f"ORDERS#{shard}"
+
+
 def order_index_keys(order_id: str, channel_id: str, status: str, created_at: str) -> dict[str, str]:
     """GSI attributes of an order item (see infra/template.yaml for the indexes)."""
     shard = shard_of(order_id)
     sort = created_sort_key(created_at, order_id)
     return {
-        "gsi1pk": f"STATUS#{status}#{shard}",
+        "gsi1pk": _status_partition(status, shard),
         "gsi1sk": sort,
-        "gsi2pk": f"CHANNEL#{channel_id}#{shard}",
+        "gsi2pk": _channel_partition(channel_id, shard),
         "gsi2sk": sort,
-        "gsi3pk": f"CHANNEL#{channel_id}#STATUS#{status}",
+        "gsi3pk": _channel_status_partition(channel_id, status),
         "gsi3sk": sort,
-        "gsi4pk": f"ORDERS#{shard}",
+        "gsi4pk": _orders_partition(shard),
         "gsi4sk": sort,
     }
+
+
+def order_listing(status: str | None, channel_id: str | None) -> tuple[str, list[str]]:
+    """The index, and its partitions (every shard), that hold the orders of a status and/or a
+    channel, as ``order_index_keys`` writes them; their sort keys are ``created_sort_key``."""
+    if status and channel_id:
+        return "gsi3", [_channel_status_partition(channel_id, status)]
+    if status:
+        return "gsi1", [_status_partition(status, n) for n in range(SHARDS)]
+    if channel_id:
+        return "gsi2", [_channel_partition(channel_id, n) for n in range(SHARDS)]
+    return "gsi4", [_orders_partition(n) for n in range(SHARDS)]
+
+
+def created_bounds(created_from: str | None, created_to: str | None) -> tuple[str, str]:
+    """Inclusive sort-key bounds of a listing's creation-date range (RFC 3339 prefixes)."""
+    low = created_from or "0000"  # key values cannot be empty; every timestamp sorts after it
+    high = (created_to or "9999") + "~"  # '~' sorts after every character of an id: inclusive end
+    return low, high
 
 
 def fulfillment_index_keys(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters.dynamodb import TtlCache
+from chalicelib.adapters.cache import TtlCache
 
 #: A rotated secret is picked up within this many seconds by warm containers.
 SECRET_CACHE_SECONDS = 60.0

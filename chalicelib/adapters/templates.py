@@ -13,7 +13,6 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "messages"
-PAGES_DIR = Path(__file__).resolve().parent.parent / "templates" / "pages"
 
 
 class JinjaRenderer:
@@ -34,19 +33,3 @@ class JinjaRenderer:
         except TemplateNotFound:
             html = ""
         return subject, text, html
-
-
-class PageRenderer:
-    """Small HTML pages the customer reaches from links in e-mails; everything autoescaped."""
-
-    def __init__(self, directory: Path = PAGES_DIR) -> None:
-        self.env = Environment(
-            loader=FileSystemLoader(str(directory)),
-            autoescape=True,
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-
-    def render(self, template: str, context: dict[str, Any]) -> str:
-        return self.env.get_template(f"{template}.html.j2").render(context)

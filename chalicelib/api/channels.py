@@ -7,7 +7,6 @@ from typing import Annotated
 from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.adapters.http_sender import resolve_and_check
 from chalicelib.api.framework import KEYED, Call, endpoint, scoped
 from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Role
@@ -179,7 +178,7 @@ def add_endpoint(call: Call) -> EndpointCreated:
         channel_id,
         body.url,
         body.events,
-        check_reachable=lambda url: resolve_and_check(url, allow_loopback=allow_loopback),
+        check_reachable=svc.webhook_transport.check_reachable,
         require_https=not allow_loopback,
         ids=svc.ids,
         clock=svc.clock,

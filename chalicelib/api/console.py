@@ -30,9 +30,6 @@ from urllib.parse import parse_qs, urlencode
 from chalice.app import Blueprint, Response
 from pydantic import ValidationError
 
-from chalicelib.adapters.api_keys import hash_key
-from chalicelib.adapters.dynamodb import InvalidCursor
-from chalicelib.adapters.templates import PageRenderer
 from chalicelib.api import console_data as data
 from chalicelib.api.console_session import (
     CSRF_FIELD,
@@ -48,8 +45,9 @@ from chalicelib.api.console_session import (
     verify_session,
 )
 from chalicelib.api.framework import MAX_BODY_BYTES, PUBLIC, SESSION, Call, endpoint
+from chalicelib.api.pages import PageRenderer
 from chalicelib.bootstrap import Services, services
-from chalicelib.domain.auth import Principal, Role
+from chalicelib.domain.auth import Principal, Role, hash_key
 from chalicelib.domain.errors import (
     ConcurrencyConflict,
     Conflict,
@@ -65,7 +63,7 @@ from chalicelib.service.fulfillment import cancel
 from chalicelib.service.inventory import count_stock, stock_lines
 from chalicelib.service.kpis import kpi_report
 from chalicelib.service.lifecycle import place_hold, release_hold
-from chalicelib.service.ports import StockConflict
+from chalicelib.service.ports import InvalidCursor, StockConflict
 
 logger = logging.getLogger("oms.console")
 
@@ -671,7 +669,7 @@ def console_attention(visit: Visit) -> Response:
     days = [(now.date() - timedelta(days=n)).isoformat() for n in range(UNMATCHED_DAYS)]
     unmatched = data.unmatched_tracking(svc, days)
     try:
-        queues: list[data.QueueDepth] | None = data.dead_letter_queues(svc.settings.stage)
+        queues: list[data.QueueDepth] | None = data.dead_letter_queues(svc)
     except data.QueuesUnavailable:
         queues = None
     return visit.page(

@@ -15,9 +15,9 @@ from chalice import Response
 from chalice.app import Blueprint, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.adapters.templates import PageRenderer
 from chalicelib.api.framework import LINKED, Call, ProblemError, endpoint, owned, parse_json_body
 from chalicelib.api.orders import CHANNEL_OR_ADMIN, OrderView, view_of
+from chalicelib.api.pages import PageRenderer
 from chalicelib.bootstrap import services
 from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFound
 from chalicelib.domain.models import MultilineText

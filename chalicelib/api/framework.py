@@ -403,6 +403,32 @@ def _render(result: Any, success_status: int) -> Response:
     return Response(body=body, status_code=success_status, headers={"Content-Type": "application/json"})
 
 
+def _parse_call(
+    request: Request,
+    params: dict[str, str],
+    *,
+    roles: tuple[Role, ...] | None,
+    body: type[BaseModel] | None,
+    query: type[BaseModel] | None,
+) -> Call:
+    """Who calls and what they sent, checked in that order (a 401 before any 422)."""
+    principal = _authenticate(request, roles) if roles is not None else None
+    parsed_body = _validate(body, _checked_body(request), "body") if body is not None else None
+    parsed_query = _validate(query, _checked_query(request), "query") if query is not None else None
+    return Call(request=request, principal=principal, body=parsed_body, query=parsed_query, params=params)
+
+
+def _problem_or_bug(exc: Exception, access: Access, params: dict[str, str], *, route: str) -> Response:
+    """The problem an expected error means; anything else is a bug, logged, and a 500."""
+    if isinstance(exc, OutOfScope):
+        exc = access.hidden(exc, params)
+    try:
+        return problem_for(exc)
+    except Exception:
+        logger.exception("unhandled error on %s", route)
+        return problem(500, "internal", "Internal error", "an unexpected error occurred; it has been logged")
+
+
 def endpoint(
     bp: Blueprint | Chalice,
     path: str,
@@ -431,25 +457,10 @@ def endpoint(
         def handler(**params: str) -> Response:
             request: Request = _current_request(bp)
             try:
-                principal = _authenticate(request, roles) if roles is not None else None
-                parsed_body = _validate(body, _checked_body(request), "body") if body is not None else None
-                parsed_query = (
-                    _validate(query, _checked_query(request), "query") if query is not None else None
-                )
-                call = Call(
-                    request=request, principal=principal, body=parsed_body, query=parsed_query, params=params
-                )
+                call = _parse_call(request, params, roles=roles, body=body, query=query)
                 return _render(view(call), success_status)
             except Exception as exc:  # every expected outcome is a problem; the rest is logged as a bug
-                if isinstance(exc, OutOfScope):
-                    exc = access.hidden(exc, params)
-                try:
-                    return problem_for(exc)
-                except Exception:
-                    logger.exception("unhandled error on %s %s", method, path)
-                    return problem(
-                        500, "internal", "Internal error", "an unexpected error occurred; it has been logged"
-                    )
+                return _problem_or_bug(exc, access, params, route=f"{method} {path}")
 
         handler.__name__ = view.__name__
         handler.__doc__ = view.__doc__

@@ -8,7 +8,6 @@ from typing import Annotated
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib.adapters.dynamodb import InvalidCursor
 from chalicelib.api.framework import KEYED, Call, ProblemError, endpoint, owned
 from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Role
@@ -31,7 +30,7 @@ from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus,
 from chalicelib.service.fulfillment import cancel
 from chalicelib.service.lifecycle import OrderChanges, place_hold, release_hold, update_order
 from chalicelib.service.placement import place_order
-from chalicelib.service.ports import OrderAggregate
+from chalicelib.service.ports import InvalidCursor, OrderAggregate
 
 orders_api = Blueprint(__name__)
 

@@ -20,15 +20,6 @@ from typing import Any
 from chalice import Blueprint, Response
 from pydantic import BaseModel
 
-from chalicelib.adapters.signatures import (
-    header,
-    verify_aftership,
-    verify_easypost,
-    verify_shippo,
-    verify_shopify,
-    verify_standard,
-    verify_woocommerce,
-)
 from chalicelib.api.framework import (
     SIGNED,
     Access,
@@ -42,6 +33,15 @@ from chalicelib.api.framework import (
 from chalicelib.bootstrap import services
 from chalicelib.domain.channels import is_woocommerce_ping
 from chalicelib.domain.models import Channel, ChannelKind
+from chalicelib.domain.signatures import (
+    header,
+    verify_aftership,
+    verify_easypost,
+    verify_shippo,
+    verify_shopify,
+    verify_standard,
+    verify_woocommerce,
+)
 from chalicelib.domain.tracking import (
     NotATrackingEvent,
     StandardTrackingEvent,

@@ -13,11 +13,22 @@ whether another tenant's order, fulfillment or return exists.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from .errors import DomainError
+
+
+def hash_key(raw_key: str) -> str:
+    """What is stored of an API key: its SHA-256, never the key itself."""
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def key_id_of(key_hash: str) -> str:
+    # Public handle of a key, safe to log and show: a prefix of its hash.
+    return f"key_{key_hash[:16]}"
 
 
 class Role(StrEnum):

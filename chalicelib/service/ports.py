@@ -1,18 +1,20 @@
-"""Ports: what the use cases need from the outside world, as Protocols.
+"""Ports: what the use cases, routes and workers need from the outside world, as Protocols.
 
-The DynamoDB adapter (``chalicelib.adapters.dynamodb``) and the in-memory fake
-of the unit tests implement the same contract. A unit of work stages writes
+The composition root (``chalicelib.bootstrap``) is the only module that knows the adapters behind
+them; the DynamoDB unit of work (``chalicelib.adapters.dynamodb.unit_of_work``) and the in-memory
+fake of the unit tests implement the same contract. A unit of work stages writes
 and ``commit()`` applies all of them atomically (one DynamoDB transaction) or
 none, raising one of the errors below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from chalicelib.domain.auth import Principal
 from chalicelib.domain.errors import ConcurrencyConflict, Conflict
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Box, Channel, Fulfillment, Order, Product, StockLevel, Warehouse
@@ -61,6 +63,11 @@ class TransactionConflict(ConcurrencyConflict):
     condition failed: the same command succeeds if it runs again after a short, jittered pause
     (``chalicelib.service.changes.retrying``). Left unretried it is a 409 like any
     ``ConcurrencyConflict``."""
+
+
+class InvalidCursor(ValueError):
+    """A listing's page cursor that the listing did not hand out: garbled, or from another
+    listing (another filter). The API answers 400."""
 
 
 class ChannelExists(Conflict):
@@ -185,7 +192,12 @@ class OrderQueries(Protocol):
         created_to: str | None,
         limit: int,
         cursor: str | None,
-    ) -> tuple[list[Order], str | None]: ...
+    ) -> tuple[list[Order], str | None]:
+        """Newest first, ``limit`` at most, and the cursor of the next page (None on the last).
+        ``created_from``/``created_to`` are RFC 3339 prefixes, both inclusive. Raises
+        :class:`InvalidCursor` for a cursor this listing (with these filters) did not hand out."""
+        ...
+
     def list_work(
         self, warehouse_id: str, status: str, *, ship_by_before: str | None, limit: int
     ) -> list[Fulfillment]:
@@ -250,3 +262,124 @@ class Secrets(Protocol):
 class StockQueries(Protocol):
     def list_stock(self, warehouse_id: str) -> list[StockLevel]: ...
     def shipped_units(self, warehouse_id: str, days: Iterable[str]) -> dict[str, int]: ...
+
+
+class Counters(Protocol):
+    """Daily counters (``KPI#<day>``): per channel and metric, and plain ones."""
+
+    def kpi_counters(self, days: Iterable[str]) -> dict[tuple[str, str, str], int]:
+        """(day, channel, metric) -> value, for the days asked."""
+        ...
+
+    def daily_counter(self, metric: str, days: Iterable[str]) -> dict[str, int]:
+        """day -> value of a channel-less counter (0 where nothing was counted)."""
+        ...
+
+
+class ApiKeys(Protocol):
+    def authenticate(self, raw_key: str) -> Principal | None:
+        """The key's principal; None for a key nobody minted or one revoked."""
+        ...
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """A dead-letter queue and SQS's own estimate of what it holds."""
+
+    name: str
+    messages: int
+    in_flight: int
+
+
+class QueuesUnavailable(Exception):
+    """SQS could not be asked (no permission, or not reachable)."""
+
+
+class ConsoleReads(Protocol):
+    """Reads only the operator console makes: bounded, by key or index, never a scan."""
+
+    def principal_for_key_hash(self, key_hash: str) -> Principal | None:
+        """The key a session was opened with, read now (never cached): a revoked key ends its
+        sessions at once. None when the key is unknown or revoked."""
+        ...
+
+    def list_channels(self) -> list[Channel]:
+        """Every channel, by id."""
+        ...
+
+    def status_counts(
+        self,
+        statuses: Iterable[str],
+        *,
+        channel_id: str | None,
+        created_from: str | None,
+        created_to: str | None,
+        cap: int,
+    ) -> dict[str, int]:
+        """Orders per status (and channel, and creation-date range, as ``OrderQueries.list_orders``
+        filters them), each count stopped past ``cap``: ``cap + 1`` means "more than cap"."""
+        ...
+
+    def dead_letter_queues(self, stage: str) -> list[QueueDepth]:
+        """The stage's dead-letter queues with their depths; raises :class:`QueuesUnavailable`."""
+        ...
+
+
+class FailureRecorder(Protocol):
+    """Why a queue message failed, kept beside its id (best effort) for the dead-letter tools."""
+
+    def record(
+        self, message_id: str, *, handler: str, error: str, order_id: str | None, receive_count: int | None
+    ) -> None: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, events: Sequence[DomainEvent]) -> list[bool]:
+        """Put events on the bus; per event, whether the bus accepted it."""
+        ...
+
+
+class OutboxStream(Protocol):
+    """Reads the table's change stream: the outbox's new event items."""
+
+    def new_events(self, records: list[dict[str, Any]]) -> list[tuple[str, DomainEvent]]:
+        """(sequence number, event) of each stream record that inserted an event item, in order."""
+        ...
+
+
+class PostResult(Protocol):
+    """How one POST ended: the status (None when no answer came) or the error, and its duration."""
+
+    @property
+    def status_code(self) -> int | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def duration_ms(self) -> int: ...
+
+
+class WebhookTransport(Protocol):
+    """HTTP to the stores' webhook endpoints; every address a name resolves to is checked, so no
+    request ever reaches an internal address (loopback only where the settings allow it)."""
+
+    def check_reachable(self, url: str) -> None:
+        """Raises ``chalicelib.domain.outbound.UnsafeUrl`` for a URL we would never send to."""
+        ...
+
+    def post_signed(
+        self, url: str, *, secret: str, webhook_id: str, body: str, deadline: float
+    ) -> PostResult:
+        """POST ``body`` signed per Standard Webhooks; never waits past ``deadline`` (monotonic)."""
+        ...
+
+
+class WebhookQueue(Protocol):
+    """The webhooks-out queue: delivery jobs are sent to it; a received job can wait for its retry."""
+
+    def send(self, bodies: list[str]) -> None:
+        """One message per body; raises when the queue refuses any of them."""
+        ...
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        """Hide a received message for ``seconds``: the queue delivers it again then."""
+        ...

@@ -11,9 +11,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice.app import SQSEvent
 
-from chalicelib.adapters.aws import client
-from chalicelib.adapters.dynamodb import FailureLog
-from chalicelib.config import settings
+from chalicelib.bootstrap import services
 from chalicelib.domain.events import DomainEvent
 
 logger = Logger(service="oms", child=True)
@@ -61,7 +59,7 @@ def _record_failure(record: SQSRecord, handler: str, exc: Exception, order_id: s
     except (TypeError, ValueError):
         receive_count = None
     try:
-        FailureLog(client("dynamodb"), settings().table_name).record(
+        services().failures.record(
             record.message_id,
             handler=handler,
             error=f"{type(exc).__name__}: {exc}",

@@ -42,8 +42,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice.app import SQSEvent
 
-from chalicelib.adapters.aws import client
-from chalicelib.adapters.http_sender import post_signed
 from chalicelib.bootstrap import services
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.outbound import retry_delay
@@ -56,13 +54,12 @@ from chalicelib.service.channels import (
     prepare_delivery,
     record_outcome,
 )
+from chalicelib.service.ports import WebhookTransport
 from chalicelib.workers.sqs import domain_event_of, report_failure
 
 logger = Logger(service="oms", child=True)
 
 HANDLER = "webhooks_out_worker"
-#: SendMessageBatch takes at most ten entries.
-BATCH = 10
 #: Concurrent POSTs; the queue's batch size is 10, so a batch's sends all start at once.
 SEND_THREADS = 10
 #: The longest one POST may take (connect, TLS, request, answer), when the function has time.
@@ -84,10 +81,6 @@ class _Pending:
     attempt: int
 
 
-def _queue_url() -> str:
-    return str(client("sqs").get_queue_url(QueueName=services().settings.webhooks_queue)["QueueUrl"])
-
-
 def _job_message(job: dict[str, Any], attempts_made: int = 0) -> str:
     body: dict[str, Any] = {"delivery": job}
     if attempts_made:
@@ -95,16 +88,8 @@ def _job_message(job: dict[str, Any], attempts_made: int = 0) -> str:
     return json.dumps(body)
 
 
-def _queue_jobs(bodies: list[str]) -> None:
-    for start in range(0, len(bodies), BATCH):
-        entries = [{"Id": str(n), "MessageBody": b} for n, b in enumerate(bodies[start : start + BATCH])]
-        response = client("sqs").send_message_batch(QueueUrl=_queue_url(), Entries=entries)
-        if response.get("Failed"):
-            raise RuntimeError(f"could not queue {len(response['Failed'])} webhook deliveries")
-
-
 def _fan_out(event: DomainEvent) -> None:
-    _queue_jobs(
+    services().webhook_queue().send(
         [
             _job_message(
                 {
@@ -123,16 +108,15 @@ def _remaining_seconds(context: Any) -> float:
     return remaining_ms() / 1000 if callable(remaining_ms) else DEFAULT_REMAINING_SECONDS
 
 
-def _send(prepared: PreparedDelivery, deadline: float, *, allow_loopback: bool) -> SendOutcome:
+def _send(transport: WebhookTransport, prepared: PreparedDelivery, deadline: float) -> SendOutcome:
     """One POST, on a pool thread. Never raises: a delivery that cannot even be signed (say, a
     malformed secret) is a failed attempt like any other, not the end of the whole batch."""
     try:
-        result = post_signed(
+        result = transport.post_signed(
             prepared.url,
             secret=prepared.secret,
             webhook_id=prepared.message_id,
             body=prepared.body,
-            allow_loopback=allow_loopback,
             deadline=deadline,
         )
     except Exception as exc:
@@ -160,15 +144,15 @@ def _prepare(record: SQSRecord, job: dict[str, Any]) -> _Pending | None:
 
 
 def _send_all(pending: list[_Pending], deadline: float) -> list[SendOutcome]:
-    allow_loopback = services().settings.allow_loopback_webhooks
+    transport = services().webhook_transport
     with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(pending))) as pool:
         # Every send ends by the deadline (the sender cuts its socket then), so this waits no longer.
-        return list(pool.map(lambda p: _send(p.prepared, deadline, allow_loopback=allow_loopback), pending))
+        return list(pool.map(lambda p: _send(transport, p.prepared, deadline), pending))
 
 
 def _put_back_unsent(pending: list[_Pending]) -> None:
     """Queue the jobs again as new messages, with the attempts made so far; no attempt is charged."""
-    _queue_jobs(
+    services().webhook_queue().send(
         [
             _job_message(p.job, attempts_made=p.attempt - 1)  # this receive made no attempt
             for p in pending
@@ -221,11 +205,7 @@ def handle_batch(event: SQSEvent) -> dict[str, Any]:
         try:
             result = record_outcome(svc.channels, p.prepared, outcome, attempt=p.attempt, clock=svc.clock)
             if result == Delivered.RETRY:
-                client("sqs").change_message_visibility(
-                    QueueUrl=_queue_url(),
-                    ReceiptHandle=p.record.receipt_handle,
-                    VisibilityTimeout=retry_delay(p.attempt),
-                )
+                svc.webhook_queue().retry_later(p.record.receipt_handle, retry_delay(p.attempt))
                 failed.append(p.record.message_id)
         except Exception as exc:
             report_failure(p.record, exc, handler=HANDLER)

@@ -16,7 +16,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.adapters.api_keys import ApiKeyStore, hash_key
-from chalicelib.adapters.dynamodb import serialize
+from chalicelib.adapters.dynamodb.items import serialize
 from chalicelib.api.console import _base_path, plain_error
 from chalicelib.api.console_session import (
     COOKIE_NAME,

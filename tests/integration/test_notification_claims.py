@@ -3,7 +3,7 @@ be retried at once and a crash after sending be recorded without sending again."
 
 from __future__ import annotations
 
-from chalicelib.adapters.dynamodb import DynamoNotificationClaims
+from chalicelib.adapters.dynamodb.claims import DynamoNotificationClaims
 from chalicelib.service.notifications import AlreadySent, Claimed
 from tests.integration.conftest import Stack
 

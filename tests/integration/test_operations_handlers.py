@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from chalice.test import Client
 
-from chalicelib.adapters.dynamodb import FailureLog
+from chalicelib.adapters.dynamodb.failures import FailureLog
 from chalicelib.bootstrap import services
 from chalicelib.domain.placement import PlaceOrderRequest
 from chalicelib.service.placement import place_order

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from moto.core.botocore_stubber import BotocoreStubber
 
-from chalicelib.adapters.dynamodb import DynamoUnitOfWork
+from chalicelib.adapters.dynamodb.unit_of_work import DynamoUnitOfWork
 from chalicelib.bootstrap import services
 from chalicelib.domain.errors import InsufficientStock
 from chalicelib.domain.placement import PlaceOrderRequest

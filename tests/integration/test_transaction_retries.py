@@ -9,7 +9,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.parsers import create_parser
 
-from chalicelib.adapters.dynamodb import DynamoUnitOfWork
+from chalicelib.adapters.dynamodb.unit_of_work import DynamoUnitOfWork
 from chalicelib.bootstrap import services
 from chalicelib.domain.placement import PlaceOrderRequest
 from chalicelib.service.placement import place_order

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.api_keys import ApiKeyStore
-from chalicelib.adapters.dynamodb import TtlCache
+from chalicelib.adapters.cache import TtlCache
 from chalicelib.domain.auth import Role
 
 

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from chalicelib.adapters.signatures import (
+from chalicelib.domain.signatures import (
     StandardVerdict,
     header,
     verify_aftership,

@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from chalicelib.adapters.dynamodb import deserialize, serialize, stored_doc
+from chalicelib.adapters.dynamodb.items import deserialize, serialize, stored_doc
 from chalicelib.domain.models import (
     Fulfillment,
     Hold,

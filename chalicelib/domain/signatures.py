@@ -231,6 +231,27 @@ def _standard_webhook(secret: str) -> Webhook | None:
         return None
 
 
+def _standard_signatures(signature_header: str) -> list[bytes]:
+    """The decoded ``v1`` signatures of a ``webhook-signature`` header (others are skipped)."""
+    received: list[bytes] = []
+    for entry in signature_header.split(" "):
+        version, sep, value = entry.partition(",")
+        if sep and version == "v1" and (decoded := _b64(value)):
+            received.append(decoded)
+    return received
+
+
+def _standard_expected(keys: Sequence[str], msg_id: str, timestamp: datetime, body: str) -> list[bytes]:
+    """The signature each usable secret gives the message."""
+    expected: list[bytes] = []
+    for key in keys:
+        webhook = _standard_webhook(key)
+        if webhook is not None:
+            signed = webhook.sign(msg_id=msg_id, timestamp=timestamp, data=body)
+            expected.append(base64.b64decode(signed.partition(",")[2]))
+    return expected
+
+
 def verify_standard(
     raw_body: bytes,
     headers: Mapping[str, str],
@@ -269,17 +290,8 @@ def verify_standard(
         return StandardVerdict.BAD_SIGNATURE
     timestamp = datetime.fromtimestamp(int(timestamp_text), tz=UTC)
 
-    received: list[bytes] = []
-    for entry in signature_header.split(" "):
-        version, sep, value = entry.partition(",")
-        if sep and version == "v1" and (decoded := _b64(value)):
-            received.append(decoded)
-    expected: list[bytes] = []
-    for key in keys:
-        webhook = _standard_webhook(key)
-        if webhook is not None:
-            signed = webhook.sign(msg_id=msg_id, timestamp=timestamp, data=body)
-            expected.append(base64.b64decode(signed.partition(",")[2]))
+    received = _standard_signatures(signature_header)
+    expected = _standard_expected(keys, msg_id, timestamp, body)
     if not received or not expected or not any(_matches_any(sig, expected) for sig in received):
         return StandardVerdict.BAD_SIGNATURE
 
