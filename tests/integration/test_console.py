@@ -17,7 +17,7 @@ from chalice.test import Client
 
 from chalicelib.adapters.api_keys import ApiKeyStore, hash_key
 from chalicelib.adapters.dynamodb.items import serialize
-from chalicelib.api.console import _base_path, plain_error
+from chalicelib.api.console.visit import _base_path, plain_error
 from chalicelib.api.console_session import (
     COOKIE_NAME,
     SECURE_COOKIE_NAME,

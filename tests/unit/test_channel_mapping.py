@@ -1,4 +1,4 @@
-"""Shopify and WooCommerce orders mapped into the one order model (chalicelib/domain/channels.py).
+"""Shopify and WooCommerce orders mapped into the one order model (chalicelib/domain/channels/).
 
 Every fixture is checked against the exact request it must become, field by field; the choices
 (statuses, unplaceable lines, rounding, phones) are pinned by small edits of those fixtures; and
@@ -1087,7 +1087,11 @@ def test_a_woocommerce_order_carries_its_gmt_modification_time_not_the_sites_loc
     assert order.updated_at == datetime(2024, 9, 16, 15, 42, 8, tzinfo=UTC)  # date_modified is 17:42 local
 
 
-@pytest.mark.parametrize("value", [None, "", "yesterday", "2024-09-12T10:21:09"])
+@pytest.mark.parametrize(
+    "value",
+    # The last one has no UTC time: an hour before the first representable moment.
+    [None, "", "yesterday", "2024-09-12T10:21:09", "0001-01-01T00:00:00+01:00"],
+)
 def test_a_shopify_order_without_a_usable_updated_at_has_none_and_is_still_placeable(value: Any) -> None:
     """A naive Shopify time has no zone to compare it in: unknown, not guessed."""
     order = map_shopify(edited_shopify(updated_at=value))
