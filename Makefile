@@ -17,7 +17,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 STAMP := $(VENV)/.requirements.stamp
 OUT := out
 
-.PHONY: help venv test lint package cfn-lint run bench chaos clean
+.PHONY: help venv test lint package cfn-lint deploy deploy-check run bench chaos clean
 
 help:
 	@echo "make venv       create $(VENV) (Python 3.11) with requirements-dev.txt"
@@ -26,6 +26,9 @@ help:
 	@echo "make package    chalice package STAGE=$(STAGE) into $(OUT)/ merged with infra/template.yaml"
 	@echo "                (HTTP_API=1: an API Gateway HTTP API instead of the REST API; docs/performance.md)"
 	@echo "make cfn-lint   cfn-lint the infra template and the packaged template"
+	@echo "make deploy     package, upload and deploy STAGE to AWS; prints the API URL (docs/deploy.md)"
+	@echo "                (BUCKET=<your S3 bucket> SENDER_EMAIL=<SES-verified address>; STACK_NAME, REGION)"
+	@echo "make deploy-check  rehearse the deploy of the packaged template in emulated AWS (no account)"
 	@echo "make run        the local stack (moto + app + event pump), no AWS account needed"
 	@echo "make bench      benchmarks"
 	@echo "make chaos      N orders through the local stack under injected faults, then the invariants"
@@ -62,6 +65,18 @@ package: venv
 
 cfn-lint: package
 	$(VENV)/bin/cfn-lint infra/template.yaml $(OUT)/sam.json
+
+# docs/deploy.md. The first deploy of a stage also mints its first admin API key and prints it once.
+STACK_NAME ?= oms-$(STAGE)
+deploy: package
+	@test -n "$(BUCKET)" || { echo "BUCKET= is required: an S3 bucket of yours for the package" >&2; exit 2; }
+	@test -n "$(SENDER_EMAIL)" || { echo "SENDER_EMAIL= is required: the SES-verified sender" >&2; exit 2; }
+	$(PY) -m tools.deploy --stage $(STAGE) --bucket $(BUCKET) --sender-email $(SENDER_EMAIL) \
+		--stack-name $(STACK_NAME) $(if $(REGION),--region $(REGION))
+
+# The packaged template through tools/deploy.py's own code, against AWS emulated by moto.
+deploy-check: package
+	$(PY) -m tools.deploy_check --template $(OUT)/sam.json --package $(OUT)/deployment.zip
 
 run: venv
 	$(PY) -m infra.local

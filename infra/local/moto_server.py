@@ -289,10 +289,14 @@ def apply_moto_patches() -> None:
       record, queue message, e-mail and shard iterator ever created, for ever).
     * :class:`RecentReceiptHandles`: a queue remembers the receipt handles of the last 10,000
       deleted messages, not of every message ever deleted.
+    * :func:`_apply_change_set`: executing a CloudFormation change set gives the stack the change
+      set's template and outputs, as CloudFormation does (``make deploy-check`` deploys through
+      change sets; moto updated only the resources, so such a stack had no outputs).
 
     The local stack applies them when its moto server starts; the integration tests' conftest
     applies them for ``mock_aws``.
     """
+    from moto.cloudformation.models import ChangeSet
     from moto.core.common_models import BaseModel
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import StreamShard, Table
@@ -316,6 +320,7 @@ def apply_moto_patches() -> None:
         (DynamoDBBackend, "execute_statement", _execute_statement),
         (Queue, "__init__", _queue_init),
         (BaseModel, "__new__", _new_model),
+        (ChangeSet, "apply", _apply_change_set),
     ):
         # Kept under "Class.attribute": the patches call moto's own code through _ORIGINALS.
         _ORIGINALS[f"{owner.__name__}.{attribute}"] = getattr(owner, attribute)
@@ -327,6 +332,12 @@ _ORIGINALS: dict[str, Callable[..., Any]] = {}
 
 def _mark(function: Callable[..., Any]) -> None:
     function._oms_patched = True  # type: ignore[attr-defined]
+
+
+def _apply_change_set(self: Any) -> None:
+    _ORIGINALS["ChangeSet.apply"](self)
+    self.stack.template, self.stack.template_dict = self.template, self.template_dict
+    self.stack.output_map = self.stack._create_output_map()
 
 
 # -- transactions: an undo log instead of whole-table copies ------------------------------------

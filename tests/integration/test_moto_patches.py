@@ -10,6 +10,7 @@ import copy
 import gc
 import hashlib
 import inspect
+import json
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -675,3 +676,44 @@ def test_the_local_mailbox_takes_each_e_mail_out_of_moto_once_written(aws: None,
 
     assert len(list(tmp_path.glob("*.eml"))) == 3
     assert ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages == []
+
+
+# -- CloudFormation change sets (make deploy-check) ---------------------------------------------
+
+#: sha256 of the moto CloudFormation code the change-set patch wraps or relies on, in moto 5.2.5.
+PINNED_CHANGE_SET_SOURCES_SHA256 = "5018536ef4cc697f88ef85bc26c781f4442b59cd87d2c61de08dba6ff28afbcf"
+
+
+def test_moto_change_sets_still_work_the_way_the_patch_relies_on() -> None:
+    from moto.cloudformation.models import ChangeSet, CloudFormationBackend, Stack
+
+    sources = "\n".join(
+        inspect.getsource(function)
+        for function in (
+            moto_server._ORIGINALS["ChangeSet.apply"],
+            ChangeSet.__init__,
+            ChangeSet._parse_template,
+            Stack._create_output_map,
+            CloudFormationBackend.execute_change_set,
+        )
+    )
+    assert hashlib.sha256(sources.encode()).hexdigest() == PINNED_CHANGE_SET_SOURCES_SHA256, (
+        "moto's change sets changed under infra/local/moto_server.py: re-check _apply_change_set"
+    )
+    assert ChangeSet.apply is moto_server._apply_change_set
+
+
+def test_a_stack_created_through_a_change_set_has_its_outputs(aws: None) -> None:
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "cs-topic"}}},
+        "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}}},
+    }
+    cloudformation.create_change_set(
+        StackName="cs", ChangeSetName="one", ChangeSetType="CREATE", TemplateBody=json.dumps(template)
+    )
+    cloudformation.execute_change_set(StackName="cs", ChangeSetName="one")
+
+    [stack] = cloudformation.describe_stacks(StackName="cs")["Stacks"]
+    assert [o["OutputKey"] for o in stack["Outputs"]] == ["TopicArn"]
+    assert stack["Outputs"][0]["OutputValue"].endswith(":cs-topic")
