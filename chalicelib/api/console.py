@@ -801,3 +801,7 @@ def _charts(report: Any, nonce: str) -> Any:
     from chalicelib.api.console_charts import kpi_charts
 
     return kpi_charts(report, nonce)
+
+
+# Reference data pages (warehouses, products, boxes, API keys) live in their own module.
+from chalicelib.api import console_reference  # noqa: E402, F401
