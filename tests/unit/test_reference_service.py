@@ -7,6 +7,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain.auth import Role
 from chalicelib.domain.errors import Conflict, InputInvalid, NotFound
@@ -247,3 +249,40 @@ def test_the_audit_listing_is_newest_first_and_pages(repo, admin) -> None:
     assert [e.type for e in page] == ["box.changed", "warehouse.changed"]
     rest, end = svc.list_audit(repo, cursor, 2)
     assert [e.data["version"] for e in rest] == [1] and end is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([None, 0, 1, 2, 3, 4]), st.integers(0, 2), st.booleans()),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_a_record_changes_only_when_the_writer_named_its_current_version(
+    writes: list[tuple[int | None, int, bool]],
+) -> None:
+    """Concurrent administrators as a sequence of writes, each naming the version it read (or
+    none, or 0 for create-only): the record's version counts exactly the writes that changed it,
+    each such write has one event, and a refused write leaves record and events untouched."""
+    repo = FakeReferenceRepository()
+    admin = svc.Actor("admin:key_1", FakeClock(), SequentialIds())
+    expected_version, events = 0, 0
+    for if_match, priority, active in writes:
+        before = repo.warehouses.get("wh-x")
+        try:
+            saved = svc.put_warehouse(
+                repo, "wh-x", berlin(priority=priority, active=active), if_match=if_match, actor=admin
+            )
+        except (PreconditionFailed, PreconditionRequired):
+            assert repo.warehouses.get("wh-x") == before and len(repo.events) == events
+            allowed = (if_match is None and before is None) or (if_match == (before.version if before else 0))
+            assert not allowed
+            continue
+        current = before.version if before else 0
+        assert if_match == current or (if_match is None and before is None)
+        if saved.changed:
+            expected_version, events = expected_version + 1, events + 1
+        assert saved.version == expected_version == repo.warehouses["wh-x"].version
+        assert len(repo.events) == events
+        assert [e.data["version"] for e in repo.events] == list(range(1, events + 1))
