@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import TYPE_CHECKING
 
 from chalicelib.adapters.api_keys import ApiKeyStore
 from chalicelib.adapters.aws import client, reset_clients
@@ -50,6 +51,9 @@ from chalicelib.service.ports import (
     WebhookQueue,
     WebhookTransport,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.reference import DynamoReferenceStore
 
 #: SSM parameter (under the stage's prefix) holding the key(s) that sign links in e-mails.
 LINK_SIGNING_SECRET = "signing/links"
@@ -138,8 +142,17 @@ def services() -> Services:
     )
 
 
+@cache
+def reference_store() -> DynamoReferenceStore:
+    """The repository of reference data administration (service/reference.py)."""
+    from chalicelib.adapters.reference import DynamoReferenceStore
+
+    return DynamoReferenceStore(client("dynamodb"), settings().table_name)
+
+
 def reset_services() -> None:
     services.cache_clear()
+    reference_store.cache_clear()
     settings.cache_clear()
     reset_clients()
     reference_cache.clear()

@@ -78,6 +78,8 @@ CODE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         # Orders by status (gsi1), work by warehouse (gsi5), a fulfillment by id (gsi6).
         "dynamodb:Query": (TABLE, index("gsi1"), index("gsi5"), index("gsi6")),
         **{action: resources for action, resources in _TRANSACTIONS.items()},
+        # A box retired from a warehouse's catalogue (DELETE /v1/warehouses/{id}/boxes/{code}).
+        "dynamodb:DeleteItem": (TABLE,),
         "ssm:GetParameter": (WEBHOOK_SECRETS, LINK_SIGNING_KEY),
         # Only the secrets it manages: a store channel's signing secret, an endpoint's secret.
         "ssm:PutParameter": (*STORE_SECRETS, ENDPOINT_SECRETS),

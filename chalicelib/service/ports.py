@@ -281,6 +281,10 @@ class ApiKeys(Protocol):
         """The key's principal; None for a key nobody minted or one revoked."""
         ...
 
+    def forget_cached(self) -> None:
+        """Drop this process's cached lookups, so a revocation holds here at once."""
+        ...
+
 
 @dataclass(frozen=True)
 class QueueDepth:

@@ -122,3 +122,17 @@ def test_the_keys_tool_mints_a_working_key_and_revokes_it(local_stack: RunningSt
     revoked = local_stack.tool("tools.keys", "revoke", raw_key)
     assert revoked.returncode == 0, revoked.stderr
     assert local_stack.get("/v1/orders", raw_key).status_code == 401
+
+
+def test_the_keys_tool_revokes_a_key_by_the_id_the_api_lists(local_stack: RunningStack) -> None:
+    minted = local_stack.tool("tools.keys", "mint", "--role", "channel", "--scope", "web", "--label", "by id")
+    assert minted.returncode == 0, minted.stderr
+    key_id = minted.stderr.split()[0]
+    admin = local_stack.config["keys"]["admin"]
+    listed = {k["key_id"]: k for k in local_stack.get("/v1/api-keys", admin).json()["items"]}
+    assert listed[key_id]["label"] == "by id" and listed[key_id]["created_by"] == "system:keys"
+    revoked = local_stack.tool("tools.keys", "revoke", key_id)
+    assert revoked.returncode == 0, revoked.stderr
+    after = {k["key_id"]: k for k in local_stack.get("/v1/api-keys", admin).json()["items"]}
+    assert after[key_id]["revoked_at"] is not None
+    assert local_stack.tool("tools.keys", "revoke", "key_0000000000000000").returncode == 1

@@ -82,6 +82,29 @@ def sample_body(method: str, path: str) -> Any:
             "events": ["order.shipped"],
         },
         ("POST", "/v1/feedback/{token}"): {"rating": 5},
+        # Reference data: inactive, so a warehouse the matrix creates takes no orders.
+        ("PUT", "/v1/warehouses/{warehouse_id}"): {
+            "name": "Matrix",
+            "country": "US",
+            "timezone": "America/New_York",
+            "priority": 50,
+            "active": False,
+        },
+        ("PUT", "/v1/products/{sku}"): {
+            "name": "Matrix",
+            "length_mm": 10,
+            "width_mm": 10,
+            "height_mm": 10,
+            "weight_grams": 10,
+        },
+        ("PUT", "/v1/warehouses/{warehouse_id}/boxes/{code}"): {
+            "inner_length_mm": 100,
+            "inner_width_mm": 100,
+            "inner_height_mm": 100,
+            "max_weight_grams": 1000,
+            "cost": "0.10",
+        },
+        ("POST", "/v1/api-keys"): {"role": "admin", "label": f"matrix {n}"},
         ("POST", "/v1/webhooks/carriers/standard"): {"type": "tracking.updated"},
     }
     return bodies.get((method, path))

@@ -11,6 +11,7 @@ one, fails here until the map (and so every role built from it) says so.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
@@ -198,6 +199,42 @@ def test_every_function_is_granted_exactly_the_aws_calls_its_code_makes(
     assert (
         shopify(client, fixture("shopify", "orders-updated.json"), topic="orders/updated").status_code == 200
     )
+
+    # Reference data: a warehouse, a product (its listing is an index query), a box added and
+    # retired, a key minted and revoked, the audit listing.
+    for path, body in (
+        (
+            "/v1/warehouses/wh-iam",
+            {"name": "IAM", "country": "US", "timezone": "UTC", "priority": 9, "active": False},
+        ),
+        (
+            "/v1/products/IAM-SKU",
+            {"name": "IAM", "length_mm": 1, "width_mm": 1, "height_mm": 1, "weight_grams": 1},
+        ),
+        (
+            "/v1/warehouses/wh-iam/boxes/B",
+            {
+                "inner_length_mm": 9,
+                "inner_width_mm": 9,
+                "inner_height_mm": 9,
+                "max_weight_grams": 9,
+                "cost": "1",
+            },
+        ),
+    ):
+        put = client.http.put(
+            path, headers={"x-api-key": admin, "Content-Type": "application/json"}, body=json.dumps(body)
+        )
+        assert put.status_code == 201, put.body
+    assert get(client, "/v1/products?limit=1", admin).status_code == 200
+    assert (
+        client.http.delete("/v1/warehouses/wh-iam/boxes/B", headers={"x-api-key": admin}).status_code == 200
+    )
+    minted = post_json(client, "/v1/api-keys", {"role": "warehouse", "scope": "wh-iam"}, admin)
+    assert minted.status_code == 201, minted.body
+    key_id = json.loads(minted.body)["key_id"]
+    assert client.http.delete(f"/v1/api-keys/{key_id}", headers={"x-api-key": admin}).status_code == 200
+    assert get(client, "/v1/audit", admin).status_code == 200
 
     # An order from the API: placed, received, confirmed, notified (the first e-mail fails once).
     failures = {"left": 1}

@@ -152,6 +152,9 @@ def test_placement_makes_exactly_one_dynamodb_write_call(client: Client, stack: 
         if operation in write_operations:
             writes.append(operation)
 
+    # A container's first request with a key reads the key and records its last use (once per
+    # key cache period, docs/reference-data.md): that write is the key's, not the placement's.
+    assert get(client, "/v1/orders?limit=1", stack.keys["web"]).status_code == 200
     dynamodb = aws_client("dynamodb")
     dynamodb.meta.events.register("before-call.dynamodb.*", count)
     body = order_body(

@@ -13,7 +13,7 @@ are shown in plain words on the page they came from. docs/console.md describes e
 security and the queries it makes.
 
 One module per page: ``sign_in``, ``orders`` (the listing), ``order_detail`` (one order and its
-actions), ``attention``, ``inventory``, ``kpis``; ``visit`` holds what they share (the request,
+actions), ``attention``, ``inventory``, ``kpis``, ``reference`` (warehouses, products, boxes, API keys); ``visit`` holds what they share (the request,
 the guard, the renderer, ``console_route``). Importing this package registers every page on
 ``console_api``.
 """
@@ -29,7 +29,7 @@ from chalicelib.api.console.visit import (
 
 # Imported for their routes, in the order the OpenAPI document lists them.
 # isort: off
-from chalicelib.api.console import sign_in, orders, order_detail, attention, inventory, kpis
+from chalicelib.api.console import sign_in, orders, order_detail, attention, inventory, kpis, reference
 # isort: on
 
 __all__ = [
@@ -44,5 +44,6 @@ __all__ = [
     "order_detail",
     "orders",
     "plain_error",
+    "reference",
     "sign_in",
 ]
