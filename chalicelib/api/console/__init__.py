@@ -13,7 +13,8 @@ are shown in plain words on the page they came from. docs/console.md describes e
 security and the queries it makes.
 
 One module per page: ``sign_in``, ``orders`` (the listing), ``order_detail`` (one order and its
-actions), ``attention``, ``inventory``, ``kpis``, ``reference`` (warehouses, products, boxes, API keys); ``visit`` holds what they share (the request,
+actions), ``attention``, ``inventory``, ``kpis``, ``reference`` (warehouses, products, boxes, API keys);
+``visit`` holds what they share (the request,
 the guard, the renderer, ``console_route``). Importing this package registers every page on
 ``console_api``.
 """
