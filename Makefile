@@ -22,7 +22,7 @@ OUT := out
 help:
 	@echo "make venv       create $(VENV) (Python 3.11) with requirements-dev.txt"
 	@echo "make test       run the whole test suite"
-	@echo "make lint       ruff check, ruff format --check, mypy (domain + service)"
+	@echo "make lint       ruff check, ruff format --check, mypy (chalicelib, infra, tools)"
 	@echo "make package    chalice package STAGE=$(STAGE) into $(OUT)/ merged with infra/template.yaml"
 	@echo "                (HTTP_API=1: an API Gateway HTTP API instead of the REST API; docs/performance.md)"
 	@echo "make cfn-lint   cfn-lint the infra template and the packaged template"
@@ -49,7 +49,7 @@ test: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy chalicelib/domain chalicelib/service
+	$(VENV)/bin/mypy chalicelib infra tools
 
 # Two steps, one template: chalice packages the functions, then infra/build_merge.py merges
 # infra/template.yaml into the result and points every event source and environment variable at the

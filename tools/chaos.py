@@ -725,8 +725,8 @@ def check(
     mails = Counter[str]()
     mail_ids: set[str] = set()
     parser = BytesParser(policy=policy.default)
-    for path in sorted((stack.state_dir / "outbox").glob("*.eml")):
-        message = parser.parsebytes(path.read_bytes())
+    for message_file in sorted((stack.state_dir / "outbox").glob("*.eml")):
+        message = parser.parsebytes(message_file.read_bytes())
         mails[str(message["To"])] += 1
         mail_ids.add(str(message["X-SES-Message-ID"]))
     sms = Counter(match.group(2) for line in stack.output if (match := SMS_LINE.search(line)))

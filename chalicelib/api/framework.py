@@ -253,8 +253,18 @@ def _authenticate(request: Request, roles: tuple[Role, ...]) -> Principal:
     return principal
 
 
+def raw_body_of(request: Request) -> bytes:
+    """The request's body as bytes, as received (signatures are computed over these bytes).
+
+    Chalice types ``raw_body`` as ``str | bytes``; it encodes a text body itself, so a ``str``
+    only reaches here from a caller that built the request by hand.
+    """
+    raw = request.raw_body or b""
+    return raw.encode("utf-8") if isinstance(raw, str) else raw
+
+
 def parse_json_body(request: Request) -> Any:
-    raw: bytes = request.raw_body or b""
+    raw = raw_body_of(request)
     if len(raw) > MAX_BODY_BYTES:
         raise ProblemError(
             413,
@@ -492,7 +502,8 @@ def install_problem_middleware(app: Chalice) -> None:
         if response.status_code < 400:
             return response
         headers = {key.lower(): value for key, value in (response.headers or {}).items()}
-        if headers.get("content-type", "").startswith((PROBLEM_JSON, "text/html")):
+        content_type = headers.get("content-type", "")  # one value: the app never sets it twice
+        if isinstance(content_type, str) and content_type.startswith((PROBLEM_JSON, "text/html")):
             return response  # a problem already, or a page rendered for a person (console, links)
         body = response.body
         message = body.get("Message") if isinstance(body, dict) else None

@@ -908,7 +908,7 @@ def _key_of_update(table: Any, key: dict[str, Any]) -> PrimaryKey:
 DELETED_RECEIPTS_KEPT = 10_000
 
 
-def _new_model(cls: type, *args: Any, **kwargs: Any) -> Any:
+def _new_model(cls: type[Any], *args: Any, **kwargs: Any) -> Any:
     """``BaseModel.__new__`` without the bookkeeping for moto's dashboard (except S3's).
 
     moto appends every instance of every model to ``cls.instances_tracked``, for its web
