@@ -1,6 +1,7 @@
 """In-memory stand-ins for the ports of ``chalicelib.service.ports``, for unit tests.
 
-``FakeUnitOfWork`` keeps the contract of ``chalicelib.adapters.dynamodb.DynamoUnitOfWork``:
+``FakeUnitOfWork`` keeps the contract of ``chalicelib.adapters.dynamodb.DynamoUnitOfWork``
+(``tests/integration/test_unit_of_work_contract.py`` runs the same tests against both):
 
 - reads go straight to the shared ``FakeStore`` (strongly consistent, like the adapter's
   ``ConsistentRead=True``) and return fresh copies, never objects the store keeps;
