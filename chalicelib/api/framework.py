@@ -88,6 +88,16 @@ def _pydantic_errors(exc: ValidationError, prefix: tuple[str, ...] = ()) -> list
 
 def problem_for(exc: Exception) -> Response:
     """The one mapping from domain outcomes to HTTP problems."""
+    response = _request_problem(exc)
+    if response is None:
+        response = _state_problem(exc)
+    if response is None:
+        raise exc
+    return response
+
+
+def _request_problem(exc: Exception) -> Response | None:
+    """Problems with the request itself: who sent it, what it names, what it says."""
     if isinstance(exc, ProblemError):
         return problem(exc.status, exc.kind, exc.title, exc.detail, **exc.extra)
     if isinstance(exc, Unauthenticated):
@@ -100,6 +110,11 @@ def problem_for(exc: Exception) -> Response:
         return validation_problem(exc.errors, str(exc))
     if isinstance(exc, TooLarge):
         return problem(422, "order-too-large", "Order too large", str(exc), limit=exc.limit, items=exc.items)
+    return None
+
+
+def _state_problem(exc: Exception) -> Response | None:
+    """Problems with the state the request meets (checked after :func:`_request_problem`)."""
     if isinstance(exc, InsufficientStock):
         return problem(409, "insufficient_stock", "Insufficient stock", str(exc), shortages=exc.shortages)
     if isinstance(exc, IdempotencyKeyReused):
@@ -126,7 +141,7 @@ def problem_for(exc: Exception) -> Response:
         return problem(409, "concurrent-change", "Concurrent change", str(exc), retryable=True)
     if isinstance(exc, DomainError):
         return problem(400, "bad-request", "Bad request", str(exc))
-    raise exc
+    return None
 
 
 class Credential(StrEnum):

@@ -333,41 +333,53 @@ def _fill(
             continue
 
         failed.clear()
-        for point in _new_corners(spot, placed):
-            if point not in corners:
-                room = _room(point, placed, inner)
-                if room is not None:
-                    corners[point] = room
+        _add_corners(corners, spot, placed, inner)
         placed.append(spot)
         result.append((unit, spot))
         weight_budget -= unit.weight
         free_volume -= unit.volume
-        # Every corner already respects the earlier units: only the new one can swallow it or cut
-        # its room short. Corners too cramped for the thinnest unit still to come go for good.
-        least = thinnest[-1] if thinnest else 0
-        x0, x1, y0, y1, z0, z1 = spot
-        kept: dict[Point, Dims] = {}
-        for point, (rx, ry, rz) in corners.items():
-            z, y, x = point
-            # The cube of side ``least`` at the corner lies inside every unit still to come, in
-            # every orientation: if the new unit overlaps it (or holds the corner), it is dead.
-            if x < x1 and x0 < x + least and y < y1 and y0 < y + least and z < z1 and z0 < z + least:
-                continue
-            if x0 <= x < x1 and y0 <= y < y1 and z0 <= z < z1:
-                continue
-            # The new unit may stand across the corner's rays (as in ``_room``, inlined: this is
-            # the innermost loop of the heuristic).
-            if y0 <= y < y1 and z0 <= z < z1 and x <= x0 < rx:
-                rx = x0
-            if x0 <= x < x1 and z0 <= z < z1 and y <= y0 < ry:
-                ry = y0
-            if x0 <= x < x1 and y0 <= y < y1 and z <= z0 < rz:
-                rz = z0
-            if rx - x >= least and ry - y >= least and rz - z >= least:
-                kept[point] = (rx, ry, rz)
-        corners = kept
+        corners = _corners_left(corners, spot, thinnest[-1] if thinnest else 0)
         order = sorted(corners)
     return result
+
+
+def _add_corners(corners: dict[Point, Dims], spot: Cuboid, placed: list[Cuboid], inner: Dims) -> None:
+    """Add the corners a unit going into ``spot`` creates (``placed``: the units before it)."""
+    for point in _new_corners(spot, placed):
+        if point not in corners:
+            room = _room(point, placed, inner)
+            if room is not None:
+                corners[point] = room
+
+
+def _corners_left(corners: dict[Point, Dims], spot: Cuboid, least: int) -> dict[Point, Dims]:
+    """The corners, with their room, once a unit went into ``spot``; ``least``: the shortest side
+    of any unit still to come.
+
+    Every corner already respects the earlier units: only the new one can swallow it or cut its
+    room short. Corners too cramped for the thinnest unit still to come go for good.
+    """
+    x0, x1, y0, y1, z0, z1 = spot
+    kept: dict[Point, Dims] = {}
+    for point, (rx, ry, rz) in corners.items():
+        z, y, x = point
+        # The cube of side ``least`` at the corner lies inside every unit still to come, in
+        # every orientation: if the new unit overlaps it (or holds the corner), it is dead.
+        if x < x1 and x0 < x + least and y < y1 and y0 < y + least and z < z1 and z0 < z + least:
+            continue
+        if x0 <= x < x1 and y0 <= y < y1 and z0 <= z < z1:
+            continue
+        # The new unit may stand across the corner's rays (as in ``_room``, inlined: this is
+        # the innermost loop of the heuristic).
+        if y0 <= y < y1 and z0 <= z < z1 and x <= x0 < rx:
+            rx = x0
+        if x0 <= x < x1 and z0 <= z < z1 and y <= y0 < ry:
+            ry = y0
+        if x0 <= x < x1 and y0 <= y < y1 and z <= z0 < rz:
+            rz = z0
+        if rx - x >= least and ry - y >= least and rz - z >= least:
+            kept[point] = (rx, ry, rz)
+    return kept
 
 
 def _room_for_one(piece: _Piece, corners: dict[Point, Dims], weight_budget: int) -> bool:
