@@ -452,54 +452,62 @@ def endpoint(
     if access.param is not None and "{" + access.param + "}" not in path:
         raise ValueError(f"{method} {path}: the access rule names {access.param}, not in the path")
 
-    def decorator(view: Callable[[Call], Any]) -> Callable[..., Any]:
-        def handler(**params: str) -> Response:
-            request: Request = _current_request(bp)
-            try:
-                principal = _authenticate(request, roles) if roles is not None else None
-                parsed_body = _validate(body, _checked_body(request), "body") if body is not None else None
-                parsed_query = (
-                    _validate(query, _checked_query(request), "query") if query is not None else None
-                )
-                call = Call(
-                    request=request, principal=principal, body=parsed_body, query=parsed_query, params=params
-                )
-                return _render(view(call), success_status)
-            except Exception as exc:  # every expected outcome is a problem; the rest is logged as a bug
-                if isinstance(exc, OutOfScope):
-                    exc = access.hidden(exc, params)
-                try:
-                    return problem_for(exc)
-                except Exception:
-                    logger.exception("unhandled error on %s %s", method, path)
-                    return problem(
-                        500, "internal", "Internal error", "an unexpected error occurred; it has been logged"
-                    )
+    spec = RouteSpec(
+        path=path,
+        method=method,
+        summary=summary,
+        roles=roles,
+        access=access,
+        body=body,
+        query=query,
+        response=response,
+        success_status=success_status,
+        tags=tags,
+        errors=errors,
+        raw_response=raw_response,
+        idempotency_key=idempotency_key,
+        body_schema=body_schema,
+    )
 
-        handler.__name__ = view.__name__
-        handler.__doc__ = view.__doc__
-        ROUTES.append(
-            RouteSpec(
-                path=path,
-                method=method,
-                summary=summary,
-                roles=roles,
-                access=access,
-                body=body,
-                query=query,
-                response=response,
-                success_status=success_status,
-                tags=tags,
-                errors=errors,
-                raw_response=raw_response,
-                idempotency_key=idempotency_key,
-                body_schema=body_schema,
-            )
-        )
+    def decorator(view: Callable[[Call], Any]) -> Callable[..., Any]:
+        ROUTES.append(spec)
+        handler = _route_handler(bp, spec, view)
         bp.route(path, methods=[method], content_types=content_types or ["application/json"])(handler)
         return view
 
     return decorator
+
+
+def _route_handler(
+    bp: Blueprint | Chalice, spec: RouteSpec, view: Callable[[Call], Any]
+) -> Callable[..., Response]:
+    """What Chalice calls for the route: authenticate, parse, validate, call ``view``, render;
+    every error becomes a problem (an unexpected one a logged 500)."""
+
+    def handler(**params: str) -> Response:
+        request: Request = _current_request(bp)
+        try:
+            principal = _authenticate(request, spec.roles) if spec.roles is not None else None
+            body = _validate(spec.body, _checked_body(request), "body") if spec.body is not None else None
+            query = (
+                _validate(spec.query, _checked_query(request), "query") if spec.query is not None else None
+            )
+            call = Call(request=request, principal=principal, body=body, query=query, params=params)
+            return _render(view(call), spec.success_status)
+        except Exception as exc:  # every expected outcome is a problem; the rest is logged as a bug
+            if isinstance(exc, OutOfScope):
+                exc = spec.access.hidden(exc, params)
+            try:
+                return problem_for(exc)
+            except Exception:
+                logger.exception("unhandled error on %s %s", spec.method, spec.path)
+                return problem(
+                    500, "internal", "Internal error", "an unexpected error occurred; it has been logged"
+                )
+
+    handler.__name__ = view.__name__
+    handler.__doc__ = view.__doc__
+    return handler
 
 
 def _current_request(bp: Blueprint | Chalice) -> Request:

@@ -281,6 +281,8 @@ def _fill(
     ``all_or_nothing`` it ends the attempt (None); without, it is skipped and the others are
     still tried (used to fill one box of several).
     """
+    # long because: one loop keeps the fill's state (corners, pieces to come, kinds that failed,
+    # weight and volume left) in locals; each step that needs no more than that is a function.
     length, width, height = inner
     placed: list[Cuboid] = []
     result: list[tuple[P, Cuboid]] = []
@@ -291,10 +293,9 @@ def _fill(
     # The pieces still to come, the next one last; thinnest[i]: the shortest side of a unit among
     # todo[:i + 1]. A corner whose room is shorter than that on some axis can take none of the
     # pieces still to come (splitting a piece never makes a unit thinner), and room only shrinks.
-    todo = list(reversed(units))
+    todo: list[P] = []
     thinnest: list[int] = []
-    for piece in todo:
-        thinnest.append(min(thinnest[-1], piece.least) if thinnest else piece.least)
+    _push(todo, thinnest, units)
     splits_left = _MAX_SPLITS
     free_volume = length * width * height
     # Kinds that found no room since the last placement: nothing changed, so they would fail again.
@@ -312,20 +313,12 @@ def _fill(
             turns = _usable_turns(kind, inner, strategy.turn)
             spot = _find_spot(order, corners, blocked, turns, placed, strategy.snug)
         if spot is None:
-            # A kind that already failed since the last placement was split then, and its parts
-            # failed too (or one went in, which would have cleared ``failed``): not again.
-            parts: Sequence[P] = ()
-            if split is not None and splits_left > 0 and tried and unit.unit_turns not in failed:
-                if _room_for_one(unit, corners, weight_budget):
-                    parts = split(unit)
-                else:  # no part of it would fit either
-                    failed.add(unit.unit_turns)
+            can_split = split is not None and splits_left > 0 and tried
+            parts = _parts_to_try(unit, split if can_split else None, failed, corners, weight_budget)
             if parts:
                 splits_left -= 1
                 failed.add(kind)
-                for part in reversed(parts):
-                    todo.append(part)
-                    thinnest.append(min(thinnest[-1], part.least) if thinnest else part.least)
+                _push(todo, thinnest, parts)
                 continue
             if all_or_nothing:
                 return None
@@ -341,6 +334,34 @@ def _fill(
         corners = _corners_left(corners, spot, thinnest[-1] if thinnest else 0)
         order = sorted(corners)
     return result
+
+
+def _parts_to_try(
+    unit: P,
+    split: Callable[[P], Sequence[P]] | None,
+    failed: set[tuple[Dims, ...]],
+    corners: dict[Point, Dims],
+    weight_budget: int,
+) -> Sequence[P]:
+    """What to try instead of a unit that found no room: its parts, or none when it may not be
+    split (``split`` None) or no corner could take even one unit of it (``failed`` remembers).
+
+    A kind that already failed since the last placement was split then, and its parts failed
+    too (or one went in, which would have cleared ``failed``): not again.
+    """
+    if split is None or unit.unit_turns in failed:
+        return ()
+    if _room_for_one(unit, corners, weight_budget):
+        return split(unit)
+    failed.add(unit.unit_turns)  # no part of it would fit either
+    return ()
+
+
+def _push(todo: list[P], thinnest: list[int], pieces: Sequence[P]) -> None:
+    """Put ``pieces`` next in line, the first of them on top (``todo``'s last)."""
+    for piece in reversed(pieces):
+        todo.append(piece)
+        thinnest.append(min(thinnest[-1], piece.least) if thinnest else piece.least)
 
 
 def _add_corners(corners: dict[Point, Dims], spot: Cuboid, placed: list[Cuboid], inner: Dims) -> None:
