@@ -17,7 +17,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 STAMP := $(VENV)/.requirements.stamp
 OUT := out
 
-.PHONY: help venv test test-unit test-integration test-e2e lint package cfn-lint run bench chaos clean
+.PHONY: help venv test test-unit test-integration test-e2e lint shape package cfn-lint run bench chaos clean
 
 help:
 	@echo "make venv       create $(VENV) (Python 3.11) with requirements-dev.txt"
@@ -27,6 +27,7 @@ help:
 	@echo "                tests/integration: routes and handlers against the stack in moto"
 	@echo "make test-e2e   tests/e2e: the local stack over real HTTP"
 	@echo "make lint       ruff check, ruff format --check, mypy (chalicelib, infra, tools)"
+	@echo "make shape      chalicelib's shape: modules up to 600 lines, at most two functions over 60"
 	@echo "make package    chalice package STAGE=$(STAGE) into $(OUT)/ merged with infra/template.yaml"
 	@echo "                (HTTP_API=1: an API Gateway HTTP API instead of the REST API; docs/performance.md)"
 	@echo "make cfn-lint   cfn-lint the infra template and the packaged template"
@@ -66,6 +67,10 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy chalicelib infra tools
+
+# tests/unit/test_code_shape.py runs the same check.
+shape: venv
+	$(PY) -m tools.code_shape
 
 # Two steps, one template: chalice packages the functions, then infra/build_merge.py merges
 # infra/template.yaml into the result and points every event source and environment variable at the
