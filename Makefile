@@ -17,12 +17,17 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 STAMP := $(VENV)/.requirements.stamp
 OUT := out
 
-.PHONY: help venv test lint package cfn-lint deploy deploy-check run bench chaos clean
+.PHONY: help venv test test-unit test-integration test-e2e lint shape package cfn-lint deploy deploy-check run bench chaos clean
 
 help:
 	@echo "make venv       create $(VENV) (Python 3.11) with requirements-dev.txt"
-	@echo "make test       run the whole test suite"
-	@echo "make lint       ruff check, ruff format --check, mypy (domain + service)"
+	@echo "make test       run the whole test suite (the three below)"
+	@echo "make test-unit  tests/unit: pure, with in-memory fakes (the quick one)"
+	@echo "make test-integration"
+	@echo "                tests/integration: routes and handlers against the stack in moto"
+	@echo "make test-e2e   tests/e2e: the local stack over real HTTP"
+	@echo "make lint       ruff check, ruff format --check, mypy (chalicelib, infra, tools)"
+	@echo "make shape      chalicelib's shape: modules up to 600 lines, at most two functions over 60"
 	@echo "make package    chalice package STAGE=$(STAGE) into $(OUT)/ merged with infra/template.yaml"
 	@echo "                (HTTP_API=1: an API Gateway HTTP API instead of the REST API; docs/performance.md)"
 	@echo "make cfn-lint   cfn-lint the infra template and the packaged template"
@@ -46,13 +51,29 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
+# PYTEST_ARGS passes options on, e.g. make test-unit PYTEST_ARGS="-x -k stock".
+PYTEST_ARGS ?=
+
 test: venv
-	$(VENV)/bin/pytest -n 2 tests
+	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS) tests
+
+test-unit: venv
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/unit
+
+test-integration: venv
+	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS) tests/integration
+
+test-e2e: venv
+	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS) tests/e2e
 
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy chalicelib/domain chalicelib/service
+	$(VENV)/bin/mypy chalicelib infra tools
+
+# tests/unit/test_code_shape.py runs the same check.
+shape: venv
+	$(PY) -m tools.code_shape
 
 # Two steps, one template: chalice packages the functions, then infra/build_merge.py merges
 # infra/template.yaml into the result and points every event source and environment variable at the

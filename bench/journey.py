@@ -142,6 +142,42 @@ def _merge(
                 target[name] += value
 
 
+class _ApiClient:
+    """The API over HTTP, timing and counting requests per journey step."""
+
+    def __init__(self, http: Any, api_url: str) -> None:
+        self._http = http
+        self._api_url = api_url
+        self.http_requests: Counter[str] = Counter()
+        self.retried: Counter[str] = Counter()
+        self.api_ms: dict[str, list[float]] = defaultdict(list)
+
+    def call(
+        self, step: str, method: str, path: str, key: str | None, body: Any = None, **headers: str
+    ) -> Any:
+        all_headers = {"content-type": "application/json", **headers}
+        if key:
+            all_headers["x-api-key"] = key
+        data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
+        for attempt in range(4):
+            started = time.perf_counter()
+            response = self._http.request(
+                method, self._api_url + path, data=data, headers=all_headers, timeout=60
+            )
+            self.api_ms[step].append((time.perf_counter() - started) * 1000)
+            self.http_requests[step] += 1
+            # On a loaded machine a transaction can outlast the SDK's read timeout; the SDK's
+            # retry may then meet a concurrent change (a retryable 409). A client retries with
+            # the same body, and the replay answers 200. Retries are counted like any request.
+            if response.status_code == 409 and response.json().get("retryable") and attempt < 3:
+                self.retried[step] += 1
+                continue
+            break
+        if response.status_code >= 300:
+            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
+        return response.json() if response.content else None
+
+
 def run(orders: int) -> dict[str, Any]:
     import requests
     from standardwebhooks import Webhook
@@ -167,34 +203,9 @@ def run(orders: int) -> dict[str, Any]:
 
         steps: dict[str, dict[str, Any]] = {s: {} for s in STEPS}
         durations: dict[str, dict[str, list[float]]] = {s: defaultdict(list) for s in STEPS}
-        http_requests: Counter[str] = Counter()
-        retried: Counter[str] = Counter()
-        api_ms: dict[str, list[float]] = defaultdict(list)
 
-        def call(step: str, method: str, path: str, key: str | None, body: Any = None, **headers: str) -> Any:
-            all_headers = {"content-type": "application/json", **headers}
-            if key:
-                all_headers["x-api-key"] = key
-            data = (
-                body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
-            )
-            for attempt in range(4):
-                started = time.perf_counter()
-                response = http.request(
-                    method, stack.api_url + path, data=data, headers=all_headers, timeout=60
-                )
-                api_ms[step].append((time.perf_counter() - started) * 1000)
-                http_requests[step] += 1
-                # On a loaded machine a transaction can outlast the SDK's read timeout; the SDK's
-                # retry may then meet a concurrent change (a retryable 409). A client retries with
-                # the same body, and the replay answers 200. Retries are counted like any request.
-                if response.status_code == 409 and response.json().get("retryable") and attempt < 3:
-                    retried[step] += 1
-                    continue
-                break
-            if response.status_code >= 300:
-                raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
-            return response.json() if response.content else None
+        client = _ApiClient(http, stack.api_url)
+        call = client.call
 
         def close(step: str) -> None:
             _settle(meter)
@@ -290,11 +301,11 @@ def run(orders: int) -> dict[str, Any]:
             "memory_mb": memory_mb,
             "emails": mails,
             "order_item_sizes": sizes,
-            "retried": dict(retried),
+            "retried": dict(client.retried),
             "steps": {
                 step: {
-                    "http_requests": http_requests[step],
-                    "api_ms": api_ms[step],
+                    "http_requests": client.http_requests[step],
+                    "api_ms": client.api_ms[step],
                     "counts": {kind: dict(values) for kind, values in steps[step].items()},
                     "handler_ms": dict(durations[step]),
                 }

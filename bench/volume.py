@@ -131,19 +131,7 @@ def run(orders: int, budget: float, config: Path | None) -> dict[str, Any]:
         result["retried"] = retried
 
         def place(n: int) -> tuple[float, str]:
-            body = json.dumps(order_body(f"VOL-{n}-{uuid.uuid4().hex[:6]}", sku=SKU)).encode()
-            started = time.perf_counter()
-            for attempt in range(4):
-                response = http.post(stack.api_url + "/v1/orders", data=body, headers=web, timeout=120)
-                if response.status_code == 201 or (attempt and response.status_code == 200):
-                    break  # 200: the replay of the order a lost answer had created
-                # The same body again is a replay (same external id), as a store's client retries.
-                if response.status_code == 409 and response.json().get("retryable") and attempt < 3:
-                    retried.append(n)
-                    continue
-                raise RuntimeError(f"placement {n}: {response.status_code} {response.text}")
-            elapsed = (time.perf_counter() - started) * 1000
-            return elapsed, str(response.json()["id"])
+            return _place(http, stack.api_url, web, n, retried)
 
         raw = raw_transaction_ms(dynamodb, table)
         result["raw_transaction_ms"] = raw
@@ -179,16 +167,39 @@ def run(orders: int, budget: float, config: Path | None) -> dict[str, Any]:
         result["placement_ms"] = placements
         result["placing_seconds"] = time.monotonic() - started
         if stack.pid is not None:
-            result["rss_after_mib"] = process_rss_mib(stack.pid)
-            drain_started = time.monotonic()
-            drained = False
-            while not drained and time.monotonic() - drain_started < DRAIN_LIMIT:
-                drained = _cpu_share(stack.pid, 2.0) < 0.10
-            result["drain_seconds"] = time.monotonic() - drain_started
-            result["drained"] = drained
-            result["idle_cpu_after"] = _cpu_share(stack.pid, IDLE_SECONDS) if drained else None
-            result["rss_drained_mib"] = process_rss_mib(stack.pid)
+            result.update(_after_placing(stack.pid))
         return result
+
+
+def _place(http: Any, api_url: str, headers: dict[str, str], n: int, retried: list[int]) -> tuple[float, str]:
+    """Place order ``n``: (milliseconds until it was placed, its id)."""
+    body = json.dumps(order_body(f"VOL-{n}-{uuid.uuid4().hex[:6]}", sku=SKU)).encode()
+    started = time.perf_counter()
+    for attempt in range(4):
+        response = http.post(api_url + "/v1/orders", data=body, headers=headers, timeout=120)
+        if response.status_code == 201 or (attempt and response.status_code == 200):
+            break  # 200: the replay of the order a lost answer had created
+        # The same body again is a replay (same external id), as a store's client retries.
+        if response.status_code == 409 and response.json().get("retryable") and attempt < 3:
+            retried.append(n)
+            continue
+        raise RuntimeError(f"placement {n}: {response.status_code} {response.text}")
+    elapsed = (time.perf_counter() - started) * 1000
+    return elapsed, str(response.json()["id"])
+
+
+def _after_placing(pid: int) -> dict[str, Any]:
+    """Memory after the orders, then how long the pump takes to drain and how idle it is then."""
+    figures: dict[str, Any] = {"rss_after_mib": process_rss_mib(pid)}
+    drain_started = time.monotonic()
+    drained = False
+    while not drained and time.monotonic() - drain_started < DRAIN_LIMIT:
+        drained = _cpu_share(pid, 2.0) < 0.10
+    figures["drain_seconds"] = time.monotonic() - drain_started
+    figures["drained"] = drained
+    figures["idle_cpu_after"] = _cpu_share(pid, IDLE_SECONDS) if drained else None
+    figures["rss_drained_mib"] = process_rss_mib(pid)
+    return figures
 
 
 def summary(result: dict[str, Any]) -> dict[str, float | int | None]:

@@ -500,22 +500,37 @@ def advance(stack: Stack, journey: Journey, ledger: Ledger, rng: random.Random) 
         return journey.order_id is not None
     order = stack.call("GET", f"/v1/orders/{journey.order_id}", stack.admin)
     journey.status = status = order["status"]
-    key = stack.channel_key(journey.channel)
-    steps = journey.done_steps
-    oid = journey.order_id
     if status == "placed":
         return False
+    decided = _hold_or_cancel(stack, journey, status)
+    if decided is not None:
+        return decided
+    if journey.plan in ("cancel", "hold_cancel") or status in ("on_hold", "backordered"):
+        return False
+    progressed = _ship_released(stack, journey, order, ledger)
+    progressed |= _send_tracking(stack, journey, order, rng)
+    progressed |= _return_delivered(stack, journey, order, ledger)
+    return progressed
+
+
+def _hold_or_cancel(stack: Stack, journey: Journey, status: str) -> bool | None:
+    """The cancel and hold plans' own steps: True when one was taken, False when the order must
+    wait for one, None when none is due (the journey goes on as any other)."""
+    steps, oid = journey.done_steps, journey.order_id
     if journey.plan == "cancel" and status == "confirmed" and "cancel" not in steps:
+        key = stack.channel_key(journey.channel)
         stack.call("POST", f"/v1/orders/{oid}/cancel", key, {"reason": "customer changed their mind"})
         steps.add("cancel")
         return True
-    if journey.plan in ("hold_release", "hold_cancel") and "hold" not in steps and status == "confirmed":
+    if journey.plan not in ("hold_release", "hold_cancel"):
+        return None
+    if "hold" not in steps and status == "confirmed":
         stack.call(
             "POST", f"/v1/orders/{oid}/holds", stack.admin, {"reason": "manual", "note": "chaos check"}
         )
         steps.add("hold")
         return True
-    if journey.plan in ("hold_release", "hold_cancel") and "hold" in steps and "unhold" not in steps:
+    if "hold" in steps and "unhold" not in steps:
         if status != "on_hold":
             return False
         if journey.plan == "hold_release":
@@ -524,9 +539,13 @@ def advance(stack: Stack, journey: Journey, ledger: Ledger, rng: random.Random) 
             stack.call("POST", f"/v1/orders/{oid}/cancel", stack.admin, {"reason": "held and refused"})
         steps.add("unhold")
         return True
-    if journey.plan in ("cancel", "hold_cancel") or status in ("on_hold", "backordered"):
-        return False
+    return None
+
+
+def _ship_released(stack: Stack, journey: Journey, order: dict[str, Any], ledger: Ledger) -> bool:
+    """Pick, pack and ship every released fulfillment not handled yet (one unit short if planned)."""
     progressed = False
+    steps = journey.done_steps
     for ful in order["fulfillments"]:
         warehouse = ful.get("warehouse_id")
         if not warehouse or ful["id"] in journey.handled or ful["status"] != "released":
@@ -554,6 +573,12 @@ def advance(stack: Stack, journey: Journey, ledger: Ledger, rng: random.Random) 
             ledger.shipped[(warehouse, sku)] += quantity
         journey.handled.add(ful["id"])
         progressed = True
+    return progressed
+
+
+def _send_tracking(stack: Stack, journey: Journey, order: dict[str, Any], rng: random.Random) -> bool:
+    """The carrier's scans of every new tracking number, out of order and sometimes twice."""
+    progressed = False
     for ful in order["fulfillments"]:
         for number in (ful.get("shipment") or {}).get("tracking_numbers", []):
             if number in journey.tracked:
@@ -572,30 +597,35 @@ def advance(stack: Stack, journey: Journey, ledger: Ledger, rng: random.Random) 
                     carrier_update(stack, number, *update)  # the carrier retries
             journey.tracked.add(number)
             progressed = True
-    if journey.plan == "return" and status == "delivered" and "returned" not in steps:
-        sku, quantity = journey.lines[0]
-        rma = stack.call(
-            "POST",
-            f"/v1/orders/{oid}/returns",
-            key,
-            {"lines": [{"sku": sku, "quantity": 2, "reason": "too many"}]},
-        )
-        warehouse = next(f["warehouse_id"] for f in order["fulfillments"] if f.get("warehouse_id"))
-        stack.call(
-            "POST",
-            f"/v1/returns/{rma['id']}/receive",
-            stack.warehouse_key(warehouse),
-            {
-                "items": [
-                    {"sku": sku, "quantity": 1, "condition": "resellable"},
-                    {"sku": sku, "quantity": 1, "condition": "damaged"},
-                ]
-            },
-        )
-        ledger.restocked[(warehouse, sku)] += 1
-        steps.add("returned")
-        progressed = True
     return progressed
+
+
+def _return_delivered(stack: Stack, journey: Journey, order: dict[str, Any], ledger: Ledger) -> bool:
+    """The return plan, once delivered: two units back, one resellable, one damaged."""
+    if journey.plan != "return" or order["status"] != "delivered" or "returned" in journey.done_steps:
+        return False
+    sku, _quantity = journey.lines[0]
+    rma = stack.call(
+        "POST",
+        f"/v1/orders/{journey.order_id}/returns",
+        stack.channel_key(journey.channel),
+        {"lines": [{"sku": sku, "quantity": 2, "reason": "too many"}]},
+    )
+    warehouse = next(f["warehouse_id"] for f in order["fulfillments"] if f.get("warehouse_id"))
+    stack.call(
+        "POST",
+        f"/v1/returns/{rma['id']}/receive",
+        stack.warehouse_key(warehouse),
+        {
+            "items": [
+                {"sku": sku, "quantity": 1, "condition": "resellable"},
+                {"sku": sku, "quantity": 1, "condition": "damaged"},
+            ]
+        },
+    )
+    ledger.restocked[(warehouse, sku)] += 1
+    journey.done_steps.add("returned")
+    return True
 
 
 # -- dead letters -------------------------------------------------------------------------------
@@ -706,83 +736,110 @@ def check(
         timelines[journey.order_id] = stack.call("GET", f"/v1/orders/{journey.order_id}/events", stack.admin)[
             "items"
         ]
+    placed = [journey for journey in journeys if journey.order_id is not None]
+    checked.append(_check_final_states(placed, orders, breaches))
+    checked.append(_check_customer_messages(stack, placed, timelines, breaches))
+    checked.append(_check_webhooks(receiver, placed, timelines, breaches))
+    checked.append(_check_stock(stack, ledger, orders, stock_before, breaches))
+    checked.append(_check_kpis(stack, journeys, orders, timelines, kpis_before, day_from, breaches))
+    return checked, breaches
 
-    # 1. every order in a final state, the one its plan leads to
+
+def _check_final_states(placed: list[Journey], orders: dict[str, dict[str, Any]], breaches: list[str]) -> str:
+    """1. every order in a final state, the one its plan leads to."""
     expected_final = {"cancel": {"cancelled"}, "hold_cancel": {"cancelled"}, "return": {"partially_returned"}}
-    for journey in journeys:
-        if journey.order_id is None:
-            continue
-        status = orders[journey.order_id]["status"]
+    for journey in placed:
+        status = orders[str(journey.order_id)]["status"]
         wanted = expected_final.get(journey.plan, {"delivered"})
         if status not in wanted:
             breaches.append(
                 f"order {journey.order_id} ({journey.plan}, {journey.source}) ended {status}, "
                 f"expected {sorted(wanted)}"
             )
-    checked.append(f"{len(orders)} orders in their final state")
+    return f"{len(orders)} orders in their final state"
 
-    # 2. customer messages: exactly one per event that calls for one
+
+def _check_customer_messages(
+    stack: Stack, placed: list[Journey], timelines: dict[str, list[dict[str, Any]]], breaches: list[str]
+) -> str:
+    """2. customer messages: exactly one per event that calls for one."""
     mails = Counter[str]()
     mail_ids: set[str] = set()
     parser = BytesParser(policy=policy.default)
-    for path in sorted((stack.state_dir / "outbox").glob("*.eml")):
-        message = parser.parsebytes(path.read_bytes())
+    for message_file in sorted((stack.state_dir / "outbox").glob("*.eml")):
+        message = parser.parsebytes(message_file.read_bytes())
         mails[str(message["To"])] += 1
         mail_ids.add(str(message["X-SES-Message-ID"]))
     sms = Counter(match.group(2) for line in stack.output if (match := SMS_LINE.search(line)))
     total_mail = total_sms = 0
-    for journey in journeys:
-        if journey.order_id is None:
-            continue
-        events = timelines[journey.order_id]
-        want_mail = want_sms = 0
-        for event in events:
-            kind, data = event["type"], event.get("data") or {}
-            tracking = (
-                data.get("tracking_status") if kind == "tracking.updated" and data.get("changed") else None
-            )
-            if kind in EMAIL_EVENTS or tracking in EMAIL_TRACKING:
-                want_mail += 1
-            if kind in SMS_EVENTS or tracking in SMS_TRACKING:
-                want_sms += 1
+    for journey in placed:
+        events = timelines[str(journey.order_id)]
+        want_mail, want_sms = _messages_called_for(events)
         if not journey.phone:
             want_sms = 0
-        sent = [e["data"] for e in events if e["type"] == "notification.sent"]
-        causes = Counter((s["cause"]["event_id"], s["channel"], s["recipient"]) for s in sent)
-        for cause, times in causes.items():
-            if times > 1:
-                breaches.append(f"order {journey.order_id}: notification {cause} recorded {times} times")
-        if mails[journey.email] != want_mail:
-            breaches.append(
-                f"order {journey.order_id}: {mails[journey.email]} e-mail(s) in the outbox, "
-                f"{want_mail} event(s) call for one"
-            )
-        recorded = [s for s in sent if s["channel"] == "email"]
-        if len(recorded) != want_mail:
-            breaches.append(
-                f"order {journey.order_id}: {len(recorded)} e-mail(s) recorded as sent, {want_mail} expected"
-            )
-        for s in recorded:
-            if s["message_id"] not in mail_ids:
-                breaches.append(
-                    f"order {journey.order_id}: e-mail {s['message_id']} recorded but not in the outbox"
-                )
+        _check_messages_of(journey, events, want_mail, mails, mail_ids, breaches)
         if journey.phone and sms[journey.phone] != want_sms:
             breaches.append(f"order {journey.order_id}: {sms[journey.phone]} SMS sent, {want_sms} expected")
         total_mail += want_mail
         total_sms += want_sms
-    checked.append(f"{total_mail} customer e-mails and {total_sms} SMS, each exactly once")
+    return f"{total_mail} customer e-mails and {total_sms} SMS, each exactly once"
 
-    # 3. outbound webhooks: one delivery per subscribed event, per endpoint
+
+def _messages_called_for(events: list[dict[str, Any]]) -> tuple[int, int]:
+    """(e-mails, SMS) the events of one order call for."""
+    want_mail = want_sms = 0
+    for event in events:
+        kind, data = event["type"], event.get("data") or {}
+        tracking = data.get("tracking_status") if kind == "tracking.updated" and data.get("changed") else None
+        if kind in EMAIL_EVENTS or tracking in EMAIL_TRACKING:
+            want_mail += 1
+        if kind in SMS_EVENTS or tracking in SMS_TRACKING:
+            want_sms += 1
+    return want_mail, want_sms
+
+
+def _check_messages_of(
+    journey: Journey,
+    events: list[dict[str, Any]],
+    want_mail: int,
+    mails: Counter[str],
+    mail_ids: set[str],
+    breaches: list[str],
+) -> None:
+    """One order's e-mails: in the outbox, recorded as sent, each notification recorded once."""
+    sent = [e["data"] for e in events if e["type"] == "notification.sent"]
+    causes = Counter((s["cause"]["event_id"], s["channel"], s["recipient"]) for s in sent)
+    for cause, times in causes.items():
+        if times > 1:
+            breaches.append(f"order {journey.order_id}: notification {cause} recorded {times} times")
+    if mails[journey.email] != want_mail:
+        breaches.append(
+            f"order {journey.order_id}: {mails[journey.email]} e-mail(s) in the outbox, "
+            f"{want_mail} event(s) call for one"
+        )
+    recorded = [s for s in sent if s["channel"] == "email"]
+    if len(recorded) != want_mail:
+        breaches.append(
+            f"order {journey.order_id}: {len(recorded)} e-mail(s) recorded as sent, {want_mail} expected"
+        )
+    for s in recorded:
+        if s["message_id"] not in mail_ids:
+            breaches.append(
+                f"order {journey.order_id}: e-mail {s['message_id']} recorded but not in the outbox"
+            )
+
+
+def _check_webhooks(
+    receiver: Receiver, placed: list[Journey], timelines: dict[str, list[dict[str, Any]]], breaches: list[str]
+) -> str:
+    """3. outbound webhooks: one delivery per subscribed event, per endpoint."""
     delivered = Counter[str]()
     for path, _headers, body in receiver.deliveries:
         payload = json.loads(body)
         delivered[f"{path.strip('/')}:{payload['data']['event_id']}"] += 1
     want_hooks = 0
-    for journey in journeys:
-        if journey.order_id is None:
-            continue
-        for event in timelines[journey.order_id]:
+    for journey in placed:
+        for event in timelines[str(journey.order_id)]:
             if event["type"] not in SUBSCRIBED:
                 continue
             want_hooks += 1
@@ -793,9 +850,17 @@ def check(
                 )
     for unexpected, times in delivered.items():
         breaches.append(f"webhook delivery {unexpected} ({times}x) matches no event of the run")
-    checked.append(f"{want_hooks} outbound webhooks, each exactly once")
+    return f"{want_hooks} outbound webhooks, each exactly once"
 
-    # 4. stock: on_hand = start + received - shipped + restocked - short-picked; reserved = open work
+
+def _check_stock(
+    stack: Stack,
+    ledger: Ledger,
+    orders: dict[str, dict[str, Any]],
+    stock_before: dict[tuple[str, str], dict[str, int]],
+    breaches: list[str],
+) -> str:
+    """4. stock: on_hand = start + received - shipped + restocked - short-picked; reserved = open work."""
     stock_after = inventory(stack)
     holding: Counter[tuple[str, str]] = Counter()
     for order in orders.values():
@@ -821,25 +886,31 @@ def check(
                 f"stock {warehouse}/{sku}: reserved {after['reserved']}, open fulfillments hold "
                 f"{before['reserved'] + holding[place_key]}"
             )
-    checked.append(f"stock conserved at {len(stock_after)} warehouse/SKU levels")
+    return f"stock conserved at {len(stock_after)} warehouse/SKU levels"
 
-    # 5. KPI counts equal what happened
+
+def _orders_whose_timeline_says(timelines: dict[str, list[dict[str, Any]]], flag: str) -> int:
+    return sum(1 for t in timelines.values() if any((e.get("data") or {}).get(flag) for e in t))
+
+
+def _check_kpis(
+    stack: Stack,
+    journeys: list[Journey],
+    orders: dict[str, dict[str, Any]],
+    timelines: dict[str, list[dict[str, Any]]],
+    kpis_before: dict[str, Any],
+    day_from: date,
+    breaches: list[str],
+) -> str:
+    """5. KPI counts equal what happened."""
     kpis_after = kpis(stack, day_from, datetime.now(UTC).date())
     statuses = Counter(order["status"] for order in orders.values())
     happened = {
         "orders_placed": len(orders),
-        "orders_confirmed": sum(
-            1 for t in timelines.values() if any((e.get("data") or {}).get("first_confirmation") for e in t)
-        ),
+        "orders_confirmed": _orders_whose_timeline_says(timelines, "first_confirmation"),
         "orders_cancelled": statuses["cancelled"],
-        "orders_shipped": sum(
-            1 for t in timelines.values() if any((e.get("data") or {}).get("order_fully_shipped") for e in t)
-        ),
-        "orders_delivered": sum(
-            1
-            for t in timelines.values()
-            if any((e.get("data") or {}).get("order_fully_delivered") for e in t)
-        ),
+        "orders_shipped": _orders_whose_timeline_says(timelines, "order_fully_shipped"),
+        "orders_delivered": _orders_whose_timeline_says(timelines, "order_fully_delivered"),
         "orders_returned": statuses["partially_returned"] + statuses["returned"],
     }
     expected_plans = Counter(j.plan for j in journeys)
@@ -853,11 +924,70 @@ def check(
             f"{happened['orders_shipped']} orders fully shipped and {happened['orders_delivered']} delivered "
             f"in the timelines, {shipped_plans} expected"
         )
-    checked.append("KPI counts: " + ", ".join(f"{k} {v}" for k, v in happened.items()))
-    return checked, breaches
+    return "KPI counts: " + ", ".join(f"{k} {v}" for k, v in happened.items())
 
 
 # -- the run ------------------------------------------------------------------------------------
+
+
+def walk(
+    stack: Stack,
+    journeys: list[Journey],
+    ledger: Ledger,
+    rng: random.Random,
+    report: dict[str, Any],
+    *,
+    timeout: float,
+) -> None:
+    """Advance every journey until all are finished; redrive dead letters when nothing moves."""
+    deadline = time.monotonic() + timeout
+    last_progress = time.monotonic()
+    while not all(j.finished for j in journeys):
+        progressed = False
+        for journey in journeys:
+            if not journey.finished:
+                progressed |= advance(stack, journey, ledger, rng)
+        now = time.monotonic()
+        if progressed:
+            last_progress = now
+        elif now - last_progress > STALL_SECONDS:
+            if redrive(stack, report):
+                print(f"chaos: {report['redriven']} dead letter(s) redriven so far", flush=True)
+            last_progress = now
+        if now > deadline and not all(j.finished for j in journeys):
+            stuck = [
+                f"{j.order_id or j.external_id} ({j.plan}: {j.status})" for j in journeys if not j.finished
+            ]
+            raise ChaosError(f"{len(stuck)} orders did not finish in {timeout:.0f} s: {', '.join(stuck)}")
+        if not progressed:
+            time.sleep(1.0)  # polling less leaves moto to the pump
+
+
+def _print_report(
+    stack: Stack,
+    args: argparse.Namespace,
+    report: dict[str, Any],
+    checked: list[str],
+    breaches: list[str],
+    *,
+    passed: bool,
+    seconds: float,
+) -> None:
+    summaries = [m.groups() for line in stack.output if (m := SUMMARY_LINE.search(line))]
+    failures, duplicates = (int(summaries[-1][0]), int(summaries[-1][1])) if summaries else (0, 0)
+    print()
+    for line in report["dead_letters"]:
+        print(f"dead letter: {line}")
+    for line in checked:
+        print(f"ok      {line}")
+    for line in breaches:
+        print(f"BREACH  {line}")
+    print(
+        f"chaos: {args.orders} orders, {failures} failures injected, {duplicates} duplicate deliveries, "
+        f"{report['redriven']} dead letters redriven, {seconds:.0f} s; "
+        + ("PASSED" if passed else f"FAILED ({len(breaches)} breaches)"),
+        flush=True,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -892,31 +1022,7 @@ def run(args: argparse.Namespace) -> int:
             place(stack, journey, rng)
         print(f"chaos: {len(journeys)} orders placed in {time.monotonic() - started:.0f} s", flush=True)
 
-        deadline = time.monotonic() + args.timeout
-        last_progress = time.monotonic()
-        while not all(j.finished for j in journeys):
-            progressed = False
-            for journey in journeys:
-                if not journey.finished:
-                    progressed |= advance(stack, journey, ledger, rng)
-            now = time.monotonic()
-            if progressed:
-                last_progress = now
-            elif now - last_progress > STALL_SECONDS:
-                if redrive(stack, report):
-                    print(f"chaos: {report['redriven']} dead letter(s) redriven so far", flush=True)
-                last_progress = now
-            if now > deadline and not all(j.finished for j in journeys):
-                stuck = [
-                    f"{j.order_id or j.external_id} ({j.plan}: {j.status})"
-                    for j in journeys
-                    if not j.finished
-                ]
-                raise ChaosError(
-                    f"{len(stuck)} orders did not finish in {args.timeout:.0f} s: {', '.join(stuck)}"
-                )
-            if not progressed:
-                time.sleep(1.0)  # polling less leaves moto to the pump
+        walk(stack, journeys, ledger, rng, report, timeout=args.timeout)
         print(f"chaos: every journey finished after {time.monotonic() - started:.0f} s; settling", flush=True)
         settle(stack, report, timeout=args.timeout)
         checked, breaches = check(stack, journeys, ledger, receiver, stock_before, kpis_before, day_from)
@@ -926,20 +1032,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         receiver.stop()
         stop_stack(stack)
-    summaries = [m.groups() for line in stack.output if (m := SUMMARY_LINE.search(line))]
-    failures, duplicates = (int(summaries[-1][0]), int(summaries[-1][1])) if summaries else (0, 0)
-    print()
-    for line in report["dead_letters"]:
-        print(f"dead letter: {line}")
-    for line in checked:
-        print(f"ok      {line}")
-    for line in breaches:
-        print(f"BREACH  {line}")
-    print(
-        f"chaos: {args.orders} orders, {failures} failures injected, {duplicates} duplicate deliveries, "
-        f"{report['redriven']} dead letters redriven, {time.monotonic() - started:.0f} s; "
-        + ("PASSED" if code == 0 else f"FAILED ({len(breaches)} breaches)"),
-        flush=True,
+    _print_report(
+        stack, args, report, checked, breaches, passed=code == 0, seconds=time.monotonic() - started
     )
     if code != 0 and not args.verbose:
         log = state_dir / "stack.log"

@@ -25,7 +25,7 @@ from chalicelib.adapters import keys as k
 from chalicelib.adapters.cache import reference_cache
 from chalicelib.adapters.dynamodb.items import deserialize, serialize
 from chalicelib.adapters.dynamodb.queries import decode_cursor, encode_cursor
-from chalicelib.adapters.dynamodb.reader import DynamoReader
+from chalicelib.adapters.dynamodb.reader import DynamoItems
 from chalicelib.domain.errors import ConcurrencyConflict
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Box, Channel, Product, Warehouse, format_timestamp
@@ -138,7 +138,7 @@ def _api_key_record(item: dict[str, Any]) -> ApiKeyRecord:
     return ApiKeyRecord.model_validate(doc)
 
 
-class DynamoReferenceStore(DynamoReader):
+class DynamoReferenceStore(DynamoItems):
     """The ``ReferenceRepository`` of service/reference.py."""
 
     # -- reads -------------------------------------------------------------------------------------

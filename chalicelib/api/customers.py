@@ -15,7 +15,15 @@ from chalice import Response
 from chalice.app import Blueprint, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.api.framework import LINKED, Call, ProblemError, endpoint, owned, parse_json_body
+from chalicelib.api.framework import (
+    LINKED,
+    Call,
+    ProblemError,
+    endpoint,
+    owned,
+    parse_json_body,
+    raw_body_of,
+)
 from chalicelib.api.orders import CHANNEL_OR_ADMIN, OrderView, view_of
 from chalicelib.api.pages import PageRenderer
 from chalicelib.bootstrap import services
@@ -33,7 +41,7 @@ from chalicelib.service.communication import (
 customers_api = Blueprint(__name__)
 
 #: Pages load nothing from anywhere; forms post only to this origin.
-PAGE_HEADERS = {
+PAGE_HEADERS: dict[str, str | list[str]] = {
     "Content-Type": "text/html; charset=utf-8",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'",
@@ -74,7 +82,7 @@ def _is_form(request: Request) -> bool:
 def _form_or_json(request: Request) -> Any:
     if not _is_form(request):
         return parse_json_body(request)
-    fields = parse_qs((request.raw_body or b"").decode("utf-8", "replace"), keep_blank_values=False)
+    fields = parse_qs(raw_body_of(request).decode("utf-8", "replace"), keep_blank_values=False)
     return {name: values[-1] for name, values in fields.items()}
 
 

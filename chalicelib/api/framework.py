@@ -88,6 +88,16 @@ def _pydantic_errors(exc: ValidationError, prefix: tuple[str, ...] = ()) -> list
 
 def problem_for(exc: Exception) -> Response:
     """The one mapping from domain outcomes to HTTP problems."""
+    response = _request_problem(exc)
+    if response is None:
+        response = _state_problem(exc)
+    if response is None:
+        raise exc
+    return response
+
+
+def _request_problem(exc: Exception) -> Response | None:
+    """Problems with the request itself: who sent it, what it names, what it says."""
     if isinstance(exc, ProblemError):
         return problem(exc.status, exc.kind, exc.title, exc.detail, **exc.extra)
     if isinstance(exc, Unauthenticated):
@@ -100,6 +110,11 @@ def problem_for(exc: Exception) -> Response:
         return validation_problem(exc.errors, str(exc))
     if isinstance(exc, TooLarge):
         return problem(422, "order-too-large", "Order too large", str(exc), limit=exc.limit, items=exc.items)
+    return None
+
+
+def _state_problem(exc: Exception) -> Response | None:
+    """Problems with the state the request meets (checked after :func:`_request_problem`)."""
     if isinstance(exc, InsufficientStock):
         return problem(409, "insufficient_stock", "Insufficient stock", str(exc), shortages=exc.shortages)
     if isinstance(exc, IdempotencyKeyReused):
@@ -126,7 +141,7 @@ def problem_for(exc: Exception) -> Response:
         return problem(409, "concurrent-change", "Concurrent change", str(exc), retryable=True)
     if isinstance(exc, DomainError):
         return problem(400, "bad-request", "Bad request", str(exc))
-    raise exc
+    return None
 
 
 class Credential(StrEnum):
@@ -253,8 +268,18 @@ def _authenticate(request: Request, roles: tuple[Role, ...]) -> Principal:
     return principal
 
 
+def raw_body_of(request: Request) -> bytes:
+    """The request's body as bytes, as received (signatures are computed over these bytes).
+
+    Chalice types ``raw_body`` as ``str | bytes``; it encodes a text body itself, so a ``str``
+    only reaches here from a caller that built the request by hand.
+    """
+    raw = request.raw_body or b""
+    return raw.encode("utf-8") if isinstance(raw, str) else raw
+
+
 def parse_json_body(request: Request) -> Any:
-    raw: bytes = request.raw_body or b""
+    raw = raw_body_of(request)
     if len(raw) > MAX_BODY_BYTES:
         raise ProblemError(
             413,
@@ -453,39 +478,49 @@ def endpoint(
     if access.param is not None and "{" + access.param + "}" not in path:
         raise ValueError(f"{method} {path}: the access rule names {access.param}, not in the path")
 
-    def decorator(view: Callable[[Call], Any]) -> Callable[..., Any]:
-        def handler(**params: str) -> Response:
-            request: Request = _current_request(bp)
-            try:
-                call = _parse_call(request, params, roles=roles, body=body, query=query)
-                return _render(view(call), success_status)
-            except Exception as exc:  # every expected outcome is a problem; the rest is logged as a bug
-                return _problem_or_bug(exc, access, params, route=f"{method} {path}")
+    spec = RouteSpec(
+        path=path,
+        method=method,
+        summary=summary,
+        roles=roles,
+        access=access,
+        body=body,
+        query=query,
+        response=response,
+        success_status=success_status,
+        tags=tags,
+        errors=errors,
+        raw_response=raw_response,
+        idempotency_key=idempotency_key,
+        body_schema=body_schema,
+    )
 
-        handler.__name__ = view.__name__
-        handler.__doc__ = view.__doc__
-        ROUTES.append(
-            RouteSpec(
-                path=path,
-                method=method,
-                summary=summary,
-                roles=roles,
-                access=access,
-                body=body,
-                query=query,
-                response=response,
-                success_status=success_status,
-                tags=tags,
-                errors=errors,
-                raw_response=raw_response,
-                idempotency_key=idempotency_key,
-                body_schema=body_schema,
-            )
-        )
+    def decorator(view: Callable[[Call], Any]) -> Callable[..., Any]:
+        ROUTES.append(spec)
+        handler = _route_handler(bp, spec, view)
         bp.route(path, methods=[method], content_types=content_types or ["application/json"])(handler)
         return view
 
     return decorator
+
+
+def _route_handler(
+    bp: Blueprint | Chalice, spec: RouteSpec, view: Callable[[Call], Any]
+) -> Callable[..., Response]:
+    """What Chalice calls for the route: authenticate, parse, validate, call ``view``, render;
+    every error becomes a problem (an unexpected one a logged 500)."""
+
+    def handler(**params: str) -> Response:
+        request: Request = _current_request(bp)
+        try:
+            call = _parse_call(request, params, roles=spec.roles, body=spec.body, query=spec.query)
+            return _render(view(call), spec.success_status)
+        except Exception as exc:  # every expected outcome is a problem; the rest is logged as a bug
+            return _problem_or_bug(exc, spec.access, params, route=f"{spec.method} {spec.path}")
+
+    handler.__name__ = view.__name__
+    handler.__doc__ = view.__doc__
+    return handler
 
 
 def _current_request(bp: Blueprint | Chalice) -> Request:
@@ -503,7 +538,8 @@ def install_problem_middleware(app: Chalice) -> None:
         if response.status_code < 400:
             return response
         headers = {key.lower(): value for key, value in (response.headers or {}).items()}
-        if headers.get("content-type", "").startswith((PROBLEM_JSON, "text/html")):
+        content_type = headers.get("content-type", "")  # one value: the app never sets it twice
+        if isinstance(content_type, str) and content_type.startswith((PROBLEM_JSON, "text/html")):
             return response  # a problem already, or a page rendered for a person (console, links)
         body = response.body
         message = body.get("Message") if isinstance(body, dict) else None

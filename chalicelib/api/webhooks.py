@@ -29,6 +29,7 @@ from chalicelib.api.framework import (
     endpoint,
     loads_bounded,
     parse_json_body,
+    raw_body_of,
 )
 from chalicelib.bootstrap import services
 from chalicelib.domain.channels import is_woocommerce_ping
@@ -99,7 +100,7 @@ def _answer(status: int, what: str) -> Response:
     content_types=WEBHOOK_CONTENT_TYPES,
 )
 def easypost(call: Call) -> Response:
-    raw = call.request.raw_body or b""
+    raw = raw_body_of(call.request)
     if not verify_easypost(raw, call.request.headers, services().secrets.secrets("webhooks/easypost")):
         raise _unauthorized("X-Hmac-Signature is missing or does not match the body")
     return _receive(parse_easypost, parse_json_body(call.request))
@@ -118,9 +119,10 @@ def easypost(call: Call) -> Response:
     content_types=WEBHOOK_CONTENT_TYPES,
 )
 def shippo(call: Call) -> Response:
-    raw = call.request.raw_body or b""
+    raw = raw_body_of(call.request)
     store = services().secrets
-    token = (call.request.query_params or {}).get("token")
+    params = call.request.query_params
+    token = params.get("token") if params is not None else None
     hmac_secrets = store.secrets("webhooks/shippo_hmac")
     if not verify_shippo(
         raw,
@@ -148,7 +150,7 @@ def shippo(call: Call) -> Response:
     content_types=WEBHOOK_CONTENT_TYPES,
 )
 def aftership(call: Call) -> Response:
-    raw = call.request.raw_body or b""
+    raw = raw_body_of(call.request)
     if not verify_aftership(raw, call.request.headers, services().secrets.secrets("webhooks/aftership")):
         raise _unauthorized("aftership-hmac-sha256 is missing or does not match the body")
     return _receive(parse_aftership, parse_json_body(call.request))
@@ -168,7 +170,7 @@ def aftership(call: Call) -> Response:
     content_types=WEBHOOK_CONTENT_TYPES,
 )
 def standard(call: Call) -> Response:
-    raw = call.request.raw_body or b""
+    raw = raw_body_of(call.request)
     verdict = verify_standard(
         raw, call.request.headers, services().secrets.secrets("webhooks/standard_webhooks")
     )
@@ -236,7 +238,7 @@ def _intake(channel: Channel, *, topic: str, delivery_key: str, body: bytes, rel
     content_types=WEBHOOK_CONTENT_TYPES,
 )
 def shopify_orders(call: Call) -> Response:
-    raw = call.request.raw_body or b""
+    raw = raw_body_of(call.request)
     headers = call.request.headers
     channel = _store_channel(
         call.params["channel_id"],
@@ -269,7 +271,7 @@ def shopify_orders(call: Call) -> Response:
     content_types=[*WEBHOOK_CONTENT_TYPES, "application/x-www-form-urlencoded"],
 )
 def woocommerce_orders(call: Call) -> Response:
-    raw = call.request.raw_body or b""
+    raw = raw_body_of(call.request)
     headers = call.request.headers
     if is_woocommerce_ping(raw, header(headers, "content-type")):
         # Sent unsigned when the webhook is saved (a failure would count against it); answered

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -13,6 +13,9 @@ from chalice.app import SQSEvent
 
 from chalicelib.bootstrap import services
 from chalicelib.domain.events import DomainEvent
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(service="oms", child=True)
 
@@ -38,9 +41,12 @@ def process_batch(event: SQSEvent, handle: Callable[[SQSRecord], None], *, handl
             report_failure(record, exc, handler=handler)
             raise
 
-    return process_partial_response(
-        event=event.to_dict(), record_handler=guarded, processor=processor, context=event.context
+    # Chalice types an event's ``context`` as a dict; it holds the Lambda context object itself.
+    lambda_context = cast("LambdaContext | None", event.context)
+    response = process_partial_response(
+        event=event.to_dict(), record_handler=guarded, processor=processor, context=lambda_context
     )
+    return {"batchItemFailures": response["batchItemFailures"]}
 
 
 def report_failure(record: SQSRecord, exc: Exception, *, handler: str) -> None:

@@ -39,7 +39,7 @@ import json
 import math
 import os
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -76,8 +76,10 @@ class RequestMeter:
         self._account_id = account_id
         self._lock = threading.Lock()
         self._calls: Counter[str] = Counter()
-        self._read_units: Counter[str] = Counter()
-        self._write_units: Counter[str] = Counter()
+        # Capacity units are fractional (an eventually consistent read costs half a unit), so
+        # these sum floats, which a Counter's int values do not hold.
+        self._read_units: defaultdict[str, float] = defaultdict(float)
+        self._write_units: defaultdict[str, float] = defaultdict(float)
         self._entries: Counter[str] = Counter()  # events in PutEvents, messages received, ...
         self._idle: Counter[str] = Counter()
         self._failed: Counter[str] = Counter()
@@ -95,15 +97,10 @@ class RequestMeter:
                 "failed": dict(self._failed),
             }
             if reset:
-                for counter in (
-                    self._calls,
-                    self._read_units,
-                    self._write_units,
-                    self._entries,
-                    self._idle,
-                    self._failed,
-                ):
+                for counter in (self._calls, self._entries, self._idle, self._failed):
                     counter.clear()
+                self._read_units.clear()
+                self._write_units.clear()
         return counts
 
     def __call__(self, environ: WsgiEnviron, start_response: StartResponse) -> Iterable[bytes]:

@@ -401,100 +401,101 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
     each item is remembered just before it is touched, and put back on any failure (a condition
     that does not hold, a validation error, an exception thrown midway).
     """
-    from moto.dynamodb.comparisons import get_filter_expression
-    from moto.dynamodb.exceptions import (
-        ConditionalCheckFailed,
-        MockValidationException,
-        MultipleTransactionsException,
-        TooManyTransactionsException,
-        TransactionCanceledException,
-        TransactWriteSingleOpException,
-    )
+    from moto.dynamodb.exceptions import TooManyTransactionsException, TransactionCanceledException
 
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
     undo = UndoLog()
     target_items: set[tuple[str, str]] = set()
-
-    def check_unicity(table_name: str, key: dict[str, Any]) -> None:
-        item = (str(table_name), str(dict(sorted(key.items()))))
-        if item in target_items:
-            raise MultipleTransactionsException()
-        target_items.add(item)
-
-    errors: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+    errors: list[_CancellationReason] = []
     try:
         for item in transact_items:
-            original_item: dict[str, Any] | None = None
-            if len(list(item.keys())) > 1:
-                raise TransactWriteSingleOpException
-            try:
-                op_type, op = next(iter(item.items()))
-                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
-                    raise ValueError("Unsupported transaction operation")
-                table_name = op["TableName"]
-                condition_expression = op.get("ConditionExpression")
-                expression_attribute_names = op.get("ExpressionAttributeNames")
-                expression_attribute_values = op.get("ExpressionAttributeValues")
-                return_values_on_condition_check_failure = op.get("ReturnValuesOnConditionCheckFailure")
-                if op_type == "Put":
-                    attrs = op["Item"]
-                    table = self.get_table(table_name)
-                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
-                    if table.range_key_attr is not None:
-                        key[table.range_key_attr] = attrs[table.range_key_attr]
-                else:
-                    key = op["Key"]
-                check_unicity(table_name, key)
-                current = self.get_item(table_name, key)
-                if condition_expression is not None:
-                    condition_op = get_filter_expression(
-                        condition_expression, expression_attribute_names, expression_attribute_values
-                    )
-                    if not condition_op.expr(current):
-                        if return_values_on_condition_check_failure == "ALL_OLD" and current:
-                            original_item = current.to_json()["Attributes"]
-                        raise ConditionalCheckFailed(item=original_item)
-                if op_type != "ConditionCheck":
-                    table = self.get_table(table_name)
-                    undo.touch(table, *self.get_keys_value(table, key))
-                if op_type == "Put":
-                    self.put_item(
-                        table_name,
-                        op["Item"],
-                        condition_expression=condition_expression,
-                        expression_attribute_names=expression_attribute_names,
-                        expression_attribute_values=expression_attribute_values,
-                    )
-                elif op_type == "Delete":
-                    self.delete_item(
-                        table_name,
-                        key,
-                        condition_expression=condition_expression,
-                        expression_attribute_names=expression_attribute_names,
-                        expression_attribute_values=expression_attribute_values,
-                    )
-                elif op_type == "Update":
-                    self.update_item(
-                        table_name,
-                        key,
-                        update_expression=op["UpdateExpression"],
-                        condition_expression=condition_expression,
-                        expression_attribute_names=expression_attribute_names,
-                        expression_attribute_values=expression_attribute_values,
-                    )
-                errors.append((None, None, None))
-            except (MultipleTransactionsException, MockValidationException):
-                raise
-            except ConditionalCheckFailed as error:
-                errors.append(("ConditionalCheckFailed", str(error.message), original_item))
-            except Exception as error:
-                errors.append((type(error).__name__, str(error), original_item))
+            errors.append(_transact_write_one(self, item, undo, target_items))
         if any(code is not None for code, _, _ in errors):
             raise TransactionCanceledException(errors)
     except BaseException:
         undo.restore()
         raise
+
+
+#: (code, message, the item's old attributes) of one operation; all None when it succeeded.
+_CancellationReason = tuple[str | None, str | None, dict[str, Any] | None]
+
+
+def _transact_write_one(
+    self: Any, item: dict[str, Any], undo: UndoLog, target_items: set[tuple[str, str]]
+) -> _CancellationReason:
+    """One operation of ``_transact_write_items``: applied (undo remembers what it touched), or
+    the reason it cancels the transaction. A malformed transaction raises instead."""
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TransactWriteSingleOpException,
+    )
+
+    original_item: dict[str, Any] | None = None
+    if len(list(item.keys())) > 1:
+        raise TransactWriteSingleOpException
+    try:
+        op_type, op = next(iter(item.items()))
+        if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+            raise ValueError("Unsupported transaction operation")
+        table_name = op["TableName"]
+        key = _transact_key(self, op_type, op)
+        target = (str(table_name), str(dict(sorted(key.items()))))  # moto's check_unicity
+        if target in target_items:
+            raise MultipleTransactionsException()
+        target_items.add(target)
+        current = self.get_item(table_name, key)
+        condition_expression = op.get("ConditionExpression")
+        if condition_expression is not None:
+            condition_op = get_filter_expression(
+                condition_expression, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            )
+            if not condition_op.expr(current):
+                if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                    original_item = current.to_json()["Attributes"]
+                raise ConditionalCheckFailed(item=original_item)
+        if op_type != "ConditionCheck":
+            table = self.get_table(table_name)
+            undo.touch(table, *self.get_keys_value(table, key))
+            _apply_transact_op(self, op_type, op, key)
+        return (None, None, None)
+    except (MultipleTransactionsException, MockValidationException):
+        raise
+    except ConditionalCheckFailed as error:
+        return ("ConditionalCheckFailed", str(error.message), original_item)
+    except Exception as error:
+        return (type(error).__name__, str(error), original_item)
+
+
+def _transact_key(self: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
+    """The key of the item an operation touches (a Put names its item, the others their key)."""
+    if op_type != "Put":
+        key: dict[str, Any] = op["Key"]
+        return key
+    attrs = op["Item"]
+    table = self.get_table(op["TableName"])
+    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = attrs[table.range_key_attr]
+    return key
+
+
+def _apply_transact_op(self: Any, op_type: str, op: dict[str, Any], key: dict[str, Any]) -> None:
+    condition = {
+        "condition_expression": op.get("ConditionExpression"),
+        "expression_attribute_names": op.get("ExpressionAttributeNames"),
+        "expression_attribute_values": op.get("ExpressionAttributeValues"),
+    }
+    if op_type == "Put":
+        self.put_item(op["TableName"], op["Item"], **condition)
+    elif op_type == "Delete":
+        self.delete_item(op["TableName"], key, **condition)
+    elif op_type == "Update":
+        self.update_item(op["TableName"], key, update_expression=op["UpdateExpression"], **condition)
 
 
 # -- transactions: ClientRequestToken -------------------------------------------------------------
@@ -919,7 +920,7 @@ def _key_of_update(table: Any, key: dict[str, Any]) -> PrimaryKey:
 DELETED_RECEIPTS_KEPT = 10_000
 
 
-def _new_model(cls: type, *args: Any, **kwargs: Any) -> Any:
+def _new_model(cls: type[Any], *args: Any, **kwargs: Any) -> Any:
     """``BaseModel.__new__`` without the bookkeeping for moto's dashboard (except S3's).
 
     moto appends every instance of every model to ``cls.instances_tracked``, for its web

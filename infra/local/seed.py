@@ -20,7 +20,7 @@ from typing import Any
 from chalicelib.adapters.api_keys import ApiKeyStore
 from chalicelib.adapters.reference import ReferenceData
 from chalicelib.domain.auth import Role
-from chalicelib.domain.models import Box, Channel, Product, Warehouse
+from chalicelib.domain.models import BackorderPolicy, Box, Channel, ChannelKind, Product, Warehouse
 
 __all__ = [
     "BOXES",
@@ -55,13 +55,23 @@ WAREHOUSES: list[Warehouse] = [
 ]
 
 CHANNELS: list[Channel] = [
-    Channel(id="web", name="Web store", kind="api", backorder_policy="backorder"),
-    Channel(id="mobile", name="Mobile app", kind="api", backorder_policy="backorder"),
+    Channel(id="web", name="Web store", kind=ChannelKind.API, backorder_policy=BackorderPolicy.BACKORDER),
+    Channel(id="mobile", name="Mobile app", kind=ChannelKind.API, backorder_policy=BackorderPolicy.BACKORDER),
     # A marketplace will not take a backorder: an order it cannot ship now is rejected.
-    Channel(id="marketplace", name="Marketplace", kind="api", backorder_policy="reject"),
-    Channel(id="shopify-demo", name="Shopify demo store", kind="shopify", backorder_policy="backorder"),
     Channel(
-        id="woocommerce-demo", name="WooCommerce demo store", kind="woocommerce", backorder_policy="backorder"
+        id="marketplace", name="Marketplace", kind=ChannelKind.API, backorder_policy=BackorderPolicy.REJECT
+    ),
+    Channel(
+        id="shopify-demo",
+        name="Shopify demo store",
+        kind=ChannelKind.SHOPIFY,
+        backorder_policy=BackorderPolicy.BACKORDER,
+    ),
+    Channel(
+        id="woocommerce-demo",
+        name="WooCommerce demo store",
+        kind=ChannelKind.WOOCOMMERCE,
+        backorder_policy=BackorderPolicy.BACKORDER,
     ),
 ]
 

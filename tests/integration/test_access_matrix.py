@@ -223,11 +223,7 @@ def check_key_route(m: Matrix, method: str, path: str, op: dict[str, Any], acces
     subject, param = access["subject"], access["param"]
     for role in ("none", "signature", "admin", "channel", "warehouse"):
         if subject is None:
-            answer = m.send(method, fill(path, None, None), role, body=sample_body(method, path))
-            if role in ("none", "signature") and answer.status != 401:
-                m.breach(f"{method} {path} as {role}: {answer.status}, not 401")
-            elif role not in ("none", "signature") and role not in roles and answer.status != 403:
-                m.breach(f"{method} {path} as {role}: {answer.status}, not 403 for a role it does not list")
+            check_unscoped_route(m, method, path, role, roles)
             continue
         own, foreign, missing = ids_for(m.world, subject, role)
         # Without a key, or with a role the route does not list, the answer is decided before any
@@ -252,22 +248,38 @@ def check_key_route(m: Matrix, method: str, path: str, op: dict[str, Any], acces
                     f"{where}: {[a.status for a in answers.values()]}, not 403 for a role it does not list"
                 )
         else:
-            served = answers["own"]
-            detail = json.loads(served.body).get("detail") if served.status == 404 else None
-            refused_over_subject = served.status in (401, 403) or detail == f"{subject} {own} does not exist"
-            if refused_over_subject:
-                m.breach(f"{where}: its own {subject} {own} refused: {served.status} {served.body[:160]}")
-            if role != "admin":
-                if answers["foreign"].status < 400:
-                    m.breach(
-                        f"{where}: another tenant's {subject} {foreign} served ({answers['foreign'].status})"
-                    )
-                if answers["foreign"].blanked(foreign) != answers["missing"].blanked(missing):
-                    m.breach(
-                        f"{where}: another tenant's {subject} answers {answers['foreign'].status} "
-                        f"{answers['foreign'].body[:160]}, a missing one {answers['missing'].status} "
-                        f"{answers['missing'].body[:160]}"
-                    )
+            check_served_route(m, where, role, subject, (own, foreign, missing), answers)
+
+
+def check_unscoped_route(m: Matrix, method: str, path: str, role: str, roles: set[str]) -> None:
+    """A route about no subject: 401 without a key, 403 for a role it does not list."""
+    answer = m.send(method, fill(path, None, None), role, body=sample_body(method, path))
+    if role in ("none", "signature") and answer.status != 401:
+        m.breach(f"{method} {path} as {role}: {answer.status}, not 401")
+    elif role not in ("none", "signature") and role not in roles and answer.status != 403:
+        m.breach(f"{method} {path} as {role}: {answer.status}, not 403 for a role it does not list")
+
+
+def check_served_route(
+    m: Matrix, where: str, role: str, subject: str, ids: tuple[str, str, str], answers: dict[str, Answer]
+) -> None:
+    """A role the route lists: its own subject served; another tenant's answered as a missing one."""
+    own, foreign, missing = ids
+    served = answers["own"]
+    detail = json.loads(served.body).get("detail") if served.status == 404 else None
+    refused_over_subject = served.status in (401, 403) or detail == f"{subject} {own} does not exist"
+    if refused_over_subject:
+        m.breach(f"{where}: its own {subject} {own} refused: {served.status} {served.body[:160]}")
+    if role == "admin":
+        return
+    if answers["foreign"].status < 400:
+        m.breach(f"{where}: another tenant's {subject} {foreign} served ({answers['foreign'].status})")
+    if answers["foreign"].blanked(foreign) != answers["missing"].blanked(missing):
+        m.breach(
+            f"{where}: another tenant's {subject} answers {answers['foreign'].status} "
+            f"{answers['foreign'].body[:160]}, a missing one {answers['missing'].status} "
+            f"{answers['missing'].body[:160]}"
+        )
 
 
 def check_store_webhook(m: Matrix, method: str, path: str, access: dict[str, Any]) -> None:

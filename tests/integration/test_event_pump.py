@@ -866,7 +866,7 @@ def test_a_stream_batch_failed_after_the_handler_ran_is_delivered_again(
     sequence_number = _records("outbox_relay")[0]["dynamodb"]["SequenceNumber"]
     assert seen[sequence_number] == 1
 
-    pump._faults = None  # the injector stops failing: the retry goes through
+    pump.faults = None  # the injector stops failing: the retry goes through
     pump.run_until_idle()
     assert seen[sequence_number] == 2
 

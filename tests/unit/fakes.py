@@ -1,6 +1,7 @@
 """In-memory stand-ins for the ports of ``chalicelib.service.ports``, for unit tests.
 
-``FakeUnitOfWork`` keeps the contract of ``chalicelib.adapters.dynamodb.unit_of_work.DynamoUnitOfWork``:
+``FakeUnitOfWork`` keeps the contract of ``chalicelib.adapters.dynamodb.unit_of_work.DynamoUnitOfWork``
+(``tests/integration/test_unit_of_work_contract.py`` runs the same tests against both):
 
 - reads go straight to the shared ``FakeStore`` (strongly consistent, like the adapter's
   ``ConsistentRead=True``) and return fresh copies, never objects the store keeps;
@@ -700,61 +701,37 @@ class FakeUnitOfWork:
 
     def add_event(self, event: DomainEvent) -> None:
         doc = event.model_dump(mode="json")
+        table, key, kind, conflict = self._event_slot(event)
+
+        def check() -> Exception | None:
+            return ConcurrencyConflict(conflict) if key in table else None
+
+        def apply() -> None:
+            table[key] = doc
+
+        self._writes.append(_Write((kind, *key), check, apply))
+
+    def _event_slot(self, event: DomainEvent) -> tuple[dict[Any, dict[str, Any]], tuple[Any, ...], str, str]:
+        """Where the adapter's ``event_item`` files an event: (the store's table, the key in it,
+        the item's kind, the conflict's message when the key is taken)."""
+        recorded = f"event {event.id} already recorded"
         if event.inbound_key is not None and event.channel_id is not None:
             # The adapter's event_item looks at the inbound key first: a store webhook's event is
             # kept beside its raw body, under the channel and the delivery key.
-            inbound_key = (event.channel_id, event.inbound_key, event.id)
-
-            def check() -> Exception | None:
-                if inbound_key in self.store.inbound_events:
-                    return ConcurrencyConflict(f"event {event.id} already recorded")
-                return None
-
-            def apply() -> None:
-                self.store.inbound_events[inbound_key] = doc
-
-            self._writes.append(_Write(("inbound-event", *inbound_key), check, apply))
-        elif event.tracking_number is not None:
-            # The adapter's event_item looks at the tracking number first: an inbound tracking
-            # event is kept under its number even when it names an order.
-            tracking_key = (event.tracking_number, event.id)
-
-            def check() -> Exception | None:
-                if tracking_key in self.store.tracking_events:
-                    return ConcurrencyConflict(f"event {event.id} already recorded")
-                return None
-
-            def apply() -> None:
-                self.store.tracking_events[tracking_key] = doc
-
-            self._writes.append(_Write(("tracking-event", *tracking_key), check, apply))
-        elif event.order_id is not None and event.version is not None:
-            order_key = (event.order_id, event.version)
-
-            def check() -> Exception | None:
-                if order_key in self.store.events:
-                    return ConcurrencyConflict(f"order {event.order_id} changed concurrently")
-                return None
-
-            def apply() -> None:
-                self.store.events[order_key] = doc
-
-            self._writes.append(_Write(("event", *order_key), check, apply))
-        elif event.sku is not None and event.warehouse_id is not None:
-            stock_key = (event.sku, event.warehouse_id, event.id)
-
-            def check() -> Exception | None:
-                if stock_key in self.store.inventory_events:
-                    return ConcurrencyConflict(f"event {event.id} already recorded")
-                return None
-
-            def apply() -> None:
-                self.store.inventory_events[stock_key] = doc
-
-            self._writes.append(_Write(("stock-event", *stock_key), check, apply))
-        else:
-            # The adapter's event_item refuses it while staging, before any transaction.
-            raise ValueError(f"event {event.type} belongs to neither an order version nor a stock level")
+            key: tuple[Any, ...] = (event.channel_id, event.inbound_key, event.id)
+            return self.store.inbound_events, key, "inbound-event", recorded
+        if event.tracking_number is not None:
+            # Then at the tracking number: an inbound tracking event is kept under its number
+            # even when it names an order.
+            return self.store.tracking_events, (event.tracking_number, event.id), "tracking-event", recorded
+        if event.order_id is not None and event.version is not None:
+            conflict = f"order {event.order_id} changed concurrently"
+            return self.store.events, (event.order_id, event.version), "event", conflict
+        if event.sku is not None and event.warehouse_id is not None:
+            key = (event.sku, event.warehouse_id, event.id)
+            return self.store.inventory_events, key, "stock-event", recorded
+        # The adapter's event_item refuses it while staging, before any transaction.
+        raise ValueError(f"event {event.type} belongs to neither an order version nor a stock level")
 
     def add_dedup(self, record: DedupRecord, *, ttl_seconds: int | None = None) -> None:
         key = (record.scope, record.key)

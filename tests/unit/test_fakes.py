@@ -1,4 +1,8 @@
-"""The fake unit of work keeps the adapter's contract; the service tests rely on it."""
+"""What only the fakes have: the store's hooks, clock and layout, the fake queries and the other ports.
+
+The unit of work's contract (what both it and DynamoDB's do) is tested against both in
+``tests/integration/test_unit_of_work_contract.py``.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +20,11 @@ from chalicelib.domain.status import FulfillmentStatus, OrderStatus, ReturnStatu
 from chalicelib.service.notifications import AlreadySent, Claimed
 from chalicelib.service.ports import (
     ChannelRepository,
-    DedupExists,
     DedupRecord,
     OrderQueries,
     Secrets,
     StockConflict,
     StockQueries,
-    TrackingNumberInUse,
-    TrackingRef,
-    UnitOfWork,
 )
 from tests.unit.builders import EAST, WEST, make_order, seed_catalogue
 from tests.unit.fakes import (
@@ -64,121 +64,6 @@ def record(key: str = "k") -> DedupRecord:
     return DedupRecord(scope="s", key=key, request_hash="h", ref="ord_0001", created_at=START)
 
 
-def test_the_fake_is_a_unit_of_work(store: FakeStore) -> None:
-    uow: UnitOfWork = FakeUnitOfWork(store)
-
-    assert uow.staged_count() == 0
-
-
-def test_nothing_is_visible_before_commit_and_everything_after(store: FakeStore) -> None:
-    store.set_stock(EAST, "MUG-1", 3)
-    uow = FakeUnitOfWork(store)
-    uow.add_order(make_order())
-    uow.reserve_stock(EAST, "MUG-1", 2)
-    uow.add_event(event(1))
-
-    assert (uow.staged_count(), store.orders, store.level(EAST, "MUG-1").available) == (3, {}, 3)
-    uow.commit()
-
-    assert store.order("ord_0001") == make_order()
-    assert (store.level(EAST, "MUG-1").reserved, store.level(EAST, "MUG-1").available) == (2, 1)
-    assert (store.commits, store.committed_sizes, uow.staged_count()) == (1, [3], 0)
-
-
-def test_a_failed_condition_applies_nothing_and_raises_the_matching_error(store: FakeStore) -> None:
-    store.set_stock(EAST, "MUG-1", 1)
-    uow = FakeUnitOfWork(store)
-    uow.add_order(make_order())
-    uow.reserve_stock(EAST, "MUG-1", 2)
-    uow.add_event(event(1))
-
-    with pytest.raises(StockConflict) as excinfo:
-        uow.commit()
-
-    assert (excinfo.value.warehouse_id, excinfo.value.sku) == (EAST, "MUG-1")
-    assert (store.orders, store.events, store.commits) == ({}, {}, 0)
-    assert store.level(EAST, "MUG-1").available == 1
-    assert uow.staged_count() == 0
-
-
-def test_reserving_stock_that_does_not_exist_is_a_stock_conflict(store: FakeStore) -> None:
-    uow = FakeUnitOfWork(store)
-    uow.reserve_stock(EAST, "GHOST", 1)
-
-    with pytest.raises(StockConflict):
-        uow.commit()
-
-
-def test_releasing_more_than_is_reserved_is_a_stock_conflict(store: FakeStore) -> None:
-    store.set_stock(EAST, "MUG-1", 5)
-    uow = FakeUnitOfWork(store)
-    uow.reserve_stock(EAST, "MUG-1", 2)
-    uow.commit()
-
-    uow.release_stock(EAST, "MUG-1", 3)
-    with pytest.raises(StockConflict):
-        uow.commit()
-    uow.release_stock(EAST, "MUG-1", 2)
-    uow.commit()
-
-    assert store.level(EAST, "MUG-1").model_dump(include=LEVEL_FIELDS) == {
-        "sku": "MUG-1",
-        "warehouse_id": EAST,
-        "on_hand": 5,
-        "reserved": 0,
-        "available": 5,
-        "bin": None,
-    }
-
-
-def test_versions_and_events_guard_against_lost_updates(store: FakeStore) -> None:
-    store.put_order(make_order())
-    stale = FakeUnitOfWork(store)
-    stale.update_order(make_order(version=2), expected_version=1)
-    stale.add_event(event(2))
-    winner = FakeUnitOfWork(store)
-    winner.update_order(make_order(version=2), expected_version=1)
-    winner.add_event(event(2))
-    winner.commit()
-
-    with pytest.raises(ConcurrencyConflict):
-        stale.commit()
-
-    again = FakeUnitOfWork(store)
-    again.add_order(make_order())
-    with pytest.raises(ConcurrencyConflict):
-        again.commit()
-    assert store.commits == 1
-
-
-def test_an_event_version_can_be_written_only_once(store: FakeStore) -> None:
-    first, second = FakeUnitOfWork(store), FakeUnitOfWork(store)
-    first.add_event(event(1))
-    second.add_event(event(1))
-    first.commit()
-
-    with pytest.raises(ConcurrencyConflict):
-        second.commit()
-
-
-def test_a_dedup_record_must_be_new_or_expired(store: FakeStore, clock: FakeClock) -> None:
-    uow = FakeUnitOfWork(store)
-    uow.add_dedup(record(), ttl_seconds=60)
-    uow.commit()
-
-    uow.add_dedup(record())
-    with pytest.raises(DedupExists) as excinfo:
-        uow.commit()
-    assert (excinfo.value.scope, excinfo.value.key) == ("s", "k")
-
-    clock.advance(seconds=61)
-    assert uow.get_dedup("s", "k") is None
-    uow.add_dedup(record())
-    uow.commit()
-    clock.advance(days=3650)
-    assert uow.get_dedup("s", "k") == record()
-
-
 def test_a_dedup_record_is_live_until_the_second_its_ttl_passes(store: FakeStore, clock: FakeClock) -> None:
     uow = FakeUnitOfWork(store)
     uow.add_dedup(record(), ttl_seconds=60)
@@ -188,27 +73,6 @@ def test_a_dedup_record_is_live_until_the_second_its_ttl_passes(store: FakeStore
     assert uow.get_dedup("s", "k") == record()
     clock.advance(microseconds=1)
     assert uow.get_dedup("s", "k") is None
-
-
-def test_like_dynamodb_a_transaction_may_not_touch_one_item_twice(store: FakeStore) -> None:
-    store.set_stock(EAST, "MUG-1", 5)
-    uow = FakeUnitOfWork(store)
-    uow.reserve_stock(EAST, "MUG-1", 1)
-    uow.reserve_stock(EAST, "MUG-1", 1)
-
-    with pytest.raises(InvalidTransaction, match="writes these items twice"):
-        uow.commit()
-    assert store.level(EAST, "MUG-1").reserved == 0
-
-
-def test_like_dynamodb_a_transaction_holds_at_most_100_items(store: FakeStore) -> None:
-    uow = FakeUnitOfWork(store)
-    for n in range(101):
-        uow.add_dedup(record(f"k{n}"))
-
-    with pytest.raises(InvalidTransaction, match="101 items"):
-        uow.commit()
-    assert store.dedup == {}
 
 
 def test_reads_return_copies_that_cannot_change_the_store(store: FakeStore) -> None:
@@ -343,145 +207,14 @@ def inventory_event(event_id: str, sku: str = "MUG-1", warehouse_id: str = EAST)
     )
 
 
-def test_a_plain_receipt_creates_a_stock_level_the_warehouse_never_had(store: FakeStore) -> None:
-    uow = FakeUnitOfWork(store)
-    uow.move_stock(EAST, "NEW-1", on_hand=4, available=4)
-    uow.commit()
-
-    assert store.level(EAST, "NEW-1").model_dump(include=LEVEL_FIELDS) == {
-        "sku": "NEW-1",
-        "warehouse_id": EAST,
-        "on_hand": 4,
-        "reserved": 0,
-        "available": 4,
-        "bin": None,
-    }
-
-
 @pytest.mark.parametrize(
     ("on_hand", "require_available", "require_reserved"),
     [(-1, None, None), (3, 0, None), (3, None, 0)],
     ids=["a reduction", "a receipt with an available condition", "with a reserved one"],
 )
-def test_any_other_move_of_a_missing_stock_level_is_a_stock_conflict(
-    store: FakeStore, on_hand: int, require_available: int | None, require_reserved: int | None
-) -> None:
-    uow = FakeUnitOfWork(store)
-    uow.move_stock(
-        EAST,
-        "GHOST",
-        on_hand=on_hand,
-        available=on_hand,
-        require_available=require_available,
-        require_reserved=require_reserved,
-    )
-
-    with pytest.raises(StockConflict) as excinfo:
-        uow.commit()
-    assert (excinfo.value.warehouse_id, excinfo.value.sku) == (EAST, "GHOST")
-    assert store.stock == {}
-
-
-def test_a_stock_move_adds_its_deltas_when_its_requirements_hold_at_commit(store: FakeStore) -> None:
-    store.set_stock(EAST, "MUG-1", 10, bin_location="A-01-1")
-    uow = FakeUnitOfWork(store)
-    uow.move_stock(EAST, "MUG-1", reserved=4, available=-4, require_available=4)
-    uow.commit()
-    uow.move_stock(EAST, "MUG-1", on_hand=-3, reserved=-3, require_reserved=3)
-    uow.commit()
-
-    level = store.level(EAST, "MUG-1")
-    assert (level.on_hand, level.reserved, level.available, level.bin) == (7, 1, 6, "A-01-1")
-
-
 @pytest.mark.parametrize(
     ("require_available", "require_reserved"), [(3, None), (None, 3)], ids=["available", "reserved"]
 )
-def test_a_stock_move_whose_requirement_fails_changes_nothing(
-    store: FakeStore, require_available: int | None, require_reserved: int | None
-) -> None:
-    store.set_stock(EAST, "MUG-1", 2)
-    uow = FakeUnitOfWork(store)
-    uow.move_stock(
-        EAST,
-        "MUG-1",
-        on_hand=5,
-        reserved=1,
-        available=4,
-        require_available=require_available,
-        require_reserved=require_reserved,
-    )
-
-    with pytest.raises(StockConflict):
-        uow.commit()
-    assert (store.level(EAST, "MUG-1").on_hand, store.level(EAST, "MUG-1").available) == (2, 2)
-
-
-def test_a_move_expecting_the_on_hand_it_read_fails_when_the_level_moved_since(store: FakeStore) -> None:
-    store.set_stock(EAST, "MUG-1", 5)
-    uow = FakeUnitOfWork(store)
-    uow.move_stock(EAST, "MUG-1", on_hand=2, available=2, expect_on_hand=4)
-    with pytest.raises(StockConflict):
-        uow.commit()
-    uow.move_stock(EAST, "GHOST", on_hand=2, available=2, expect_on_hand=0)
-    with pytest.raises(StockConflict):
-        uow.commit()  # a level that is not there has no on-hand to match
-
-    uow.move_stock(EAST, "MUG-1", on_hand=2, available=2, expect_on_hand=5)
-    uow.commit()
-
-    assert (store.level(EAST, "MUG-1").on_hand, store.level(EAST, "MUG-1").available) == (7, 7)
-
-
-def test_a_requirement_is_met_by_exactly_the_quantity_required(store: FakeStore) -> None:
-    store.set_stock(EAST, "MUG-1", 2)
-    uow = FakeUnitOfWork(store)
-    uow.reserve_stock(EAST, "MUG-1", 2)
-    uow.commit()
-    uow.move_stock(EAST, "MUG-1", on_hand=-2, reserved=-2, require_reserved=2)
-    uow.commit()
-
-    assert store.level(EAST, "MUG-1").model_dump(include={"on_hand", "reserved", "available"}) == {
-        "on_hand": 0,
-        "reserved": 0,
-        "available": 0,
-    }
-
-
-def test_a_tracking_number_belongs_to_one_fulfillment_whatever_the_carrier(store: FakeStore) -> None:
-    uow = FakeUnitOfWork(store)
-    uow.add_tracking("usps", "9400", order_id="ord_1", fulfillment_id="ful_1")
-    uow.commit()
-    uow.add_tracking("USPS", "9400", order_id="ord_1", fulfillment_id="ful_1")
-    uow.commit()  # the same fulfillment again: an idempotent repeat
-
-    # The index is keyed by number alone (TRACK#<number>): another carrier's spelling, or
-    # another carrier, cannot claim a number that belongs to another fulfillment.
-    for carrier in ("USPS", "ups"):
-        uow.add_tracking(carrier, "9400", order_id="ord_2", fulfillment_id="ful_2")
-        with pytest.raises(TrackingNumberInUse) as excinfo:
-            uow.commit()
-        assert (excinfo.value.carrier, excinfo.value.number) == (carrier, "9400")
-
-    assert [(number, entry.fulfillment_id) for number, entry in store.tracking.items()] == [("9400", "ful_1")]
-
-
-def test_a_tracking_number_is_found_where_add_tracking_indexed_it(store: FakeStore) -> None:
-    uow = FakeUnitOfWork(store)
-    uow.add_tracking("USPS", "9400-1", order_id="ord_1", fulfillment_id="ful_1")
-    uow.add_tracking("ups", "1Z-2", order_id="ord_1", fulfillment_id="ful_2")
-
-    assert uow.find_tracking("9400-1") is None  # staged is not written
-    uow.commit()
-
-    assert uow.find_tracking("9400-1") == TrackingRef(
-        order_id="ord_1", fulfillment_id="ful_1", carrier="usps"
-    )
-    assert uow.find_tracking("1Z-2") == TrackingRef(order_id="ord_1", fulfillment_id="ful_2", carrier="ups")
-    assert uow.find_tracking("9400-2") is None
-    assert uow.find_tracking("9400") is None  # an exact key, not a prefix
-
-
 def tracking_event(event_id: str, number: str = "9400", order_id: str | None = None) -> DomainEvent:
     return DomainEvent(
         id=event_id,
@@ -516,52 +249,6 @@ def test_tracking_events_are_stored_under_their_tracking_number_even_when_they_n
         uow.commit()
 
 
-def test_counters_add_up_per_metric_and_day_and_start_at_zero(store: FakeStore) -> None:
-    uow = FakeUnitOfWork(store)
-    assert store.counter("unmatched", "2026-11-26") == 0
-
-    uow.count("unmatched", "2026-11-26")
-    uow.count("unmatched", "2026-11-27", by=5)
-    uow.count("webhooks", "2026-11-26", by=2)
-    uow.commit()
-    uow.count("unmatched", "2026-11-26")
-    uow.commit()
-
-    assert store.counters == {
-        ("2026-11-26", "unmatched"): 2,
-        ("2026-11-27", "unmatched"): 5,
-        ("2026-11-26", "webhooks"): 2,
-    }
-    assert (store.counter("unmatched", "2026-11-26"), store.counter("unmatched", "2026-11-28")) == (2, 0)
-
-
-def test_a_count_is_applied_with_the_rest_of_its_commit_or_not_at_all(store: FakeStore) -> None:
-    uow = FakeUnitOfWork(store)
-    uow.add_dedup(record())
-    uow.commit()
-
-    uow.count("unmatched", "2026-11-26")
-    uow.add_dedup(record())  # already there: the whole transaction fails
-    with pytest.raises(DedupExists):
-        uow.commit()
-    assert store.counter("unmatched", "2026-11-26") == 0
-
-    uow.count("unmatched", "2026-11-26")
-    uow.add_dedup(record("other"))
-    uow.commit()
-    assert store.counter("unmatched", "2026-11-26") == 1
-
-
-def test_like_dynamodb_one_transaction_may_not_count_the_same_counter_twice(store: FakeStore) -> None:
-    uow = FakeUnitOfWork(store)
-    uow.count("unmatched", "2026-11-26")
-    uow.count("unmatched", "2026-11-26")
-
-    with pytest.raises(InvalidTransaction):
-        uow.commit()
-    assert store.counters == {}
-
-
 def test_inventory_events_are_stored_under_their_stock_level(store: FakeStore) -> None:
     uow = FakeUnitOfWork(store)
     uow.add_event(inventory_event("evt_2"))
@@ -576,17 +263,6 @@ def test_inventory_events_are_stored_under_their_stock_level(store: FakeStore) -
     uow.add_event(inventory_event("evt_1"))
     with pytest.raises(ConcurrencyConflict):
         uow.commit()
-
-
-def test_an_event_of_neither_an_order_version_nor_a_stock_level_is_refused_when_staged(
-    store: FakeStore,
-) -> None:
-    uow = FakeUnitOfWork(store)
-    stray = event(1).model_copy(update={"version": None})
-
-    with pytest.raises(ValueError, match="neither an order version nor a stock level"):
-        uow.add_event(stray)
-    assert uow.staged_count() == 0
 
 
 def test_warehouses_and_their_box_catalogues_are_read_by_id(store: FakeStore) -> None:
@@ -650,37 +326,6 @@ def test_returns_are_read_with_their_order_in_id_order_and_lead_to_it(store: Fak
     assert store.rma("rma_1") == rma("rma_1")
 
 
-def test_returns_are_versioned_like_fulfillments(store: FakeStore) -> None:
-    store.put_order(make_order(), returns=[rma("rma_1")])
-    received = rma("rma_1", version=2, status=ReturnStatus.RECEIVED)
-    stale, winner = FakeUnitOfWork(store), FakeUnitOfWork(store)
-    stale.update_return(received, expected_version=1)
-    winner.update_return(received, expected_version=1)
-    winner.commit()
-
-    with pytest.raises(ConcurrencyConflict):
-        stale.commit()
-    stale.add_return(rma("rma_1"))  # the number is taken
-    with pytest.raises(ConcurrencyConflict):
-        stale.commit()
-    stale.update_return(rma("rma_9", version=2), expected_version=1)  # nothing to update
-    with pytest.raises(ConcurrencyConflict):
-        stale.commit()
-
-    assert store.returns_of("ord_0001") == [received]
-    assert store.commits == 1
-
-
-def test_like_dynamodb_one_transaction_may_not_add_and_update_one_return(store: FakeStore) -> None:
-    uow = FakeUnitOfWork(store)
-    uow.add_return(rma("rma_1"))
-    uow.update_return(rma("rma_1", version=2), expected_version=1)
-
-    with pytest.raises(InvalidTransaction, match="writes these items twice"):
-        uow.commit()
-    assert store.returns == {}
-
-
 def test_put_order_keeps_the_orders_returns_unless_given_others(store: FakeStore) -> None:
     store.put_order(make_order(), returns=[rma("rma_1")])
 
@@ -700,26 +345,6 @@ def inbound_event(event_id: str, *, channel_id: str | None = "ch_shop", key: str
         actor="store:shopify",
         data={"store": "shopify", "topic": "orders/create"},
     )
-
-
-def test_a_store_webhook_body_is_kept_once_per_channel_and_delivery_key(store: FakeStore) -> None:
-    uow = FakeUnitOfWork(store)
-    uow.add_inbound("ch_shop", "d-1", '{"id": 1}')
-    assert uow.get_inbound("ch_shop", "d-1") is None  # staged is not written
-    uow.commit()
-    uow.add_inbound("ch_woo", "d-1", '{"id": 2}')
-    uow.commit()
-
-    assert (uow.get_inbound("ch_shop", "d-1"), uow.get_inbound("ch_woo", "d-1")) == ('{"id": 1}', '{"id": 2}')
-    assert (uow.get_inbound("ch_shop", "d-2"), uow.get_inbound("ch_other", "d-1")) == (None, None)
-
-    uow.add_inbound("ch_shop", "d-1", '{"id": 3}')
-    uow.add_dedup(record())
-    with pytest.raises(DedupExists) as excinfo:
-        uow.commit()
-    assert (excinfo.value.scope, excinfo.value.key) == ("inbound", "d-1")
-    # The whole transaction failed: the first body stays, the dedup record was not written.
-    assert (uow.get_inbound("ch_shop", "d-1"), uow.get_dedup("s", "k")) == ('{"id": 1}', None)
 
 
 def test_store_webhook_events_are_kept_beside_their_body_under_channel_and_key(store: FakeStore) -> None:
@@ -749,72 +374,6 @@ def test_an_inbound_key_without_a_channel_is_not_a_store_webhook_event(store: Fa
     assert uow.staged_count() == 0
 
 
-def test_stock_settings_change_only_what_is_given_and_a_level_carries_them(store: FakeStore) -> None:
-    store.set_stock(EAST, "MUG-1", 5, bin_location="A-01-1")
-    uow = FakeUnitOfWork(store)
-    uow.set_stock_settings(EAST, "MUG-1", reorder_point=5, overstock_level=40, bin_location=None)
-    uow.commit()
-    uow.set_stock_settings(EAST, "MUG-1", reorder_point=None, overstock_level=None, bin_location="B-02-1")
-    uow.commit()
-
-    level = store.level(EAST, "MUG-1")
-    assert level.model_dump() == {
-        "sku": "MUG-1",
-        "warehouse_id": EAST,
-        "on_hand": 5,
-        "reserved": 0,
-        "available": 5,
-        "bin": "B-02-1",
-        "reorder_point": 5,
-        "overstock_level": 40,
-    }
-    assert (level.below_reorder_point, level.overstocked) == (True, False)
-    assert uow.get_stock(["MUG-1"], [EAST])[(EAST, "MUG-1")] == level
-
-    uow.set_stock_settings(EAST, "MUG-1", reorder_point=None, overstock_level=None, bin_location=None)
-    assert uow.staged_count() == 0  # nothing given, nothing staged
-
-
-def test_stock_settings_alone_never_create_a_level(store: FakeStore) -> None:
-    uow = FakeUnitOfWork(store)
-    uow.set_stock_settings(EAST, "NEW-1", reorder_point=2, overstock_level=None, bin_location=None)
-
-    with pytest.raises(StockConflict) as excinfo:
-        uow.commit()
-    assert (excinfo.value.warehouse_id, excinfo.value.sku) == (EAST, "NEW-1")
-    assert store.stock == {}
-
-
-def test_stock_settings_join_the_move_staged_for_their_level_and_its_condition(store: FakeStore) -> None:
-    uow = FakeUnitOfWork(store)
-    uow.move_stock(EAST, "NEW-1", on_hand=4, available=4)  # a plain receipt creates the level
-    uow.set_stock_settings(EAST, "NEW-1", reorder_point=1, overstock_level=3, bin_location="C-1")
-    assert uow.staged_count() == 1
-    uow.commit()
-
-    level = store.level(EAST, "NEW-1")
-    assert (level.on_hand, level.bin, level.reorder_point, level.overstock_level, level.overstocked) == (
-        4,
-        "C-1",
-        1,
-        3,
-        True,
-    )
-    assert store.committed_sizes == [1]
-
-    uow.move_stock(EAST, "NEW-1", on_hand=1, available=1, expect_on_hand=3)  # it is 4: fails
-    uow.set_stock_settings(EAST, "NEW-1", reorder_point=2, overstock_level=None, bin_location=None)
-    with pytest.raises(StockConflict):
-        uow.commit()
-    assert store.level(EAST, "NEW-1") == level
-
-    uow.move_stock(EAST, "NEW-2", on_hand=0)  # an empty move sets a new level up with zeros
-    uow.set_stock_settings(EAST, "NEW-2", reorder_point=2, overstock_level=None, bin_location=None)
-    uow.commit()
-    created = store.level(EAST, "NEW-2")
-    assert (created.on_hand, created.reserved, created.available, created.reorder_point) == (0, 0, 0, 2)
-
-
 def test_like_dynamodb_stock_settings_before_a_move_of_their_level_are_two_writes_of_one_item(
     store: FakeStore,
 ) -> None:
@@ -826,23 +385,6 @@ def test_like_dynamodb_stock_settings_before_a_move_of_their_level_are_two_write
     with pytest.raises(InvalidTransaction, match="writes these items twice"):
         uow.commit()
     assert (store.level(EAST, "MUG-1").on_hand, store.level(EAST, "MUG-1").reorder_point) == (5, None)
-
-
-def test_like_dynamodb_one_update_may_set_a_stock_setting_once(store: FakeStore) -> None:
-    store.set_stock(EAST, "MUG-1", 5)
-    uow = FakeUnitOfWork(store)
-    uow.set_stock_settings(EAST, "MUG-1", reorder_point=2, overstock_level=None, bin_location=None)
-    uow.set_stock_settings(EAST, "MUG-1", reorder_point=None, overstock_level=None, bin_location="D-4")
-    uow.commit()  # different settings: one update sets both
-    assert (store.level(EAST, "MUG-1").reorder_point, store.level(EAST, "MUG-1").bin) == (2, "D-4")
-
-    uow.set_stock_settings(EAST, "MUG-1", reorder_point=3, overstock_level=None, bin_location=None)
-    uow.set_stock_settings(EAST, "MUG-1", reorder_point=4, overstock_level=None, bin_location=None)
-    with pytest.raises(InvalidTransaction, match="reorder_point"):
-        uow.commit()
-    assert store.level(EAST, "MUG-1").reorder_point == 2
-    uow.add_dedup(record())
-    uow.commit()  # the refusal is not left behind for the next transaction
 
 
 def test_a_fulfillment_leads_to_its_order(store: FakeStore) -> None:

@@ -16,8 +16,8 @@ from chalicelib.domain.returns import ReturnRequest
 from chalicelib.service.ports import DedupRecord, OrderAggregate, TrackingRef
 
 
-class DynamoReader:
-    """Reads shared by the unit of work and the query side."""
+class DynamoItems:
+    """Item access on one table: a consistent get, a paged query, a batched get."""
 
     def __init__(self, client: Any, table_name: str) -> None:
         self.client = client
@@ -61,6 +61,10 @@ class DynamoReader:
             if request:
                 raise ConcurrencyConflict("DynamoDB kept throttling the read; retry")
         return found
+
+
+class DynamoReader(DynamoItems):
+    """Reads shared by the unit of work and the query side."""
 
     def get_channel(self, channel_id: str) -> Channel | None:
         cache_key = (self.table, "channel", channel_id)

@@ -281,6 +281,8 @@ def _fill(
     ``all_or_nothing`` it ends the attempt (None); without, it is skipped and the others are
     still tried (used to fill one box of several).
     """
+    # long because: one loop keeps the fill's state (corners, pieces to come, kinds that failed,
+    # weight and volume left) in locals; each step that needs no more than that is a function.
     length, width, height = inner
     placed: list[Cuboid] = []
     result: list[tuple[P, Cuboid]] = []
@@ -291,10 +293,9 @@ def _fill(
     # The pieces still to come, the next one last; thinnest[i]: the shortest side of a unit among
     # todo[:i + 1]. A corner whose room is shorter than that on some axis can take none of the
     # pieces still to come (splitting a piece never makes a unit thinner), and room only shrinks.
-    todo = list(reversed(units))
+    todo: list[P] = []
     thinnest: list[int] = []
-    for piece in todo:
-        thinnest.append(min(thinnest[-1], piece.least) if thinnest else piece.least)
+    _push(todo, thinnest, units)
     splits_left = _MAX_SPLITS
     free_volume = length * width * height
     # Kinds that found no room since the last placement: nothing changed, so they would fail again.
@@ -312,20 +313,12 @@ def _fill(
             turns = _usable_turns(kind, inner, strategy.turn)
             spot = _find_spot(order, corners, blocked, turns, placed, strategy.snug)
         if spot is None:
-            # A kind that already failed since the last placement was split then, and its parts
-            # failed too (or one went in, which would have cleared ``failed``): not again.
-            parts: Sequence[P] = ()
-            if split is not None and splits_left > 0 and tried and unit.unit_turns not in failed:
-                if _room_for_one(unit, corners, weight_budget):
-                    parts = split(unit)
-                else:  # no part of it would fit either
-                    failed.add(unit.unit_turns)
+            can_split = split is not None and splits_left > 0 and tried
+            parts = _parts_to_try(unit, split if can_split else None, failed, corners, weight_budget)
             if parts:
                 splits_left -= 1
                 failed.add(kind)
-                for part in reversed(parts):
-                    todo.append(part)
-                    thinnest.append(min(thinnest[-1], part.least) if thinnest else part.least)
+                _push(todo, thinnest, parts)
                 continue
             if all_or_nothing:
                 return None
@@ -333,41 +326,81 @@ def _fill(
             continue
 
         failed.clear()
-        for point in _new_corners(spot, placed):
-            if point not in corners:
-                room = _room(point, placed, inner)
-                if room is not None:
-                    corners[point] = room
+        _add_corners(corners, spot, placed, inner)
         placed.append(spot)
         result.append((unit, spot))
         weight_budget -= unit.weight
         free_volume -= unit.volume
-        # Every corner already respects the earlier units: only the new one can swallow it or cut
-        # its room short. Corners too cramped for the thinnest unit still to come go for good.
-        least = thinnest[-1] if thinnest else 0
-        x0, x1, y0, y1, z0, z1 = spot
-        kept: dict[Point, Dims] = {}
-        for point, (rx, ry, rz) in corners.items():
-            z, y, x = point
-            # The cube of side ``least`` at the corner lies inside every unit still to come, in
-            # every orientation: if the new unit overlaps it (or holds the corner), it is dead.
-            if x < x1 and x0 < x + least and y < y1 and y0 < y + least and z < z1 and z0 < z + least:
-                continue
-            if x0 <= x < x1 and y0 <= y < y1 and z0 <= z < z1:
-                continue
-            # The new unit may stand across the corner's rays (as in ``_room``, inlined: this is
-            # the innermost loop of the heuristic).
-            if y0 <= y < y1 and z0 <= z < z1 and x <= x0 < rx:
-                rx = x0
-            if x0 <= x < x1 and z0 <= z < z1 and y <= y0 < ry:
-                ry = y0
-            if x0 <= x < x1 and y0 <= y < y1 and z <= z0 < rz:
-                rz = z0
-            if rx - x >= least and ry - y >= least and rz - z >= least:
-                kept[point] = (rx, ry, rz)
-        corners = kept
+        corners = _corners_left(corners, spot, thinnest[-1] if thinnest else 0)
         order = sorted(corners)
     return result
+
+
+def _parts_to_try(
+    unit: P,
+    split: Callable[[P], Sequence[P]] | None,
+    failed: set[tuple[Dims, ...]],
+    corners: dict[Point, Dims],
+    weight_budget: int,
+) -> Sequence[P]:
+    """What to try instead of a unit that found no room: its parts, or none when it may not be
+    split (``split`` None) or no corner could take even one unit of it (``failed`` remembers).
+
+    A kind that already failed since the last placement was split then, and its parts failed
+    too (or one went in, which would have cleared ``failed``): not again.
+    """
+    if split is None or unit.unit_turns in failed:
+        return ()
+    if _room_for_one(unit, corners, weight_budget):
+        return split(unit)
+    failed.add(unit.unit_turns)  # no part of it would fit either
+    return ()
+
+
+def _push(todo: list[P], thinnest: list[int], pieces: Sequence[P]) -> None:
+    """Put ``pieces`` next in line, the first of them on top (``todo``'s last)."""
+    for piece in reversed(pieces):
+        todo.append(piece)
+        thinnest.append(min(thinnest[-1], piece.least) if thinnest else piece.least)
+
+
+def _add_corners(corners: dict[Point, Dims], spot: Cuboid, placed: list[Cuboid], inner: Dims) -> None:
+    """Add the corners a unit going into ``spot`` creates (``placed``: the units before it)."""
+    for point in _new_corners(spot, placed):
+        if point not in corners:
+            room = _room(point, placed, inner)
+            if room is not None:
+                corners[point] = room
+
+
+def _corners_left(corners: dict[Point, Dims], spot: Cuboid, least: int) -> dict[Point, Dims]:
+    """The corners, with their room, once a unit went into ``spot``; ``least``: the shortest side
+    of any unit still to come.
+
+    Every corner already respects the earlier units: only the new one can swallow it or cut its
+    room short. Corners too cramped for the thinnest unit still to come go for good.
+    """
+    x0, x1, y0, y1, z0, z1 = spot
+    kept: dict[Point, Dims] = {}
+    for point, (rx, ry, rz) in corners.items():
+        z, y, x = point
+        # The cube of side ``least`` at the corner lies inside every unit still to come, in
+        # every orientation: if the new unit overlaps it (or holds the corner), it is dead.
+        if x < x1 and x0 < x + least and y < y1 and y0 < y + least and z < z1 and z0 < z + least:
+            continue
+        if x0 <= x < x1 and y0 <= y < y1 and z0 <= z < z1:
+            continue
+        # The new unit may stand across the corner's rays (as in ``_room``, inlined: this is
+        # the innermost loop of the heuristic).
+        if y0 <= y < y1 and z0 <= z < z1 and x <= x0 < rx:
+            rx = x0
+        if x0 <= x < x1 and z0 <= z < z1 and y <= y0 < ry:
+            ry = y0
+        if x0 <= x < x1 and y0 <= y < y1 and z <= z0 < rz:
+            rz = z0
+        if rx - x >= least and ry - y >= least and rz - z >= least:
+            kept[point] = (rx, ry, rz)
+    return kept
 
 
 def _room_for_one(piece: _Piece, corners: dict[Point, Dims], weight_budget: int) -> bool:

@@ -215,17 +215,7 @@ def _split(units: Sequence[_Unit], boxes: Sequence[BoxSpec], divisor: int) -> li
             if fitting:
                 packages.append(min(fitting, key=_Packed.rank))
                 break
-        best: tuple[tuple[int, int, Decimal, int, str], _Packed] | None = None
-        for box in boxes:
-            for arranged in _partial_fills(box, remaining, many):
-                packed = _pack(box, arranged, divisor)
-                share = sum(_own_billable(u, divisor) for u, _ in arranged)
-                key = (-share, *packed.rank())
-                if best is None or key < best[0]:
-                    best = (key, packed)
-        if best is None:  # unreachable by the precondition; never loop forever on a broken one
-            raise AssertionError("no box takes any of the remaining units")
-        package = best[1]
+        package = _largest_share(boxes, remaining, many, divisor)
         taken = {u.n for u, _ in package.arranged}
         left = {line: [u for u in same if u.n not in taken] for line, same in left.items()}
         packages.append(package)
@@ -239,6 +229,22 @@ def _split(units: Sequence[_Unit], boxes: Sequence[BoxSpec], divisor: int) -> li
         if id(package) not in rechosen:
             rechosen[id(package)] = _rechoose(package, boxes, divisor)
     return [rechosen[id(p)] for p in packages]
+
+
+def _largest_share(boxes: Sequence[BoxSpec], remaining: Sequence[_Unit], many: bool, divisor: int) -> _Packed:
+    """The box filled with the largest share of ``remaining`` (by the billable weight those units
+    would have alone; ties: lower billable weight, cost, volume, code)."""
+    best: tuple[tuple[int, int, Decimal, int, str], _Packed] | None = None
+    for box in boxes:
+        for arranged in _partial_fills(box, remaining, many):
+            packed = _pack(box, arranged, divisor)
+            share = sum(_own_billable(u, divisor) for u, _ in arranged)
+            key = (-share, *packed.rank())
+            if best is None or key < best[0]:
+                best = (key, packed)
+    if best is None:  # unreachable by the precondition; never loop forever on a broken one
+        raise AssertionError("no box takes any of the remaining units")
+    return best[1]
 
 
 def _partial_fills(box: BoxSpec, units: Sequence[_Unit], many: bool) -> Iterator[list[tuple[_Unit, Cuboid]]]:
