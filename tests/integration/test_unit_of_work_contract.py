@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.adapters.dynamodb import DynamoCounters, DynamoUnitOfWork, ReferenceData
+from chalicelib.adapters.dynamodb.queries import DynamoCounters
+from chalicelib.adapters.dynamodb.unit_of_work import DynamoUnitOfWork
+from chalicelib.adapters.reference import ReferenceData
 from chalicelib.domain.errors import ConcurrencyConflict
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Fulfillment, FulfillmentLine, Order

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.domain.auth import Role
+from chalicelib.domain.auth import Role, hash_key
 from chalicelib.domain.errors import Conflict, InputInvalid, NotFound
 from chalicelib.domain.reference import (
     ApiKeyRequest,
@@ -19,7 +19,6 @@ from chalicelib.domain.reference import (
     PreconditionRequired,
     ProductSpec,
     WarehouseSpec,
-    hash_key,
 )
 from chalicelib.service import reference as svc
 from tests.unit.fake_reference import FakeReferenceRepository
