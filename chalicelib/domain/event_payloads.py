@@ -99,42 +99,53 @@ class OrderReceived(OrderChangePayload):
     )
 
 
-class _ReleasedByChange(OrderChangePayload):
-    """Fields of the changes that can release an order (after receipt, a hold release or an update)."""
+#: Fields an order update or a hold release adds to the event of the change it caused (after the
+#: event's own fields: they are appended to it).
+ReleasedHold = Annotated[
+    HoldReason | None,
+    Field(description="Only when releasing this hold (the order's last) let the order go on."),
+]
+ChangedByUpdate = Annotated[
+    list[str] | None,
+    Field(description="Only when an order update caused this event: the order fields it changed, sorted."),
+]
+HoldsLiftedByUpdate = Annotated[
+    list[HoldReason] | None,
+    Field(
+        description="Only when an order update caused this event: the holds the update lifted "
+        "(self-lifting holds whose rule no longer finds anything)."
+    ),
+]
+Released = Annotated[
+    list[ReleasedFulfillment], Field(description="Fulfillments released to warehouses by this change.")
+]
 
-    released: list[ReleasedFulfillment] = Field(
-        description="Fulfillments released to warehouses by this change."
-    )
-    released_hold: HoldReason | None = Field(
-        default=None, description="Only when releasing this hold (the order's last) let the order go on."
-    )
-    changed: list[str] | None = Field(
-        default=None,
-        description="Only when an order update let the order go on: the order fields it changed.",
-    )
-    holds_lifted: list[HoldReason] | None = Field(
-        default=None,
-        description="Only when an order update let the order go on: the holds the update lifted "
-        "(self-lifting holds whose rule no longer finds anything).",
-    )
 
-
-class OrderConfirmed(_ReleasedByChange):
+class OrderConfirmed(OrderChangePayload):
     """The order goes ahead with everything sourced: after receipt found no hold, after its last
     hold was released, or after an update lifted its last hold."""
 
     event_type = EventType.ORDER_CONFIRMED
     emitted_by = "receipt worker, hold release, order update (service/lifecycle.py)"
 
+    released: Released
+    released_hold: ReleasedHold = None
+    changed: ChangedByUpdate = None
+    holds_lifted: HoldsLiftedByUpdate = None
 
-class OrderBackordered(_ReleasedByChange):
+
+class OrderBackordered(OrderChangePayload):
     """As ``order.confirmed``, but some units still wait for stock: what is sourced is released,
     the rest follows with ``order.backorder_allocated``."""
 
     event_type = EventType.ORDER_BACKORDERED
     emitted_by = "receipt worker, hold release, order update (service/lifecycle.py)"
 
+    released: Released
     backordered: list[SkuQuantity] = Field(description="Units per SKU still waiting for stock.")
+    released_hold: ReleasedHold = None
+    changed: ChangedByUpdate = None
+    holds_lifted: HoldsLiftedByUpdate = None
 
 
 class OrderUpdated(OrderChangePayload):
@@ -169,12 +180,8 @@ class OrderOnHold(OrderChangePayload):
     emitted_by = "receipt worker, order update, admin hold (service/lifecycle.py)"
 
     holds: list[HoldNote] = Field(description="The holds this change placed.")
-    changed: list[str] | None = Field(
-        default=None, description="Only when an order update held the order: the order fields it changed."
-    )
-    holds_lifted: list[HoldReason] | None = Field(
-        default=None, description="Only when an order update held the order: the holds the update lifted."
-    )
+    changed: ChangedByUpdate = None
+    holds_lifted: HoldsLiftedByUpdate = None
 
 
 class OrderHoldReleased(OrderChangePayload):
@@ -411,7 +418,7 @@ class NotificationSent(EventPayload):
     event_type = EventType.NOTIFICATION_SENT
     emitted_by = "notify worker (service/notifications.py)"
 
-    channel: Literal["email", "sms", "sns"] = Field(description="How it was sent.")
+    channel: str = Field(description="How it was sent: email, sms or sns.")
     recipient: str = Field(
         description='A role ("customer", "warehouse:<id>", "operations"), never an address.'
     )

@@ -15,6 +15,7 @@ models (``python -m tools.events``).
 from __future__ import annotations
 
 import builtins
+from collections.abc import Collection
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self, TypeVar
@@ -157,10 +158,12 @@ class EventPayload(BaseModel):
     #: carries the :class:`OrderState` fields too, before the payload's own.
     recorded_with_order_state: ClassVar[bool] = False
 
-    def to_data(self) -> dict[str, Any]:
-        """The JSON form stored in the event item and sent on the bus and to webhooks. Optional
-        fields appear only when they were given: absent and null are not the same on the wire."""
-        return self.model_dump(mode="json", include=set(self.model_fields_set))
+    def to_data(self, *, only: Collection[str] | None = None) -> dict[str, Any]:
+        """The JSON form stored in the event item and sent on the bus and to webhooks (or just the
+        fields named in ``only``). Optional fields appear only when they were given: absent and
+        null are not the same on the wire."""
+        fields = self.model_fields_set if only is None else self.model_fields_set & set(only)
+        return self.model_dump(mode="json", include=set(fields))
 
     def amended(self, **fields: Any) -> Self:
         """A copy with ``fields`` set as well (validated, so a field this payload lacks is an error)."""

@@ -26,9 +26,21 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib.domain.errors import ConcurrencyConflict, NotFound
+from chalicelib.domain.event_payloads import (
+    NotificationCause,
+    NotificationSent,
+    OrderBackorderAllocated,
+    OrderBackordered,
+    OrderConfirmed,
+    OrderOnHold,
+    ReleasedFulfillment,
+    ReturnRequested,
+    SlaBreached,
+    TrackingUpdated,
+)
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.models import Order
-from chalicelib.domain.status import TrackingStatus
+from chalicelib.domain.status import ReturnStatus, TrackingStatus
 from chalicelib.domain.tracking import ALERT_STATUSES
 from chalicelib.service.changes import back_off
 from chalicelib.service.communication import FEEDBACK, UNSUBSCRIBE, link_token
@@ -192,22 +204,22 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
             )
         )
 
-    def pick_work(released: list[dict[str, Any]]) -> None:
+    def pick_work(released: list[ReleasedFulfillment]) -> None:
         for ful in released:
             message = {
                 "type": "pick_work.released",
                 "order_id": order.id,
-                "fulfillment_id": ful["id"],
-                "warehouse_id": ful["warehouse_id"],
-                "ship_by": ful.get("ship_by"),
+                "fulfillment_id": ful.id,
+                "warehouse_id": ful.warehouse_id,
+                "ship_by": ful.ship_by,
                 "shipping_method": order.shipping_method,
-                "lines": ful["lines"],
+                "lines": [line.model_dump(mode="json") for line in ful.lines],
             }
             out.append(
                 OutgoingMessage(
-                    key=f"{event.id}/sns/warehouse/{ful['warehouse_id']}/{ful['id']}",
+                    key=f"{event.id}/sns/warehouse/{ful.warehouse_id}/{ful.id}",
                     channel="sns",
-                    recipient=f"warehouse:{ful['warehouse_id']}",
+                    recipient=f"warehouse:{ful.warehouse_id}",
                     template="pick_work.released",
                     send=lambda m=message: ctx.notifier.publish_warehouse(  # type: ignore[misc]
                         warehouse_id=m["warehouse_id"], subject=f"Pick work for order {order.id}", message=m
@@ -227,38 +239,38 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
             )
         )
 
-    released = event.data.get("released", [])
     if event.type == EventType.ORDER_CONFIRMED:
         customer_email("order_confirmed")
         customer_sms("order_confirmed_sms")
-        pick_work(released)
+        pick_work(event.payload(OrderConfirmed).released)
     elif event.type == EventType.ORDER_BACKORDERED:
         customer_email("order_backordered")
-        pick_work(released)
+        pick_work(event.payload(OrderBackordered).released)
     elif event.type == EventType.ORDER_BACKORDER_ALLOCATED:
         customer_email("backorder_allocated")
-        pick_work(released)
+        pick_work(event.payload(OrderBackorderAllocated).released)
     elif event.type == EventType.FULFILLMENT_SHIPPED:
         customer_email("order_shipped")
         customer_sms("order_shipped_sms")
     elif event.type in (EventType.ORDER_CANCELLED, EventType.ORDER_LINES_CANCELLED):
         customer_email("order_cancelled")
     elif event.type == EventType.ORDER_ON_HOLD:
-        operations("order.on_hold", f"Order {order.id} on hold", {"holds": event.data.get("holds", [])})
+        held = event.payload(OrderOnHold)
+        operations("order.on_hold", f"Order {order.id} on hold", held.to_data(only={"holds"}))
     elif event.type == EventType.SLA_BREACHED:
         operations(
             "sla.breached",
             f"Order {order.id} missed its ship-by promise",
-            {k: event.data.get(k) for k in ("fulfillment_id", "warehouse_id", "ship_by")},
+            event.payload(SlaBreached).to_data(only={"fulfillment_id", "warehouse_id", "ship_by"}),
         )
     elif event.type == EventType.RETURN_REQUESTED:
-        customer_email(
-            "return_approved" if event.data.get("return_status") == "approved" else "return_rejected"
-        )
+        approved = event.payload(ReturnRequested).return_status == ReturnStatus.APPROVED
+        customer_email("return_approved" if approved else "return_rejected")
     elif event.type == EventType.RETURN_RECEIVED:
         customer_email("return_received")
-    elif event.type == EventType.TRACKING_UPDATED and event.data.get("changed"):
-        status = TrackingStatus(event.data["tracking_status"])
+    elif event.type == EventType.TRACKING_UPDATED and (tracked := event.payload(TrackingUpdated)).changed:
+        # A changed status is never null: the update that changed it set it.
+        status = TrackingStatus(tracked.tracking_status or "")
         if status == TrackingStatus.DELIVERED:
             feedback = link_token(FEEDBACK, order.id, keys=keys, clock=ctx.clock)
             view["feedback_url"] = f"{ctx.public_base_url}/v1/feedback/{feedback}" if feedback else None
@@ -271,17 +283,16 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
             operations(
                 "delivery.problem",
                 f"Delivery problem on order {order.id}: {status.value}",
-                {
-                    k: event.data.get(k)
-                    for k in (
+                tracked.to_data(
+                    only={
                         "fulfillment_id",
                         "carrier",
                         "tracking_number",
                         "tracking_status",
                         "raw_status",
                         "raw_substatus",
-                    )
-                },
+                    }
+                ),
             )
     return out
 
@@ -317,21 +328,20 @@ def _record_sent(
         order = aggregate.order.model_copy(update={"version": aggregate.order.version + 1, "updated_at": now})
         uow.update_order(order, expected_version=aggregate.order.version)
         uow.add_event(
-            DomainEvent(
+            DomainEvent.recording(
+                NotificationSent(
+                    channel=message.channel,
+                    recipient=message.recipient,
+                    template=message.template,
+                    message_id=message_id,
+                    cause=NotificationCause(event_id=event.id, type=EventType(event.type)),
+                ),
                 id=ctx.ids.new("evt"),
-                type=EventType.NOTIFICATION_SENT,
                 order_id=order.id,
                 channel_id=order.channel_id,
                 version=order.version,
                 occurred_at=now,
                 actor="system:notify",
-                data={
-                    "channel": message.channel,
-                    "recipient": message.recipient,
-                    "template": message.template,
-                    "message_id": message_id,
-                    "cause": {"event_id": event.id, "type": event.type},
-                },
             )
         )
         uow.add_dedup(

@@ -23,7 +23,8 @@ from chalicelib.domain.errors import (
     NotFound,
     TooLarge,
 )
-from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.event_payloads import HoldNote, OrderPlaced, PlacedFulfillment, PlacedLine
+from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.holds import HoldFinding
 from chalicelib.domain.models import Fulfillment, Hold, Order, UnresolvedLine
 from chalicelib.domain.placement import PlaceOrderRequest, build_order, check_request
@@ -221,35 +222,30 @@ def _stage_new_order(
         for sku, quantity in skus.items():
             uow.reserve_stock(warehouse_id, sku, quantity)
     uow.add_event(
-        DomainEvent(
+        DomainEvent.recording(
+            OrderPlaced(
+                status=order.status,
+                external_id=order.external_id,
+                currency=order.currency,
+                total=str(order.totals.total),
+                lines=[
+                    PlacedLine(sku=line.sku, quantity=line.quantity, backordered=line.backordered)
+                    for line in order.lines
+                ],
+                fulfillments=[
+                    PlacedFulfillment(id=f.id, warehouse_id=f.warehouse_id, lines=f.lines)
+                    for f in fulfillments
+                ],
+                split=plan.is_split,
+                holds=[HoldNote(reason=h.reason, note=h.note) for h in order.holds],
+                unresolved_lines=order.unresolved_lines,
+            ),
             id=ids.new("evt"),
-            type=EventType.ORDER_PLACED,
             order_id=order.id,
             channel_id=channel_id,
             version=order.version,
             occurred_at=now,
             actor=f"channel:{channel_id}",
-            data={
-                "status": order.status.value,
-                "external_id": order.external_id,
-                "currency": order.currency,
-                "total": str(order.totals.total),
-                "lines": [
-                    {"sku": line.sku, "quantity": line.quantity, "backordered": line.backordered}
-                    for line in order.lines
-                ],
-                "fulfillments": [
-                    {
-                        "id": f.id,
-                        "warehouse_id": f.warehouse_id,
-                        "lines": [line.model_dump() for line in f.lines],
-                    }
-                    for f in fulfillments
-                ],
-                "split": plan.is_split,
-                "holds": [{"reason": h.reason.value, "note": h.note} for h in order.holds],
-                "unresolved_lines": [line.model_dump(mode="json") for line in order.unresolved_lines],
-            },
         )
     )
     uow.add_dedup(

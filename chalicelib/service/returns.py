@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFound
-from chalicelib.domain.events import EventType
+from chalicelib.domain.event_payloads import RefundRequested, ReturnReceived, ReturnRequested
 from chalicelib.domain.models import Order
 from chalicelib.domain.returns import (
     ReceivedItem,
@@ -75,13 +75,9 @@ def request_return(
         change = Change(
             order=aggregate.order,
             fulfillments=aggregate.fulfillments,
-            event_type=EventType.RETURN_REQUESTED,
-            data={
-                "rma_id": rma.id,
-                "return_status": rma.status.value,
-                "rejection_reason": rejection,
-                "lines": [line.model_dump() for line in lines],
-            },
+            payload=ReturnRequested(
+                rma_id=rma.id, return_status=rma.status, rejection_reason=rejection, lines=list(lines)
+            ),
             new_returns=[rma],
         )
         result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
@@ -175,21 +171,18 @@ def receive_return(
         change = Change(
             order=order,
             fulfillments=aggregate.fulfillments,
-            event_type=EventType.RETURN_RECEIVED,
-            data={
-                "rma_id": rma.id,
-                "warehouse_id": warehouse_id,
-                "restocked": restock,
-                "written_off": written_off,
-                "items": [i.model_dump(mode="json") for i in items],
-                "first_return": first_return,
-                "refund": refund.model_dump(mode="json"),
-            },
+            payload=ReturnReceived(
+                rma_id=rma.id,
+                warehouse_id=warehouse_id,
+                restocked=restock,
+                written_off=written_off,
+                items=list(items),
+                first_return=first_return,
+                refund=refund,
+            ),
             returns=[done if r.id == rma.id else r for r in aggregate.returns],
             stock=[StockMove(warehouse_id, sku, on_hand=qty, available=qty) for sku, qty in restock.items()],
-            follow_up=[
-                (EventType.REFUND_REQUESTED, {"rma_id": rma.id, "refund": refund.model_dump(mode="json")})
-            ],
+            follow_up=[RefundRequested(rma_id=rma.id, refund=refund)],
         )
         result = stage_change(uow, aggregate, change, actor=actor, ids=ids, clock=clock)
         uow.commit()
