@@ -16,7 +16,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from .events import EventPayload, EventType
+from .events import DomainEvent, EventPayload, EventType
 from .models import FulfillmentLine, Package, TrackedScan, UnresolvedLine
 from .returns import ReceivedItem, Refund, ReturnLine
 from .status import FulfillmentStatus, HoldReason, OrderStatus, ReturnStatus, TrackingStatus
@@ -544,3 +544,9 @@ PAYLOADS: dict[EventType, type[EventPayload]] = {
 def payload_model(event_type: str) -> type[EventPayload]:
     """The payload model of ``event_type``; KeyError for a type the service does not emit."""
     return PAYLOADS[EventType(event_type)]
+
+
+def payload_of(event: DomainEvent) -> EventPayload:
+    """``event.payload`` read as its type's model, for a consumer that handles several types
+    (``isinstance`` then tells them apart). KeyError for a type the service does not emit."""
+    return event.payload(payload_model(event.type))
