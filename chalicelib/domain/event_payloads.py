@@ -91,7 +91,7 @@ class OrderReceived(OrderChangePayload):
     receipt): it records that it ran and what its hold rules found, and changes nothing else."""
 
     event_type = EventType.ORDER_RECEIVED
-    emitted_by = "receipt worker (service/lifecycle.py, receive_order)"
+    emitted_by = "the receipt worker (receive_order)"
 
     holds: list[HoldReason] = Field(description="The holds the order has.")
     findings: list[HoldNote] = Field(
@@ -121,12 +121,17 @@ Released = Annotated[
 ]
 
 
+_RELEASED_BY = (
+    "the receipt worker (receive_order), a hold release (release_hold), an order update (update_order)"
+)
+
+
 class OrderConfirmed(OrderChangePayload):
     """The order goes ahead with everything sourced: after receipt found no hold, after its last
     hold was released, or after an update lifted its last hold."""
 
     event_type = EventType.ORDER_CONFIRMED
-    emitted_by = "receipt worker, hold release, order update (service/lifecycle.py)"
+    emitted_by = _RELEASED_BY
 
     released: Released
     released_hold: ReleasedHold = None
@@ -139,7 +144,7 @@ class OrderBackordered(OrderChangePayload):
     the rest follows with ``order.backorder_allocated``."""
 
     event_type = EventType.ORDER_BACKORDERED
-    emitted_by = "receipt worker, hold release, order update (service/lifecycle.py)"
+    emitted_by = _RELEASED_BY
 
     released: Released
     backordered: list[SkuQuantity] = Field(description="Units per SKU still waiting for stock.")
@@ -152,7 +157,7 @@ class OrderUpdated(OrderChangePayload):
     """An order update (from the API or the store) changed the order and neither held nor released it."""
 
     event_type = EventType.ORDER_UPDATED
-    emitted_by = "order update (service/lifecycle.py, update_order)"
+    emitted_by = "an order update from the API or a store (update_order)"
 
     changed: list[str] = Field(description="The order fields the update changed, sorted.")
     holds_lifted: list[HoldReason] = Field(
@@ -165,7 +170,7 @@ class OrderStoreSynced(OrderChangePayload):
     order's ``store_updated_at`` moves forward. Timeline only: no queue receives it."""
 
     event_type = EventType.ORDER_STORE_SYNCED
-    emitted_by = "order update from a store (service/lifecycle.py, update_order)"
+    emitted_by = "an order update from a store (update_order)"
 
     store_updated_at: IsoTime = Field(
         description="The store's time of the order version now known (RFC 3339, UTC)."
@@ -177,7 +182,9 @@ class OrderOnHold(OrderChangePayload):
     order and its unshipped work wait until every hold is released."""
 
     event_type = EventType.ORDER_ON_HOLD
-    emitted_by = "receipt worker, order update, admin hold (service/lifecycle.py)"
+    emitted_by = (
+        "the receipt worker (receive_order), an order update (update_order), an admin hold (place_hold)"
+    )
 
     holds: list[HoldNote] = Field(description="The holds this change placed.")
     changed: ChangedByUpdate = None
@@ -189,7 +196,7 @@ class OrderHoldReleased(OrderChangePayload):
     or ``order.backordered`` instead, with ``released_hold``)."""
 
     event_type = EventType.ORDER_HOLD_RELEASED
-    emitted_by = "hold release (service/lifecycle.py, release_hold)"
+    emitted_by = "a hold release (release_hold)"
 
     reason: HoldReason = Field(description="The hold released.")
     remaining: list[HoldReason] = Field(description="The holds the order still has.")
@@ -199,7 +206,7 @@ class OrderBackorderAllocated(OrderChangePayload):
     """Stock arrived for a backordered fulfillment and was reserved for it (in order of creation)."""
 
     event_type = EventType.ORDER_BACKORDER_ALLOCATED
-    emitted_by = "allocation worker (service/inventory.py, allocate_backorders)"
+    emitted_by = "the allocation worker (allocate_backorders)"
 
     fulfillment_id: str = Field(description="The backorder fulfillment that received stock.")
     sku: str = Field(description="The SKU allocated.")
@@ -217,7 +224,7 @@ class OrderCancelled(OrderChangePayload):
     """The whole order was cancelled (every unit that had not shipped): its reservations are released."""
 
     event_type = EventType.ORDER_CANCELLED
-    emitted_by = "cancellation (service/fulfillment.py, cancel)"
+    emitted_by = "a cancellation (cancel)"
 
     reason: str = Field(description="Why it was cancelled, as given.")
     cancelled: dict[str, int] = Field(description="Units cancelled per SKU.")
@@ -234,7 +241,7 @@ class FulfillmentPicked(OrderChangePayload):
     """A warehouse picked a fulfillment in full."""
 
     event_type = EventType.FULFILLMENT_PICKED
-    emitted_by = "pick (service/fulfillment.py, pick)"
+    emitted_by = "the pick step (pick)"
 
     fulfillment_id: str = Field(description="The fulfillment picked.")
     warehouse_id: str | None = Field(description="Its warehouse.")
@@ -256,7 +263,7 @@ class FulfillmentPacked(OrderChangePayload):
     """A fulfillment was packed into parcels."""
 
     event_type = EventType.FULFILLMENT_PACKED
-    emitted_by = "pack (service/fulfillment.py, pack)"
+    emitted_by = "the pack step (pack)"
 
     fulfillment_id: str = Field(description="The fulfillment packed.")
     warehouse_id: str | None = Field(description="Its warehouse.")
@@ -273,7 +280,7 @@ class FulfillmentShipped(OrderChangePayload):
     """A fulfillment left the warehouse with a carrier: its reserved stock is consumed."""
 
     event_type = EventType.FULFILLMENT_SHIPPED
-    emitted_by = "ship (service/fulfillment.py, ship)"
+    emitted_by = "the ship step (ship)"
 
     fulfillment_id: str = Field(description="The fulfillment shipped.")
     warehouse_id: str | None = Field(description="Its warehouse.")
@@ -291,7 +298,7 @@ class SlaBreached(OrderChangePayload):
     """A fulfillment passed its ship-by promise without shipping (once per fulfillment)."""
 
     event_type = EventType.SLA_BREACHED
-    emitted_by = "SLA sweeper, on a schedule (service/sweepers.py)"
+    emitted_by = "the SLA sweeper, on a schedule (sweep_sla)"
 
     fulfillment_id: str = Field(description="The late fulfillment.")
     warehouse_id: str | None = Field(description="Its warehouse.")
@@ -305,7 +312,7 @@ class ReturnRequested(OrderChangePayload):
     """A return was requested and decided at once: approved, or rejected (e.g. outside the window)."""
 
     event_type = EventType.RETURN_REQUESTED
-    emitted_by = "return request (service/returns.py, request_return)"
+    emitted_by = "a return request (request_return)"
 
     rma_id: str = Field(description="The return's RMA number.")
     return_status: ReturnStatus = Field(description="approved or rejected.")
@@ -317,7 +324,7 @@ class ReturnReceived(OrderChangePayload):
     """A warehouse received a return: resellable units go back on the shelf, the rest is written off."""
 
     event_type = EventType.RETURN_RECEIVED
-    emitted_by = "return receipt (service/returns.py, receive_return)"
+    emitted_by = "a return receipt (receive_return)"
 
     rma_id: str = Field(description="The return's RMA number.")
     warehouse_id: str = Field(description="The warehouse that received it.")
@@ -333,7 +340,7 @@ class RefundRequested(OrderChangePayload):
     as its follow-up: it carries the order's status but no milestone flags)."""
 
     event_type = EventType.REFUND_REQUESTED
-    emitted_by = "return receipt (service/returns.py, receive_return)"
+    emitted_by = "a return receipt (receive_return)"
 
     rma_id: str = Field(description="The return's RMA number.")
     refund: Refund = Field(description="The amounts to refund (decimal strings, in the order's currency).")
@@ -343,7 +350,7 @@ class FeedbackReceived(OrderChangePayload):
     """The customer rated the order (once per order) through the link in the delivery e-mail."""
 
     event_type = EventType.FEEDBACK_RECEIVED
-    emitted_by = "feedback (service/communication.py, give_feedback)"
+    emitted_by = "the feedback link (record_feedback)"
 
     rating: int = Field(description="From 1 to 5.")
     comment: str | None = Field(description="The customer's comment, if any.")
@@ -353,7 +360,7 @@ class NotificationPreferencesChanged(OrderChangePayload):
     """The order's e-mail or SMS opt-in changed (by the API or the e-mail's unsubscribe link)."""
 
     event_type = EventType.NOTIFICATION_PREFERENCES_CHANGED
-    emitted_by = "preferences and unsubscribe (service/communication.py)"
+    emitted_by = "a preferences change (change_preferences) or the unsubscribe link (unsubscribe)"
 
     email: bool = Field(description="Whether the customer now gets e-mail about the order.")
     sms: bool = Field(description="Whether the customer now gets SMS about the order.")
@@ -363,7 +370,7 @@ class TrackingUpdated(OrderChangePayload):
     """A carrier update was applied to a shipped fulfillment (whether or not it moved its state)."""
 
     event_type = EventType.TRACKING_UPDATED
-    emitted_by = "tracking worker (service/tracking.py, apply_tracking)"
+    emitted_by = "the tracking worker (apply_tracking)"
 
     fulfillment_id: str = Field(description="The fulfillment tracked.")
     provider: str = Field(description="The tracking provider that sent the update.")
@@ -395,7 +402,7 @@ class OrderPlaced(EventPayload):
     receipt worker decides next (hold, confirm or backorder)."""
 
     event_type = EventType.ORDER_PLACED
-    emitted_by = "placement (service/placement.py), for the API and store intake"
+    emitted_by = "placement, from the API or the store intake worker (place_order)"
 
     status: OrderStatus = Field(description="placed, or on_hold when the order arrived with holds.")
     external_id: str = Field(description="The store's own id of the order.")
@@ -416,7 +423,7 @@ class NotificationSent(EventPayload):
     """A message went out because of an event: to the customer, a warehouse or operations."""
 
     event_type = EventType.NOTIFICATION_SENT
-    emitted_by = "notify worker (service/notifications.py)"
+    emitted_by = "the notify worker (notify)"
 
     channel: str = Field(description="How it was sent: email, sms or sns.")
     recipient: str = Field(
@@ -432,7 +439,7 @@ class TrackingReceived(EventPayload):
     worker applies it (``tracking.updated``). Not offered to store webhooks."""
 
     event_type = EventType.TRACKING_RECEIVED
-    emitted_by = "carrier webhook intake (service/tracking.py, ingest)"
+    emitted_by = "the carrier webhook routes (ingest)"
 
     update: TrackingUpdate = Field(description="The update, normalised from the provider's payload.")
     fulfillment_id: str = Field(description="The fulfillment the tracking number belongs to.")
@@ -443,7 +450,7 @@ class TrackingUnmatched(EventPayload):
     """A carrier webhook named a tracking number no shipment has: kept for inspection only."""
 
     event_type = EventType.TRACKING_UNMATCHED
-    emitted_by = "carrier webhook intake (service/tracking.py, ingest)"
+    emitted_by = "the carrier webhook routes (ingest)"
 
     update: TrackingUpdate = Field(description="The update, normalised from the provider's payload.")
 
@@ -453,7 +460,7 @@ class ChannelOrderReceived(EventPayload):
     intake worker, which maps it and places, updates or cancels the order."""
 
     event_type = EventType.CHANNEL_ORDER_RECEIVED
-    emitted_by = "store webhook intake (service/intake.py)"
+    emitted_by = "the store webhook routes (receive_store_webhook)"
 
     store: str = Field(description="The store platform (shopify, woocommerce).")
     topic: str = Field(description="The store's webhook topic (e.g. orders/create).")
@@ -469,7 +476,7 @@ class InventoryReceived(EventPayload):
     """Goods were received into a warehouse (on hand and available grow)."""
 
     event_type = EventType.INVENTORY_RECEIVED
-    emitted_by = "goods receipt (service/inventory.py, receive_stock)"
+    emitted_by = "a goods receipt (receive_stock)"
 
     quantity: int = Field(description="Units received.")
     reference: str | None = Field(description="The delivery's reference (e.g. a purchase order), if given.")
@@ -480,7 +487,7 @@ class InventoryAdjusted(EventPayload):
     the level."""
 
     event_type = EventType.INVENTORY_ADJUSTED
-    emitted_by = "pick (short pick) and stock level set (service/fulfillment.py, service/inventory.py)"
+    emitted_by = "a short pick (pick) or an admin setting the stock level (set_stock)"
 
     delta: int = Field(description="The change to on-hand units (negative for a reduction).")
     reason: Literal["short_pick", "level_set"] = Field(description="What caused the adjustment.")
@@ -495,7 +502,7 @@ class InventoryCounted(EventPayload):
     """A cycle count: the shelf's count replaces the books' on-hand figure."""
 
     event_type = EventType.INVENTORY_COUNTED
-    emitted_by = "cycle count (service/inventory.py, count_stock)"
+    emitted_by = "a cycle count (count_stock)"
 
     expected: int = Field(description="Units on hand on the books before the count.")
     counted: int = Field(description="Units found on the shelf.")
