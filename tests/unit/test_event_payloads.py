@@ -118,3 +118,9 @@ def test_every_payload_model_is_an_event_payload_with_a_producer_named() -> None
     for model in PAYLOADS.values():
         assert issubclass(model, EventPayload)
         assert model.__doc__ and model.emitted_by
+
+
+def test_no_order_change_payload_has_a_field_of_the_order_state_it_is_recorded_with() -> None:
+    for model in PAYLOADS.values():
+        if model.recorded_with_order_state:
+            assert not set(model.model_fields) & set(OrderState.model_fields), model.__name__
