@@ -77,6 +77,10 @@ def event_schema(model: type[EventPayload]) -> dict[str, Any]:
     """The JSON Schema of the ``data`` of ``model``'s events, as serialised on the wire."""
     schema = data_model(model).model_json_schema(mode="serialization")
     _absent_not_null(schema, data_model(model))
+    for part in schema.get("$defs", {}).values():
+        # Objects inside a payload are written whole: every field is there (null when empty).
+        if "properties" in part:
+            part["required"] = list(part["properties"])
     return {
         "$schema": JSON_SCHEMA_DIALECT,
         "$id": f"{model.event_type}.json",
@@ -106,11 +110,13 @@ def catalogue() -> dict[Path, str]:
     sections: list[str] = []
     index: list[str] = []
     parts: dict[str, dict[str, Any]] = {}
+    all_defs: dict[str, Any] = {}
     for event_type in EventType:
         model = PAYLOADS[event_type]
         schema = event_schema(model)
         files[SCHEMAS / f"{event_type}.json"] = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
         defs = schema.get("$defs", {})
+        all_defs.update(defs)
         parts.update({name: d for name, d in defs.items() if d.get("type") == "object"})
         subscribable = "offered" if event_type in SUBSCRIBABLE_EVENTS else "not offered"
         index.append(f"| [`{event_type}`](#{_anchor(event_type)}) | {model.emitted_by} | {subscribable} |")
@@ -125,7 +131,7 @@ def catalogue() -> dict[Path, str]:
         shared.append(f"### {name}\n")
         if parts[name].get("description"):
             shared.append(_text(parts[name]["description"]) + "\n")
-        shared.append(_fields_table(parts[name], {}))
+        shared.append(_fields_table(parts[name], all_defs))
     files[CATALOGUE] = "\n".join([intro, *sections, *shared]).rstrip("\n") + "\n"
     return files
 
