@@ -5,16 +5,25 @@ inventory event under its SKU) in the same transaction as the change, which
 makes the timeline and the outbox one thing:
 the table stream carries each new event item to the relay, which puts it on
 the bus. ``id`` is stable across redeliveries, so consumers deduplicate on it.
+
+What an event says (its ``data``) is one :class:`EventPayload` model per event type
+(``event_payloads``): producers build the model, ``DomainEvent.recording`` stores its JSON form,
+and consumers read it back with ``DomainEvent.payload``. docs/events.md is generated from those
+models (``python -m tools.events``).
 """
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Collection
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .models import Timestamp
+from .status import OrderStatus
 
 
 class EventType(StrEnum):
@@ -76,3 +85,111 @@ class DomainEvent(BaseModel):
     #: Who caused it: ``channel:<id>``, ``admin:<key id>``, ``system:<worker>``.
     actor: str
     data: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def recording(
+        cls,
+        payload: EventPayload,
+        *,
+        id: str,
+        occurred_at: datetime,
+        actor: str,
+        order_id: str | None = None,
+        channel_id: str | None = None,
+        version: int | None = None,
+        sku: str | None = None,
+        warehouse_id: str | None = None,
+        tracking_number: str | None = None,
+        inbound_key: str | None = None,
+        order_state: OrderState | None = None,
+    ) -> DomainEvent:
+        """The event that records ``payload``: its type is the payload's, its ``data`` the
+        payload's JSON form (after ``order_state`` for an event an order change records)."""
+        if payload.recorded_with_order_state != (order_state is not None):
+            raise ValueError(f"{payload.event_type}: the order state goes with order-change events only")
+        data = payload.to_data() if order_state is None else {**order_state.to_data(), **payload.to_data()}
+        return cls(
+            id=id,
+            type=payload.event_type,
+            order_id=order_id,
+            channel_id=channel_id,
+            version=version,
+            sku=sku,
+            warehouse_id=warehouse_id,
+            tracking_number=tracking_number,
+            inbound_key=inbound_key,
+            occurred_at=occurred_at,
+            actor=actor,
+            data=data,
+        )
+
+    def payload(self, model: builtins.type[P]) -> P:
+        """This event's data read as ``model``, the payload of its type (the one accessor every
+        consumer reads events through). Raises ``ValueError`` (pydantic's ``ValidationError``)
+        when the data does not fit, ``TypeError`` when ``model`` is not this event type's."""
+        if model.event_type != self.type:
+            raise TypeError(
+                f"{self.type} event {self.id} is not read as {model.__name__} ({model.event_type})"
+            )
+        data = self.data
+        if model.recorded_with_order_state:
+            data = {k: v for k, v in data.items() if k not in OrderState.model_fields}
+        return model.model_validate(data)
+
+    def order_state(self) -> OrderState:
+        """The order's status and milestone flags an order-change event carries beside its payload."""
+        return OrderState.model_validate({k: v for k, v in self.data.items() if k in OrderState.model_fields})
+
+
+class EventPayload(BaseModel):
+    """What one type of event says: its ``data``. One subclass per :class:`EventType`.
+
+    The class docstring says when the event is emitted, and ``emitted_by`` by which step; the
+    field descriptions say what each field means. docs/events.md and the JSON Schemas under
+    docs/events/ are generated from them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[EventType]
+    #: The step (and module) that records the event, for the catalogue.
+    emitted_by: ClassVar[str]
+    #: True for the order events an order change records (``stage_change``): their ``data``
+    #: carries the :class:`OrderState` fields too, before the payload's own.
+    recorded_with_order_state: ClassVar[bool] = False
+
+    def to_data(self, *, only: Collection[str] | None = None) -> dict[str, Any]:
+        """The JSON form stored in the event item and sent on the bus and to webhooks (or just the
+        fields named in ``only``). Optional fields appear only when they were given: absent and
+        null are not the same on the wire."""
+        fields = self.model_fields_set if only is None else self.model_fields_set & set(only)
+        return self.model_dump(mode="json", include=set(fields))
+
+    def amended(self, **fields: Any) -> Self:
+        """A copy with ``fields`` set as well (validated, so a field this payload lacks is an error)."""
+        given = {name: getattr(self, name) for name in self.model_fields_set}
+        return self.model_validate({**given, **fields})
+
+
+P = TypeVar("P", bound=EventPayload)
+
+
+class OrderState(EventPayload):
+    """The order as an order change left it: in the data of every event the change records."""
+
+    status: OrderStatus = Field(description="The order's status after the change.")
+    first_confirmation: bool | None = Field(
+        default=None,
+        description="True on the change that confirms the order for the first time. "
+        "Present on the change's own event, absent on its follow-up events (refund.requested).",
+    )
+    order_fully_shipped: bool | None = Field(
+        default=None,
+        description="True on the change after which every active fulfillment has shipped, for the first "
+        "time. Present on the change's own event, absent on its follow-up events.",
+    )
+    order_fully_delivered: bool | None = Field(
+        default=None,
+        description="True on the change after which every active fulfillment is delivered, for the first "
+        "time. Present on the change's own event, absent on its follow-up events.",
+    )

@@ -26,11 +26,19 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any, TypeGuard
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .events import DomainEvent, EventType
+from .event_payloads import (
+    PAYLOADS,
+    FeedbackReceived,
+    FulfillmentShipped,
+    InventoryCounted,
+    OrderPlaced,
+    ReturnReceived,
+)
+from .events import DomainEvent, EventPayload, EventType, OrderState
 from .models import Fulfillment, Order
 from .status import (
     FULFILLMENT_SHIPPED_STATES,
@@ -223,11 +231,9 @@ def order_facts(
     the order or its fulfillments."""
     events = list(timeline)
     types = {e.type for e in events}
-    placed_backordered = any(
-        e.type == EventType.ORDER_PLACED and any(_int(line, "backordered") > 0 for line in _lines(e))
-        for e in events
-    )
-    placed_split = any(e.type == EventType.ORDER_PLACED and e.data.get("split") is True for e in events)
+    placed = [_payload(e, OrderPlaced) for e in events if e.type == EventType.ORDER_PLACED]
+    placed_backordered = any(line.backordered > 0 for p in placed for line in p.lines)
+    placed_split = any(p.split for p in placed)
     active = [f for f in fulfillments if f.is_active]
     shipped = [f for f in active if f.shipment is not None]
     on_time = [shipped_on_time(f.shipment.shipped_at, f.ship_by) for f in shipped if f.shipment]
@@ -269,7 +275,10 @@ def is_perfect_order(facts: OrderFacts) -> bool:
 def needs_facts(event: DomainEvent) -> bool:
     """True for the events the worker must read the order for: the ones that complete its
     shipment or its delivery (the histograms need its creation time, perfect orders its history)."""
-    return event.data.get("order_fully_shipped") is True or event.data.get("order_fully_delivered") is True
+    if event.type not in _ORDER_CHANGES:
+        return False
+    state = _state(event)
+    return state.order_fully_shipped is True or state.order_fully_delivered is True
 
 
 #: Milestone flags an event type must carry; on other order events they count when present.
@@ -292,19 +301,16 @@ def increments_for(event: DomainEvent, facts: OrderFacts | None) -> list[Increme
     kind = event.type
     if kind == EventType.ORDER_PLACED:
         out.append(_one(Metric.ORDERS_PLACED))
-        lines = event.data.get("lines")
-        if not isinstance(lines, list) or not all(
-            isinstance(line, dict) and _is_int(line.get("backordered")) for line in lines
-        ):
-            raise EventDataInvalid(event, "lines", "a list of {backordered: int}")
-        if any(line["backordered"] > 0 for line in lines):
+        placed = _payload(event, OrderPlaced)
+        if any(line.backordered > 0 for line in placed.lines):
             out.append(_one(Metric.BACKORDERED_ORDERS))
-        if _bool(event, "split"):
+        if placed.split:
             out.append(_one(Metric.SPLIT_ORDERS))
     elif kind == EventType.ORDER_CANCELLED:
         out.append(_one(Metric.ORDERS_CANCELLED))
     elif kind == EventType.FULFILLMENT_SHIPPED:
-        on_time = shipped_on_time(event.occurred_at, _timestamp_or_none(event, "ship_by"))
+        ship_by = _timestamp_or_none(event, "ship_by", _payload(event, FulfillmentShipped).ship_by)
+        on_time = shipped_on_time(event.occurred_at, ship_by)
         if on_time is not None:
             out.append(_one(Metric.SHIPPED_FULFILLMENTS))
             if on_time:
@@ -312,20 +318,17 @@ def increments_for(event: DomainEvent, facts: OrderFacts | None) -> list[Increme
     elif kind == EventType.SLA_BREACHED:
         out.append(_one(Metric.SLA_BREACHES))
     elif kind == EventType.FEEDBACK_RECEIVED:
-        rating = event.data.get("rating")
-        if not _is_int(rating) or not 1 <= rating <= 5:
+        rating = _payload(event, FeedbackReceived).rating
+        if not 1 <= rating <= 5:
             raise EventDataInvalid(event, "rating", "an integer from 1 to 5")
         out += [_one(Metric.CSAT_RESPONSES), Increment(str(Metric.CSAT_SUM), rating)]
     elif kind == EventType.RETURN_RECEIVED:
-        status = event.data.get("status")
-        if not isinstance(status, str):
-            raise EventDataInvalid(event, "status", "the order's status after the receipt")
-        if _bool(event, "first_return") and status in _RETURNED_STATUSES:
+        status = _state(event).status
+        if _payload(event, ReturnReceived).first_return and status in _RETURNED_STATUSES:
             out.append(_one(Metric.ORDERS_RETURNED))
     elif kind == EventType.INVENTORY_COUNTED:
-        expected, counted = event.data.get("expected"), event.data.get("counted")
-        if not _is_int(expected) or not _is_int(counted):
-            raise EventDataInvalid(event, "expected/counted", "integers (units on the record and found)")
+        count = _payload(event, InventoryCounted)
+        expected, counted = count.expected, count.counted
         out.append(_one(Metric.CYCLE_COUNTS))
         if expected == counted:
             out.append(_one(Metric.ACCURATE_CYCLE_COUNTS))
@@ -334,12 +337,15 @@ def increments_for(event: DomainEvent, facts: OrderFacts | None) -> list[Increme
 
 
 def _milestones(event: DomainEvent, facts: OrderFacts | None) -> list[Increment]:
-    required = _REQUIRED_FLAGS.get(event.type, ())
-    for name in required:
-        _bool(event, name)  # validates presence and type
+    if event.type not in _ORDER_CHANGES:
+        return []  # only an order change's own event carries milestone flags
+    state = _state(event)
+    for name in _REQUIRED_FLAGS.get(event.type, ()):
+        if getattr(state, name) is None:
+            raise EventDataInvalid(event, name, "true or false")
 
     def flag(name: str) -> bool:
-        return event.data.get(name) is True
+        return getattr(state, name) is True
 
     out: list[Increment] = []
     if flag("first_confirmation"):
@@ -381,35 +387,37 @@ def _hours_bucket(histogram: Histogram, elapsed: timedelta) -> str:
     raise AssertionError("the last bucket is open")  # pragma: no cover
 
 
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
+#: Event types an order change records: their data carries the OrderState (status, flags).
+_ORDER_CHANGES = frozenset(t for t, model in PAYLOADS.items() if model.recorded_with_order_state)
+P = TypeVar("P", bound=EventPayload)
 
 
-def _int(mapping: Any, key: str) -> int:
-    value = mapping.get(key) if isinstance(mapping, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+def _payload(event: DomainEvent, model: type[P]) -> P:
+    """The event's typed payload; data that does not fit is EventDataInvalid, naming the field."""
+    try:
+        return event.payload(model)
+    except ValidationError as exc:
+        raise _invalid(event, exc) from exc
 
 
-def _lines(event: DomainEvent) -> list[Any]:
-    lines = event.data.get("lines")
-    return lines if isinstance(lines, list) else []
+def _state(event: DomainEvent) -> OrderState:
+    try:
+        return event.order_state()
+    except ValidationError as exc:
+        raise _invalid(event, exc) from exc
 
 
-def _bool(event: DomainEvent, key: str) -> bool:
-    value = event.data.get(key)
-    if not isinstance(value, bool):
-        raise EventDataInvalid(event, key, "true or false")
-    return value
+def _invalid(event: DomainEvent, exc: ValidationError) -> EventDataInvalid:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    field = str(error["loc"][0]) if error["loc"] else "data"
+    return EventDataInvalid(event, field, f"valid ({error['msg']})")
 
 
-def _timestamp_or_none(event: DomainEvent, key: str) -> datetime | None:
-    if key not in event.data:
-        raise EventDataInvalid(event, key, "an ISO 8601 time with a zone, or null")
-    raw = event.data[key]
+def _timestamp_or_none(event: DomainEvent, key: str, raw: str | None) -> datetime | None:
     if raw is None:
         return None
     try:
-        value = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+        value = datetime.fromisoformat(raw)
     except ValueError:
         value = None
     if value is None or value.tzinfo is None:

@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from chalicelib.domain.errors import ConcurrencyConflict, NotFound
-from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.event_payloads import ReleasedFulfillment
+from chalicelib.domain.events import DomainEvent, EventPayload, OrderState
 from chalicelib.domain.kpis import milestone_flags
 from chalicelib.domain.models import Fulfillment, Order, Warehouse
 from chalicelib.domain.promise import warehouse_ship_by
@@ -75,8 +76,8 @@ class Change:
 
     order: Order
     fulfillments: list[Fulfillment]
-    event_type: EventType
-    data: dict[str, Any]
+    #: The order event this change records (its type is the payload's).
+    payload: EventPayload
     new_fulfillments: list[Fulfillment] = field(default_factory=list)
     stock: list[StockMove] = field(default_factory=list)
     #: (carrier, tracking number, fulfillment id) to index.
@@ -87,7 +88,7 @@ class Change:
     new_returns: list[ReturnRequest] = field(default_factory=list)
     #: Further order events of the same change, each taking the next version (e.g. a return
     #: received and the refund it asks the store for).
-    follow_up: list[tuple[EventType, dict[str, Any]]] = field(default_factory=list)
+    follow_up: list[EventPayload] = field(default_factory=list)
     #: Daily counters moved in the same transaction, so exactly once: (metric, day, by).
     counts: list[tuple[str, str, int]] = field(default_factory=list)
 
@@ -178,18 +179,21 @@ def stage_change(
     # KPI milestones are judged here, where the order is seen before and after: on the change's
     # own event only (a follow-up event carrying them would count the order twice).
     flags = milestone_flags(before.order, before.fulfillments, order, fulfillments)
-    events = [(change.event_type, {**flags, **change.data}), *change.follow_up]
-    for offset, (event_type, data) in enumerate(events):
+    events = [
+        (change.payload, OrderState.model_validate({"status": order.status, **flags})),
+        *((payload, OrderState(status=order.status)) for payload in change.follow_up),
+    ]
+    for offset, (payload, state) in enumerate(events):
         uow.add_event(
-            DomainEvent(
+            DomainEvent.recording(
+                payload,
                 id=ids.new("evt"),
-                type=event_type,
                 order_id=order.id,
                 channel_id=order.channel_id,
                 version=before.order.version + 1 + offset,
                 occurred_at=now,
                 actor=actor,
-                data={"status": order.status.value, **data},
+                order_state=state,
             )
         )
     for event in change.inventory_events:
@@ -280,16 +284,16 @@ def release_work(
 
 def summary(
     fulfillments: Sequence[Fulfillment], *, status: FulfillmentStatus | None = None
-) -> list[dict[str, Any]]:
+) -> list[ReleasedFulfillment]:
     """Fulfillments as events carry them (optionally only those in ``status``)."""
     return [
-        {
-            "id": f.id,
-            "warehouse_id": f.warehouse_id,
-            "status": f.status.value,
-            "ship_by": f.ship_by.isoformat() if f.ship_by else None,
-            "lines": [line.model_dump() for line in f.lines],
-        }
+        ReleasedFulfillment(
+            id=f.id,
+            warehouse_id=f.warehouse_id,
+            status=f.status,
+            ship_by=f.ship_by.isoformat() if f.ship_by else None,
+            lines=f.lines,
+        )
         for f in fulfillments
         if f.status != FulfillmentStatus.CANCELLED and (status is None or f.status == status)
     ]

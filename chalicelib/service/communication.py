@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from chalicelib.domain.errors import Conflict, NotFound
-from chalicelib.domain.events import EventType
+from chalicelib.domain.event_payloads import FeedbackReceived, NotificationPreferencesChanged
 from chalicelib.domain.models import Order
 from chalicelib.domain.tokens import InvalidToken, TokenClaims, issue_token, verify_token
 from chalicelib.service.changes import Change, load_order, stage_change
@@ -58,8 +58,7 @@ def record_feedback(
         change = Change(
             order=aggregate.order,
             fulfillments=aggregate.fulfillments,
-            event_type=EventType.FEEDBACK_RECEIVED,
-            data={"rating": rating, "comment": comment},
+            payload=FeedbackReceived(rating=rating, comment=comment),
         )
         return stage_change(uow, aggregate, change, actor="customer", ids=ids, clock=clock)
 
@@ -97,8 +96,7 @@ def change_preferences(
         return Change(
             order=aggregate.order.model_copy(update={"notify": wanted}),
             fulfillments=aggregate.fulfillments,
-            event_type=EventType.NOTIFICATION_PREFERENCES_CHANGED,
-            data={"email": wanted.email, "sms": wanted.sms},
+            payload=NotificationPreferencesChanged(email=wanted.email, sms=wanted.sms),
         )
 
     return change_order(

@@ -15,7 +15,17 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFound
-from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.event_payloads import (
+    FulfillmentPacked,
+    FulfillmentPicked,
+    FulfillmentShipped,
+    FulfillmentShortPicked,
+    InventoryAdjusted,
+    OrderCancelled,
+    OrderLinesCancelled,
+    StockReleased,
+)
+from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.fulfillment import (
     CancellationPlan,
     NothingLeftToCancel,
@@ -158,28 +168,26 @@ def _picked(
         for sku, qty in outcome.shortfalls.items()
     ]
     adjustments = [
-        DomainEvent(
+        DomainEvent.recording(
+            InventoryAdjusted(delta=-qty, reason="short_pick", fulfillment_id=f.id, order_id=f.order_id),
             id=ids.new("evt"),
-            type=EventType.INVENTORY_ADJUSTED,
             sku=sku,
             warehouse_id=f.warehouse_id,
             occurred_at=now,
             actor=actor,
-            data={"delta": -qty, "reason": "short_pick", "fulfillment_id": f.id, "order_id": f.order_id},
         )
         for sku, qty in outcome.shortfalls.items()
     ]
     return Change(
         order=settle(order, [*fulfillments, *backorders]),
         fulfillments=fulfillments,
-        event_type=EventType.FULFILLMENT_SHORT_PICKED if outcome.is_short else EventType.FULFILLMENT_PICKED,
-        data={
-            "fulfillment_id": f.id,
-            "warehouse_id": f.warehouse_id,
-            "picked": [line.model_dump() for line in outcome.picked],
-            "shortfalls": outcome.shortfalls,
-            "backorders": [b.id for b in backorders],
-        },
+        payload=(FulfillmentShortPicked if outcome.is_short else FulfillmentPicked)(
+            fulfillment_id=f.id,
+            warehouse_id=f.warehouse_id,
+            picked=outcome.picked,
+            shortfalls=outcome.shortfalls,
+            backorders=[b.id for b in backorders],
+        ),
         new_fulfillments=backorders,
         stock=corrections,
         inventory_events=adjustments,
@@ -225,14 +233,13 @@ def pack(
         return Change(
             order=follow_fulfillments(aggregate.order, fulfillments),
             fulfillments=fulfillments,
-            event_type=EventType.FULFILLMENT_PACKED,
-            data={
-                "fulfillment_id": f.id,
-                "warehouse_id": f.warehouse_id,
-                "packages": [p.model_dump() for p in packages],
-                "recommended_boxes": recommended,
-                "boxes_other_than_recommended": [p.box for p in packages if p.box not in recommended],
-            },
+            payload=FulfillmentPacked(
+                fulfillment_id=f.id,
+                warehouse_id=f.warehouse_id,
+                packages=packages,
+                recommended_boxes=recommended,
+                boxes_other_than_recommended=[p.box for p in packages if p.box not in recommended],
+            ),
         )
 
     return change_order(
@@ -329,17 +336,16 @@ def _shipped(
     return Change(
         order=follow_fulfillments(aggregate.order, fulfillments),
         fulfillments=fulfillments,
-        event_type=EventType.FULFILLMENT_SHIPPED,
-        data={
-            "fulfillment_id": f.id,
-            "warehouse_id": f.warehouse_id,
-            "carrier": carrier,
-            "service": shipment.service,
-            "ship_by": f.ship_by.isoformat() if f.ship_by else None,
-            "tracking_numbers": tracking_numbers,
-            "tracking_urls": [tracking_url(carrier, n) for n in tracking_numbers],
-            "lines": [line.model_dump() for line in f.lines],
-        },
+        payload=FulfillmentShipped(
+            fulfillment_id=f.id,
+            warehouse_id=f.warehouse_id,
+            carrier=carrier,
+            service=shipment.service,
+            ship_by=f.ship_by.isoformat() if f.ship_by else None,
+            tracking_numbers=tracking_numbers,
+            tracking_urls=[tracking_url(carrier, n) for n in tracking_numbers],
+            lines=f.lines,
+        ),
         stock=[consume(f.warehouse_id, line.sku, line.quantity) for line in f.lines],
         tracking=[(carrier, number, f.id) for number in tracking_numbers],
         # Demand, for days of cover: units shipped per warehouse and SKU per day, counted in the
@@ -417,12 +423,13 @@ def _cancelled(aggregate: OrderAggregate, plan: CancellationPlan, reason: str) -
         order = order.model_copy(update={"status": next_order_status(order.status, OrderTrigger.CANCEL)})
     else:
         order = settle(order, fulfillments)
-    released = [{"warehouse_id": wh, "sku": sku, "quantity": q} for (wh, sku), q in plan.released.items()]
+    released = [StockReleased(warehouse_id=wh, sku=sku, quantity=q) for (wh, sku), q in plan.released.items()]
     return Change(
         order=order,
         fulfillments=fulfillments,
-        event_type=EventType.ORDER_CANCELLED if everything else EventType.ORDER_LINES_CANCELLED,
-        data={"reason": reason, "cancelled": plan.cancelled, "stock_released": released},
+        payload=(OrderCancelled if everything else OrderLinesCancelled)(
+            reason=reason, cancelled=plan.cancelled, stock_released=released
+        ),
         stock=[release(wh, sku, q) for (wh, sku), q in plan.released.items()],
     )
 

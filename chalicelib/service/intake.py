@@ -33,7 +33,8 @@ from chalicelib.domain.channels import (
 )
 from chalicelib.domain.channels import UnresolvedLine as StoreLine
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.event_payloads import ChannelOrderReceived, ChannelWebhookIgnored
+from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.holds import HoldPolicy
 from chalicelib.domain.models import Order, UnresolvedLine
 from chalicelib.domain.status import HoldReason, OrderStatus
@@ -71,14 +72,13 @@ def receive_store_webhook(
 ) -> Received:
     def stage(uow: UnitOfWork) -> Received:
         uow.add_event(
-            DomainEvent(
+            DomainEvent.recording(
+                (ChannelOrderReceived if relevant else ChannelWebhookIgnored)(store=store, topic=topic),
                 id=ids.new("evt"),
-                type=EventType.CHANNEL_ORDER_RECEIVED if relevant else EventType.CHANNEL_WEBHOOK_IGNORED,
                 channel_id=channel_id,
                 inbound_key=delivery_key,
                 occurred_at=clock.now(),
                 actor=f"store:{store}",
-                data={"store": store, "topic": topic},
             )
         )
         if relevant:
@@ -132,7 +132,8 @@ def process_store_order(
     """Map a received store order and place, update or cancel it. Returns the order (None when
     there is nothing to do: a cancelled order never placed, or an expired payload)."""
     channel_id, key = received.channel_id or "", received.inbound_key or ""
-    store, topic = str(received.data.get("store")), str(received.data.get("topic"))
+    payload = received.payload(ChannelOrderReceived)
+    store, topic = payload.store, payload.topic
     uow = uow_factory()
     body = uow.get_inbound(channel_id, key)
     if body is None:

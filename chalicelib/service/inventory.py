@@ -23,7 +23,13 @@ from chalicelib.domain.errors import (
     InputInvalid,
     NotFound,
 )
-from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.event_payloads import (
+    InventoryAdjusted,
+    InventoryCounted,
+    InventoryReceived,
+    OrderBackorderAllocated,
+)
+from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.fulfillment import book_allocation, new_backorder, settle
 from chalicelib.domain.models import Fulfillment, FulfillmentLine, StockLevel
 from chalicelib.domain.status import (
@@ -83,14 +89,13 @@ def receive_stock(
             if seen is not None:
                 return Unchanged(_replayed(seen, digest, idempotency_key))
         now = clock.now()
-        event = DomainEvent(
+        event = DomainEvent.recording(
+            InventoryReceived(quantity=quantity, reference=reference),
             id=ids.new("evt"),
-            type=EventType.INVENTORY_RECEIVED,
             sku=sku,
             warehouse_id=warehouse_id,
             occurred_at=now,
             actor=actor,
-            data={"quantity": quantity, "reference": reference},
         )
         uow.move_stock(warehouse_id, sku, on_hand=quantity, available=quantity)
         uow.add_event(event)
@@ -235,15 +240,14 @@ def _allocation(
     return Change(
         order=order,
         fulfillments=fulfillments,
-        event_type=EventType.ORDER_BACKORDER_ALLOCATED,
-        data={
-            "fulfillment_id": allocated.id,
-            "sku": sku,
-            "warehouse_id": warehouse_id,
-            "quantity": quantity,
-            "still_waiting": wanted - quantity,
-            "released": summary(released),
-        },
+        payload=OrderBackorderAllocated(
+            fulfillment_id=allocated.id,
+            sku=sku,
+            warehouse_id=warehouse_id,
+            quantity=quantity,
+            still_waiting=wanted - quantity,
+            released=summary(released),
+        ),
         new_fulfillments=remainder,
         stock=[reserve(warehouse_id, sku, quantity)],
     )
@@ -328,14 +332,13 @@ def _stage_on_hand(
     else:
         uow.move_stock(warehouse_id, sku, on_hand=delta, available=delta, expect_on_hand=current_on_hand)
     uow.add_event(
-        DomainEvent(
+        DomainEvent.recording(
+            InventoryAdjusted(delta=delta, reason="level_set", on_hand=on_hand),
             id=ids.new("evt"),
-            type=EventType.INVENTORY_ADJUSTED,
             sku=sku,
             warehouse_id=warehouse_id,
             occurred_at=clock.now(),
             actor=actor,
-            data={"delta": delta, "reason": "level_set", "on_hand": on_hand},
         )
     )
 
@@ -362,19 +365,15 @@ def count_stock(
         level = _level(uow, warehouse_id, sku)
         expected = level.on_hand if level else 0
         delta = counted - expected
-        event = DomainEvent(
+        event = DomainEvent.recording(
+            InventoryCounted(
+                expected=expected, counted=counted, delta=delta, reserved=level.reserved if level else 0
+            ),
             id=ids.new("evt"),
-            type=EventType.INVENTORY_COUNTED,
             sku=sku,
             warehouse_id=warehouse_id,
             occurred_at=clock.now(),
             actor=actor,
-            data={
-                "expected": expected,
-                "counted": counted,
-                "delta": delta,
-                "reserved": level.reserved if level else 0,
-            },
         )
         if level is None:
             uow.move_stock(warehouse_id, sku, on_hand=counted, available=counted)

@@ -15,7 +15,18 @@ from typing import Any
 
 from chalicelib.domain.channels import check_store_version
 from chalicelib.domain.errors import Conflict, NotFound
-from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.event_payloads import (
+    HoldNote,
+    OrderBackordered,
+    OrderConfirmed,
+    OrderHoldReleased,
+    OrderOnHold,
+    OrderReceived,
+    OrderStoreSynced,
+    OrderUpdated,
+    SkuQuantity,
+)
+from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.holds import HoldFinding, HoldPolicy, evaluate_holds
 from chalicelib.domain.models import Address, Customer, Hold, Order, Warehouse, format_timestamp
 from chalicelib.domain.status import (
@@ -56,19 +67,17 @@ def _proceed(aggregate: OrderAggregate, warehouses: list[Warehouse], clock: Cloc
                 update={"status": next_order_status(order.status, OrderTrigger.BACKORDER)}
             ),
             fulfillments=fulfillments,
-            event_type=EventType.ORDER_BACKORDERED,
-            data={
-                "released": released,
-                "backordered": [
-                    {"sku": li.sku, "quantity": li.backordered} for li in order.lines if li.backordered
+            payload=OrderBackordered(
+                released=released,
+                backordered=[
+                    SkuQuantity(sku=li.sku, quantity=li.backordered) for li in order.lines if li.backordered
                 ],
-            },
+            ),
         )
     return Change(
         order=order.model_copy(update={"status": next_order_status(order.status, OrderTrigger.CONFIRM)}),
         fulfillments=fulfillments,
-        event_type=EventType.ORDER_CONFIRMED,
-        data={"released": released},
+        payload=OrderConfirmed(released=released),
     )
 
 
@@ -94,8 +103,7 @@ def _hold(aggregate: OrderAggregate, findings: list[HoldFinding], *, placed_by: 
     return Change(
         order=order.model_copy(update={"status": status, "holds": holds}),
         fulfillments=fulfillments,
-        event_type=EventType.ORDER_ON_HOLD,
-        data={"holds": [{"reason": f.reason.value, "note": f.note} for f in findings]},
+        payload=OrderOnHold(holds=[HoldNote(reason=f.reason, note=f.note) for f in findings]),
     )
 
 
@@ -136,11 +144,10 @@ def receive_order(
         return Change(
             order=received.order,
             fulfillments=aggregate.fulfillments,
-            event_type=EventType.ORDER_RECEIVED,
-            data={
-                "holds": [h.reason.value for h in order.holds],
-                "findings": [{"reason": f.reason.value, "note": f.note} for f in findings],
-            },
+            payload=OrderReceived(
+                holds=[h.reason for h in order.holds],
+                findings=[HoldNote(reason=f.reason, note=f.note) for f in findings],
+            ),
         )
 
     return consume_order_event(
@@ -206,11 +213,10 @@ def release_hold(
             return Change(
                 order=released.order,
                 fulfillments=aggregate.fulfillments,
-                event_type=EventType.ORDER_HOLD_RELEASED,
-                data={"reason": reason.value, "remaining": [h.reason.value for h in remaining]},
+                payload=OrderHoldReleased(reason=reason, remaining=[h.reason for h in remaining]),
             )
         change = _proceed(released, uow.list_warehouses(), clock)
-        change.data["released_hold"] = reason.value
+        change.payload = change.payload.amended(released_hold=reason)
         return change
 
     return change_order(
@@ -284,8 +290,7 @@ def _store_synced(aggregate: OrderAggregate, store_version: datetime | None) -> 
     return Change(
         order=order.model_copy(update={"store_updated_at": store_version}),
         fulfillments=aggregate.fulfillments,
-        event_type=EventType.ORDER_STORE_SYNCED,
-        data={"store_updated_at": format_timestamp(store_version)},
+        payload=OrderStoreSynced(store_updated_at=format_timestamp(store_version)),
     )
 
 
@@ -338,10 +343,9 @@ def _updated(
         change = Change(
             order=changed,
             fulfillments=aggregate.fulfillments,
-            event_type=EventType.ORDER_UPDATED,
-            data={},
+            payload=OrderUpdated(changed=sorted(updates), holds_lifted=[HoldReason(r) for r in lifted]),
         )
-    change.data |= {"changed": sorted(updates), "holds_lifted": lifted}
+    change.payload = change.payload.amended(changed=sorted(updates), holds_lifted=lifted)
     return change
 
 

@@ -26,9 +26,21 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib.domain.errors import NotFound
+from chalicelib.domain.event_payloads import (
+    NotificationCause,
+    NotificationSent,
+    OrderBackorderAllocated,
+    OrderBackordered,
+    OrderConfirmed,
+    OrderOnHold,
+    ReleasedFulfillment,
+    ReturnRequested,
+    SlaBreached,
+    TrackingUpdated,
+)
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.models import Order
-from chalicelib.domain.status import TrackingStatus
+from chalicelib.domain.status import ReturnStatus, TrackingStatus
 from chalicelib.domain.tracking import ALERT_STATUSES
 from chalicelib.service.communication import FEEDBACK, UNSUBSCRIBE, link_token
 from chalicelib.service.ports import Clock, IdGenerator, Notifier, UnitOfWork, UnitOfWorkFactory
@@ -153,46 +165,45 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
         "feedback_url": None,
     }
     outbox = _Outbox(event, order, ctx, view)
-    released = event.data.get("released", [])
     if event.type == EventType.ORDER_CONFIRMED:
         outbox.customer_email("order_confirmed")
         outbox.customer_sms("order_confirmed_sms")
-        outbox.pick_work(released)
+        outbox.pick_work(event.payload(OrderConfirmed).released)
     elif event.type == EventType.ORDER_BACKORDERED:
         outbox.customer_email("order_backordered")
-        outbox.pick_work(released)
+        outbox.pick_work(event.payload(OrderBackordered).released)
     elif event.type == EventType.ORDER_BACKORDER_ALLOCATED:
         outbox.customer_email("backorder_allocated")
-        outbox.pick_work(released)
+        outbox.pick_work(event.payload(OrderBackorderAllocated).released)
     elif event.type == EventType.FULFILLMENT_SHIPPED:
         outbox.customer_email("order_shipped")
         outbox.customer_sms("order_shipped_sms")
     elif event.type in (EventType.ORDER_CANCELLED, EventType.ORDER_LINES_CANCELLED):
         outbox.customer_email("order_cancelled")
     elif event.type == EventType.ORDER_ON_HOLD:
-        holds = {"holds": event.data.get("holds", [])}
-        outbox.operations("order.on_hold", f"Order {order.id} on hold", holds)
+        held = event.payload(OrderOnHold)
+        outbox.operations("order.on_hold", f"Order {order.id} on hold", held.to_data(only={"holds"}))
     elif event.type == EventType.SLA_BREACHED:
         outbox.operations(
             "sla.breached",
             f"Order {order.id} missed its ship-by promise",
-            {k: event.data.get(k) for k in ("fulfillment_id", "warehouse_id", "ship_by")},
+            event.payload(SlaBreached).to_data(only={"fulfillment_id", "warehouse_id", "ship_by"}),
         )
     elif event.type == EventType.RETURN_REQUESTED:
-        outbox.customer_email(
-            "return_approved" if event.data.get("return_status") == "approved" else "return_rejected"
-        )
+        approved = event.payload(ReturnRequested).return_status == ReturnStatus.APPROVED
+        outbox.customer_email("return_approved" if approved else "return_rejected")
     elif event.type == EventType.RETURN_RECEIVED:
         outbox.customer_email("return_received")
-    elif event.type == EventType.TRACKING_UPDATED and event.data.get("changed"):
-        _tracking_messages(outbox, keys)
+    elif event.type == EventType.TRACKING_UPDATED and (tracked := event.payload(TrackingUpdated)).changed:
+        _tracking_messages(outbox, tracked, keys)
     return outbox.out
 
 
-def _tracking_messages(outbox: _Outbox, keys: list[str]) -> None:
+def _tracking_messages(outbox: _Outbox, tracked: TrackingUpdated, keys: list[str]) -> None:
     """A delivery state the customer hears about; a problem operations hear about."""
-    event, order, ctx = outbox.event, outbox.order, outbox.ctx
-    status = TrackingStatus(event.data["tracking_status"])
+    order, ctx = outbox.order, outbox.ctx
+    # A changed status is never null: the update that changed it set it.
+    status = TrackingStatus(tracked.tracking_status or "")
     if status == TrackingStatus.DELIVERED:
         feedback = link_token(FEEDBACK, order.id, keys=keys, clock=ctx.clock)
         outbox.view["feedback_url"] = f"{ctx.public_base_url}/v1/feedback/{feedback}" if feedback else None
@@ -205,17 +216,16 @@ def _tracking_messages(outbox: _Outbox, keys: list[str]) -> None:
         outbox.operations(
             "delivery.problem",
             f"Delivery problem on order {order.id}: {status.value}",
-            {
-                k: event.data.get(k)
-                for k in (
+            tracked.to_data(
+                only={
                     "fulfillment_id",
                     "carrier",
                     "tracking_number",
                     "tracking_status",
                     "raw_status",
                     "raw_substatus",
-                )
-            },
+                }
+            ),
         )
 
 
@@ -262,23 +272,23 @@ class _Outbox:
             )
         )
 
-    def pick_work(self, released: list[dict[str, Any]]) -> None:
+    def pick_work(self, released: list[ReleasedFulfillment]) -> None:
         order, ctx = self.order, self.ctx
         for ful in released:
             message = {
                 "type": "pick_work.released",
                 "order_id": order.id,
-                "fulfillment_id": ful["id"],
-                "warehouse_id": ful["warehouse_id"],
-                "ship_by": ful.get("ship_by"),
+                "fulfillment_id": ful.id,
+                "warehouse_id": ful.warehouse_id,
+                "ship_by": ful.ship_by,
                 "shipping_method": order.shipping_method,
-                "lines": ful["lines"],
+                "lines": [line.model_dump(mode="json") for line in ful.lines],
             }
             self.out.append(
                 OutgoingMessage(
-                    key=f"{self.event.id}/sns/warehouse/{ful['warehouse_id']}/{ful['id']}",
+                    key=f"{self.event.id}/sns/warehouse/{ful.warehouse_id}/{ful.id}",
                     channel="sns",
-                    recipient=f"warehouse:{ful['warehouse_id']}",
+                    recipient=f"warehouse:{ful.warehouse_id}",
                     template="pick_work.released",
                     send=lambda m=message: ctx.notifier.publish_warehouse(  # type: ignore[misc]
                         warehouse_id=m["warehouse_id"], subject=f"Pick work for order {order.id}", message=m
@@ -331,21 +341,20 @@ def _record_sent(
         order = aggregate.order.model_copy(update={"version": aggregate.order.version + 1, "updated_at": now})
         uow.update_order(order, expected_version=aggregate.order.version)
         uow.add_event(
-            DomainEvent(
+            DomainEvent.recording(
+                NotificationSent(
+                    channel=message.channel,
+                    recipient=message.recipient,
+                    template=message.template,
+                    message_id=message_id,
+                    cause=NotificationCause(event_id=event.id, type=EventType(event.type)),
+                ),
                 id=ctx.ids.new("evt"),
-                type=EventType.NOTIFICATION_SENT,
                 order_id=order.id,
                 channel_id=order.channel_id,
                 version=order.version,
                 occurred_at=now,
                 actor="system:notify",
-                data={
-                    "channel": message.channel,
-                    "recipient": message.recipient,
-                    "template": message.template,
-                    "message_id": message_id,
-                    "cause": {"event_id": event.id, "type": event.type},
-                },
             )
         )
 

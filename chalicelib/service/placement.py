@@ -23,7 +23,8 @@ from chalicelib.domain.errors import (
     NotFound,
     TooLarge,
 )
-from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.event_payloads import HoldNote, OrderPlaced, PlacedFulfillment, PlacedLine
+from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.holds import HoldFinding
 from chalicelib.domain.models import Fulfillment, Hold, Order, UnresolvedLine
 from chalicelib.domain.placement import PlaceOrderRequest, build_order, check_request
@@ -237,35 +238,29 @@ def _held(order: Order, holds: Sequence[HoldFinding], *, placed_by: str, now: da
 def _placed_event(
     order: Order, fulfillments: list[Fulfillment], plan: SourcingPlan, *, event_id: str, now: datetime
 ) -> DomainEvent:
-    return DomainEvent(
+    return DomainEvent.recording(
+        OrderPlaced(
+            status=order.status,
+            external_id=order.external_id,
+            currency=order.currency,
+            total=str(order.totals.total),
+            lines=[
+                PlacedLine(sku=line.sku, quantity=line.quantity, backordered=line.backordered)
+                for line in order.lines
+            ],
+            fulfillments=[
+                PlacedFulfillment(id=f.id, warehouse_id=f.warehouse_id, lines=f.lines) for f in fulfillments
+            ],
+            split=plan.is_split,
+            holds=[HoldNote(reason=h.reason, note=h.note) for h in order.holds],
+            unresolved_lines=order.unresolved_lines,
+        ),
         id=event_id,
-        type=EventType.ORDER_PLACED,
         order_id=order.id,
         channel_id=order.channel_id,
         version=order.version,
         occurred_at=now,
         actor=f"channel:{order.channel_id}",
-        data={
-            "status": order.status.value,
-            "external_id": order.external_id,
-            "currency": order.currency,
-            "total": str(order.totals.total),
-            "lines": [
-                {"sku": line.sku, "quantity": line.quantity, "backordered": line.backordered}
-                for line in order.lines
-            ],
-            "fulfillments": [
-                {
-                    "id": f.id,
-                    "warehouse_id": f.warehouse_id,
-                    "lines": [line.model_dump() for line in f.lines],
-                }
-                for f in fulfillments
-            ],
-            "split": plan.is_split,
-            "holds": [{"reason": h.reason.value, "note": h.note} for h in order.holds],
-            "unresolved_lines": [line.model_dump(mode="json") for line in order.unresolved_lines],
-        },
     )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFound
-from chalicelib.domain.events import EventType
+from chalicelib.domain.event_payloads import RefundRequested, ReturnReceived, ReturnRequested
 from chalicelib.domain.models import Order
 from chalicelib.domain.returns import (
     ReceivedItem,
@@ -71,13 +71,9 @@ def request_return(
         return Change(
             order=aggregate.order,
             fulfillments=aggregate.fulfillments,
-            event_type=EventType.RETURN_REQUESTED,
-            data={
-                "rma_id": rma.id,
-                "return_status": rma.status.value,
-                "rejection_reason": rejection,
-                "lines": [line.model_dump() for line in lines],
-            },
+            payload=ReturnRequested(
+                rma_id=rma.id, return_status=rma.status, rejection_reason=rejection, lines=list(lines)
+            ),
             new_returns=[rma],
         )
 
@@ -148,23 +144,20 @@ def _received(
     return Change(
         order=order.model_copy(update={"status": next_order_status(order.status, trigger)}),
         fulfillments=aggregate.fulfillments,
-        event_type=EventType.RETURN_RECEIVED,
-        data={
-            "rma_id": rma.id,
-            "warehouse_id": warehouse_id,
-            "restocked": receipt.restocked,
-            "written_off": receipt.written_off,
-            "items": [i.model_dump(mode="json") for i in items],
-            "first_return": first_return,
-            "refund": refund.model_dump(mode="json"),
-        },
+        payload=ReturnReceived(
+            rma_id=rma.id,
+            warehouse_id=warehouse_id,
+            restocked=receipt.restocked,
+            written_off=receipt.written_off,
+            items=list(items),
+            first_return=first_return,
+            refund=refund,
+        ),
         returns=[done if r.id == rma.id else r for r in aggregate.returns],
         stock=[
             StockMove(warehouse_id, sku, on_hand=qty, available=qty) for sku, qty in receipt.restocked.items()
         ],
-        follow_up=[
-            (EventType.REFUND_REQUESTED, {"rma_id": rma.id, "refund": refund.model_dump(mode="json")})
-        ],
+        follow_up=[RefundRequested(rma_id=rma.id, refund=refund)],
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import partial
 
-from chalicelib.domain.events import EventType
+from chalicelib.domain.event_payloads import SlaBreached
 from chalicelib.domain.models import Fulfillment, format_timestamp
 from chalicelib.domain.status import FulfillmentStatus, OrderStatus
 from chalicelib.service.changes import Change, load_order, stage_change
@@ -111,13 +111,12 @@ def _record_breach(uow_factory: UnitOfWorkFactory, late: Fulfillment, ids: IdGen
         change = Change(
             order=aggregate.order,
             fulfillments=[marked if f.id == current.id else f for f in aggregate.fulfillments],
-            event_type=EventType.SLA_BREACHED,
-            data={
-                "fulfillment_id": current.id,
-                "warehouse_id": current.warehouse_id,
-                "ship_by": format_timestamp(current.ship_by) if current.ship_by else None,
-                "fulfillment_status": current.status.value,
-            },
+            payload=SlaBreached(
+                fulfillment_id=current.id,
+                warehouse_id=current.warehouse_id,
+                ship_by=format_timestamp(current.ship_by) if current.ship_by else None,
+                fulfillment_status=current.status,
+            ),
         )
         stage_change(uow, aggregate, change, actor="system:sla", ids=ids, clock=clock)
         return True

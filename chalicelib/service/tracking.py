@@ -20,7 +20,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.event_payloads import TrackingReceived, TrackingUnmatched, TrackingUpdated
+from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.fulfillment import follow_fulfillments
 from chalicelib.domain.models import MAX_TRACKED_SCANS, Fulfillment, TrackedScan
 from chalicelib.domain.status import FULFILLMENT_TERMINAL, TrackingStatus, next_fulfillment_status
@@ -54,18 +55,19 @@ def ingest(
     def stage(uow: UnitOfWork) -> Ingested:
         target = uow.find_tracking(update.tracking_number)
         now = clock.now()
-        data: dict[str, Any] = {"update": update.model_dump(mode="json")}
-        if target is not None:
-            data |= {"fulfillment_id": target.fulfillment_id, "shipped_with": target.carrier}
+        payload: TrackingReceived | TrackingUnmatched = (
+            TrackingReceived(update=update, fulfillment_id=target.fulfillment_id, shipped_with=target.carrier)
+            if target is not None
+            else TrackingUnmatched(update=update)
+        )
         uow.add_event(
-            DomainEvent(
+            DomainEvent.recording(
+                payload,
                 id=ids.new("evt"),
-                type=EventType.TRACKING_RECEIVED if target else EventType.TRACKING_UNMATCHED,
                 order_id=target.order_id if target else None,
                 tracking_number=update.tracking_number,
                 occurred_at=now,
                 actor=f"carrier:{update.provider}",
-                data=data,
             )
         )
         if target is None:
@@ -171,8 +173,8 @@ def apply_tracking(
     uow_factory: UnitOfWorkFactory, received: DomainEvent, *, ids: IdGenerator, clock: Clock
 ) -> OrderAggregate | None:
     """Apply a ``tracking.received`` event; None when it was applied before (a redelivery)."""
-    update = TrackingUpdate.model_validate(received.data["update"])
-    fulfillment_id = str(received.data["fulfillment_id"])
+    payload = received.payload(TrackingReceived)
+    update, fulfillment_id = payload.update, payload.fulfillment_id
 
     def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change | None:
         before = next((f for f in aggregate.fulfillments if f.id == fulfillment_id), None)
@@ -183,26 +185,25 @@ def apply_tracking(
         return Change(
             order=follow_fulfillments(aggregate.order, fulfillments),
             fulfillments=fulfillments,
-            event_type=EventType.TRACKING_UPDATED,
-            data={
-                "fulfillment_id": before.id,
-                "provider": update.provider,
-                "carrier": update.carrier,
-                "tracking_number": update.tracking_number,
-                "tracking_status_before": before.tracking_status,
-                "tracking_status": after.tracking_status,
-                "changed": after.tracking_status != before.tracking_status,
-                "fulfillment_status": after.status.value,
-                "raw_status": update.raw_status,
-                "raw_substatus": update.raw_substatus,
-                "estimated_delivery": update.estimated_delivery.isoformat()
+            payload=TrackingUpdated(
+                fulfillment_id=before.id,
+                provider=update.provider,
+                carrier=update.carrier,
+                tracking_number=update.tracking_number,
+                tracking_status_before=before.tracking_status,
+                tracking_status=after.tracking_status,
+                changed=after.tracking_status != before.tracking_status,
+                fulfillment_status=after.status,
+                raw_status=update.raw_status,
+                raw_substatus=update.raw_substatus,
+                estimated_delivery=update.estimated_delivery.isoformat()
                 if update.estimated_delivery
                 else None,
-                "public_url": update.public_url,
-                "new_scans": [s.model_dump(mode="json") for s in fresh],
+                public_url=update.public_url,
+                new_scans=fresh,
                 # Scans that arrived but did not move the state: late, duplicate, or lower rank.
-                "ignored_scans": len([s for s in fresh if not _applied(after, s)]),
-            },
+                ignored_scans=len([s for s in fresh if not _applied(after, s)]),
+            ),
         )
 
     return consume_order_event(

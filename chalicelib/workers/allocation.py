@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice.app import SQSEvent
 
 from chalicelib.bootstrap import services
+from chalicelib.domain.event_payloads import InventoryAdjusted, OrderCancelled, payload_of
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.service.inventory import allocate_backorders
 from chalicelib.workers.sqs import domain_event_of, process_batch
@@ -21,9 +22,11 @@ def stock_made_available(event: DomainEvent) -> list[tuple[str, str]]:
     if event.type == EventType.INVENTORY_RECEIVED and event.sku and event.warehouse_id:
         return [(event.sku, event.warehouse_id)]
     if event.type == EventType.INVENTORY_ADJUSTED and event.sku and event.warehouse_id:
-        return [(event.sku, event.warehouse_id)] if int(event.data.get("delta", 0)) > 0 else []
+        return [(event.sku, event.warehouse_id)] if event.payload(InventoryAdjusted).delta > 0 else []
     if event.type in (EventType.ORDER_CANCELLED, EventType.ORDER_LINES_CANCELLED):
-        return [(r["sku"], r["warehouse_id"]) for r in event.data.get("stock_released", [])]
+        cancelled = payload_of(event)
+        assert isinstance(cancelled, OrderCancelled)  # order.lines_cancelled's model is a subclass
+        return [(r.sku, r.warehouse_id) for r in cancelled.stock_released]
     return []
 
 

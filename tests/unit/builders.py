@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.domain.event_payloads import payload_model
 from chalicelib.domain.models import (
     Address,
     Channel,
@@ -24,6 +25,7 @@ from chalicelib.domain.placement import PlaceOrderRequest
 from chalicelib.domain.status import FulfillmentStatus, OrderStatus, TrackingStatus
 from chalicelib.domain.tracking import Provider, TrackingScan, TrackingUpdate
 from tests.unit.fakes import START, FakeStore
+from tools.events import example_data
 
 WEB = "ch_web"  # backorders what it cannot ship
 STRICT = "ch_strict"  # rejects what it cannot ship
@@ -218,3 +220,16 @@ def fulfillment(
         updated_at=delivered_at or START,
         delivered_at=delivered_at,
     )
+
+
+#: A field given as MISSING is left out of an event's data (to show what a consumer does with an
+#: event that lacks it).
+MISSING: Any = object()
+_MILESTONE_FLAGS = ("first_confirmation", "order_fully_shipped", "order_fully_delivered")
+
+
+def event_data(kind: str, **data: Any) -> dict[str, Any]:
+    """A complete payload of ``kind`` (the event catalogue's example, without the milestone flags,
+    which only an order change sets), with ``data`` over it; a field given as MISSING is left out."""
+    example = {k: v for k, v in example_data(payload_model(kind)).items() if k not in _MILESTONE_FLAGS}
+    return {k: v for k, v in {**example, **data}.items() if v is not MISSING}

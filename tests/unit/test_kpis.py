@@ -23,6 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.domain.event_payloads import PAYLOADS
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.kpis import (
     HOUR_BUCKETS,
@@ -50,7 +51,7 @@ from chalicelib.domain.kpis import (
 )
 from chalicelib.domain.models import Fulfillment, FulfillmentLine, Shipment, TrackedScan
 from chalicelib.domain.status import FulfillmentStatus, OrderStatus, TrackingStatus
-from tests.unit.builders import make_order
+from tests.unit.builders import MISSING, event_data, make_order
 
 WEB, SHOP = "web", "shop"
 Counters = dict[tuple[date, str, str], int]
@@ -84,7 +85,7 @@ def event(
         channel_id=channel,
         occurred_at=when,
         actor="system:test",
-        data=data,
+        data=event_data(kind, **data),
     )
 
 
@@ -144,7 +145,7 @@ def cycle_count(when: datetime, expected: int, counted: int) -> DomainEvent:
         warehouse_id="wh_east",
         occurred_at=when,
         actor="warehouse:wh_east",
-        data={"expected": expected, "counted": counted},
+        data={"expected": expected, "counted": counted, "delta": counted - expected, "reserved": 0},
     )
 
 
@@ -523,16 +524,16 @@ def test_a_completing_event_without_its_facts_is_refused_rather_than_counted_hal
     ("kind", "data", "field"),
     [
         (EventType.ORDER_PLACED, {"lines": [{"sku": "MUG-1"}], "split": False}, "lines"),
-        (EventType.ORDER_PLACED, {"lines": []}, "split"),
+        (EventType.ORDER_PLACED, {"lines": [], "split": MISSING}, "split"),
         (EventType.ORDER_CONFIRMED, {"status": "confirmed"}, "first_confirmation"),
-        (EventType.FULFILLMENT_SHIPPED, {"order_fully_shipped": False}, "ship_by"),
+        (EventType.FULFILLMENT_SHIPPED, {"ship_by": MISSING, "order_fully_shipped": False}, "ship_by"),
         (EventType.FULFILLMENT_SHIPPED, {"ship_by": "2026-03-02", "order_fully_shipped": False}, "ship_by"),
         (EventType.FULFILLMENT_SHIPPED, {"ship_by": None}, "order_fully_shipped"),
         (EventType.TRACKING_UPDATED, {"status": "delivered"}, "order_fully_delivered"),
         (EventType.ORDER_LINES_CANCELLED, {"order_fully_shipped": False}, "order_fully_delivered"),
         (EventType.FEEDBACK_RECEIVED, {"rating": 0}, "rating"),
-        (EventType.RETURN_RECEIVED, {"status": "returned"}, "first_return"),
-        (EventType.INVENTORY_COUNTED, {"counted": 3}, "expected/counted"),
+        (EventType.RETURN_RECEIVED, {"status": "returned", "first_return": MISSING}, "first_return"),
+        (EventType.INVENTORY_COUNTED, {"counted": 3, "expected": MISSING}, "expected"),
     ],
 )
 def test_an_event_missing_the_data_its_kpi_needs_is_refused_naming_the_field(
@@ -750,15 +751,18 @@ def any_event(draw: st.DrawFn) -> DomainEvent:
         )
     )
     status = draw(st.sampled_from([s.value for s in OrderStatus]))
-    data: dict[str, Any] = {
-        "status": status,
-        "first_confirmation": draw(flag),
-        "order_fully_shipped": draw(flag),
-        "order_fully_delivered": draw(flag),
-    }
+    data: dict[str, Any] = {"status": status}
+    if PAYLOADS[kind].recorded_with_order_state:
+        data |= {
+            "first_confirmation": draw(flag),
+            "order_fully_shipped": draw(flag),
+            "order_fully_delivered": draw(flag),
+        }
     if kind == EventType.ORDER_PLACED:
         data |= {
-            "lines": [{"backordered": b} for b in draw(st.lists(st.integers(0, 5)))],
+            "lines": [
+                {"sku": "MUG-1", "quantity": 5, "backordered": b} for b in draw(st.lists(st.integers(0, 5)))
+            ],
             "split": draw(flag),
         }
     elif kind == EventType.FULFILLMENT_SHIPPED:
@@ -768,7 +772,8 @@ def any_event(draw: st.DrawFn) -> DomainEvent:
     elif kind == EventType.RETURN_RECEIVED:
         data["first_return"] = draw(flag)
     elif kind == EventType.INVENTORY_COUNTED:
-        data = {"expected": draw(st.integers(0, 10_000)), "counted": draw(st.integers(0, 10_000))}
+        expected, counted = draw(st.integers(0, 10_000)), draw(st.integers(0, 10_000))
+        data = {"expected": expected, "counted": counted, "delta": counted - expected, "reserved": 0}
     channel = None if kind == EventType.INVENTORY_COUNTED else draw(st.sampled_from([WEB, SHOP]))
     return event(kind, draw(moments), "O", channel, **data)
 

@@ -13,7 +13,7 @@ from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.kpis import INVENTORY_CHANNEL, EventDataInvalid
 from chalicelib.service.inventory import count_stock
 from chalicelib.service.kpis import CONSUMER_SCOPE, MAX_REPORT_DAYS, counter_name, kpi_report, record_kpis
-from tests.unit.builders import EAST, STRICT, WEB, milestones, seed_catalogue
+from tests.unit.builders import EAST, MISSING, STRICT, WEB, event_data, milestones, seed_catalogue
 from tests.unit.fakes import (
     START,
     FakeClock,
@@ -62,7 +62,10 @@ def placed(
         version=1,
         occurred_at=occurred_at,
         actor=f"channel:{channel_id}",
-        data=data or {"lines": [{"sku": "MUG-1", "quantity": 1, "backordered": 0}], "split": False},
+        data=event_data(
+            "order.placed",
+            **{"lines": [{"sku": "MUG-1", "quantity": 1, "backordered": 0}], "split": False, **data},
+        ),
     )
 
 
@@ -129,7 +132,9 @@ def test_an_event_counts_on_its_own_utc_day(
 def test_an_event_that_adds_nothing_is_still_marked_counted(
     store: FakeStore, uow_factory: FakeUnitOfWorkFactory, queries: FakeQueries, clock: FakeClock
 ) -> None:
-    packed = placed().model_copy(update={"type": "fulfillment.packed", "data": {}})
+    packed = placed().model_copy(
+        update={"type": "fulfillment.packed", "data": event_data("fulfillment.packed", **milestones())}
+    )
 
     assert count(uow_factory, queries, clock, packed) is True
 
@@ -143,7 +148,7 @@ def test_an_event_missing_data_a_kpi_needs_is_refused_and_left_to_be_retried(
     before = store.snapshot()
 
     with pytest.raises(EventDataInvalid):
-        count(uow_factory, queries, clock, placed(split=False))  # no lines
+        count(uow_factory, queries, clock, placed(lines=MISSING))
 
     assert store.snapshot() == before  # no dedup item: a fixed producer's redelivery still counts
 
@@ -154,7 +159,7 @@ def test_an_event_completing_an_order_whose_order_is_missing_is_not_found(
     shipped = placed().model_copy(
         update={
             "type": "fulfillment.shipped",
-            "data": {"ship_by": None, **milestones(order_fully_shipped=True)},
+            "data": event_data("fulfillment.shipped", ship_by=None, **milestones(order_fully_shipped=True)),
         }
     )
 

@@ -10,7 +10,16 @@ from typing import Any
 from chalice.app import Response
 
 from chalicelib.api.console.visit import ACTION_ERRORS, Visit, console_route, plain_error
-from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.event_payloads import (
+    NotificationSent,
+    OrderBackordered,
+    OrderConfirmed,
+    OrderHoldReleased,
+    OrderOnHold,
+    TrackingUpdated,
+    payload_of,
+)
+from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.status import HoldReason, OrderStatus
 from chalicelib.service.fulfillment import cancel
 from chalicelib.service.lifecycle import place_hold, release_hold
@@ -25,17 +34,20 @@ DONE = {
 
 def _event_summary(event: DomainEvent) -> str:
     """One line for the timeline; the page shows the event's data in full beside it."""
-    d = event.data
-    if event.type == EventType.NOTIFICATION_SENT:
-        return f"{d.get('channel', '?')} “{d.get('template', '?')}” sent to {d.get('recipient', '?')}"
-    if event.type == EventType.ORDER_ON_HOLD:
-        return "held: " + ", ".join(str(h.get("reason")) for h in d.get("holds", []) if isinstance(h, dict))
-    if event.type == EventType.ORDER_HOLD_RELEASED:
-        return f"released {d.get('reason')}"
-    if "released_hold" in d:
-        return f"released {d['released_hold']}"
-    if event.type == EventType.TRACKING_UPDATED:
-        return f"carrier: {d.get('status', '')}"
+    try:
+        payload = payload_of(event)
+    except (KeyError, ValueError):
+        return ""  # an event the page cannot read still shows, with its data beside it
+    if isinstance(payload, NotificationSent):
+        return f"{payload.channel} “{payload.template}” sent to {payload.recipient}"
+    if isinstance(payload, OrderOnHold):
+        return "held: " + ", ".join(h.reason for h in payload.holds)
+    if isinstance(payload, OrderHoldReleased):
+        return f"released {payload.reason}"
+    if isinstance(payload, OrderConfirmed | OrderBackordered) and payload.released_hold is not None:
+        return f"released {payload.released_hold}"
+    if isinstance(payload, TrackingUpdated):
+        return f"carrier: {event.order_state().status}"
     return ""
 
 
