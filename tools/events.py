@@ -262,6 +262,13 @@ def _example(prop: Mapping[str, Any], defs: Mapping[str, Any], name: str = "") -
         return prop["enum"][0]
     if "const" in prop:
         return prop["const"]
+    return _example_of_type(prop, defs, name)
+
+
+_SCALAR_EXAMPLES: dict[str, Any] = {"boolean": False, "integer": 1, "number": 1.0}
+
+
+def _example_of_type(prop: Mapping[str, Any], defs: Mapping[str, Any], name: str) -> Any:
     kind = prop.get("type")
     if kind == "object" and "properties" in prop:
         return {key: _example(sub, defs, key) for key, sub in prop["properties"].items()}
@@ -269,12 +276,8 @@ def _example(prop: Mapping[str, Any], defs: Mapping[str, Any], name: str = "") -
         return {"MUG-1": _example(prop.get("additionalProperties", {}), defs)}
     if kind == "array":
         return [_example(prop.get("items", {}), defs, name)]
-    if kind == "boolean":
-        return False
-    if kind == "integer":
-        return 1
-    if kind == "number":
-        return 1.0
+    if kind in _SCALAR_EXAMPLES:
+        return _SCALAR_EXAMPLES[kind]
     if name in _TIME_FIELDS or prop.get("format") == "date-time" or name.endswith("_at"):
         return _EXAMPLE_TIME
     return _EXAMPLE_STRINGS.get(name, "text")
