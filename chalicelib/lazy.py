@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chalice.app import Blueprint, Chalice
-    from chalice.app import RouteEntry
+    from chalice.app import Blueprint, Chalice, RouteEntry
 
 
 def _resolve(target: str) -> Any:
