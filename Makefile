@@ -51,12 +51,12 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy chalicelib/domain chalicelib/service
 
-# Two steps, one template: chalice packages the functions, then infra/build_merge.py merges
-# infra/template.yaml into the result and points every event source and environment variable at the
-# template's own resources. Why not `--merge-template`: see infra/build_merge.py's docstring (a merge
-# template cannot replace chalice's Fn::Sub queue ARNs with Fn::GetAtt). infra/lambda_package.py keeps
-# only the AWS SDK models of the services the functions call and adds every module's bytecode
-# (docs/performance.md, "The package").
+# Three steps, one template: chalice packages the functions; infra/lambda_package.py keeps only the
+# AWS SDK models of the services the functions call and adds every module's bytecode
+# (docs/performance.md, "The package"); then infra/build_merge.py merges infra/template.yaml into the
+# result and points every event source and environment variable at the template's own resources.
+# Why not `--merge-template`: see infra/build_merge.py's docstring (a merge template cannot replace
+# chalice's Fn::Sub queue ARNs with Fn::GetAtt).
 package: venv
 	rm -rf $(OUT)
 	$(VENV)/bin/chalice package --stage $(STAGE) $(OUT)/
