@@ -75,13 +75,16 @@ lint: venv
 shape: venv
 	$(PY) -m tools.code_shape
 
-# Two steps, one template: chalice packages the functions, then infra/build_merge.py merges
-# infra/template.yaml into the result and points every event source and environment variable at the
-# template's own resources. Why not `--merge-template`: see infra/build_merge.py's docstring (a merge
-# template cannot replace chalice's Fn::Sub queue ARNs with Fn::GetAtt).
+# Three steps, one template: chalice packages the functions; infra/lambda_package.py keeps only the
+# AWS SDK models of the services the functions call and adds every module's bytecode
+# (docs/performance.md, "The package"); then infra/build_merge.py merges infra/template.yaml into the
+# result and points every event source and environment variable at the template's own resources.
+# Why not `--merge-template`: see infra/build_merge.py's docstring (a merge template cannot replace
+# chalice's Fn::Sub queue ARNs with Fn::GetAtt).
 package: venv
 	rm -rf $(OUT)
 	$(VENV)/bin/chalice package --stage $(STAGE) $(OUT)/
+	$(PY) -m infra.lambda_package $(OUT)/deployment.zip
 	$(PY) -m infra.build_merge --stage $(STAGE) $(if $(HTTP_API),--http-api) $(OUT)/sam.json
 
 cfn-lint: package

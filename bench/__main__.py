@@ -1,7 +1,8 @@
 """Benchmarks (``make bench``): ratios measured in one run, printed and written to docs/performance.md.
 
 1. packing advice at 3, 12, 50, 200 and 1,000 units (:mod:`bench.packing`);
-2. the cold ``import app`` against a bare Chalice + boto3 app (:mod:`bench.imports`);
+2. the cold ``import app``, the API's first request and a worker's first invocation against a
+   bare Chalice + boto3 app (:mod:`bench.imports`);
 3. an order's journey, place to delivered e-mail, with the AWS calls, DynamoDB units and
    list-price cost of each step (:mod:`bench.journey`, in a child process that runs the local stack
    with its request meter on; :mod:`bench.breakdown`, :mod:`bench.cost`);
@@ -99,6 +100,7 @@ def main() -> None:
     if "imports" not in saved:
         print("cold import of the app ...", flush=True)
         saved["imports"] = imports.run()
+        print(imports.summary(saved["imports"]), flush=True)
     if "journey" not in saved and not args.skip_journey:
         print(f"an order's journey x{args.journeys} (local stack with the request meter) ...", flush=True)
         try:

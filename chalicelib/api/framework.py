@@ -531,27 +531,29 @@ def _current_request(bp: Blueprint | Chalice) -> Request:
 
 def install_problem_middleware(app: Chalice) -> None:
     """Answers Chalice itself gives before a view runs (405, 415, unknown errors) become problems too."""
+    app.register_middleware(problem_details_for_framework_errors, "http")
 
-    @app.middleware("http")
-    def problem_details_for_framework_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
-        response = get_response(event)
-        if response.status_code < 400:
-            return response
-        headers = {key.lower(): value for key, value in (response.headers or {}).items()}
-        content_type = headers.get("content-type", "")  # one value: the app never sets it twice
-        if isinstance(content_type, str) and content_type.startswith((PROBLEM_JSON, "text/html")):
-            return response  # a problem already, or a page rendered for a person (console, links)
-        body = response.body
-        message = body.get("Message") if isinstance(body, dict) else None
-        status = response.status_code
-        titles = {405: "Method not allowed", 415: "Unsupported media type", 404: "Not found"}
-        converted = problem(
-            status,
-            "http-" + str(status),
-            titles.get(status, "Request failed"),
-            str(message or "the request could not be handled"),
-        )
-        for key, value in (response.headers or {}).items():
-            if key.lower() != "content-type":
-                converted.headers[key] = value
-        return converted
+
+def problem_details_for_framework_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """The HTTP middleware of :func:`install_problem_middleware`."""
+    response = get_response(event)
+    if response.status_code < 400:
+        return response
+    headers = {key.lower(): value for key, value in (response.headers or {}).items()}
+    content_type = headers.get("content-type", "")  # one value: the app never sets it twice
+    if isinstance(content_type, str) and content_type.startswith((PROBLEM_JSON, "text/html")):
+        return response  # a problem already, or a page rendered for a person (console, links)
+    body = response.body
+    message = body.get("Message") if isinstance(body, dict) else None
+    status = response.status_code
+    titles = {405: "Method not allowed", 415: "Unsupported media type", 404: "Not found"}
+    converted = problem(
+        status,
+        "http-" + str(status),
+        titles.get(status, "Request failed"),
+        str(message or "the request could not be handled"),
+    )
+    for key, value in (response.headers or {}).items():
+        if key.lower() != "content-type":
+            converted.headers[key] = value
+    return converted

@@ -17,6 +17,7 @@ def test_every_bench_module_imports() -> None:
         "bench.cost",
         "bench.imports",
         "bench.journey",
+        "bench.package",
         "bench.packing",
         "bench.report",
         "bench.volume",

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from infra.build_merge import (
     merge_packaged,
     use_http_api,
 )
+from infra.lambda_package import services_called
 from infra.stack import APP_ENV_FROM_OUTPUT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +48,7 @@ def _package(out: Path) -> None:
     env["AWS_DEFAULT_REGION"] = "us-east-1"
     commands = [
         [str(chalice), "--project-dir", str(ROOT), "package", "--stage", STAGE, str(out)],
+        [sys.executable, "-m", "infra.lambda_package", str(out / "deployment.zip")],
         [sys.executable, "-m", "infra.build_merge", "--stage", STAGE, str(out / "sam.json")],
     ]
     for command in commands:
@@ -53,7 +57,8 @@ def _package(out: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def sam(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder `make package` writes (sam.json, deployment.zip) for the dev stage."""
     # Package once per session even under pytest-xdist: workers share the parent of their
     # basetemp, and a lock makes the second worker wait for (and reuse) the first one's output.
     base = tmp_path_factory.getbasetemp()
@@ -64,7 +69,12 @@ def sam(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (out / "sam.json").exists():
             _package(out)
-    loaded: dict[str, Any] = json.loads((out / "sam.json").read_text())
+    return out
+
+
+@pytest.fixture(scope="session")
+def sam(packaged: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((packaged / "sam.json").read_text())
     return loaded
 
 
@@ -97,6 +107,70 @@ def _strings(value: Any) -> list[str]:
 @pytest.mark.slow
 def test_the_package_holds_the_api_and_every_worker_the_app_registers(sam: dict[str, Any]) -> None:
     assert {"APIHandler", "OutboxRelay", "ReceiptWorker", "NotifyWorker"} <= _functions(sam).keys()
+
+
+@pytest.mark.slow
+def test_every_function_names_its_own_handler_in_app_py(sam: dict[str, Any]) -> None:
+    handlers = {name: props["Handler"] for name, props in _functions(sam).items()}
+    assert handlers.pop("APIHandler") == "app.app"
+    assert handlers == {name: f"app.{handler_of(name)}" for name in handlers}
+
+
+@pytest.mark.slow
+def test_the_package_holds_the_sdk_models_of_exactly_the_services_the_functions_call(packaged: Path) -> None:
+    with zipfile.ZipFile(packaged / "deployment.zip") as package:
+        names = package.namelist()
+    models = {
+        name.split("/")[2] for name in names if name.startswith("botocore/data/") and name.count("/") > 2
+    }
+    assert models == services_called() == {"dynamodb", "events", "ses", "sns", "sqs", "ssm"}
+    assert {"botocore/data/endpoints.json", "botocore/data/partitions.json"} <= set(names)
+
+
+@pytest.mark.slow
+def test_every_module_of_the_package_comes_with_bytecode_valid_whatever_its_files_dates(
+    packaged: Path,
+) -> None:
+    with zipfile.ZipFile(packaged / "deployment.zip") as package:
+        names = set(package.namelist())
+        sources = [
+            n
+            for n in names
+            if n.endswith(".py") and n.startswith(("app.py", "chalicelib/", "pydantic/", "boto3/"))
+        ]
+        compiled = {source: importlib.util.cache_from_source(source) for source in sources}
+        assert sorted(s for s, pyc in compiled.items() if pyc not in names) == []
+        for pyc in compiled.values():
+            flags = int.from_bytes(package.read(pyc)[4:8], "little")
+            assert flags == 0b01, pyc  # hash-based, source never checked (PEP 552)
+
+
+@pytest.mark.slow
+def test_the_packaged_code_alone_serves_every_handler_and_creates_every_client_it_needs(
+    packaged: Path, sam: dict[str, Any], tmp_path: Path
+) -> None:
+    with zipfile.ZipFile(packaged / "deployment.zip") as package:
+        package.extractall(tmp_path)
+    handlers = sorted(props["Handler"].removeprefix("app.") for props in _functions(sam).values())
+    script = (
+        "import sys; sys.path.insert(0, '.')\n"  # -S: nothing but the package and the standard library
+        "import app, boto3\n"
+        f"assert all(callable(getattr(app, name)) for name in {handlers!r})\n"
+        f"for service in {sorted(services_called())!r}: boto3.client(service)\n"
+        "from pathlib import Path\n"
+        "assert Path(boto3.__file__).resolve().is_relative_to(Path.cwd().resolve()), boto3.__file__\n"
+    )
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    env = {**config["stages"][STAGE]["environment_variables"], "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.slow
