@@ -71,8 +71,13 @@ def receive_stock(
     actor: str,
     ids: IdGenerator,
     clock: Clock,
+    key_ttl_seconds: int | None = RECEIPT_KEY_TTL_SECONDS,
 ) -> DomainEvent:
-    """Book goods received; returns the ``inventory.received`` event (the trigger of allocation)."""
+    """Book goods received; returns the ``inventory.received`` event (the trigger of allocation).
+
+    The idempotency key is kept ``key_ttl_seconds`` (a week for the API's Idempotency-Key);
+    ``None`` keeps it for good, so that a file of receipts imported again months later still
+    books nothing twice (``tools.catalog import-stock``)."""
     return riding_out_conflicts(
         lambda: _receive_stock_once(
             uow_factory,
@@ -84,6 +89,7 @@ def receive_stock(
             actor=actor,
             ids=ids,
             clock=clock,
+            key_ttl_seconds=key_ttl_seconds,
         ),
         clock=clock,
     )
@@ -100,6 +106,7 @@ def _receive_stock_once(
     actor: str,
     ids: IdGenerator,
     clock: Clock,
+    key_ttl_seconds: int | None,
 ) -> DomainEvent:
     uow = uow_factory()
     if uow.get_warehouse(warehouse_id) is None:
@@ -134,7 +141,7 @@ def _receive_stock_once(
                 created_at=now,
                 data=event.model_dump(mode="json"),
             ),
-            ttl_seconds=RECEIPT_KEY_TTL_SECONDS,
+            ttl_seconds=key_ttl_seconds,
         )
     try:
         uow.commit()
