@@ -12,7 +12,7 @@ Invariants kept here (and relied on by the repository):
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -93,6 +93,10 @@ def _check_sku(value: str) -> str:
     if not _SKU.match(value):
         raise ValueError("SKUs are 1-64 letters, digits, '.', '_', '-', '/'")
     return value
+
+
+def is_sku(value: str) -> bool:
+    return bool(_SKU.match(value))
 
 
 Email = Annotated[str, Field(max_length=254), AfterValidator(_check_email)]
@@ -330,6 +334,27 @@ class Fulfillment(Strict):
         return sum(line.quantity for line in self.lines if line.sku == sku)
 
 
+class Weekday(StrEnum):
+    """Days of the week as warehouse calendars name them (``date.weekday()`` order)."""
+
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+    @property
+    def number(self) -> int:
+        """0 for Monday .. 6 for Sunday, as ``date.weekday()`` counts."""
+        return list(Weekday).index(self)
+
+
+#: Monday to Friday: the working week of a warehouse that does not say otherwise.
+WORKING_WEEK = (Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI)
+
+
 class Warehouse(Strict):
     id: str
     name: str
@@ -338,6 +363,17 @@ class Warehouse(Strict):
     timezone: str
     cutoff: str = "15:00"
     country: CountryCode
+    address: Address | None = None
+    #: The days it ships; the others are closed days, as holidays are (domain/promise.py).
+    business_days: list[Weekday] = Field(default_factory=lambda: list(WORKING_WEEK))
+    #: Local dates on which it does not ship.
+    holidays: list[date] = Field(default_factory=list)
+    #: An inactive warehouse is given no new work (sourcing, backorders); its open work stays.
+    active: bool = True
+
+    @property
+    def business_day_numbers(self) -> frozenset[int]:
+        return frozenset(day.number for day in self.business_days)
 
 
 class ChannelKind(StrEnum):
@@ -399,6 +435,12 @@ class Product(Strict):
     length_mm: int
     width_mm: int
     height_mm: int
+    #: "This side up": packing turns it only about the vertical axis.
+    keep_upright: bool = False
+    #: Dangerous goods (batteries, aerosols): carriers need to know; kept for labels and reports.
+    hazmat: bool = False
+    #: An inactive product is not sold: new orders naming it are refused; placed orders keep it.
+    active: bool = True
 
 
 class Box(Strict):

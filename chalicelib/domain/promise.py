@@ -1,8 +1,10 @@
 """Promise dates: by when a warehouse must ship, from its cut-off in its own time zone.
 
 Rule: work released before the warehouse's cut-off on a business day ships
-that same day; after the cut-off (or on a weekend or holiday) it ships the
-next business day. The promise is the end of the ship day in the
+that same day; after the cut-off (or on a closed day or holiday) it ships the
+next business day. Each warehouse has its own calendar: the weekdays it ships
+(``business_days``, Monday to Friday unless set) and its holidays, both as
+dates of its own time zone. The promise is the end of the ship day in the
 warehouse's local time (23:59:59.999), so a parcel handed to the carrier
 any time that day is on time. All arithmetic is done in local wall-clock
 time through ``zoneinfo``, which makes daylight-saving changes come out
@@ -13,7 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from .models import Warehouse
 
 #: Monday..Friday (``date.weekday()``).
 DEFAULT_BUSINESS_DAYS = frozenset({0, 1, 2, 3, 4})
@@ -80,3 +86,14 @@ def ship_by(
         released_at, timezone=timezone, cutoff=cutoff, business_days=business_days, holidays=holidays
     )
     return datetime.combine(day, END_OF_DAY, tzinfo=zone(timezone)).astimezone(UTC)
+
+
+def warehouse_ship_by(released_at: datetime, warehouse: Warehouse) -> datetime:
+    """The promise of work released to ``warehouse`` at ``released_at``, by its own calendar."""
+    return ship_by(
+        released_at,
+        timezone=warehouse.timezone,
+        cutoff=warehouse.cutoff,
+        business_days=warehouse.business_day_numbers,
+        holidays=frozenset(warehouse.holidays),
+    )

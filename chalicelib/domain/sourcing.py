@@ -7,6 +7,8 @@ Rules, in order:
    is still missing (ties go to priority), allocate, repeat. Greedy set cover
    keeps the number of shipments small without an exponential search.
 3. Whatever no warehouse holds is a shortage, recorded per SKU.
+
+Inactive warehouses are left out: deactivating one stops new sourcing to it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def plan_sourcing(
     available: Mapping[tuple[str, str], int],
 ) -> SourcingPlan:
     """``demand`` is sku -> units; ``available`` is (warehouse id, sku) -> units."""
-    ranked = sorted(warehouses, key=lambda w: (w.priority, w.id))
+    # An inactive warehouse gets no new work; what it already has stays with it.
+    ranked = sorted((w for w in warehouses if w.active), key=lambda w: (w.priority, w.id))
     wanted = {sku: qty for sku, qty in demand.items() if qty > 0}
 
     def stock(wh: str, sku: str) -> int:

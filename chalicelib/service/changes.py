@@ -21,7 +21,7 @@ from chalicelib.domain.errors import ConcurrencyConflict, NotFound
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.kpis import milestone_flags
 from chalicelib.domain.models import Fulfillment, Order, Warehouse
-from chalicelib.domain.promise import ship_by
+from chalicelib.domain.promise import warehouse_ship_by
 from chalicelib.domain.returns import ReturnRequest
 from chalicelib.domain.status import (
     FulfillmentStatus,
@@ -240,9 +240,8 @@ def release_work(
     for f in fulfillments:
         if f.warehouse_id is not None and f.status in (FulfillmentStatus.PENDING, FulfillmentStatus.ON_HOLD):
             warehouse = by_id.get(f.warehouse_id)
-            promise = (
-                ship_by(now, timezone=warehouse.timezone, cutoff=warehouse.cutoff) if warehouse else f.ship_by
-            )
+            # By the warehouse's own calendar: its closed days and holidays are skipped.
+            promise = warehouse_ship_by(now, warehouse) if warehouse else f.ship_by
             f = f.model_copy(
                 update={
                     "status": next_fulfillment_status(f.status, FulfillmentTrigger.RELEASE),
