@@ -6,7 +6,9 @@
    list-price cost of each step (:mod:`bench.journey`, in a child process that runs the local stack
    with its request meter on; :mod:`bench.breakdown`, :mod:`bench.cost`);
 4. the local stack at volume, in its own process (``python -m infra.local``): placement against a
-   raw transaction, placed -> confirmed, flatness, memory, idle CPU (:mod:`bench.volume`).
+   raw transaction, placed -> confirmed, flatness, memory, idle CPU (:mod:`bench.volume`);
+5. a 10,000-product catalogue imported with ``tools.catalog`` against raw ``BatchWriteItem`` writes
+   of the same items, in a child process with moto in process (:mod:`bench.catalog`).
 
 Every figure is measured, never asserted. The run stops by itself: the volume part places orders
 until ``--orders`` or until ``--budget`` seconds have passed, and says which. ``--quick`` is a
@@ -24,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import imports, packing, report, volume
+from bench import catalog, imports, packing, report, volume
 from bench.common import ROOT, clean_environment, stop_on_sigterm
 from bench.journey import MARKER
 
@@ -46,6 +48,24 @@ def run_journey(orders: int) -> dict[str, Any]:
             return json.loads(line[len(MARKER) :])  # type: ignore[no-any-return]
     raise RuntimeError(
         f"bench.journey ended with {completed.returncode} and no result:\n{completed.stderr[-3000:]}"
+    )
+
+
+def run_catalog(products: int) -> dict[str, Any]:
+    """bench.catalog in a child process (moto in process there) and its JSON result."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.catalog", "--products", str(products)],
+        cwd=ROOT,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    for line in reversed(completed.stdout.splitlines()):
+        if line.startswith(catalog.MARKER):
+            return json.loads(line[len(catalog.MARKER) :])  # type: ignore[no-any-return]
+    raise RuntimeError(
+        f"bench.catalog ended with {completed.returncode} and no result:\n{completed.stderr[-3000:]}"
     )
 
 
@@ -80,6 +100,10 @@ def main() -> None:
         "run again, and every part of this run is saved back to it",
     )
     parser.add_argument("--skip-journey", action="store_true", help="leave out the journey")
+    parser.add_argument("--skip-catalog", action="store_true", help="leave out the catalogue import")
+    parser.add_argument(
+        "--products", type=int, default=10_000, help="products in the catalogue import (10000)"
+    )
     args = parser.parse_args()
     stop_on_sigterm()
     if args.quick:
@@ -113,6 +137,12 @@ def main() -> None:
     if "volume" not in saved and not args.skip_volume:
         print(f"the local stack at volume: up to {args.orders} orders, {args.budget:.0f} s ...", flush=True)
         saved["volume"] = volume.summary(volume.run(args.orders, args.budget, args.config))
+    if "catalog" not in saved and not args.skip_catalog:
+        print(f"a {args.products:,}-product catalogue import ...", flush=True)
+        try:
+            saved["catalog"] = run_catalog(args.products)
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            print(f"the catalogue import failed: {error}", flush=True)
     if args.reuse is not None:
         args.reuse.write_text(json.dumps(saved), encoding="utf-8")
     volume_figures = saved.get("volume")
@@ -127,6 +157,7 @@ def main() -> None:
         packing=packing_rows,
         imports=import_figures,
         tests_after=tests_after,
+        catalog=saved.get("catalog"),
     )
     print()
     print(section)

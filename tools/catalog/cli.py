@@ -46,9 +46,9 @@ def _dynamodb(target: Target) -> Any:
 
 
 def repository(client: Any, table: str) -> Any:
-    from chalicelib.adapters.reference import DynamoReferenceRepository
+    from chalicelib.adapters.reference import DynamoReferenceStore
 
-    return DynamoReferenceRepository(client, table)
+    return DynamoReferenceStore(client, table)
 
 
 def unit_of_work_factory(client: Any, table: str) -> Any:
