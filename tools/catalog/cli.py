@@ -103,11 +103,12 @@ def import_products(
     default_dimensions: Dimensions | None = None,
     dry_run: bool = False,
     show_progress: bool = True,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
     from chalicelib.service.reference import Actor
     from tools.catalog.products import plan_import, validate_drafts, write_plan
 
+    out = out or sys.stdout
     plan = validate_drafts(product_drafts(read_rows(path), source, default_dimensions))
     _report_skipped(plan.skipped, out)
     actor = Actor(name=IMPORT_ACTOR, clock=_Clock(), ids=_ids())
@@ -154,8 +155,9 @@ def import_stock(
     *,
     dry_run: bool = False,
     show_progress: bool = True,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
+    out = out or sys.stdout
     receipts, problems = read_receipts(read_rows(path))
     plan = plan_receipts(uow_factory, receipts)  # the valid rows against the table: reads only
     if problems or plan.problems:
@@ -254,8 +256,9 @@ def _dimensions(text: str) -> Dimensions:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def run(args: argparse.Namespace, client: Any, table: str, out: TextIO = sys.stdout) -> int:
-    """One command against a table (the tests call this with moto's client)."""
+def run(args: argparse.Namespace, client: Any, table: str, out: TextIO | None = None) -> int:
+    """One command against a table; the report goes to ``out`` (standard output by default)."""
+    out = out or sys.stdout
     if args.command == "export":
         return export_products(repository(client, table), args.out, fmt=args.format, out=out)
     kind = "stock" if args.command == "import-stock" else args.kind
