@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tools.catalog.drafts import Draft, Skipped, parse_decimal
+from tools.catalog.progress import MIN_ROWS, Progress
 from tools.catalog.readers import FileProblem, read_csv, read_json, read_json_lines, read_rows
 from tools.catalog.stock import read_receipts
 from tools.catalog.stores import Dimensions, parse_dimensions, shopify_drafts, woocommerce_drafts
@@ -286,3 +287,47 @@ def test_a_stock_row_with_an_unknown_column_is_refused() -> None:
 def test_the_idempotency_key_of_a_receipt_names_its_reference_and_sku() -> None:
     (receipt,), _ = read_receipts(read_csv("warehouse_id,sku,quantity,reference\nwh-east,A,3,PO-1\n"))
     assert receipt.idempotency_key == "catalog-import:PO-1:A"
+
+
+# --- progress -------------------------------------------------------------------------------------
+
+
+class _Pipe(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_progress_into_a_pipe_writes_one_line_per_tenth_of_a_large_file() -> None:
+    stream = _Pipe(tty=False)
+    progress = Progress("products", 1000, stream=stream)
+    for _ in range(1000):
+        progress.advance()
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 10
+    assert lines[0].startswith("products [###...") and "100/1,000 ( 10%)" in lines[0]
+    assert "1,000/1,000 (100%)" in lines[-1]
+
+
+def test_progress_on_a_terminal_redraws_one_line_in_place() -> None:
+    stream = _Pipe(tty=True)
+    progress = Progress("receipts", 600, stream=stream)
+    progress.advance(600)
+    progress.close()
+    text = stream.getvalue()
+    assert text.startswith("\rreceipts [" + "#" * 30 + "] 600/600 (100%)")
+    assert text.endswith("/s\n") and text.count("\n") == 1
+
+
+def test_small_files_and_no_progress_show_nothing() -> None:
+    for progress in (
+        Progress("p", MIN_ROWS - 1, stream=_Pipe(tty=True)),
+        Progress("p", 5000, stream=_Pipe(tty=False), enabled=False),
+    ):
+        progress.advance(progress.total)
+        progress.close()
+        assert isinstance(progress.stream, _Pipe) and progress.stream.getvalue() == ""

@@ -296,3 +296,23 @@ def test_a_stock_dry_run_says_what_it_would_book_and_books_nothing(stock_store: 
     assert status == 0
     assert "dry run: 4 receipt(s) of 395 unit(s) would be booked, 0 booked already; nothing written" in report
     assert stock_store.stock == {}
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+
+def test_the_command_line_refuses_bad_default_dimensions_and_product_options_for_stock(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tools.catalog.cli import main
+
+    target = ["--stage", "unit", "--region", "us-east-1"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*target, "import", "--from", "shopify", "--default-dimensions", "30x20", "x.csv"])
+    assert exit_info.value.code == 2
+    assert "LENGTHxWIDTHxHEIGHT" in capsys.readouterr().err
+    stock = str(CATALOG / "stock.csv")
+    assert main([*target, "import", "--kind", "stock", "--from", "shopify", stock]) == 1
+    assert "--from and --default-dimensions are for products" in capsys.readouterr().err
+    assert main([*target, "import-stock", str(CATALOG / "missing.csv")]) == 1
+    assert "missing.csv" in capsys.readouterr().err
