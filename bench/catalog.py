@@ -9,7 +9,9 @@ local stack's DynamoDB patches applied, the infra template's table deployed) and
 * the floor: the very items the import wrote (products, stock levels with their bins, audit
   events) copied into an empty table of the same definition with raw ``BatchWriteItem`` calls of
   25 items; the ratio of the import to it;
-* the same file imported again (nothing to write: only the reads that prove it) and a dry run.
+* the same file imported again (nothing to write: only the reads that prove it) and a dry run;
+* a stock file of one receipt per tenth of the products (``import-stock``: one goods-receipt
+  transaction each, as over the API), and the same file again (nothing booked).
 
 Figures are measured, never asserted. The last line of the output is the JSON result after
 ``MARKER``, which ``python -m bench`` reads.
@@ -39,6 +41,12 @@ def write_catalogue(path: Path, products: int) -> None:
             f"SKU-{n:06d},Product {n},{100 + n % 400},{80 + n % 300},{20 + n % 200},"
             f"{50 + n % 5000},{'true' if n % 7 == 0 else 'false'},false,true,A-{n % 90:02d}-{n % 9}"
         )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_receipts(path: Path, receipts: int) -> None:
+    lines = ["warehouse_id,sku,quantity,reference"]
+    lines += [f"wh-east,SKU-{n:06d},{1 + n % 50},PO-{n // 100:04d}" for n in range(receipts)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -90,10 +98,13 @@ def run(products: int) -> dict[str, Any]:
     )
     apply_moto_patches()
     with mock_aws(), tempfile.TemporaryDirectory(prefix="oms-bench-catalog-") as folder:
+        from chalicelib.adapters.dynamodb import DynamoUnitOfWorkFactory
         from chalicelib.adapters.reference import DynamoReferenceStore
+        from chalicelib.bootstrap import SystemClock
+        from chalicelib.domain.ids import UlidGenerator
         from chalicelib.domain.reference import WarehouseSpec
-        from chalicelib.service.reference import put_warehouse
-        from tools.catalog.cli import import_products
+        from chalicelib.service.reference import Actor, put_warehouse
+        from tools.catalog.cli import import_products, import_stock
         from tools.catalog.stock import IMPORT_ACTOR
 
         outputs = deploy_stack(boto3.client("cloudformation", region_name=REGION), STAGE)
@@ -102,10 +113,6 @@ def run(products: int) -> dict[str, Any]:
             "dynamodb", region_name=REGION, config=Config(account_id_endpoint_mode="disabled")
         )
         repo = DynamoReferenceStore(dynamodb, table)
-        from chalicelib.bootstrap import SystemClock
-        from chalicelib.domain.ids import UlidGenerator
-        from chalicelib.service.reference import Actor
-
         actor = Actor(IMPORT_ACTOR, SystemClock(), UlidGenerator())
         for priority, warehouse_id in enumerate(WAREHOUSES, start=1):
             spec = WarehouseSpec(
@@ -131,6 +138,23 @@ def run(products: int) -> dict[str, Any]:
         written = [i for i in _all_items(dynamodb, table) if (i["pk"]["S"], i["sk"]["S"]) not in before]
         _copy_table(dynamodb, table, f"{table}-floor")
         floor_seconds = raw_batch_write_seconds(dynamodb, f"{table}-floor", written)
+
+        receipts = max(1, products // 10)
+        stock_path = Path(folder) / "stock.csv"
+        write_receipts(stock_path, receipts)
+        uow_factory = DynamoUnitOfWorkFactory(dynamodb, table)
+
+        def timed_stock() -> tuple[float, str]:
+            out = io.StringIO()
+            started = time.perf_counter()
+            status = import_stock(uow_factory, stock_path, show_progress=False, out=out)
+            seconds = time.perf_counter() - started
+            if status != 0:
+                raise RuntimeError(f"the stock import failed:\n{out.getvalue()[-2000:]}")
+            return seconds, out.getvalue().strip().splitlines()[-1]
+
+        stock_seconds, stock_summary = timed_stock()
+        stock_rerun_seconds, _ = timed_stock()
     return {
         "products": products,
         "items_written": len(written),
@@ -141,6 +165,10 @@ def run(products: int) -> dict[str, Any]:
         "rerun_s": rerun_seconds,
         "rerun_summary": rerun_summary,
         "dry_run_s": dry_seconds,
+        "receipts": receipts,
+        "stock_s": stock_seconds,
+        "stock_summary": stock_summary,
+        "stock_rerun_s": stock_rerun_seconds,
     }
 
 
@@ -152,7 +180,9 @@ def main() -> None:
     print(
         f"{result['products']:,} products: import {result['import_s']:.1f} s ({result['import_summary']}); "
         f"raw BatchWriteItem of the same {result['items_written']:,} items {result['floor_s']:.1f} s "
-        f"(ratio {result['ratio']:.1f}); again {result['rerun_s']:.1f} s; dry run {result['dry_run_s']:.1f} s"
+        f"(ratio {result['ratio']:.1f}); again {result['rerun_s']:.1f} s; "
+        f"dry run {result['dry_run_s']:.1f} s; "
+        f"{result['receipts']:,} receipts {result['stock_s']:.1f} s, again {result['stock_rerun_s']:.1f} s"
     )
     print(MARKER + json.dumps(result))
 

@@ -155,6 +155,8 @@ def catalog_rows(catalog: Mapping[str, Any] | None) -> list[str]:
         f"{'met' if catalog['import_s'] < 600 else 'missed'} |",
         f"| the same file imported again (nothing written) / a dry run "
         f"| {catalog['rerun_s']:.1f} s / {catalog['dry_run_s']:.1f} s | — | — |",
+        f"| `tools.catalog import-stock` of {catalog['receipts']:,} goods receipts (one transaction each) "
+        f"/ the same file again | {catalog['stock_s']:.1f} s / {catalog['stock_rerun_s']:.1f} s | — | — |",
     ]
 
 
