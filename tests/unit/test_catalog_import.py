@@ -17,6 +17,7 @@ from chalicelib.domain.reference import Versioned
 from tests.unit.fake_reference import FakeReferenceRepository
 from tests.unit.fakes import FakeClock, FakeStore, FakeUnitOfWorkFactory
 from tools.catalog.cli import export_products, import_products, import_stock
+from tools.catalog.readers import FileProblem
 from tools.catalog.stores import Dimensions
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -316,3 +317,18 @@ def test_the_command_line_refuses_bad_default_dimensions_and_product_options_for
     assert "--from and --default-dimensions are for products" in capsys.readouterr().err
     assert main([*target, "import-stock", str(CATALOG / "missing.csv")]) == 1
     assert "missing.csv" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("sample", "option"),
+    [
+        ("shopify/products_export.csv", "--from shopify"),
+        ("woocommerce/wc-product-export.csv", "--from woocommerce"),
+    ],
+)
+def test_a_store_export_imported_as_the_native_format_is_refused_naming_the_option(
+    repo: FakeReferenceRepository, sample: str, option: str
+) -> None:
+    with pytest.raises(FileProblem, match=option):
+        run_import(repo, FIXTURES / sample)
+    assert repo.products == {}

@@ -36,7 +36,7 @@ from chalicelib.service.reference import (
 )
 from tools.catalog.drafts import Draft, Skipped, parse_bool, parse_int
 from tools.catalog.progress import Progress
-from tools.catalog.readers import Row, RowProblem
+from tools.catalog.readers import FileProblem, Row, RowProblem
 
 __all__ = [
     "BIN_PREFIX",
@@ -60,7 +60,11 @@ WRITE_SLICE = 500
 def native_drafts(rows: Iterable[Row]) -> Iterator[Draft]:
     """Drafts of the native format. CSV cells become numbers and flags where they clearly are
     one; anything else is passed on as written, for the model to refuse with its own words."""
+    first = True
     for row in rows:
+        if first:
+            _not_a_store_export(row)
+            first = False
         fields: dict[str, Any] = {}
         problems = list(row.problems)
         bins: dict[str, Any] = {}
@@ -83,6 +87,15 @@ def native_drafts(rows: Iterable[Row]) -> Iterator[Draft]:
         if "sku" not in fields:
             problems.append("sku is empty")
         yield Draft(line=row.line, fields=fields, problems=problems)
+
+
+def _not_a_store_export(row: Row) -> None:
+    """A store's export read as the native format would fail on every row: say what it is."""
+    columns = set(row.values)
+    if {"Handle", "Title"} <= columns or {"URL handle", "Title"} <= columns:
+        raise FileProblem("this is a Shopify product export: import it with --from shopify")
+    if {"Type", "SKU", "Name"} <= columns:
+        raise FileProblem("this is a WooCommerce product export: import it with --from woocommerce")
 
 
 def _pydantic_problem(error: Any) -> str:
