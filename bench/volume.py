@@ -70,7 +70,7 @@ def _table(dynamodb: Any) -> str:
 
 def _plenty_of_stock(dynamodb: Any, table: str, warehouses: list[str]) -> None:
     """Enough stock for every order of the run, so each placement takes the same path."""
-    from chalicelib.adapters.dynamodb import ReferenceData
+    from chalicelib.adapters.reference import ReferenceData
 
     reference = ReferenceData(dynamodb, table)
     for warehouse in warehouses:

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import TYPE_CHECKING
 
 from chalicelib.adapters.api_keys import ApiKeyStore
 from chalicelib.adapters.aws import client, reset_clients
@@ -30,6 +31,9 @@ from chalicelib.domain.holds import HoldPolicy
 from chalicelib.domain.ids import UlidGenerator
 from chalicelib.domain.models import utcnow
 from chalicelib.service.notifications import NotificationContext
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.reference import DynamoReferenceStore
 
 #: SSM parameter (under the stage's prefix) holding the key(s) that sign links in e-mails.
 LINK_SIGNING_SECRET = "signing/links"
@@ -100,8 +104,17 @@ def services() -> Services:
     )
 
 
+@cache
+def reference_store() -> DynamoReferenceStore:
+    """The repository of reference data administration (service/reference.py)."""
+    from chalicelib.adapters.reference import DynamoReferenceStore
+
+    return DynamoReferenceStore(client("dynamodb"), settings().table_name)
+
+
 def reset_services() -> None:
     services.cache_clear()
+    reference_store.cache_clear()
     settings.cache_clear()
     reset_clients()
     reference_cache.clear()

@@ -207,3 +207,19 @@ ENTITY_RETURN = "return"
 def stock_index_keys(warehouse_id: str, sku: str) -> dict[str, str]:
     """gsi5 for stock levels: one warehouse's stock, by SKU (inventory listings, stock reports)."""
     return {"gsi5pk": f"STOCK#{warehouse_id}", "gsi5sk": sku}
+
+
+# Reference data administration (adapters/reference.py).
+#: The audit partition: every reference event (warehouse, product, box, API key changes) under
+#: ``EVENT#<event id>``; event ids are ULIDs, so the partition reads newest first by key.
+AUDIT_PK = "AUDIT"
+#: The API key listing: one item per key under ``<key id>`` (role, scope, label, last use; the
+#: hash that finds the ``KEY#`` item, never the key).
+API_KEYS_PK = "APIKEYS"
+ENTITY_API_KEY_LISTING = "api_key_listing"
+#: gsi5 partition of product items, by SKU: the product listing without a scan.
+PRODUCTS_INDEX_PK = "PRODUCTS"
+
+
+def audit_event_sk(event_id: str) -> str:
+    return f"{EVENT_PREFIX}{event_id}"

@@ -11,6 +11,7 @@ from chalicelib.api.framework import install_problem_middleware, set_authenticat
 from chalicelib.api.kpis import kpis_api
 from chalicelib.api.meta import meta_api
 from chalicelib.api.orders import orders_api
+from chalicelib.api.reference import reference_api
 from chalicelib.api.returns import returns_api
 from chalicelib.api.warehouse import warehouse_api
 from chalicelib.api.webhooks import webhooks_api
@@ -33,3 +34,4 @@ def register_api(app: Chalice) -> None:
     app.register_blueprint(returns_api)
     app.register_blueprint(console_api)
     app.register_blueprint(kpis_api)
+    app.register_blueprint(reference_api)

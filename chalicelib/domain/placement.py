@@ -105,6 +105,10 @@ def check_request(request: PlaceOrderRequest, products: Mapping[str, Product]) -
     for i, line in enumerate(request.lines):
         if line.sku not in products:
             errors.append(FieldError(["lines", i, "sku"], f"unknown SKU {line.sku}", "unknown_sku"))
+        elif not products[line.sku].active:
+            errors.append(
+                FieldError(["lines", i, "sku"], f"SKU {line.sku} is not sold any more", "inactive_sku")
+            )
     if not errors and _totals(request).total < 0:
         errors.append(FieldError(["discount_total"], "the discount is larger than the order", "money"))
     return errors

@@ -173,6 +173,9 @@ def allocate_backorders(
     """Give the warehouse's available units of ``sku`` to waiting backorders, oldest first.
     Returns the ids of the fulfillments that received stock."""
     allocated: list[str] = []
+    warehouse = uow_factory().get_warehouse(warehouse_id)
+    if warehouse is None or not warehouse.active:
+        return allocated  # an inactive warehouse takes no new work, backorders included
     for _ in range(MAX_ROUNDS):
         uow = uow_factory()
         level = uow.get_stock([sku], [warehouse_id]).get((warehouse_id, sku))

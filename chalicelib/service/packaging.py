@@ -50,6 +50,7 @@ def packing_for(uow: UnitOfWork, fulfillment: Fulfillment, divisor: int) -> Pack
             height_mm=products[line.sku].height_mm,
             weight_grams=products[line.sku].weight_grams,
             quantity=line.quantity,
+            keep_upright=products[line.sku].keep_upright,
         )
         for line in fulfillment.lines
     ]

@@ -541,13 +541,25 @@ class MintedApiKey:
 
 
 def mint_api_key(
-    repo: ReferenceRepository, request: ApiKeyRequest, *, actor: Actor, raw_key: str | None = None
+    repo: ReferenceRepository,
+    request: ApiKeyRequest,
+    *,
+    actor: Actor,
+    raw_key: str | None = None,
+    check_scope: bool = True,
 ) -> MintedApiKey:
-    """A new key for a role and scope; the scope must name an existing channel or warehouse."""
-    if request.role == Role.CHANNEL and request.scope is not None and not repo.channel_exists(request.scope):
+    """A new key for a role and scope; the scope must name an existing channel or warehouse
+    (``check_scope=False``: the caller vouches for it, e.g. a seed writing both at once)."""
+    if (
+        check_scope
+        and request.role == Role.CHANNEL
+        and request.scope is not None
+        and not repo.channel_exists(request.scope)
+    ):
         raise _invalid(["scope"], f"channel {request.scope} does not exist")
     if (
-        request.role == Role.WAREHOUSE
+        check_scope
+        and request.role == Role.WAREHOUSE
         and request.scope is not None
         and (not is_warehouse_id(request.scope) or repo.get_warehouse(request.scope) is None)
     ):

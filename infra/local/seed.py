@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters.api_keys import ApiKeyStore
-from chalicelib.adapters.dynamodb import ReferenceData
+from chalicelib.adapters.reference import ReferenceData
 from chalicelib.domain.auth import Role
 from chalicelib.domain.models import Box, Channel, Product, Warehouse
 

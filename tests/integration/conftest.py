@@ -41,7 +41,7 @@ from moto.ses.models import ses_backends  # noqa: E402
 
 from app import app  # noqa: E402
 from chalicelib.adapters.api_keys import ApiKeyStore  # noqa: E402
-from chalicelib.adapters.dynamodb import ReferenceData  # noqa: E402
+from chalicelib.adapters.reference import ReferenceData  # noqa: E402
 from chalicelib.adapters.secrets import SecretStore  # noqa: E402
 from chalicelib.bootstrap import reset_services  # noqa: E402
 from chalicelib.domain.auth import Role  # noqa: E402

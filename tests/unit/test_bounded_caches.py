@@ -57,7 +57,8 @@ def test_a_cache_needs_a_positive_bound() -> None:
 
 
 class FakeDynamoDB:
-    """get_item on a table that holds one API key (as ApiKeyStore.mint wrote it)."""
+    """get_item on a table that holds one API key (as ApiKeyStore.mint wrote it, in a transaction
+    with its listing item and event; items are kept by partition key alone)."""
 
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
@@ -66,6 +67,14 @@ class FakeDynamoDB:
     # boto3's keyword names (TableName, Item, Key) arrive in **request.
     def put_item(self, **request: Any) -> None:
         self.items[request["Item"]["pk"]["S"]] = request["Item"]
+
+    def transact_write_items(self, **request: Any) -> None:
+        for operation in request["TransactItems"]:
+            if "Put" in operation:
+                self.put_item(**operation["Put"])
+
+    def update_item(self, **request: Any) -> None:
+        """Authentication records a key's last use: not part of what this fake checks."""
 
     def get_item(self, **request: Any) -> dict[str, Any]:
         self.reads += 1

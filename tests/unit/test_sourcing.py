@@ -188,3 +188,10 @@ def test_a_plan_has_a_shortage_only_for_skus_the_warehouses_together_cannot_cove
     for sku, short in plan.shortages.items():
         total = sum(max(0, available.get((w.id, sku), 0)) for w in warehouses)
         assert short == demand[sku] - total
+
+
+def test_an_inactive_warehouse_is_given_no_new_work_even_when_it_is_preferred() -> None:
+    closed = wh("A", 1).model_copy(update={"active": False})
+    plan = plan_sourcing({"MUG": 2}, [closed, wh("B", 2)], {("A", "MUG"): 5, ("B", "MUG"): 1})
+    assert plan.allocations == {"B": {"MUG": 1}}
+    assert plan.shortages == {"MUG": 1}
