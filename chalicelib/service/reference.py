@@ -420,10 +420,15 @@ def plan_products(
     current = repo.get_products(skus)
     named = sorted({wh for _, spec in items for wh in spec.bins})
     bins = repo.get_bins(skus, named) if named else {}
+    # Each product is decided on its own bins only: handing every product all the file's bins made
+    # a 10,000-product re-import quadratic (10^8 bin comparisons).
+    bins_of: dict[str, dict[tuple[str, str], str]] = {}
+    for (bin_sku, warehouse_id), location in bins.items():
+        bins_of.setdefault(bin_sku, {})[(bin_sku, warehouse_id)] = location
     outcome, changes = BulkOutcome(), []
     for sku, spec in items:
         saved, change = _decide_product(
-            sku, spec, current.get(sku), bins, if_match=None, overwrite=True, actor=actor
+            sku, spec, current.get(sku), bins_of.get(sku, {}), if_match=None, overwrite=True, actor=actor
         )
         if change is None:
             outcome.unchanged.append(sku)
