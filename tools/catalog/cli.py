@@ -23,16 +23,10 @@ from tools.catalog.stores import Dimensions, parse_dimensions, shopify_drafts, w
 SOURCES = ("native", "shopify", "woocommerce")
 
 
-class _Clock:
-    def now(self) -> Any:
-        from chalicelib.domain.models import utcnow
+def _clock() -> Any:
+    from chalicelib.bootstrap import SystemClock
 
-        return utcnow()
-
-    def sleep(self, seconds: float) -> None:
-        import time
-
-        time.sleep(seconds)
+    return SystemClock()
 
 
 def _ids() -> Any:
@@ -111,7 +105,7 @@ def import_products(
     out = out or sys.stdout
     plan = validate_drafts(product_drafts(read_rows(path), source, default_dimensions))
     _report_skipped(plan.skipped, out)
-    actor = Actor(name=IMPORT_ACTOR, clock=_Clock(), ids=_ids())
+    actor = Actor(name=IMPORT_ACTOR, clock=_clock(), ids=_ids())
     plan = plan_import(repo, plan, actor=actor)
     if plan.problems:
         return _refused(plan.problems, out)
@@ -172,7 +166,7 @@ def import_stock(
         return 0
     progress = Progress("receipts", len(plan.new), enabled=show_progress)
     try:
-        refused = apply_receipts(uow_factory, plan.new, ids=_ids(), clock=_Clock(), progress=progress)
+        refused = apply_receipts(uow_factory, plan.new, ids=_ids(), clock=_clock(), progress=progress)
     finally:
         progress.close()
     booked = len(plan.new) - len(refused)
