@@ -331,3 +331,10 @@ def test_small_files_and_no_progress_show_nothing() -> None:
         progress.advance(progress.total)
         progress.close()
         assert isinstance(progress.stream, _Pipe) and progress.stream.getvalue() == ""
+
+
+def test_json_stock_rows_are_refused_in_the_model_s_words_when_a_value_has_the_wrong_type() -> None:
+    rows = read_json('[{"warehouse_id": "wh", "sku": "A", "quantity": 2.5, "reference": 17}]')
+    receipts, problems = read_receipts(rows)
+    assert receipts == []
+    assert [p.message.split(":")[0] for p in problems] == ["quantity", "reference"]

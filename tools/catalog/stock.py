@@ -68,11 +68,17 @@ def read_receipts(rows: Iterable[Row]) -> tuple[list[Receipt], list[RowProblem]]
         quantity: Any = row.values.get("quantity")
         if isinstance(quantity, str):
             quantity = parse_int(quantity.strip())
+        raw_reference = row.values.get("reference")
         reference = _text(row, "reference")
-        if not reference:
+        if raw_reference is None or (isinstance(raw_reference, str) and not reference):
             messages.append("reference is empty (the delivery note or order the goods came with)")
         try:
-            body = GoodsReceipt.model_validate({"quantity": quantity, "reference": reference or None})
+            body = GoodsReceipt.model_validate(
+                {
+                    "quantity": quantity,
+                    "reference": reference if isinstance(raw_reference, str) else raw_reference,
+                }
+            )
         except ValidationError as error:
             messages += [_pydantic_message(e) for e in error.errors()]
             body = None
