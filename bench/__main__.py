@@ -7,7 +7,9 @@
    list-price cost of each step (:mod:`bench.journey`, in a child process that runs the local stack
    with its request meter on; :mod:`bench.breakdown`, :mod:`bench.cost`);
 4. the local stack at volume, in its own process (``python -m infra.local``): placement against a
-   raw transaction, placed -> confirmed, flatness, memory, idle CPU (:mod:`bench.volume`).
+   raw transaction, placed -> confirmed, flatness, memory, idle CPU (:mod:`bench.volume`);
+5. a 10,000-product catalogue imported with ``tools.catalog`` against raw ``BatchWriteItem`` writes
+   of the same items, in a child process with moto in process (:mod:`bench.catalog`).
 
 Every figure is measured, never asserted. The run stops by itself: the volume part places orders
 until ``--orders`` or until ``--budget`` seconds have passed, and says which. ``--quick`` is a
@@ -25,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import imports, packing, report, volume
+from bench import catalog, imports, packing, report, volume
 from bench.common import ROOT, clean_environment, stop_on_sigterm
 from bench.journey import MARKER
 
@@ -50,6 +52,24 @@ def run_journey(orders: int) -> dict[str, Any]:
     )
 
 
+def run_catalog(products: int) -> dict[str, Any]:
+    """bench.catalog in a child process (moto in process there) and its JSON result."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.catalog", "--products", str(products)],
+        cwd=ROOT,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    for line in reversed(completed.stdout.splitlines()):
+        if line.startswith(catalog.MARKER):
+            return json.loads(line[len(catalog.MARKER) :])  # type: ignore[no-any-return]
+    raise RuntimeError(
+        f"bench.catalog ended with {completed.returncode} and no result:\n{completed.stderr[-3000:]}"
+    )
+
+
 def run_tests() -> str:
     started = time.monotonic()
     completed = subprocess.run(
@@ -61,6 +81,32 @@ def run_tests() -> str:
     seconds = time.monotonic() - started
     summary = completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else "no output"
     return f"{int(seconds // 60)} min {int(seconds % 60):02d} s ({summary})"
+
+
+def run_parts(args: argparse.Namespace, saved: dict[str, Any]) -> None:
+    """Each part not already in ``saved`` (from --reuse), its figures saved under its name."""
+    if "packing" not in saved:
+        print("packing advice ...", flush=True)
+        saved["packing"] = packing.run()
+    if "imports" not in saved:
+        print("cold import of the app ...", flush=True)
+        saved["imports"] = imports.run()
+        print(imports.summary(saved["imports"]), flush=True)
+    if "journey" not in saved and not args.skip_journey:
+        print(f"an order's journey x{args.journeys} (local stack with the request meter) ...", flush=True)
+        try:
+            saved["journey"] = run_journey(args.journeys)
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            print(f"the journey failed: {error}", flush=True)
+    if "volume" not in saved and not args.skip_volume:
+        print(f"the local stack at volume: up to {args.orders} orders, {args.budget:.0f} s ...", flush=True)
+        saved["volume"] = volume.summary(volume.run(args.orders, args.budget, args.config))
+    if "catalog" not in saved and not args.skip_catalog:
+        print(f"a {args.products:,}-product catalogue import ...", flush=True)
+        try:
+            saved["catalog"] = run_catalog(args.products)
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            print(f"the catalogue import failed: {error}", flush=True)
 
 
 def main() -> None:
@@ -81,6 +127,10 @@ def main() -> None:
         "run again, and every part of this run is saved back to it",
     )
     parser.add_argument("--skip-journey", action="store_true", help="leave out the journey")
+    parser.add_argument("--skip-catalog", action="store_true", help="leave out the catalogue import")
+    parser.add_argument(
+        "--products", type=int, default=10_000, help="products in the catalogue import (10000)"
+    )
     args = parser.parse_args()
     stop_on_sigterm()
     if args.quick:
@@ -94,27 +144,12 @@ def main() -> None:
     saved: dict[str, Any] = {}
     if args.reuse is not None and args.reuse.exists():
         saved = json.loads(args.reuse.read_text(encoding="utf-8"))
-    if "packing" not in saved:
-        print("packing advice ...", flush=True)
-        saved["packing"] = packing.run()
-    if "imports" not in saved:
-        print("cold import of the app ...", flush=True)
-        saved["imports"] = imports.run()
-        print(imports.summary(saved["imports"]), flush=True)
-    if "journey" not in saved and not args.skip_journey:
-        print(f"an order's journey x{args.journeys} (local stack with the request meter) ...", flush=True)
-        try:
-            saved["journey"] = run_journey(args.journeys)
-        except (RuntimeError, subprocess.TimeoutExpired) as error:
-            print(f"the journey failed: {error}", flush=True)
+    run_parts(args, saved)
     journey = saved.get("journey")
     if args.save_baseline and journey is not None:
         BASELINE.parent.mkdir(exist_ok=True)
         BASELINE.write_text(json.dumps(journey, indent=1) + "\n", encoding="utf-8")
     before = json.loads(BASELINE.read_text(encoding="utf-8")) if BASELINE.exists() else None
-    if "volume" not in saved and not args.skip_volume:
-        print(f"the local stack at volume: up to {args.orders} orders, {args.budget:.0f} s ...", flush=True)
-        saved["volume"] = volume.summary(volume.run(args.orders, args.budget, args.config))
     if args.reuse is not None:
         args.reuse.write_text(json.dumps(saved), encoding="utf-8")
     volume_figures = saved.get("volume")
@@ -129,6 +164,7 @@ def main() -> None:
         packing=packing_rows,
         imports=import_figures,
         tests_after=tests_after,
+        catalog=saved.get("catalog"),
     )
     print()
     print(section)

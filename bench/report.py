@@ -159,6 +159,23 @@ def _import_rows(imports: Mapping[str, float]) -> list[str]:
     return rows
 
 
+def catalog_rows(catalog: Mapping[str, Any] | None) -> list[str]:
+    """The catalogue import (bench/catalog.py), as rows that continue the headline table."""
+    if not catalog:
+        return []
+    products, ratio = catalog["products"], catalog["ratio"]
+    return [
+        f"| `tools.catalog import` of {products:,} products / raw `BatchWriteItem` of the same "
+        f"{catalog['items_written']:,} items | {_fmt(ratio, '.1f', TIMES)} ({catalog['import_s']:.1f} s / "
+        f"{catalog['floor_s']:.1f} s) | < 10 min (minutes, not hours) | "
+        f"{'met' if catalog['import_s'] < 600 else 'missed'} |",
+        f"| the same file imported again (nothing written) / a dry run "
+        f"| {catalog['rerun_s']:.1f} s / {catalog['dry_run_s']:.1f} s | — | — |",
+        f"| `tools.catalog import-stock` of {catalog['receipts']:,} goods receipts (one transaction each) "
+        f"/ the same file again | {catalog['stock_s']:.1f} s / {catalog['stock_rerun_s']:.1f} s | — | — |",
+    ]
+
+
 def packing_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     out = ["| units | units are | p50 | p95 | runs |", "|---|---|---|---|---|"]
     for row in rows:
@@ -256,6 +273,7 @@ def render(
     packing: Sequence[Mapping[str, Any]],
     imports: Mapping[str, float] | None,
     tests_after: str | None,
+    catalog: Mapping[str, Any] | None = None,
 ) -> str:
     steps = figures(journey) if journey else []
     before = figures(journey_before) if journey_before else None
@@ -270,6 +288,7 @@ def render(
         f"Run of {when} on {machine()}.",
         "",
         *headline(volume, cost_now, cost_http, imports, tests_after, cost_timed),
+        *catalog_rows(catalog),
         "",
         "### Packing advice",
         "",

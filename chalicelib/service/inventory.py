@@ -77,8 +77,13 @@ def receive_stock(
     actor: str,
     ids: IdGenerator,
     clock: Clock,
+    key_ttl_seconds: int | None = RECEIPT_KEY_TTL_SECONDS,
 ) -> DomainEvent:
-    """Book goods received; returns the ``inventory.received`` event (the trigger of allocation)."""
+    """Book goods received; returns the ``inventory.received`` event (the trigger of allocation).
+
+    The idempotency key is kept ``key_ttl_seconds`` (a week for the API's Idempotency-Key);
+    ``None`` keeps it for good, so that a file of receipts imported again months later still
+    books nothing twice (``tools.catalog import-stock``)."""
     scope = f"goods-receipt#{warehouse_id}"
     digest = hashlib.sha256(json.dumps([sku, quantity, reference]).encode()).hexdigest()
 
@@ -108,7 +113,7 @@ def receive_stock(
                 created_at=now,
                 data=event.model_dump(mode="json"),
             )
-            uow.add_dedup(record, ttl_seconds=RECEIPT_KEY_TTL_SECONDS)
+            uow.add_dedup(record, ttl_seconds=key_ttl_seconds)
         return event
 
     try:

@@ -9,14 +9,14 @@ record that names no version is refused (428) unless the caller asked to overwri
 (bulk imports do; they still write only what differs). A change that changes nothing
 writes nothing.
 
-Bulk writers (``put_products``) group several changes into one transaction, each with its
-own event: a transaction holds whole changes only, so nothing is ever half-written.
+Bulk writers (``put_products`` in ``reference_bulk``) group several changes into one transaction,
+each with its own event: a transaction holds whole changes only, so nothing is ever half-written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from chalicelib.domain.auth import Role, hash_key, key_id_of
@@ -383,78 +383,6 @@ def put_product(
     if change is not None:
         repo.commit([change])
     return saved
-
-
-@dataclass
-class BulkOutcome:
-    """What a bulk write did: SKUs created, changed and left as they were."""
-
-    created: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    transactions: int = 0
-
-
-def plan_products(
-    repo: ReferenceRepository, items: Sequence[tuple[str, ProductSpec]], *, actor: Actor
-) -> tuple[BulkOutcome, list[ProductChange]]:
-    """Decide a bulk upsert without writing: what would be created, changed, left alone.
-
-    Raises InputInvalid naming the item (its index in ``items``) of every bad SKU or bin."""
-    errors = []
-    seen: set[str] = set()
-    for index, (sku, _spec) in enumerate(items):
-        try:
-            _check_sku(sku)
-        except InputInvalid as exc:
-            errors += [FieldError([index, "sku"], e.msg) for e in exc.errors]
-        if sku in seen:
-            errors.append(FieldError([index, "sku"], f"{sku} appears twice"))
-        seen.add(sku)
-    if errors:
-        raise InputInvalid(errors)
-    _check_bins(repo, list(enumerate(spec for _, spec in items)))
-    skus = [sku for sku, _ in items]
-    current = repo.get_products(skus)
-    named = sorted({wh for _, spec in items for wh in spec.bins})
-    bins = repo.get_bins(skus, named) if named else {}
-    outcome, changes = BulkOutcome(), []
-    for sku, spec in items:
-        saved, change = _decide_product(
-            sku, spec, current.get(sku), bins, if_match=None, overwrite=True, actor=actor
-        )
-        if change is None:
-            outcome.unchanged.append(sku)
-            continue
-        changes.append(change)
-        (outcome.created if saved.created else outcome.changed).append(sku)
-    return outcome, changes
-
-
-def commit_in_batches(repo: ReferenceRepository, changes: Sequence[ReferenceChange]) -> int:
-    """Commit whole changes, as many per transaction as fit; returns the transactions made."""
-    batch: list[ReferenceChange] = []
-    size = transactions = 0
-    for change in changes:
-        if batch and size + change.items > TRANSACTION_ITEMS:
-            repo.commit(batch)
-            transactions += 1
-            batch, size = [], 0
-        batch.append(change)
-        size += change.items
-    if batch:
-        repo.commit(batch)
-        transactions += 1
-    return transactions
-
-
-def put_products(
-    repo: ReferenceRepository, items: Sequence[tuple[str, ProductSpec]], *, actor: Actor
-) -> BulkOutcome:
-    """Upsert many products (imports): only those that differ are written, each with its event."""
-    outcome, changes = plan_products(repo, items, actor=actor)
-    outcome.transactions = commit_in_batches(repo, changes)
-    return outcome
 
 
 # -- boxes -----------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from chalicelib.domain.reference import (
     WarehouseSpec,
 )
 from chalicelib.service import reference as svc
+from chalicelib.service import reference_bulk as bulk
 from tests.unit.fake_reference import FakeReferenceRepository
 from tests.unit.fakes import FakeClock, SequentialIds
 
@@ -130,25 +131,25 @@ def test_a_bad_sku_in_the_path_is_invalid(repo, admin) -> None:
 
 def test_a_bulk_upsert_writes_only_what_differs_and_a_rerun_writes_nothing(repo, admin) -> None:
     items = [(f"SKU-{n:03d}", mug(name=f"Mug {n}")) for n in range(120)]
-    first = svc.put_products(repo, items, actor=admin)
+    first = bulk.put_products(repo, items, actor=admin)
     assert len(first.created) == 120 and first.transactions == 3  # 50 changes of 2 items each
-    again = svc.put_products(repo, items, actor=admin)
+    again = bulk.put_products(repo, items, actor=admin)
     assert (again.created, again.changed, len(again.unchanged), again.transactions) == ([], [], 120, 0)
     items[5] = ("SKU-005", mug(name="Renamed"))
-    third = svc.put_products(repo, items, actor=admin)
+    third = bulk.put_products(repo, items, actor=admin)
     assert third.changed == ["SKU-005"] and repo.products["SKU-005"].version == 2
 
 
 def test_a_bulk_upsert_names_every_bad_item_and_writes_nothing(repo, admin) -> None:
     items = [("OK-1", mug()), ("bad sku", mug()), ("OK-1", mug()), ("OK-2", mug(bins={"wh-x": "B"}))]
     with pytest.raises(InputInvalid) as invalid:
-        svc.put_products(repo, items, actor=admin)
+        bulk.put_products(repo, items, actor=admin)
     assert sorted(e.loc[0] for e in invalid.value.errors) == [1, 2]
     assert repo.products == {}
 
 
 def test_listing_products_pages_through_all_of_them_once(repo, admin) -> None:
-    svc.put_products(repo, [(f"SKU-{n:02d}", mug()) for n in range(7)], actor=admin)
+    bulk.put_products(repo, [(f"SKU-{n:02d}", mug()) for n in range(7)], actor=admin)
     seen, cursor = [], None
     while True:
         page, cursor = svc.list_products(repo, cursor, 3)
