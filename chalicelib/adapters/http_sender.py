@@ -223,7 +223,7 @@ def send_request(
     budget = deadline - started
     status: int | None = None
     error: str | None = None
-    body = b""
+    response_body = b""
     truncated = False
     response_headers: dict[str, str] = {}
     connection: _PinnedConnection | None = None
@@ -235,9 +235,9 @@ def send_request(
             )
             response = connection.getresponse()
             if keep_body_bytes > 0:
-                body = response.read(keep_body_bytes + 1)
-                truncated = len(body) > keep_body_bytes
-                body = body[:keep_body_bytes]
+                response_body = response.read(keep_body_bytes + 1)
+                truncated = len(response_body) > keep_body_bytes
+                response_body = response_body[:keep_body_bytes]
                 response_headers = {name.lower(): value for name, value in response.getheaders()}
             else:
                 response.read(RESPONSE_PREFIX_BYTES)
@@ -253,7 +253,7 @@ def send_request(
         finally:
             if connection is not None:
                 connection.close()
-    return SendResult(status, error, _ms_since(started), body, truncated, response_headers)
+    return SendResult(status, error, _ms_since(started), response_body, truncated, response_headers)
 
 
 def post_signed(
