@@ -115,7 +115,7 @@ def serving(fake: FakeServer, tls: ssl.SSLContext | None = None) -> Iterator[Non
         server.socket = tls.wrap_socket(server.socket, server_side=True)
         fake.scheme = "https"
     fake.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield

@@ -505,3 +505,21 @@ def test_a_store_that_does_not_answer_is_retried_later() -> None:
     )
 
     assert isinstance(outcome, RetryAfter) and "no answer" in outcome.reason
+
+
+def test_the_sender_keeps_the_answer_only_when_asked_and_never_more_than_asked(shopify: FakeShopify) -> None:
+    from chalicelib.adapters.http_sender import send_request
+
+    url = f"{shopify.url}/admin/api/{SHOPIFY_API_VERSION}/graphql.json"
+    headers = {"X-Shopify-Access-Token": shopify.access_token, "Content-Type": "application/json"}
+    body = b'{"query": "query { order(id: $id) { id } }", "variables": {"id": "gid://shopify/Order/1"}}'
+
+    kept = send_request("POST", url, headers=headers, body=body, allow_loopback=True, keep_body_bytes=4096)
+    cut = send_request("POST", url, headers=headers, body=body, allow_loopback=True, keep_body_bytes=10)
+    status_only = send_request("POST", url, headers=headers, body=body, allow_loopback=True)
+
+    assert kept.status_code == 200 and kept.body.startswith(b'{"data"') and not kept.body_truncated
+    assert kept.headers["content-type"] == "application/json"
+    assert len(cut.body) == 10 and cut.body_truncated
+    assert status_only.status_code == 200 and status_only.body == b"" and status_only.headers == {}
+    assert [r.body for r in shopify.requests] == [body] * 3
