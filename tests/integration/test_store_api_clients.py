@@ -304,17 +304,19 @@ def test_a_woocommerce_parcel_adds_one_customer_note_and_completes_the_order_whe
     woo.add_order(7001)
     client = woo_client(woo)
 
-    first = client.parcel_shipped(parcel("7001", "TRK-A", ("MUG-1", 1)))
-    last = client.parcel_shipped(parcel("7001", "TRK-B", ("MUG-1", 1), completes=True))
-    resent = client.parcel_shipped(parcel("7001", "TRK-B", ("MUG-1", 1), completes=True))
+    first = client.parcel_shipped(parcel("7001", "TRK-10", ("MUG-1", 1)))
+    last = client.parcel_shipped(parcel("7001", "TRK-1", ("MUG-1", 1), completes=True))
+    resent = client.parcel_shipped(parcel("7001", "TRK-1", ("MUG-1", 1), completes=True))
 
     assert all(isinstance(o, Done) for o in (first, last, resent))
     notes = woo.orders[7001].notes
     assert [n.customer_note for n in notes] == [True, True]
     assert (
-        "DHL" in notes[0].note and "TRK-A" in notes[0].note and "https://track.example/TRK-A" in notes[0].note
+        "DHL" in notes[0].note
+        and "TRK-10" in notes[0].note
+        and "https://track.example/TRK-10" in notes[0].note
     )
-    assert "TRK-B" in notes[1].note
+    assert "tracking number TRK-1:" in notes[1].note  # not taken as noted by the TRK-10 note
     assert woo.orders[7001].status == "completed"
     posts = [r for r in woo.requests if r.method == "POST"]
     assert [r.path for r in posts] == ["/wp-json/wc/v3/orders/7001/notes"] * 2

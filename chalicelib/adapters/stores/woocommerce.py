@@ -28,7 +28,9 @@ Answers: 429/5xx → ``RetryAfter`` (``Retry-After`` when given), 401/403 → ``
 from __future__ import annotations
 
 import base64
+import re
 import ssl
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -82,11 +84,13 @@ class WooCommerceStoreApi:
         lines = ", ".join(f"{line.quantity} x {line.sku}" for line in request.lines)
         link = f": {tracking.url}" if tracking.url else ""
         note = f"Shipped ({lines}) with {tracking.carrier}, tracking number {tracking.number}{link}"
+        # The tracking number as a whole word: TRK-1 is not already noted by a note about TRK-10.
+        number_alone = re.compile(rf"(?<![\w-]){re.escape(tracking.number)}(?![\w-])")
         noted = self._note_once(
             order_id,
             note,
             customer_note=request.notify_customer,
-            already=lambda text: tracking.number in text,
+            already=lambda text: number_alone.search(text) is not None,
         )
         if noted is not None:
             return noted
@@ -158,7 +162,7 @@ class WooCommerceStoreApi:
     # --- transport ------------------------------------------------------------------------------
 
     def _note_once(
-        self, order_id: str, note: str, *, customer_note: bool, already: Any
+        self, order_id: str, note: str, *, customer_note: bool, already: Callable[[str], bool]
     ) -> StoreCallOutcome | None:
         """Adds the note unless ``already`` matches an existing one; None when the note is there."""
         notes = self._call("GET", f"orders/{order_id}/notes")
