@@ -9,6 +9,7 @@ from __future__ import annotations
 from chalicelib.adapters.stores.shopify import SHOPIFY_API_VERSION, ShopifyStoreApi
 from chalicelib.adapters.stores.woocommerce import WooCommerceStoreApi
 from chalicelib.domain.store_api import ShopifyCredentials, StoreCredentials, WooCommerceCredentials
+from chalicelib.service.ports import StoreApi
 
 __all__ = ["SHOPIFY_API_VERSION", "HttpStoreApis", "ShopifyStoreApi", "WooCommerceStoreApi"]
 
@@ -19,7 +20,7 @@ class HttpStoreApis:
     def __init__(self, *, allow_loopback: bool) -> None:
         self.allow_loopback = allow_loopback
 
-    def for_credentials(self, credentials: StoreCredentials) -> ShopifyStoreApi | WooCommerceStoreApi:
+    def for_credentials(self, credentials: StoreCredentials) -> StoreApi:
         if isinstance(credentials, ShopifyCredentials):
             return ShopifyStoreApi(credentials, allow_loopback=self.allow_loopback)
         if isinstance(credentials, WooCommerceCredentials):

@@ -3,8 +3,8 @@
 Every call is a POST to ``{url}/admin/api/{SHOPIFY_API_VERSION}/graphql.json`` with the
 ``X-Shopify-Access-Token`` header. Shapes used, as documented for the pinned version:
 
-* ``order(id:)``: ``cancelledAt``; ``fulfillmentOrders`` → ``nodes { id status
-  lineItems { nodes { id sku remainingQuantity } } }``; ``fulfillments(first:)`` → ``id``,
+* ``order(id:)``: ``cancelledAt``; ``fulfillmentOrders(first:)`` → ``nodes { id status
+  lineItems(first:) { nodes { id sku remainingQuantity } } }``; ``fulfillments(first:)`` → ``id``,
   ``trackingInfo(first:) { number }``, ``events(first:) { nodes { status } }``.
 * ``fulfillmentCreate(fulfillment: FulfillmentInput!)``: ``lineItemsByFulfillmentOrder:
   [{fulfillmentOrderId, fulfillmentOrderLineItems: [{id, quantity}]}]``, ``trackingInfo: {company,
@@ -69,22 +69,39 @@ SHOPIFY_API_VERSION = "2026-10"
 #: Fulfillment orders that can still be fulfilled (the others are closed, cancelled, on hold...).
 FULFILLABLE_STATUSES = frozenset({"OPEN", "IN_PROGRESS"})
 
+#: The page sizes bound the query's requested cost (a connection costs about 2 + first * its
+#: nodes' cost): 10 fulfillment orders * 50 line items and 30 fulfillments stay
+#: well under Shopify's limit of 1,000 points for one query. An order beyond that (more than 50
+#: lines in one fulfillment order, more than 30 parcels) is not fully seen.
 ORDER_FULFILLMENTS_QUERY = """
 query OmsOrderFulfillments($id: ID!) {
   order(id: $id) {
     id
     cancelledAt
-    fulfillmentOrders(first: 50) {
+    fulfillmentOrders(first: 10) {
       nodes {
         id
         status
-        lineItems(first: 250) { nodes { id sku remainingQuantity } }
+        lineItems(first: 50) { nodes { id sku remainingQuantity } }
       }
     }
-    fulfillments(first: 250) {
+    fulfillments(first: 30) {
       id
-      trackingInfo(first: 10) { number }
-      events(first: 50) { nodes { status } }
+      trackingInfo(first: 5) { number }
+    }
+  }
+}
+"""
+
+#: The milestone path needs the fulfillments and their events, not the fulfillment orders.
+ORDER_TRACKING_QUERY = """
+query OmsOrderTracking($id: ID!) {
+  order(id: $id) {
+    id
+    fulfillments(first: 30) {
+      id
+      trackingInfo(first: 5) { number }
+      events(first: 20) { nodes { status } }
     }
   }
 }
@@ -196,7 +213,7 @@ class ShopifyStoreApi:
 
     def parcel_shipped(self, request: ParcelShipped) -> StoreCallOutcome:
         gid = order_gid(request.store_order_id)
-        order = self._read_order(gid)
+        order = self._read_order(gid, ORDER_FULFILLMENTS_QUERY)
         if not isinstance(order, dict):
             return order
         number = request.tracking.number
@@ -235,7 +252,7 @@ class ShopifyStoreApi:
 
     def milestone_reached(self, request: MilestoneReached) -> StoreCallOutcome:
         gid = order_gid(request.store_order_id)
-        order = self._read_order(gid)
+        order = self._read_order(gid, ORDER_TRACKING_QUERY)
         if not isinstance(order, dict):
             return order
         fulfillment = next(
@@ -338,8 +355,8 @@ class ShopifyStoreApi:
 
     # --- transport ------------------------------------------------------------------------------
 
-    def _read_order(self, gid: str) -> dict[str, Any] | StoreCallOutcome:
-        data = self._graphql(ORDER_FULFILLMENTS_QUERY, {"id": gid})
+    def _read_order(self, gid: str, query: str) -> dict[str, Any] | StoreCallOutcome:
+        data = self._graphql(query, {"id": gid})
         if not isinstance(data, dict):
             return data
         order = data.get("order")
