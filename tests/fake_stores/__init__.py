@@ -6,7 +6,7 @@ integration and e2e tests of the write-back.
 
 Both record every request (``fake.requests``) and can be told to fail the next calls
 (``answer_429_next``, ``answer_401_next``, ``answer_500_next``; Shopify also ``set_bucket`` for
-cost throttling and ``denied_fields`` for a missing scope).
+cost throttling, ``throttle_next`` and ``denied_fields`` for a missing scope).
 """
 
 from tests.fake_stores._server import Answer, RecordedRequest, serving

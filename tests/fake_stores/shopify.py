@@ -126,6 +126,7 @@ class FakeShopify(FakeServer):
         self.clock: Callable[[], float] = time.monotonic
         self._last_refill = self.clock()
         self._ids = itertools.count(1001)
+        self._throttle_next = 0
 
     # --- set-up ---------------------------------------------------------------------------------
 
@@ -164,6 +165,11 @@ class FakeShopify(FakeServer):
                 now = self.clock()
                 self.clock = lambda: now
             self._last_refill = self.clock()
+
+    def throttle_next(self, times: int = 1) -> None:
+        """Answer the next ``times`` operations ``THROTTLED`` with the bucket shown empty."""
+        with self.lock:
+            self._throttle_next += times
 
     def answer_429_next(self, retry_after: str = "2.0", times: int = 1) -> None:
         body = {
@@ -212,6 +218,9 @@ class FakeShopify(FakeServer):
             return _errors(f"Access denied for {root} field.", "ACCESS_DENIED")
         cost = COSTS[root]
         self._refill()
+        if self._throttle_next > 0:
+            self._throttle_next -= 1
+            self.bucket = 0.0
         if cost > self.bucket:
             return Answer(
                 200,

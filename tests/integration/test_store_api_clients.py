@@ -525,3 +525,38 @@ def test_the_sender_keeps_the_answer_only_when_asked_and_never_more_than_asked(s
     assert len(cut.body) == 10 and cut.body_truncated
     assert status_only.status_code == 200 and status_only.body == b"" and status_only.headers == {}
     assert [r.body for r in shopify.requests] == [body] * 3
+
+
+def test_a_forced_throttle_is_retried_and_the_next_call_goes_through(shopify: FakeShopify) -> None:
+    shopify.add_order(5012, [("MUG-1", 1)])
+    shopify.throttle_next()
+    client = shopify_client(shopify)
+
+    throttled = client.parcel_shipped(parcel("5012", "TRK-1", ("MUG-1", 1)))
+    shopify.set_bucket(2000)
+    again = client.parcel_shipped(parcel("5012", "TRK-1", ("MUG-1", 1)))
+
+    assert isinstance(throttled, RetryAfter) and throttled.seconds == 1  # 62 points at 100 per second
+    assert isinstance(again, Done)
+
+
+def test_a_store_url_with_no_store_api_behind_it_is_credentials_rejected(
+    shopify: FakeShopify, woo: FakeWooCommerce
+) -> None:
+    wrong_shopify = ShopifyStoreApi(
+        ShopifyCredentials(f"{shopify.url}/not-a-shop", shopify.access_token), allow_loopback=True
+    )
+    wrong_woo = WooCommerceStoreApi(
+        WooCommerceCredentials(f"{woo.url}/blog", woo.consumer_key, woo.consumer_secret), allow_loopback=True
+    )
+
+    assert isinstance(wrong_shopify.order_cancelled(OrderCancelled("1", reason="x")), CredentialsRejected)
+    assert isinstance(wrong_woo.order_cancelled(OrderCancelled("1", reason="x")), CredentialsRejected)
+
+
+def test_a_non_loopback_store_url_must_be_https() -> None:
+    outcome = ShopifyStoreApi(
+        ShopifyCredentials("http://shop.example", "t"), allow_loopback=False
+    ).order_cancelled(OrderCancelled("1", reason="x"))
+
+    assert isinstance(outcome, CredentialsRejected) and "only https" in outcome.reason

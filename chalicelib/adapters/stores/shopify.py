@@ -30,7 +30,8 @@ not cancelled again; a stock level is set to an absolute value under an idempote
 Limits: Shopify's cost-based throttle answers ``errors[].extensions.code == "THROTTLED"`` with
 ``extensions.cost`` (``requestedQueryCost``, ``throttleStatus { currentlyAvailable, restoreRate
 }``); the wait is the time the bucket needs to refill up to the request's cost. HTTP 429 carries
-``Retry-After``. ``ACCESS_DENIED`` (a scope the token lacks) and HTTP 401/403 are
+``Retry-After``. ``ACCESS_DENIED`` (a scope the token lacks), HTTP 401/403 and the endpoint itself
+missing or closed (402 frozen shop, 404 wrong URL or retired version, 423 locked shop) are
 ``CredentialsRejected``.
 """
 
@@ -65,6 +66,10 @@ from chalicelib.domain.store_api import (
 #: The Admin API version every call uses: the one place to change it. Shopify supports a stable
 #: version for a year; move to the next one before this one is retired.
 SHOPIFY_API_VERSION = "2026-10"
+
+#: Answers of the GraphQL endpoint itself (not of one request): 402 a frozen shop (unpaid), 404 a
+#: wrong URL or a retired version, 423 a locked shop.
+SHOP_UNAVAILABLE_STATUSES = frozenset({402, 404, 423})
 
 #: Fulfillment orders that can still be fulfilled (the others are closed, cancelled, on hold...).
 FULFILLABLE_STATUSES = frozenset({"OPEN", "IN_PROGRESS"})
@@ -376,7 +381,14 @@ class ShopifyStoreApi:
             return answer
         body = answer.body if isinstance(answer.body, dict) else {}
         errors = body.get("errors")
-        if isinstance(errors, str):  # Shopify's non-GraphQL errors: {"errors": "Not Found"}
+        if answer.status in SHOP_UNAVAILABLE_STATUSES:
+            # The endpoint itself: a wrong store URL, a retired API version, a frozen or locked
+            # shop. Every call would fail the same way until an operator fixes the channel.
+            why = errors if isinstance(errors, str) else "no message"
+            return CredentialsRejected(
+                f"Shopify's Admin API is not available here (HTTP {answer.status}): {why}"
+            )
+        if isinstance(errors, str):  # Shopify's non-GraphQL errors: {"errors": "..."}
             return Rejected(f"Shopify answered HTTP {answer.status}: {errors}")
         if isinstance(errors, list) and errors:
             return _graphql_errors(errors, body.get("extensions"))

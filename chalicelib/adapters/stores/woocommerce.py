@@ -22,7 +22,8 @@ Calls used:
   ``{"manage_stock": true, "stock_quantity": n}``.
 
 Answers: 429/5xx → ``RetryAfter`` (``Retry-After`` when given), 401/403 → ``CredentialsRejected``,
-400/404 → ``Rejected`` with WooCommerce's ``message``.
+400/404 → ``Rejected`` with WooCommerce's ``message``, except a 404 with no WooCommerce route at
+all (``rest_no_route``, or not JSON: a wrong store URL), which is ``CredentialsRejected``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_QUERY, Client
 
 from chalicelib.adapters.stores._http import REQUEST_TIMEOUT_SECONDS, JsonAnswer, JsonSender
 from chalicelib.domain.store_api import (
+    CredentialsRejected,
     Done,
     Milestone,
     MilestoneReached,
@@ -188,8 +190,14 @@ class WooCommerceStoreApi:
             return answer
         if 200 <= answer.status < 300:
             return answer
-        message = (answer.body or {}).get("message") if isinstance(answer.body, dict) else None
-        why = message or "no message"
+        error = answer.body if isinstance(answer.body, dict) else {}
+        if answer.status == 404 and error.get("code", "rest_no_route") == "rest_no_route":
+            # No WooCommerce REST route at all (a wrong store URL, the REST API or pretty
+            # permalinks off), as opposed to an unknown order or product: the channel needs fixing.
+            return CredentialsRejected(
+                f"no WooCommerce REST API at {self.base_url} ({method} {path}: HTTP 404)"
+            )
+        why = error.get("message") or "no message"
         return Rejected(f"WooCommerce answered HTTP {answer.status} to {method} {path}: {why}")
 
     def _oauth_signed(self, method: str, url: str) -> str:
