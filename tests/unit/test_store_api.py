@@ -10,14 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.adapters.stores._http import retry_after_seconds
-from chalicelib.adapters.stores.shopify import location_gid, order_gid, throttle_wait_seconds
+from chalicelib.adapters.stores.shopify import allocate_parcel, location_gid, order_gid, throttle_wait_seconds
 from chalicelib.domain.store_api import (
     MAX_RETRY_SECONDS,
     MIN_RETRY_SECONDS,
     OrderCancelled,
+    ParcelShipped,
+    Rejected,
     RetryAfter,
     ShippedLine,
     ShopifyCredentials,
+    Tracking,
     WooCommerceCredentials,
 )
 
@@ -93,3 +96,63 @@ def test_store_credentials_never_show_their_secrets() -> None:
     )
 
     assert "shpat_secret" not in shown and "cs_secret" not in shown
+
+
+SKUS = st.sampled_from(["MUG-1", "TEE-M", "CAP"])
+
+
+@given(
+    fulfillment_orders=st.lists(
+        st.tuples(
+            st.sampled_from(["OPEN", "IN_PROGRESS", "CLOSED"]), st.lists(st.tuples(SKUS, st.integers(0, 4)))
+        ),
+        max_size=4,
+    ),
+    lines=st.lists(
+        st.tuples(SKUS, st.integers(1, 6)), min_size=1, max_size=3, unique_by=lambda line: line[0]
+    ),
+)
+def test_a_parcel_takes_exactly_its_units_from_open_fulfillment_orders_or_is_rejected_whole(
+    fulfillment_orders: list[tuple[str, list[tuple[str, int]]]], lines: list[tuple[str, int]]
+) -> None:
+    nodes = [
+        {
+            "id": f"fo{f}",
+            "status": status,
+            "lineItems": {
+                "nodes": [
+                    {"id": f"li{f}-{i}", "sku": s, "remainingQuantity": q} for i, (s, q) in enumerate(items)
+                ]
+            },
+        }
+        for f, (status, items) in enumerate(fulfillment_orders)
+    ]
+    remaining = {
+        (node["id"], item["id"]): (item["sku"], item["remainingQuantity"], node["status"])
+        for node in nodes
+        for item in node["lineItems"]["nodes"]
+    }
+    request = ParcelShipped("1", tuple(ShippedLine(s, q) for s, q in lines), Tracking("DHL", "T"))
+
+    result = allocate_parcel(request, nodes)
+
+    open_units = {
+        sku: sum(q for s, q, status in remaining.values() if s == sku and status != "CLOSED")
+        for sku, _ in lines
+    }
+    if all(open_units[sku] >= quantity for sku, quantity in lines):
+        assert isinstance(result, list)
+        for sku, quantity in lines:
+            assert (
+                sum(
+                    a.quantity
+                    for a in result
+                    if remaining[(a.fulfillment_order_id, a.line_item_id)][0] == sku
+                )
+                == quantity
+            )
+        for allocation in result:
+            sku, available, status = remaining[(allocation.fulfillment_order_id, allocation.line_item_id)]
+            assert status != "CLOSED" and 0 < allocation.quantity <= available
+    else:
+        assert isinstance(result, Rejected)

@@ -193,7 +193,7 @@ def throttle_wait_seconds(cost: Any) -> int:
 
 
 @dataclass(frozen=True)
-class _Allocation:
+class Allocation:
     fulfillment_order_id: str
     line_item_id: str
     quantity: int
@@ -226,7 +226,7 @@ class ShopifyStoreApi:
             return Done(f"a fulfillment with tracking number {number} already exists")
         if order.get("cancelledAt"):
             return Rejected(f"the Shopify order {gid} is cancelled")
-        allocations = _allocate(request, _nodes(order.get("fulfillmentOrders")))
+        allocations = allocate_parcel(request, _nodes(order.get("fulfillmentOrders")))
         if isinstance(allocations, Rejected):
             return allocations
         by_fulfillment_order: dict[str, list[dict[str, Any]]] = {}
@@ -413,9 +413,9 @@ def _graphql_errors(errors: list[Any], extensions: Any) -> StoreCallOutcome:
     return Rejected(f"Shopify refused the request: {messages}")
 
 
-def _allocate(
+def allocate_parcel(
     request: ParcelShipped, fulfillment_orders: list[dict[str, Any]]
-) -> list[_Allocation] | Rejected:
+) -> list[Allocation] | Rejected:
     """Which fulfillment order line items the parcel's units fulfil: each SKU's units are taken
     from the open fulfillment orders' remaining quantities, in Shopify's order."""
     remaining: dict[tuple[str, str], int] = {}
@@ -427,7 +427,7 @@ def _allocate(
             key = (fulfillment_order["id"], item["id"])
             remaining[key] = int(item.get("remainingQuantity") or 0)
             candidates.append((fulfillment_order["id"], item["id"], str(item.get("sku") or "")))
-    allocations: list[_Allocation] = []
+    allocations: list[Allocation] = []
     for line in request.lines:
         wanted = line.quantity
         for fo_id, item_id, sku in candidates:
@@ -438,7 +438,7 @@ def _allocate(
             taken = min(wanted, remaining[(fo_id, item_id)])
             remaining[(fo_id, item_id)] -= taken
             wanted -= taken
-            allocations.append(_Allocation(fo_id, item_id, taken))
+            allocations.append(Allocation(fo_id, item_id, taken))
         if wanted:
             return Rejected(
                 f"the Shopify order {request.store_order_id} has {line.quantity - wanted} unfulfilled "
