@@ -1031,6 +1031,8 @@ class FakeChannelRepository:
         self.endpoints: dict[str, dict[str, dict[str, Any]]] = {}
         self.deliveries: list[dict[str, Any]] = []
         self.delivered: set[str] = set()  # webhook ids an endpoint took
+        #: Channel events saved with their change.
+        self.events: list[DomainEvent] = []
         #: Every write, in order: ("create" | "save" | "save_endpoint" | "record_delivery" |
         #: "mark_delivered", id).
         self.writes: list[tuple[str, str]] = []
@@ -1045,11 +1047,13 @@ class FakeChannelRepository:
         self.writes.append(("create", channel.id))
         self.channels[channel.id] = channel.model_dump(mode="json")
 
-    def save(self, channel: Channel) -> None:
+    def save(self, channel: Channel, *, event: DomainEvent | None = None) -> None:
         if channel.id not in self.channels:
             raise KeyError(channel.id)  # the adapter's attribute_exists(pk)
         self.writes.append(("save", channel.id))
         self.channels[channel.id] = channel.model_dump(mode="json")
+        if event is not None:  # the adapter writes both in one transaction
+            self.events.append(event)
 
     def list_endpoints(self, channel_id: str) -> list[WebhookEndpoint]:
         docs = self.endpoints.get(channel_id, {})
@@ -1095,3 +1099,7 @@ class FakeSecrets:
     def put(self, name: str, values: list[str]) -> None:
         self.puts.append((name, list(values)))
         self.values[name] = list(values)
+
+    def delete(self, name: str) -> None:
+        self.puts.append((name, []))
+        self.values.pop(name, None)
