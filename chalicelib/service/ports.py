@@ -20,6 +20,16 @@ from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Box, Channel, Fulfillment, Order, Product, StockLevel, Warehouse
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
 from chalicelib.domain.returns import ReturnRequest
+from chalicelib.domain.store_connection import ShopifyCredentials, WooCommerceCredentials
+from chalicelib.domain.writeback import (
+    AddOrderNote,
+    CancelStoreOrder,
+    CreateFulfillment,
+    CreateFulfillmentEvent,
+    SetOrderStatus,
+    ShopifyOrderState,
+    WooCommerceOrderState,
+)
 
 #: DynamoDB's limit on items in one TransactWriteItems call.
 MAX_TRANSACTION_ITEMS = 100
@@ -389,3 +399,39 @@ class WebhookQueue(Protocol):
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         """Hide a received message for ``seconds``: the queue delivers it again then."""
         ...
+
+
+class ShopifyWriter(Protocol):
+    """One Shopify store's Admin API, as the write-back uses it (holding the channel's token).
+
+    Errors (throttled, unauthorised, the store down) are raised: the write-back's queue retries
+    the message, and the next run reconciles from what the store then has."""
+
+    def order_state(self, external_id: str) -> ShopifyOrderState:
+        """The order's fulfillments (cancelled ones left out) and whether it is cancelled."""
+        ...
+
+    def create_fulfillment(self, external_id: str, action: CreateFulfillment) -> str:
+        """Fulfil ``action.lines`` from the order's fulfillment orders; returns the fulfillment's id."""
+        ...
+
+    def create_fulfillment_event(self, fulfillment_id: str, action: CreateFulfillmentEvent) -> None: ...
+    def cancel_order(self, external_id: str, action: CancelStoreOrder) -> None: ...
+
+
+class WooCommerceWriter(Protocol):
+    """One WooCommerce store's REST API, as the write-back uses it (holding the channel's keys)."""
+
+    def order_state(self, external_id: str) -> WooCommerceOrderState:
+        """The order's status and the markers found in its notes (``markers_in``)."""
+        ...
+
+    def add_order_note(self, external_id: str, action: AddOrderNote) -> None: ...
+    def set_order_status(self, external_id: str, action: SetOrderStatus) -> None: ...
+
+
+class StoreWriters(Protocol):
+    """Builds a store's writer from the channel's credentials (the composition root's HTTP clients)."""
+
+    def shopify(self, credentials: ShopifyCredentials) -> ShopifyWriter: ...
+    def woocommerce(self, credentials: WooCommerceCredentials) -> WooCommerceWriter: ...
