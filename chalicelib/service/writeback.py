@@ -5,9 +5,10 @@
 now, reads the store's order now, and makes the calls still missing
 (``chalicelib.domain.writeback`` explains why it reconciles rather than replaying events, and
 how it recognises its own earlier writes). Running it twice, late or concurrently with another
-run is safe: the second finds less or nothing to do. Two runs racing on one order may both
-create what neither yet sees (a Shopify fulfillment, a WooCommerce note); the queue that feeds
-this use case therefore groups its messages by order, so one order has one run at a time.
+run is safe: the second finds less or nothing to do. Two runs of one order at the same moment,
+though, may both create what neither sees yet (a Shopify fulfillment, a WooCommerce note), so
+the worker that calls this must let one order have one run at a time (a short per-order claim,
+as notifications use; EventBridge cannot group an SQS queue's messages by order).
 
 Errors of a store call are not caught: the message is retried through its queue, and the run
 then starts from what the store has.
