@@ -28,7 +28,7 @@ import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -39,7 +39,8 @@ from chalicelib.domain.outbound import UnsafeUrl, check_address, check_url_synta
 
 #: The longest one outbound call may take when the caller gives no deadline of its own.
 DEFAULT_TIMEOUT_SECONDS = 5.0
-#: How much of a response body is read (and then dropped): only the status matters.
+#: How much of a response body is read when the caller does not keep it (webhooks: only the
+#: status matters).
 RESPONSE_PREFIX_BYTES = 1024
 USER_AGENT = "oms-webhooks/1"
 
@@ -49,6 +50,12 @@ class SendResult:
     status_code: int | None
     error: str | None
     duration_ms: int
+    #: The response body, when the caller asked for it (``keep_body_bytes``); at most that many bytes.
+    body: bytes = b""
+    #: True when the body was longer than ``keep_body_bytes`` and was cut.
+    body_truncated: bool = False
+    #: Response headers, names in lower case (``retry-after`` for the store API clients).
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -196,11 +203,14 @@ def send_request(
     allow_loopback: bool,
     deadline: float | None = None,
     tls: ssl.SSLContext | None = None,
+    keep_body_bytes: int = 0,
 ) -> SendResult:
     """One HTTP request to a URL a tenant chose, as this module's docstring describes.
 
     ``deadline`` is a ``time.monotonic()`` instant (default: :data:`DEFAULT_TIMEOUT_SECONDS`
     from now). Never raises for network trouble: the result carries the status or the error.
+    ``keep_body_bytes`` > 0 keeps up to that many bytes of the response body and its headers
+    (the store API clients read answers; webhooks only need the status).
     """
     started = time.monotonic()
     deadline = started + DEFAULT_TIMEOUT_SECONDS if deadline is None else deadline
@@ -213,6 +223,9 @@ def send_request(
     budget = deadline - started
     status: int | None = None
     error: str | None = None
+    response_body = b""
+    truncated = False
+    response_headers: dict[str, str] = {}
     connection: _PinnedConnection | None = None
     with _Watchdog(max(deadline - time.monotonic(), 0.0)) as watchdog:
         try:
@@ -221,7 +234,13 @@ def send_request(
                 method, checked.target, body=body, headers={"User-Agent": USER_AGENT, **headers}
             )
             response = connection.getresponse()
-            response.read(RESPONSE_PREFIX_BYTES)
+            if keep_body_bytes > 0:
+                response_body = response.read(keep_body_bytes + 1)
+                truncated = len(response_body) > keep_body_bytes
+                response_body = response_body[:keep_body_bytes]
+                response_headers = {name.lower(): value for name, value in response.getheaders()}
+            else:
+                response.read(RESPONSE_PREFIX_BYTES)
             status = int(response.status)
             error = None if 200 <= status < 300 else f"HTTP {status}"
         except ssl.SSLCertVerificationError as exc:
@@ -234,7 +253,7 @@ def send_request(
         finally:
             if connection is not None:
                 connection.close()
-    return SendResult(status, error, _ms_since(started))
+    return SendResult(status, error, _ms_since(started), response_body, truncated, response_headers)
 
 
 def post_signed(

@@ -19,12 +19,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from .errors import FieldError, InputInvalid
 from .models import ChannelKind, format_timestamp
+from .store_api import ShopifyCredentials, StoreCredentials, WooCommerceCredentials
 
 #: Hosts plain http may name, and only where the stage allows loopback (the local stack, tests).
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
@@ -48,21 +49,6 @@ class StoreApiRequest:
     consumer_key: str | None = None
     consumer_secret: str | None = None
 
-
-@dataclass(frozen=True)
-class ShopifyCredentials:
-    url: str
-    access_token: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class WooCommerceCredentials:
-    url: str
-    consumer_key: str = field(repr=False)
-    consumer_secret: str = field(repr=False)
-
-
-StoreCredentials = ShopifyCredentials | WooCommerceCredentials
 
 #: The credential fields each kind takes.
 _FIELDS: Mapping[ChannelKind, tuple[str, ...]] = {

@@ -29,9 +29,9 @@ from chalicelib.domain.outbound import (
     check_url_syntax,
     webhook_id,
 )
+from chalicelib.domain.store_api import StoreCredentials
 from chalicelib.domain.store_connection import (
     StoreApiRequest,
-    StoreCredentials,
     check_locations,
     check_stock_sync,
     credentials_from_request,

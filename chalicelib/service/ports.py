@@ -20,7 +20,16 @@ from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Box, Channel, Fulfillment, Order, Product, StockLevel, Warehouse
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
 from chalicelib.domain.returns import ReturnRequest
-from chalicelib.domain.store_connection import ShopifyCredentials, WooCommerceCredentials
+from chalicelib.domain.store_api import (
+    MilestoneReached,
+    OrderCancelled,
+    ParcelShipped,
+    ShopifyCredentials,
+    StockLevelChanged,
+    StoreCallOutcome,
+    StoreCredentials,
+    WooCommerceCredentials,
+)
 from chalicelib.domain.writeback import (
     AddOrderNote,
     CancelStoreOrder,
@@ -399,6 +408,29 @@ class WebhookQueue(Protocol):
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         """Hide a received message for ``seconds``: the queue delivers it again then."""
         ...
+
+
+class StoreApi(Protocol):
+    """One store's own API (Shopify Admin GraphQL, WooCommerce REST), for the write-back.
+
+    Every call is idempotent (a resent request changes nothing twice), never raises for what the
+    store answers and never sleeps: a throttled or failing store is a ``RetryAfter`` outcome that
+    the caller turns into a delayed redelivery (``chalicelib.domain.store_api`` lists them).
+    """
+
+    def parcel_shipped(self, request: ParcelShipped) -> StoreCallOutcome: ...
+
+    def milestone_reached(self, request: MilestoneReached) -> StoreCallOutcome: ...
+
+    def order_cancelled(self, request: OrderCancelled) -> StoreCallOutcome: ...
+
+    def stock_level_changed(self, request: StockLevelChanged) -> StoreCallOutcome: ...
+
+
+class StoreApis(Protocol):
+    """Builds the ``StoreApi`` client of a channel from its credentials (the kind follows them)."""
+
+    def for_credentials(self, credentials: StoreCredentials) -> StoreApi: ...
 
 
 class ShopifyWriter(Protocol):

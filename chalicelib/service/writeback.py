@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.models import ChannelKind
-from chalicelib.domain.store_connection import ShopifyCredentials, WooCommerceCredentials
+from chalicelib.domain.store_api import ShopifyCredentials, WooCommerceCredentials
 from chalicelib.domain.writeback import (
     AddOrderNote,
     CancelStoreOrder,

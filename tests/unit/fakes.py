@@ -97,7 +97,7 @@ from chalicelib.domain.models import (
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
 from chalicelib.domain.returns import ReturnRequest
 from chalicelib.domain.status import FulfillmentStatus
-from chalicelib.domain.store_connection import ShopifyCredentials, WooCommerceCredentials
+from chalicelib.domain.store_api import ShopifyCredentials, WooCommerceCredentials
 from chalicelib.domain.writeback import (
     AddOrderNote,
     CancelStoreOrder,

@@ -10,9 +10,8 @@ import pytest
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.models import Channel, ChannelKind, Fulfillment, Shipment, StoreApiLink, TrackedScan
 from chalicelib.domain.status import FulfillmentStatus, OrderStatus, TrackingStatus
+from chalicelib.domain.store_api import ShopifyCredentials, WooCommerceCredentials
 from chalicelib.domain.store_connection import (
-    ShopifyCredentials,
-    WooCommerceCredentials,
     secret_line,
     store_api_secret_name,
 )
