@@ -58,6 +58,8 @@ def parameter(path: str) -> str:
 WEBHOOK_SECRETS = parameter("webhooks/*")
 STORE_SECRETS = (parameter("webhooks/shopify/*"), parameter("webhooks/woocommerce/*"))
 ENDPOINT_SECRETS = parameter("webhook-endpoints/*")
+#: Each store channel's API credentials (write-back), written and removed by the API.
+STORE_API_SECRETS = parameter("store-api/*")
 #: Signs the links in e-mails and the console's session cookie.
 LINK_SIGNING_KEY = parameter("signing/links")
 
@@ -80,9 +82,12 @@ CODE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         **{action: resources for action, resources in _TRANSACTIONS.items()},
         # A box retired from a warehouse's catalogue (DELETE /v1/warehouses/{id}/boxes/{code}).
         "dynamodb:DeleteItem": (TABLE,),
-        "ssm:GetParameter": (WEBHOOK_SECRETS, LINK_SIGNING_KEY),
-        # Only the secrets it manages: a store channel's signing secret, an endpoint's secret.
-        "ssm:PutParameter": (*STORE_SECRETS, ENDPOINT_SECRETS),
+        # The store API credentials are read only to keep the set in use beside a new one.
+        "ssm:GetParameter": (WEBHOOK_SECRETS, LINK_SIGNING_KEY, STORE_API_SECRETS),
+        # Only the secrets it manages: a store channel's signing secret and API credentials, an
+        # endpoint's secret.
+        "ssm:PutParameter": (*STORE_SECRETS, ENDPOINT_SECRETS, STORE_API_SECRETS),
+        "ssm:DeleteParameter": (STORE_API_SECRETS,),
         # The console's dead-letter queue depths.
         "sqs:ListQueues": (ANY,),
         "sqs:GetQueueAttributes": _DEAD_LETTER_QUEUES,

@@ -9,8 +9,9 @@ from botocore.exceptions import ClientError
 
 from chalicelib.adapters import keys as k
 from chalicelib.adapters.cache import reference_cache
-from chalicelib.adapters.dynamodb.items import deserialize, serialize
+from chalicelib.adapters.dynamodb.items import deserialize, event_item, serialize
 from chalicelib.adapters.dynamodb.reader import DynamoReader
+from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Channel, format_timestamp
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
 from chalicelib.service.ports import ChannelExists
@@ -40,19 +41,37 @@ class DynamoChannelStore(DynamoReader):
             raise
         reference_cache.clear()
 
-    def save(self, channel: Channel) -> None:
-        self.client.put_item(
-            TableName=self.table,
-            Item=serialize(
-                {
-                    "pk": k.CHANNELS_PK,
-                    "sk": channel.id,
-                    "entity": k.ENTITY_CHANNEL,
-                    "doc": channel.model_dump(mode="json"),
-                }
-            ),
-            ConditionExpression="attribute_exists(pk)",
+    def save(self, channel: Channel, *, event: DomainEvent | None = None) -> None:
+        item = serialize(
+            {
+                "pk": k.CHANNELS_PK,
+                "sk": channel.id,
+                "entity": k.ENTITY_CHANNEL,
+                "doc": channel.model_dump(mode="json"),
+            }
         )
+        if event is None:
+            self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_exists(pk)")
+        else:
+            # The change and its event in one transaction: the stream carries the event out.
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": item,
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": serialize(event_item(event)),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
         reference_cache.clear()
 
     def get(self, channel_id: str) -> Channel | None:

@@ -218,6 +218,11 @@ ENTITY_ENDPOINT = "webhook_endpoint"
 ENTITY_DELIVERY = "webhook_delivery"
 
 
+def channel_events_pk(channel_id: str) -> str:
+    """A channel's own events (its configuration changes), sorted by event id (a ULID: by time)."""
+    return f"CHANNEL#{channel_id}"
+
+
 def inbound_pk(channel_id: str, key: str) -> str:
     """One store webhook delivery: its event item and its raw body (``PAYLOAD``)."""
     return f"INBOUND#{channel_id}#{key}"

@@ -6,6 +6,8 @@ Layout, per stage (``OMS_SECRETS_PREFIX``, default ``/oms/<stage>``):
   shippo_token, standard_webhooks);
 - ``<prefix>/webhooks/<provider>/<channel id>``: per-channel store secrets
   (shopify, woocommerce);
+- ``<prefix>/store-api/<kind>/<channel id>``: a store's API credentials (write-back), one JSON
+  line per credential set (``chalicelib/domain/store_connection.py``);
 - ``<prefix>/signing/links``: the key that signs links in e-mails.
 
 A parameter may hold several secrets, one per line: during a rotation the new
@@ -14,6 +16,7 @@ one and the old one are both accepted. Callers get a list, newest first.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from chalicelib.adapters.cache import TtlCache
@@ -46,4 +49,10 @@ class SecretStore:
         self.ssm.put_parameter(
             Name=f"{self.prefix}/{name}", Value="\n".join(values), Type="SecureString", Overwrite=True
         )
+        self.cache.clear()
+
+    def delete(self, name: str) -> None:
+        """Remove ``<prefix>/<name>``; nothing happens when it is not there."""
+        with contextlib.suppress(self.ssm.exceptions.ParameterNotFound):
+            self.ssm.delete_parameter(Name=f"{self.prefix}/{name}")
         self.cache.clear()

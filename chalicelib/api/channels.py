@@ -10,10 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.api.framework import KEYED, Call, endpoint, scoped
 from chalicelib.bootstrap import services
 from chalicelib.domain.auth import Role
-from chalicelib.domain.models import BackorderPolicy, Channel, ChannelKind, Line
+from chalicelib.domain.models import BackorderPolicy, Channel, ChannelKind, Line, Timestamp
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
+from chalicelib.domain.store_connection import StoreApiRequest
 from chalicelib.service.channels import (
+    KEEP,
     ChannelState,
+    Keep,
+    StoreConnectionChange,
     create_channel,
     get_channel,
     list_deliveries,
@@ -42,6 +46,20 @@ class ChannelCreate(_Body):
     signing_secret: Secret | None = None
 
 
+Credential = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class StoreApiBody(_Body):
+    """The store's API: Shopify takes ``access_token``; WooCommerce ``consumer_key`` and
+    ``consumer_secret``. Write-only."""
+
+    #: The store's base URL, https (e.g. https://shop.example.com), no path.
+    url: Annotated[str, Field(min_length=1, max_length=2000)]
+    access_token: Credential | None = None
+    consumer_key: Credential | None = None
+    consumer_secret: Credential | None = None
+
+
 class ChannelUpdate(_Body):
     name: Annotated[Line, Field(min_length=1, max_length=200)] | None = None
     backorder_policy: BackorderPolicy | None = None
@@ -49,12 +67,29 @@ class ChannelUpdate(_Body):
     #: A new signing secret: the previous one stays accepted until ``retire_previous_secret``.
     signing_secret: Secret | None = None
     retire_previous_secret: bool = False
+    #: Connect the store's API (replacing the credentials), or null to disconnect it.
+    store_api: StoreApiBody | None = None
+    #: Warehouse id -> Shopify location id (gid://shopify/Location/<n>) its stock is pushed to.
+    locations: (
+        dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[str, Field(max_length=100)]] | None
+    ) = None
+    #: Push changes of available stock to the store.
+    stock_sync: bool | None = None
+
+
+class StoreApiView(BaseModel):
+    """The store's API as shown: never a credential."""
+
+    url: str
+    configured: bool
+    updated_at: Timestamp
 
 
 class ChannelView(Channel):
     """A channel as the API shows it: its secrets never, only how many are accepted."""
 
     signing_secrets: int
+    store_api: StoreApiView | None = None  # type: ignore[assignment]
 
 
 class EndpointCreate(_Body):
@@ -80,7 +115,14 @@ class DeliveryList(BaseModel):
 
 
 def _view(state: ChannelState) -> ChannelView:
-    return ChannelView(**state.channel.model_dump(), signing_secrets=state.signing_secrets)
+    link = state.channel.store_api
+    return ChannelView(
+        **state.channel.model_dump(exclude={"store_api"}),
+        signing_secrets=state.signing_secrets,
+        store_api=None
+        if link is None
+        else StoreApiView(url=link.url, configured=True, updated_at=link.updated_at),
+    )
 
 
 @endpoint(
@@ -129,7 +171,8 @@ def read(call: Call) -> ChannelView:
     channels_api,
     "/v1/channels/{channel_id}",
     "PATCH",
-    summary="Change a channel; a new signing secret keeps the previous one accepted until retired",
+    summary="Change a channel: a new signing secret keeps the previous one accepted until retired; "
+    "the store's API credentials (store_api) are write-only",
     roles=ADMIN,
     access=scoped("channel", "channel_id"),
     body=ChannelUpdate,
@@ -140,7 +183,18 @@ def read(call: Call) -> ChannelView:
 def change(call: Call) -> ChannelView:
     svc = services()
     body: ChannelUpdate = call.body
-    changes = body.model_dump(exclude_none=True, exclude={"signing_secret", "retire_previous_secret"})
+    changes = body.model_dump(
+        exclude_none=True, exclude={"signing_secret", "retire_previous_secret", "store_api"}
+    )
+    store_api: StoreApiRequest | Keep | None = KEEP
+    if "store_api" in body.model_fields_set:
+        store_api = None if body.store_api is None else StoreApiRequest(**body.store_api.model_dump())
+    store = StoreConnectionChange(
+        store_api=store_api,
+        allow_loopback=svc.settings.allow_loopback_webhooks,
+        check_reachable=svc.webhook_transport.check_reachable,
+        actor=call.who.actor,
+    )
     return _view(
         update_channel(
             svc.channels,
@@ -149,6 +203,9 @@ def change(call: Call) -> ChannelView:
             changes,
             signing_secret=body.signing_secret,
             retire_previous_secret=body.retire_previous_secret,
+            store=store,
+            clock=svc.clock,
+            ids=svc.ids,
         )
     )
 

@@ -59,6 +59,9 @@ class EventType(StrEnum):
     # Store webhooks (Shopify, WooCommerce): received, then mapped by the intake worker.
     CHANNEL_ORDER_RECEIVED = "channel.order_received"
     CHANNEL_WEBHOOK_IGNORED = "channel.webhook_ignored"
+    #: A channel's store API connection, location mapping or stock sync changed (kept under the
+    #: channel; never a credential in it).
+    CHANNEL_STORE_API_CHANGED = "channel.store_api_changed"
     # Inventory events belong to a stock level (sku, warehouse), not to an order.
     INVENTORY_RECEIVED = "inventory.received"
     INVENTORY_ADJUSTED = "inventory.adjusted"

@@ -389,11 +389,19 @@ class BackorderPolicy(StrEnum):
     REJECT = "reject"
 
 
+class StoreApiLink(Strict):
+    """A store's API as its channel records it (``domain/store_connection.py``); the credentials
+    are in the secret store, stamped with ``url`` and ``updated_at``."""
+
+    url: str
+    updated_at: Timestamp
+
+
 class Channel(Strict):
     """Where orders come from: the store's own API client, or a Shopify/WooCommerce store.
 
-    The store's signing secrets are not part of the channel: they live in SSM Parameter Store
-    and are never returned by the API."""
+    The store's signing secrets and API credentials are not part of the channel: they live in
+    SSM Parameter Store and are never returned by the API."""
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,62}$")]
     name: Annotated[str, Field(min_length=1, max_length=200)]
@@ -401,6 +409,12 @@ class Channel(Strict):
     backorder_policy: BackorderPolicy = BackorderPolicy.BACKORDER
     #: Shopify: the shop's myshopify.com domain (checked against X-Shopify-Shop-Domain when set).
     shop_domain: str | None = None
+    #: The store's API, for writing back fulfillments, tracking and stock; None: not connected.
+    store_api: StoreApiLink | None = None
+    #: Warehouse id -> the store's location its stock is pushed to (Shopify location ids).
+    locations: dict[str, str] = Field(default_factory=dict)
+    #: Push changes of ``available`` to the store.
+    stock_sync: bool = False
 
 
 class StockLevel(Strict):

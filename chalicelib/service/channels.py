@@ -13,11 +13,12 @@ import json
 import secrets as random
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
+from datetime import datetime
+from enum import Enum, StrEnum
 
 from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFound
-from chalicelib.domain.events import DomainEvent
-from chalicelib.domain.models import Channel, ChannelKind
+from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.models import Channel, ChannelKind, StoreApiLink
 from chalicelib.domain.outbound import (
     MAX_ENDPOINTS_PER_CHANNEL,
     SUBSCRIBABLE_EVENTS,
@@ -27,6 +28,16 @@ from chalicelib.domain.outbound import (
     WebhookEndpoint,
     check_url_syntax,
     webhook_id,
+)
+from chalicelib.domain.store_api import StoreCredentials
+from chalicelib.domain.store_connection import (
+    StoreApiRequest,
+    check_locations,
+    check_stock_sync,
+    credentials_from_request,
+    credentials_from_secret,
+    secret_line,
+    store_api_secret_name,
 )
 from chalicelib.service.ports import ChannelRepository, Clock, IdGenerator, Secrets
 
@@ -73,6 +84,81 @@ def create_channel(
     return _state(channel, secrets)
 
 
+class Keep(Enum):
+    """``store_api`` left as it is (the request did not name it)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+@dataclass(frozen=True)
+class StoreConnectionChange:
+    """The store-API part of a channel change: new credentials, None to disconnect, or KEEP.
+    ``locations`` and ``stock_sync`` travel in the channel's ``changes``."""
+
+    store_api: StoreApiRequest | Keep | None = KEEP
+    allow_loopback: bool = False
+    #: Raises ``UnsafeUrl`` for a URL the service would never call (the webhooks' SSRF check).
+    check_reachable: Callable[[str], object] | None = None
+    actor: str = "admin"
+
+
+_STORE_FIELDS = ("store_api", "locations", "stock_sync")
+
+
+def _connect(
+    channel: Channel, updated: Channel, change: StoreConnectionChange, now: datetime
+) -> tuple[Channel, StoreCredentials | None]:
+    """Apply and check the store-API part of a change: the channel as it will be, and the
+    credentials to store (None when they do not change)."""
+    credentials = None
+    if isinstance(change.store_api, StoreApiRequest):
+        credentials = credentials_from_request(
+            channel.kind, change.store_api, allow_loopback=change.allow_loopback
+        )
+        if change.check_reachable is not None:
+            try:
+                change.check_reachable(credentials.url)
+            except UnsafeUrl as exc:
+                raise InputInvalid([FieldError(["store_api", "url"], str(exc), "unsafe_url")]) from None
+        updated = updated.model_copy(update={"store_api": StoreApiLink(url=credentials.url, updated_at=now)})
+    elif change.store_api is None:
+        # Disconnected: nothing can be pushed any more, so stock sync stops with it.
+        updated = updated.model_copy(update={"store_api": None, "stock_sync": False})
+    errors = check_locations(updated.kind, updated.locations) + check_stock_sync(
+        updated.kind,
+        stock_sync=updated.stock_sync,
+        connected=updated.store_api is not None,
+        locations=updated.locations,
+    )
+    if errors:
+        raise InputInvalid(errors)
+    return updated, credentials
+
+
+def _store_event(
+    updated: Channel, change: StoreConnectionChange, ids: IdGenerator, now: datetime
+) -> DomainEvent:
+    """What changed in the store connection, without a credential in it."""
+    link = updated.store_api
+    return DomainEvent(
+        id=ids.new("evt"),
+        type=EventType.CHANNEL_STORE_API_CHANGED,
+        channel_id=updated.id,
+        occurred_at=now,
+        actor=change.actor,
+        data={
+            "kind": updated.kind.value,
+            "store_api": None if link is None else {"url": link.url, "configured": True},
+            "credentials_replaced": isinstance(change.store_api, StoreApiRequest),
+            "locations": dict(updated.locations),
+            "stock_sync": updated.stock_sync,
+        },
+    )
+
+
 def update_channel(
     repo: ChannelRepository,
     secrets: Secrets,
@@ -81,7 +167,14 @@ def update_channel(
     *,
     signing_secret: str | None,
     retire_previous_secret: bool,
+    store: StoreConnectionChange | None = None,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
 ) -> ChannelState:
+    """Change a channel. A change of its store connection (``store``, ``locations``,
+    ``stock_sync``) is saved with its ``channel.store_api_changed`` event in one transaction;
+    the credentials go to the secret store before it (stamped, so the channel never points at a
+    set that is not there) and the superseded set is dropped after it."""
     channel = repo.get(channel_id)
     if channel is None:
         raise NotFound("channel", channel_id)
@@ -90,8 +183,30 @@ def update_channel(
     if signing_secret and channel.kind == ChannelKind.API:
         raise InputInvalid([FieldError(["signing_secret"], "api channels authenticate with API keys")])
     updated = Channel.model_validate({**channel.model_dump(), **changes})
+    store = store or StoreConnectionChange()
+    credentials: StoreCredentials | None = None
+    event: DomainEvent | None = None
+    api_secret = store_api_secret_name(channel.kind, channel.id)
+    touches_store = store.store_api is not KEEP or any(name in changes for name in _STORE_FIELDS)
+    if touches_store:
+        if clock is None or ids is None:
+            raise TypeError("a change of the store connection needs the clock and the id generator")
+        now = clock.now()
+        updated, credentials = _connect(channel, updated, store, now)
+        if any(getattr(updated, name) != getattr(channel, name) for name in _STORE_FIELDS):
+            event = _store_event(updated, store, ids, now)
+    new_line = secret_line(credentials, now) if credentials is not None and event is not None else None
+    previous: list[str] = []
+    if new_line is not None:
+        # Beside the set in use: if the save below fails, the channel still matches that one.
+        previous = secrets.secrets(api_secret)[:1]
+        secrets.put(api_secret, [new_line, *previous])
     if updated != channel:
-        repo.save(updated)
+        repo.save(updated, event=event)
+    if new_line is not None and previous:
+        secrets.put(api_secret, [new_line])  # the superseded set is of no use any more
+    elif store.store_api is None:
+        secrets.delete(api_secret)  # also when already disconnected: a retry finishes the job
     name = store_secret_name(updated.kind, updated.id)
     current = secrets.secrets(name)
     if signing_secret and retire_previous_secret:
@@ -104,6 +219,16 @@ def update_channel(
     elif retire_previous_secret and len(current) > 1:
         secrets.put(name, current[:1])
     return _state(updated, secrets)
+
+
+def store_credentials(secrets: Secrets, channel: Channel) -> StoreCredentials | None:
+    """The credentials to call the channel's store with; None when it is not connected or its
+    stored set does not match the channel (a change still under way)."""
+    link = channel.store_api
+    if link is None:
+        return None
+    lines = secrets.secrets(store_api_secret_name(channel.kind, channel.id))
+    return credentials_from_secret(channel.kind, lines, url=link.url, version=link.updated_at)
 
 
 def register_endpoint(

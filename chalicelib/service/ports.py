@@ -24,9 +24,20 @@ from chalicelib.domain.store_api import (
     MilestoneReached,
     OrderCancelled,
     ParcelShipped,
+    ShopifyCredentials,
     StockLevelChanged,
     StoreCallOutcome,
     StoreCredentials,
+    WooCommerceCredentials,
+)
+from chalicelib.domain.writeback import (
+    AddOrderNote,
+    CancelStoreOrder,
+    CreateFulfillment,
+    CreateFulfillmentEvent,
+    SetOrderStatus,
+    ShopifyOrderState,
+    WooCommerceOrderState,
 )
 
 #: DynamoDB's limit on items in one TransactWriteItems call.
@@ -247,7 +258,10 @@ class ChannelRepository(Protocol):
         """Raises if a channel with that id exists."""
         ...
 
-    def save(self, channel: Channel) -> None: ...
+    def save(self, channel: Channel, *, event: DomainEvent | None = None) -> None:
+        """Replace an existing channel; with ``event``, both in one transaction."""
+        ...
+
     def list_endpoints(self, channel_id: str) -> list[WebhookEndpoint]: ...
     def get_endpoint(self, channel_id: str, endpoint_id: str) -> WebhookEndpoint | None: ...
     def save_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
@@ -265,6 +279,9 @@ class Secrets(Protocol):
 
     def secrets(self, name: str) -> list[str]: ...
     def put(self, name: str, values: list[str]) -> None: ...
+    def delete(self, name: str) -> None:
+        """Remove the secrets under ``name`` (none there is no error)."""
+        ...
 
 
 class StockQueries(Protocol):
@@ -418,3 +435,39 @@ class StoreApis(Protocol):
     """Builds the ``StoreApi`` client of a channel from its credentials (the kind follows them)."""
 
     def for_credentials(self, credentials: StoreCredentials) -> StoreApi: ...
+
+
+class ShopifyWriter(Protocol):
+    """One Shopify store's Admin API, as the write-back uses it (holding the channel's token).
+
+    Errors (throttled, unauthorised, the store down) are raised: the write-back's queue retries
+    the message, and the next run reconciles from what the store then has."""
+
+    def order_state(self, external_id: str) -> ShopifyOrderState:
+        """The order's fulfillments (cancelled ones left out) and whether it is cancelled."""
+        ...
+
+    def create_fulfillment(self, external_id: str, action: CreateFulfillment) -> str:
+        """Fulfil ``action.lines`` from the order's fulfillment orders; returns the fulfillment's id."""
+        ...
+
+    def create_fulfillment_event(self, fulfillment_id: str, action: CreateFulfillmentEvent) -> None: ...
+    def cancel_order(self, external_id: str, action: CancelStoreOrder) -> None: ...
+
+
+class WooCommerceWriter(Protocol):
+    """One WooCommerce store's REST API, as the write-back uses it (holding the channel's keys)."""
+
+    def order_state(self, external_id: str) -> WooCommerceOrderState:
+        """The order's status and the markers found in its notes (``markers_in``)."""
+        ...
+
+    def add_order_note(self, external_id: str, action: AddOrderNote) -> None: ...
+    def set_order_status(self, external_id: str, action: SetOrderStatus) -> None: ...
+
+
+class StoreWriters(Protocol):
+    """Builds a store's writer from the channel's credentials (the composition root's HTTP clients)."""
+
+    def shopify(self, credentials: ShopifyCredentials) -> ShopifyWriter: ...
+    def woocommerce(self, credentials: WooCommerceCredentials) -> WooCommerceWriter: ...

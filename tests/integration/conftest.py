@@ -222,6 +222,13 @@ def post_json(client: Client, path: str, body: Any, key: str | None, **headers: 
     return client.http.post(path, headers=all_headers, body=raw)
 
 
+def patch_json(client: Client, path: str, body: Any, key: str | None) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["x-api-key"] = key
+    return client.http.patch(path, headers=headers, body=json.dumps(body))
+
+
 def get(client: Client, path: str, key: str | None) -> Any:
     return client.http.get(path, headers={"x-api-key": key} if key else {})
 

@@ -31,7 +31,7 @@ from chalicelib.service.placement import place_order
 from infra import iam
 from infra.build_merge import _physical_names, load_template
 from infra.local.pump import EventPump
-from tests.integration.conftest import SENDER, Stack, get, order_body, order_of, place, post_json
+from tests.integration.conftest import SENDER, Stack, get, order_body, order_of, patch_json, place, post_json
 from tests.integration.test_console import Console
 from tests.integration.test_delivery import (
     EASYPOST_BODY,
@@ -192,6 +192,11 @@ def test_every_function_is_granted_exactly_the_aws_calls_its_code_makes(
         admin,
     )
     assert woo.status_code == 201, woo.body
+    # The store's API connected twice (the second keeps the first set until saved), then removed.
+    for token in ("shpat_iam_1", "shpat_iam_2", None):
+        store_api = None if token is None else {"url": "http://127.0.0.1:9", "access_token": token}
+        connected = patch_json(client, "/v1/channels/shop-iam", {"store_api": store_api}, admin)
+        assert connected.status_code == 200, connected.body
     subscribe(client, stack, receiver, ["order.placed", "order.confirmed"])
     receiver.answers["order.confirmed"] = [500]  # one retry, through the queue's visibility
     assert shopify(client, fixture("shopify", "orders-create.json")).status_code == 200

@@ -79,7 +79,7 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -98,6 +98,18 @@ from chalicelib.domain.models import (
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
 from chalicelib.domain.returns import ReturnRequest
 from chalicelib.domain.status import FulfillmentStatus
+from chalicelib.domain.store_api import ShopifyCredentials, WooCommerceCredentials
+from chalicelib.domain.writeback import (
+    AddOrderNote,
+    CancelStoreOrder,
+    CreateFulfillment,
+    CreateFulfillmentEvent,
+    SetOrderStatus,
+    ShopifyOrderState,
+    StoreFulfillment,
+    WooCommerceOrderState,
+    markers_in,
+)
 from chalicelib.service.notifications import AlreadySent, Claimed
 from chalicelib.service.ports import (
     MAX_TRANSACTION_ITEMS,
@@ -1008,6 +1020,8 @@ class FakeChannelRepository:
         self.endpoints: dict[str, dict[str, dict[str, Any]]] = {}
         self.deliveries: list[dict[str, Any]] = []
         self.delivered: set[str] = set()  # webhook ids an endpoint took
+        #: Channel events saved with their change.
+        self.events: list[DomainEvent] = []
         #: Every write, in order: ("create" | "save" | "save_endpoint" | "record_delivery" |
         #: "mark_delivered", id).
         self.writes: list[tuple[str, str]] = []
@@ -1022,11 +1036,13 @@ class FakeChannelRepository:
         self.writes.append(("create", channel.id))
         self.channels[channel.id] = channel.model_dump(mode="json")
 
-    def save(self, channel: Channel) -> None:
+    def save(self, channel: Channel, *, event: DomainEvent | None = None) -> None:
         if channel.id not in self.channels:
             raise KeyError(channel.id)  # the adapter's attribute_exists(pk)
         self.writes.append(("save", channel.id))
         self.channels[channel.id] = channel.model_dump(mode="json")
+        if event is not None:  # the adapter writes both in one transaction
+            self.events.append(event)
 
     def list_endpoints(self, channel_id: str) -> list[WebhookEndpoint]:
         docs = self.endpoints.get(channel_id, {})
@@ -1072,3 +1088,88 @@ class FakeSecrets:
     def put(self, name: str, values: list[str]) -> None:
         self.puts.append((name, list(values)))
         self.values[name] = list(values)
+
+    def delete(self, name: str) -> None:
+        self.puts.append((name, []))
+        self.values.pop(name, None)
+
+
+class FakeShopifyOrders:
+    """``ShopifyWriter`` in memory: orders by external id, every call recorded; ``fail_on`` makes
+    the n-th call (1-based) raise, as a store that went down mid-run."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, ShopifyOrderState] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.fail_on: int | None = None
+
+    def _call(self, name: str, target: str) -> None:
+        self.calls.append((name, target))
+        if self.fail_on is not None and len(self.calls) == self.fail_on:
+            raise ConnectionError("the store is down")
+
+    def order_state(self, external_id: str) -> ShopifyOrderState:
+        return self.orders.setdefault(external_id, ShopifyOrderState(cancelled=False))
+
+    def create_fulfillment(self, external_id: str, action: CreateFulfillment) -> str:
+        self._call("create_fulfillment", external_id)
+        state = self.order_state(external_id)
+        gid = f"gid://shopify/Fulfillment/{len(state.fulfillments) + 1}"
+        created = StoreFulfillment(id=gid, tracking_numbers=action.tracking_numbers, lines=action.lines)
+        self.orders[external_id] = replace(state, fulfillments=(*state.fulfillments, created))
+        return gid
+
+    def create_fulfillment_event(self, fulfillment_id: str, action: CreateFulfillmentEvent) -> None:
+        self._call("create_fulfillment_event", fulfillment_id)
+        for external_id, state in self.orders.items():
+            self.orders[external_id] = replace(
+                state,
+                fulfillments=tuple(
+                    replace(f, events=f.events | {action.milestone}) if f.id == fulfillment_id else f
+                    for f in state.fulfillments
+                ),
+            )
+
+    def cancel_order(self, external_id: str, action: CancelStoreOrder) -> None:
+        self._call("cancel_order", external_id)
+        self.orders[external_id] = replace(self.order_state(external_id), cancelled=True)
+
+
+class FakeWooCommerceOrders:
+    """``WooCommerceWriter`` in memory: status and note texts by external id."""
+
+    def __init__(self) -> None:
+        self.status: dict[str, str] = {}
+        self.notes: dict[str, list[AddOrderNote]] = {}
+        self.calls: list[tuple[str, str]] = []
+
+    def order_state(self, external_id: str) -> WooCommerceOrderState:
+        texts = [note.text for note in self.notes.get(external_id, [])]
+        return WooCommerceOrderState(
+            status=self.status.get(external_id, "processing"), note_markers=markers_in(texts)
+        )
+
+    def add_order_note(self, external_id: str, action: AddOrderNote) -> None:
+        self.calls.append(("add_order_note", external_id))
+        self.notes.setdefault(external_id, []).append(action)
+
+    def set_order_status(self, external_id: str, action: SetOrderStatus) -> None:
+        self.calls.append(("set_order_status", external_id))
+        self.status[external_id] = action.status
+
+
+class FakeStoreWriters:
+    """``StoreWriters``: hands out the fakes, recording the credentials each was built with."""
+
+    def __init__(self) -> None:
+        self.shopify_orders = FakeShopifyOrders()
+        self.woocommerce_orders = FakeWooCommerceOrders()
+        self.credentials: list[object] = []
+
+    def shopify(self, credentials: ShopifyCredentials) -> FakeShopifyOrders:
+        self.credentials.append(credentials)
+        return self.shopify_orders
+
+    def woocommerce(self, credentials: WooCommerceCredentials) -> FakeWooCommerceOrders:
+        self.credentials.append(credentials)
+        return self.woocommerce_orders

@@ -313,10 +313,13 @@ def test_the_api_writes_only_store_and_endpoint_secrets_never_a_signing_key(sam:
     written = sorted(_strings(r) for action, r in _grants(document) if action == "ssm:PutParameter")
 
     assert [text[0].rsplit("/oms/${Stage}/", 1)[1] for text in written] == [
+        "store-api/*",
         "webhook-endpoints/*",
         "webhooks/shopify/*",
         "webhooks/woocommerce/*",
     ]
+    deleted = [_strings(r) for action, r in _grants(document) if action == "ssm:DeleteParameter"]
+    assert [text[0].rsplit("/oms/${Stage}/", 1)[1] for text in deleted] == ["store-api/*"]
 
 
 @pytest.mark.slow

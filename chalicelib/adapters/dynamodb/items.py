@@ -106,6 +106,8 @@ def event_item(event: DomainEvent) -> dict[str, Any]:
         pk, sk = k.order_pk(event.order_id), k.event_sk(event.version)
     elif event.sku is not None and event.warehouse_id is not None:
         pk, sk = k.sku_pk(event.sku), k.inventory_event_sk(event.warehouse_id, event.id)
+    elif event.order_id is None and event.channel_id is not None:
+        pk, sk = k.channel_events_pk(event.channel_id), k.tracking_event_sk(event.id)
     else:
         raise ValueError(f"event {event.type} belongs to neither an order version nor a stock level")
     return {
