@@ -17,7 +17,8 @@ from datetime import datetime
 from enum import Enum, StrEnum
 
 from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFound
-from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.event_payloads import ChannelStoreApiChanged, StoreApiConfigured
+from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Channel, ChannelKind, StoreApiLink
 from chalicelib.domain.outbound import (
     MAX_ENDPOINTS_PER_CHANNEL,
@@ -143,19 +144,15 @@ def _store_event(
 ) -> DomainEvent:
     """What changed in the store connection, without a credential in it."""
     link = updated.store_api
-    return DomainEvent(
-        id=ids.new("evt"),
-        type=EventType.CHANNEL_STORE_API_CHANGED,
-        channel_id=updated.id,
-        occurred_at=now,
-        actor=change.actor,
-        data={
-            "kind": updated.kind.value,
-            "store_api": None if link is None else {"url": link.url, "configured": True},
-            "credentials_replaced": isinstance(change.store_api, StoreApiRequest),
-            "locations": dict(updated.locations),
-            "stock_sync": updated.stock_sync,
-        },
+    payload = ChannelStoreApiChanged(
+        kind=updated.kind,
+        store_api=None if link is None else StoreApiConfigured(url=link.url, configured=True),
+        credentials_replaced=isinstance(change.store_api, StoreApiRequest),
+        locations=dict(updated.locations),
+        stock_sync=updated.stock_sync,
+    )
+    return DomainEvent.recording(
+        payload, id=ids.new("evt"), channel_id=updated.id, occurred_at=now, actor=change.actor
     )
 
 
