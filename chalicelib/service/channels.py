@@ -204,7 +204,15 @@ def update_channel(
         secrets.put(api_secret, [new_line])  # the superseded set is of no use any more
     elif store.store_api is None:
         secrets.delete(api_secret)  # also when already disconnected: a retry finishes the job
-    name = store_secret_name(updated.kind, updated.id)
+    _change_signing_secrets(secrets, updated, signing_secret, retire_previous_secret=retire_previous_secret)
+    return _state(updated, secrets)
+
+
+def _change_signing_secrets(
+    secrets: Secrets, channel: Channel, signing_secret: str | None, *, retire_previous_secret: bool
+) -> None:
+    """Store a new store signing secret (rotating or replacing) and/or retire the previous one."""
+    name = store_secret_name(channel.kind, channel.id)
     current = secrets.secrets(name)
     if signing_secret and retire_previous_secret:
         secrets.put(name, [signing_secret])  # a replaced (e.g. leaked) secret stops working at once
@@ -215,7 +223,6 @@ def update_channel(
         )
     elif retire_previous_secret and len(current) > 1:
         secrets.put(name, current[:1])
-    return _state(updated, secrets)
 
 
 def store_credentials(secrets: Secrets, channel: Channel) -> StoreCredentials | None:
