@@ -42,7 +42,9 @@ Every change the service makes is recorded as an event, in the same transaction 
   `customer`, `store:<platform>`), and what the event belongs to: `order_id`, `channel_id` and
   `version` (the order version it produced) for order events; `sku` and `warehouse_id` for
   inventory events; `tracking_number` for inbound carrier updates; `channel_id` and
-  `inbound_key` for inbound store webhooks.
+  `inbound_key` for inbound store webhooks; `channel_id` for a channel's store connection;
+  the product's `sku` or the warehouse's `warehouse_id` for reference-data events (kept in the
+  audit listing, `GET /v1/audit`).
 - **Payload** (`data`): one model per type, below. Each type's JSON Schema is in
   [docs/events/](events/) (`docs/events/<type>.json`).
 

@@ -17,7 +17,8 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field
 
 from .events import DomainEvent, EventPayload, EventType
-from .models import FulfillmentLine, Package, TrackedScan, UnresolvedLine
+from .models import ChannelKind, FulfillmentLine, Package, TrackedScan, UnresolvedLine
+from .reference_payloads import REFERENCE_PAYLOADS
 from .returns import ReceivedItem, Refund, ReturnLine
 from .status import FulfillmentStatus, HoldReason, OrderStatus, ReturnStatus, TrackingStatus
 from .tracking import TrackingUpdate
@@ -472,6 +473,31 @@ class ChannelWebhookIgnored(ChannelOrderReceived):
     event_type = EventType.CHANNEL_WEBHOOK_IGNORED
 
 
+class StoreApiConfigured(EventPayload):
+    """A channel's store API connection: where it is, never a credential."""
+
+    url: str = Field(description="The store's API base URL.")
+    configured: bool = Field(description="Always true: credentials are stored for it.")
+
+
+class ChannelStoreApiChanged(EventPayload):
+    """A channel's store API connection, its location mapping or its stock sync changed (kept
+    under the channel; never a credential in it). Not offered to store webhooks."""
+
+    event_type = EventType.CHANNEL_STORE_API_CHANGED
+    emitted_by = "a channel change from the admin API (update_channel)"
+
+    kind: ChannelKind = Field(description="The channel's store platform.")
+    store_api: StoreApiConfigured | None = Field(
+        description="The store API connection; null when disconnected."
+    )
+    credentials_replaced: bool = Field(description="True when this change stored new credentials.")
+    locations: dict[str, str] = Field(
+        description="The store's location for each warehouse id, as mapped after the change."
+    )
+    stock_sync: bool = Field(description="Whether stock levels are pushed to the store after the change.")
+
+
 class InventoryReceived(EventPayload):
     """Goods were received into a warehouse (on hand and available grow)."""
 
@@ -541,11 +567,12 @@ PAYLOADS: dict[EventType, type[EventPayload]] = {
         TrackingUpdated,
         ChannelOrderReceived,
         ChannelWebhookIgnored,
+        ChannelStoreApiChanged,
         InventoryReceived,
         InventoryAdjusted,
         InventoryCounted,
     )
-}
+} | {model.event_type: model for model in REFERENCE_PAYLOADS}
 
 
 def payload_model(event_type: str) -> type[EventPayload]:

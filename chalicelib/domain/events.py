@@ -66,6 +66,13 @@ class EventType(StrEnum):
     INVENTORY_RECEIVED = "inventory.received"
     INVENTORY_ADJUSTED = "inventory.adjusted"
     INVENTORY_COUNTED = "inventory.counted"
+    # Reference data (admin): kept in the audit listing; the record's version is in the data.
+    WAREHOUSE_CHANGED = "warehouse.changed"
+    PRODUCT_CHANGED = "product.changed"
+    BOX_CHANGED = "box.changed"
+    BOX_RETIRED = "box.retired"
+    API_KEY_MINTED = "api_key.minted"
+    API_KEY_REVOKED = "api_key.revoked"
 
 
 class DomainEvent(BaseModel):

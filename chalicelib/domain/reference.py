@@ -20,7 +20,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, Field, model_validator
@@ -247,15 +246,6 @@ class ApiKeyRecord(Strict):
 def new_raw_key(role: Role) -> str:
     """A fresh key: 256 random bits, prefixed so a leaked key says what it is."""
     return f"oms_{role.value[:2]}_{secrets.token_urlsafe(32)}"
-
-
-class ReferenceEvent(StrEnum):
-    WAREHOUSE_CHANGED = "warehouse.changed"
-    PRODUCT_CHANGED = "product.changed"
-    BOX_CHANGED = "box.changed"
-    BOX_RETIRED = "box.retired"
-    API_KEY_MINTED = "api_key.minted"
-    API_KEY_REVOKED = "api_key.revoked"
 
 
 class PreconditionFailed(DomainError):

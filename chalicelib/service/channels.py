@@ -17,7 +17,8 @@ from datetime import datetime
 from enum import Enum, StrEnum
 
 from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFound
-from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.event_payloads import ChannelStoreApiChanged, StoreApiConfigured
+from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Channel, ChannelKind, StoreApiLink
 from chalicelib.domain.outbound import (
     MAX_ENDPOINTS_PER_CHANNEL,
@@ -143,19 +144,15 @@ def _store_event(
 ) -> DomainEvent:
     """What changed in the store connection, without a credential in it."""
     link = updated.store_api
-    return DomainEvent(
-        id=ids.new("evt"),
-        type=EventType.CHANNEL_STORE_API_CHANGED,
-        channel_id=updated.id,
-        occurred_at=now,
-        actor=change.actor,
-        data={
-            "kind": updated.kind.value,
-            "store_api": None if link is None else {"url": link.url, "configured": True},
-            "credentials_replaced": isinstance(change.store_api, StoreApiRequest),
-            "locations": dict(updated.locations),
-            "stock_sync": updated.stock_sync,
-        },
+    payload = ChannelStoreApiChanged(
+        kind=updated.kind,
+        store_api=None if link is None else StoreApiConfigured(url=link.url, configured=True),
+        credentials_replaced=isinstance(change.store_api, StoreApiRequest),
+        locations=dict(updated.locations),
+        stock_sync=updated.stock_sync,
+    )
+    return DomainEvent.recording(
+        payload, id=ids.new("evt"), channel_id=updated.id, occurred_at=now, actor=change.actor
     )
 
 
@@ -207,7 +204,15 @@ def update_channel(
         secrets.put(api_secret, [new_line])  # the superseded set is of no use any more
     elif store.store_api is None:
         secrets.delete(api_secret)  # also when already disconnected: a retry finishes the job
-    name = store_secret_name(updated.kind, updated.id)
+    _change_signing_secrets(secrets, updated, signing_secret, retire_previous_secret=retire_previous_secret)
+    return _state(updated, secrets)
+
+
+def _change_signing_secrets(
+    secrets: Secrets, channel: Channel, signing_secret: str | None, *, retire_previous_secret: bool
+) -> None:
+    """Store a new store signing secret (rotating or replacing) and/or retire the previous one."""
+    name = store_secret_name(channel.kind, channel.id)
     current = secrets.secrets(name)
     if signing_secret and retire_previous_secret:
         secrets.put(name, [signing_secret])  # a replaced (e.g. leaked) secret stops working at once
@@ -218,7 +223,6 @@ def update_channel(
         )
     elif retire_previous_secret and len(current) > 1:
         secrets.put(name, current[:1])
-    return _state(updated, secrets)
 
 
 def store_credentials(secrets: Secrets, channel: Channel) -> StoreCredentials | None:

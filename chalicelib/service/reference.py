@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
+from chalicelib.domain import reference_payloads as payloads
 from chalicelib.domain.auth import Role, hash_key, key_id_of
 from chalicelib.domain.errors import Conflict, FieldError, InputInvalid, NotFound
-from chalicelib.domain.events import DomainEvent
+from chalicelib.domain.events import DomainEvent, EventPayload
 from chalicelib.domain.models import Box, Product, Warehouse, is_sku
 from chalicelib.domain.reference import (
     ApiKeyRecord,
@@ -29,7 +30,6 @@ from chalicelib.domain.reference import (
     BoxDefinition,
     ProductRecord,
     ProductSpec,
-    ReferenceEvent,
     Versioned,
     WarehouseSpec,
     check_version,
@@ -181,26 +181,16 @@ class Actor:
 
 
 def _event(
-    actor: Actor,
-    kind: ReferenceEvent,
-    data: dict[str, Any],
-    *,
-    sku: str | None = None,
-    warehouse_id: str | None = None,
+    actor: Actor, payload: EventPayload, *, sku: str | None = None, warehouse_id: str | None = None
 ) -> DomainEvent:
-    return DomainEvent(
+    return DomainEvent.recording(
+        payload,
         id=actor.ids.new("evt"),
-        type=kind.value,
         sku=sku,
         warehouse_id=warehouse_id,
         occurred_at=actor.clock.now(),
         actor=actor.name,
-        data=data,
     )
-
-
-def _dump(model: Any) -> Any:
-    return None if model is None else model.model_dump(mode="json")
 
 
 def _invalid(loc: list[str | int], msg: str) -> InputInvalid:
@@ -262,14 +252,13 @@ def put_warehouse(
     version = (current_version or 0) + 1
     event = _event(
         actor,
-        ReferenceEvent.WAREHOUSE_CHANGED,
-        {
-            "entity": "warehouse",
-            "id": warehouse_id,
-            "version": version,
-            "before": _dump(current.value if current else None),
-            "after": _dump(warehouse),
-        },
+        payloads.WarehouseChanged(
+            entity="warehouse",
+            id=warehouse_id,
+            version=version,
+            before=current.value if current else None,
+            after=warehouse,
+        ),
         warehouse_id=warehouse_id,
     )
     repo.commit([WarehouseChange(warehouse, version, current_version, event)])
@@ -328,15 +317,14 @@ def _decide_product(
     version = (current_version or 0) + 1
     event = _event(
         actor,
-        ReferenceEvent.PRODUCT_CHANGED,
-        {
-            "entity": "product",
-            "id": sku,
-            "version": version,
-            "before": _dump(current.value if current else None),
-            "after": _dump(product),
-            "bins": dict(sorted(new_bins.items())),
-        },
+        payloads.ProductChanged(
+            entity="product",
+            id=sku,
+            version=version,
+            before=current.value if current else None,
+            after=product,
+            bins=dict(sorted(new_bins.items())),
+        ),
         sku=sku,
     )
     record = ProductRecord(**product.model_dump(), bins=dict(sorted(all_bins.items())))
@@ -424,14 +412,9 @@ def put_box(
     version = (current_version or 0) + 1
     event = _event(
         actor,
-        ReferenceEvent.BOX_CHANGED,
-        {
-            "entity": "box",
-            "id": code,
-            "version": version,
-            "before": _dump(current.value if current else None),
-            "after": _dump(box),
-        },
+        payloads.BoxChanged(
+            entity="box", id=code, version=version, before=current.value if current else None, after=box
+        ),
         warehouse_id=warehouse_id,
     )
     repo.commit([BoxChange(warehouse_id, box, version, current_version, event)])
@@ -448,8 +431,7 @@ def retire_box(
         check_version("box", code, found.version, if_match)
     event = _event(
         actor,
-        ReferenceEvent.BOX_RETIRED,
-        {"entity": "box", "id": code, "version": found.version, "before": _dump(found.value), "after": None},
+        payloads.BoxRetired(entity="box", id=code, version=found.version, before=found.value, after=None),
         warehouse_id=warehouse_id,
     )
     repo.commit([BoxRetirement(warehouse_id, code, found.version, event)])
@@ -502,14 +484,9 @@ def mint_api_key(
     )
     event = _event(
         actor,
-        ReferenceEvent.API_KEY_MINTED,
-        {
-            "entity": "api_key",
-            "id": record.key_id,
-            "role": record.role.value,
-            "scope": record.scope,
-            "label": record.label,
-        },
+        payloads.ApiKeyMinted(
+            entity="api_key", id=record.key_id, role=record.role, scope=record.scope, label=record.label
+        ),
     )
     repo.commit([ApiKeyMinted(record, key_hash, event)])
     return MintedApiKey(record, raw)
@@ -533,14 +510,9 @@ def revoke_api_key(repo: ReferenceRepository, key_id: str, *, actor: Actor) -> A
     revoked = stored.record.model_copy(update={"revoked_at": actor.clock.now()})
     event = _event(
         actor,
-        ReferenceEvent.API_KEY_REVOKED,
-        {
-            "entity": "api_key",
-            "id": key_id,
-            "role": revoked.role.value,
-            "scope": revoked.scope,
-            "label": revoked.label,
-        },
+        payloads.ApiKeyRevoked(
+            entity="api_key", id=key_id, role=revoked.role, scope=revoked.scope, label=revoked.label
+        ),
     )
     repo.commit([ApiKeyRevoked(revoked, stored.key_hash, event)])
     return revoked

@@ -313,44 +313,12 @@ class FakeShopify(FakeServer):
             raise GraphQLError("lineItemsByFulfillmentOrder is required", "INVALID_VARIABLE")
         tracking = fulfillment.get("trackingInfo") or {}
         _only_keys(tracking, {"company", "number", "numbers", "url", "urls"}, "FulfillmentTrackingInput")
-        by_id = {fo.id: (order, fo) for order in self.orders.values() for fo in order.fulfillment_orders}
-        picked: list[tuple[LineItem, int]] = []
-        orders: set[str] = set()
-        locations: set[str] = set()
-        for group in groups:
-            _only_keys(
-                group, {"fulfillmentOrderId", "fulfillmentOrderLineItems"}, "FulfillmentOrderLineItemsInput"
-            )
-            found = by_id.get(str(group.get("fulfillmentOrderId")))
-            if found is None:
-                return _user_error("fulfillmentCreate", "Fulfillment order does not exist.")
-            order, fo = found
-            if fo.status not in ("OPEN", "IN_PROGRESS"):
-                return _user_error(
-                    "fulfillmentCreate",
-                    f"Fulfillment order {fo.id} has an unfulfillable status= {fo.status}.",
-                )
-            orders.add(order.id)
-            locations.add(fo.location_id)
-            items = {i.id: i for i in fo.line_items}
-            for wanted in group.get("fulfillmentOrderLineItems") or []:
-                _only_keys(wanted, {"id", "quantity"}, "FulfillmentOrderLineItemInput")
-                item = items.get(str(wanted.get("id")))
-                quantity = wanted.get("quantity")
-                if item is None or not isinstance(quantity, int) or quantity <= 0:
-                    return _user_error("fulfillmentCreate", "Invalid fulfillment order line item.")
-                if quantity > item.remaining:
-                    return _user_error(
-                        "fulfillmentCreate", "Invalid fulfillment order line item quantity requested."
-                    )
-                picked.append((item, quantity))
-        if len(orders) != 1 or len(locations) != 1:
-            return _user_error(
-                "fulfillmentCreate", "All fulfillment orders must belong to the same order and location."
-            )
+        try:
+            order, picked = self._pick(groups)
+        except _Refused as refused:
+            return _user_error("fulfillmentCreate", str(refused))
         for item, quantity in picked:
             item.remaining -= quantity
-        order = self.orders[orders.pop()]
         for fo in order.fulfillment_orders:
             if fo.status in ("OPEN", "IN_PROGRESS"):
                 fo.status = "CLOSED" if all(i.remaining == 0 for i in fo.line_items) else "IN_PROGRESS"
@@ -371,6 +339,33 @@ class FakeShopify(FakeServer):
                 "userErrors": [],
             }
         }
+
+    def _pick(self, groups: list[Any]) -> tuple[Order, list[tuple[LineItem, int]]]:
+        """The order and the line items (with quantities) a fulfillmentCreate names; raises
+        ``_Refused`` with Shopify's message for what it refuses. Changes nothing."""
+        by_id = {fo.id: (order, fo) for order in self.orders.values() for fo in order.fulfillment_orders}
+        picked: list[tuple[LineItem, int]] = []
+        orders: set[str] = set()
+        locations: set[str] = set()
+        for group in groups:
+            _only_keys(
+                group, {"fulfillmentOrderId", "fulfillmentOrderLineItems"}, "FulfillmentOrderLineItemsInput"
+            )
+            found = by_id.get(str(group.get("fulfillmentOrderId")))
+            if found is None:
+                raise _Refused("Fulfillment order does not exist.")
+            order, fo = found
+            if fo.status not in ("OPEN", "IN_PROGRESS"):
+                raise _Refused(f"Fulfillment order {fo.id} has an unfulfillable status= {fo.status}.")
+            orders.add(order.id)
+            locations.add(fo.location_id)
+            items = {i.id: i for i in fo.line_items}
+            picked.extend(
+                _picked_item(items, wanted) for wanted in group.get("fulfillmentOrderLineItems") or []
+            )
+        if len(orders) != 1 or len(locations) != 1:
+            raise _Refused("All fulfillment orders must belong to the same order and location.")
+        return self.orders[orders.pop()], picked
 
     def _op_fulfillmentEventCreate(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         _require(query, "fulfillmentEventCreate(fulfillmentEvent: $fulfillmentEvent)", "userErrors")
@@ -504,17 +499,7 @@ class FakeShopify(FakeServer):
         key = variables.get(directive.group(1))
         if not isinstance(key, str) or not key:
             raise GraphQLError("The idempotency key must be a non-empty string.", "INVALID_VARIABLE")
-        data = variables.get("input")
-        if not isinstance(data, dict):
-            raise GraphQLError(
-                "Variable $input of type InventorySetQuantitiesInput! was provided invalid value",
-                "INVALID_VARIABLE",
-            )
-        _only_keys(
-            data, {"name", "reason", "referenceDocumentUri", "quantities"}, "InventorySetQuantitiesInput"
-        )
-        if data.get("name") not in ("available", "on_hand") or not isinstance(data.get("reason"), str):
-            raise GraphQLError("InventorySetQuantitiesInput needs name and reason", "INVALID_VARIABLE")
+        data = _set_quantities_input(variables)
         previous = self.idempotent_answers.get(key)
         if previous is not None:
             if previous[0] != data:
@@ -525,45 +510,9 @@ class FakeShopify(FakeServer):
         errors: list[dict[str, Any]] = []
         changes: list[tuple[tuple[str, str], int]] = []
         for index, quantity in enumerate(data.get("quantities") or []):
-            _only_keys(
-                quantity,
-                {"inventoryItemId", "locationId", "quantity", "changeFromQuantity"},
-                "InventoryQuantityInput",
-            )
-            if "changeFromQuantity" not in quantity:
-                raise GraphQLError(
-                    "changeFromQuantity is required (pass null to opt out of the check).", "INVALID_VARIABLE"
-                )
-            slot = (str(quantity.get("inventoryItemId")), str(quantity.get("locationId")))
-            if slot[1] not in self.locations:
-                errors.append(
-                    {
-                        "field": ["input", "quantities", str(index), "locationId"],
-                        "message": "The specified location could not be found.",
-                        "code": "INVALID_LOCATION",
-                    }
-                )
-            elif slot not in self.available:
-                errors.append(
-                    {
-                        "field": ["input", "quantities", str(index), "inventoryItemId"],
-                        "message": "The specified inventory item could not be found.",
-                        "code": "INVALID_INVENTORY_ITEM",
-                    }
-                )
-            elif (
-                quantity["changeFromQuantity"] is not None
-                and quantity["changeFromQuantity"] != self.available[slot]
-            ):
-                errors.append(
-                    {
-                        "field": ["input", "quantities", str(index), "changeFromQuantity"],
-                        "message": "The quantity changed.",
-                        "code": "CHANGE_FROM_QUANTITY_STALE",
-                    }
-                )
-            elif not isinstance(quantity.get("quantity"), int):
-                raise GraphQLError("quantity must be an Int", "INVALID_VARIABLE")
+            slot, error = self._check_quantity(index, quantity)
+            if error is not None:
+                errors.append(error)
             else:
                 changes.append((slot, quantity["quantity"]))
         if errors:
@@ -577,6 +526,75 @@ class FakeShopify(FakeServer):
             answer = {"inventorySetQuantities": {"inventoryAdjustmentGroup": group, "userErrors": []}}
         self.idempotent_answers[key] = (data, answer)
         return answer
+
+    def _check_quantity(self, index: int, quantity: Any) -> tuple[tuple[str, str], dict[str, Any] | None]:
+        """The (inventory item, location) one InventoryQuantityInput sets, and the userError
+        Shopify answers for it (None when it can be set)."""
+        _only_keys(
+            quantity,
+            {"inventoryItemId", "locationId", "quantity", "changeFromQuantity"},
+            "InventoryQuantityInput",
+        )
+        if "changeFromQuantity" not in quantity:
+            raise GraphQLError(
+                "changeFromQuantity is required (pass null to opt out of the check).", "INVALID_VARIABLE"
+            )
+        slot = (str(quantity.get("inventoryItemId")), str(quantity.get("locationId")))
+        field = ["input", "quantities", str(index)]
+        if slot[1] not in self.locations:
+            return slot, {
+                "field": [*field, "locationId"],
+                "message": "The specified location could not be found.",
+                "code": "INVALID_LOCATION",
+            }
+        if slot not in self.available:
+            return slot, {
+                "field": [*field, "inventoryItemId"],
+                "message": "The specified inventory item could not be found.",
+                "code": "INVALID_INVENTORY_ITEM",
+            }
+        if (
+            quantity["changeFromQuantity"] is not None
+            and quantity["changeFromQuantity"] != self.available[slot]
+        ):
+            return slot, {
+                "field": [*field, "changeFromQuantity"],
+                "message": "The quantity changed.",
+                "code": "CHANGE_FROM_QUANTITY_STALE",
+            }
+        if not isinstance(quantity.get("quantity"), int):
+            raise GraphQLError("quantity must be an Int", "INVALID_VARIABLE")
+        return slot, None
+
+
+class _Refused(Exception):
+    """A mutation Shopify refuses with a userError (the request itself was well formed)."""
+
+
+def _picked_item(items: dict[str, LineItem], wanted: Any) -> tuple[LineItem, int]:
+    """One FulfillmentOrderLineItemInput: its line item and quantity, or ``_Refused``."""
+    _only_keys(wanted, {"id", "quantity"}, "FulfillmentOrderLineItemInput")
+    item = items.get(str(wanted.get("id")))
+    quantity = wanted.get("quantity")
+    if item is None or not isinstance(quantity, int) or quantity <= 0:
+        raise _Refused("Invalid fulfillment order line item.")
+    if quantity > item.remaining:
+        raise _Refused("Invalid fulfillment order line item quantity requested.")
+    return item, quantity
+
+
+def _set_quantities_input(variables: dict[str, Any]) -> dict[str, Any]:
+    """The InventorySetQuantitiesInput of an inventorySetQuantities, checked as Shopify does."""
+    data = variables.get("input")
+    if not isinstance(data, dict):
+        raise GraphQLError(
+            "Variable $input of type InventorySetQuantitiesInput! was provided invalid value",
+            "INVALID_VARIABLE",
+        )
+    _only_keys(data, {"name", "reason", "referenceDocumentUri", "quantities"}, "InventorySetQuantitiesInput")
+    if data.get("name") not in ("available", "on_hand") or not isinstance(data.get("reason"), str):
+        raise GraphQLError("InventorySetQuantitiesInput needs name and reason", "INVALID_VARIABLE")
+    return data
 
 
 def _root_field(query: str) -> str | None:
