@@ -27,10 +27,11 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.placement import PlaceOrderRequest
 from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus, TrackingStatus
-from chalicelib.service.fulfillment import cancel
-from chalicelib.service.lifecycle import OrderChanges, place_hold, release_hold, update_order
+from chalicelib.service.cancellation import cancel
+from chalicelib.service.order_updates import OrderChanges, update_order
 from chalicelib.service.placement import place_order
 from chalicelib.service.ports import InvalidCursor, OrderAggregate
+from chalicelib.service.receipt import place_hold, release_hold
 
 orders_api = Blueprint(__name__)
 

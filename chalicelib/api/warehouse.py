@@ -20,10 +20,10 @@ from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Fulfillment, Line, Package, Sku
 from chalicelib.domain.packing import PackingRecommendation
 from chalicelib.domain.picking import PickList
-from chalicelib.service import fulfillment as steps
+from chalicelib.service import packing, picking, shipping
 from chalicelib.service.changes import Authorize
 from chalicelib.service.inventory import receive_stock
-from chalicelib.service.packaging import divisor_for, parse_divisors, recommend
+from chalicelib.service.packing import divisor_for, parse_divisors, recommend
 
 warehouse_api = Blueprint(__name__)
 
@@ -133,7 +133,7 @@ def get_pick_list(call: Call) -> PickList:
     warehouse_id = call.params["warehouse_id"]
     call.who.require_warehouse_access(warehouse_id)
     svc = services()
-    return steps.pick_list(svc.uow_factory, svc.queries, warehouse_id, call.query.limit, clock=svc.clock)
+    return picking.pick_list(svc.uow_factory, svc.queries, warehouse_id, call.query.limit, clock=svc.clock)
 
 
 @endpoint(
@@ -151,7 +151,7 @@ def get_pick_list(call: Call) -> PickList:
 def pick(call: Call) -> OrderView:
     svc = services()
     body: PickRequest = call.body
-    result = steps.pick(
+    result = picking.pick(
         svc.uow_factory,
         call.params["fulfillment_id"],
         {line.sku: line.quantity for line in body.lines},
@@ -211,7 +211,7 @@ def pack(call: Call) -> OrderView:
     body: PackRequest = call.body
     packages = [Package(box=p.box, weight_grams=p.weight_grams) for p in body.packages]
     divisor = divisor_for(None, parse_divisors(svc.settings.dimensional_divisors))
-    result = steps.pack(
+    result = packing.pack(
         svc.uow_factory,
         call.params["fulfillment_id"],
         packages,
@@ -239,7 +239,7 @@ def pack(call: Call) -> OrderView:
 def ship(call: Call) -> OrderView:
     svc = services()
     body: ShipRequest = call.body
-    result = steps.ship(
+    result = shipping.ship(
         svc.uow_factory,
         call.params["fulfillment_id"],
         carrier=body.carrier,

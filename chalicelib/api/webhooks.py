@@ -53,8 +53,8 @@ from chalicelib.domain.tracking import (
     parse_standard,
 )
 from chalicelib.service.channels import store_secret_name
+from chalicelib.service.delivery import Ingested, ingest
 from chalicelib.service.intake import receive_store_webhook
-from chalicelib.service.tracking import Ingested, ingest
 
 webhooks_api = Blueprint(__name__)
 

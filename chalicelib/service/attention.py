@@ -9,9 +9,9 @@ from datetime import datetime
 
 from chalicelib.domain.models import Fulfillment, format_timestamp
 from chalicelib.domain.status import FulfillmentStatus
+from chalicelib.service.delivery import UNMATCHED_METRIC
 from chalicelib.service.placement import external_id_scope
 from chalicelib.service.ports import Counters, OrderQueries, UnitOfWorkFactory
-from chalicelib.service.tracking import UNMATCHED_METRIC
 
 #: Rows per list on the "needs attention" page (each list links to where the rest can be seen).
 ATTENTION_LIMIT = 25

@@ -38,10 +38,11 @@ from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.holds import HoldPolicy
 from chalicelib.domain.models import Order, UnresolvedLine
 from chalicelib.domain.status import HoldReason, OrderStatus
-from chalicelib.service.fulfillment import cancel
-from chalicelib.service.lifecycle import OrderChanges, place_hold, update_order
+from chalicelib.service.cancellation import cancel
+from chalicelib.service.order_updates import OrderChanges, update_order
 from chalicelib.service.placement import external_id_scope, place_order
 from chalicelib.service.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
+from chalicelib.service.receipt import place_hold
 from chalicelib.service.unit_of_work import Message, Retry, consume_once
 
 logger = logging.getLogger("oms.intake")

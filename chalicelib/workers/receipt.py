@@ -9,7 +9,7 @@ from chalice.app import SQSEvent
 
 from chalicelib.bootstrap import services
 from chalicelib.domain.events import EventType
-from chalicelib.service.lifecycle import receive_order
+from chalicelib.service.receipt import receive_order
 from chalicelib.workers.sqs import domain_event_of, process_batch
 
 HANDLER = "receipt_worker"

@@ -9,7 +9,7 @@ from chalice.app import SQSEvent
 
 from chalicelib.bootstrap import services
 from chalicelib.domain.events import EventType
-from chalicelib.service.tracking import apply_tracking
+from chalicelib.service.delivery import apply_tracking
 from chalicelib.workers.sqs import domain_event_of, process_batch
 
 HANDLER = "tracking_worker"

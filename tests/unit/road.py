@@ -17,13 +17,13 @@ from chalicelib.domain.holds import HoldPolicy
 from chalicelib.domain.models import Box, Fulfillment, Order, Package
 from chalicelib.domain.packing import DEFAULT_DIM_DIVISOR
 from chalicelib.domain.tracking import TrackingUpdate
-from chalicelib.service import fulfillment as warehouse
+from chalicelib.service import cancellation, packing, picking, shipping
 from chalicelib.service.changes import Authorize
+from chalicelib.service.delivery import Ingested, apply_tracking, ingest
 from chalicelib.service.inventory import allocate_backorders, receive_stock
-from chalicelib.service.lifecycle import receive_order
 from chalicelib.service.placement import place_order
 from chalicelib.service.ports import OrderAggregate
-from chalicelib.service.tracking import Ingested, apply_tracking, ingest
+from chalicelib.service.receipt import receive_order
 from tests.unit.builders import EAST, WEB, WEST, lines, order_request
 from tests.unit.fakes import FakeClock, FakeStore, FakeUnitOfWork, FakeUnitOfWorkFactory, SequentialIds
 
@@ -129,7 +129,7 @@ class Road:
         if reported is None:
             wanted = self.store.fulfillment(fulfillment_id)
             reported = {line.sku: line.quantity for line in wanted.lines}
-        return warehouse.pick(
+        return picking.pick(
             self.uow_factory,
             fulfillment_id,
             reported,
@@ -143,7 +143,7 @@ class Road:
         self, fulfillment_id: str, *boxes: str, weight_grams: int = 700, authorize: Authorize = allow
     ) -> OrderAggregate:
         packages = [Package(box=box, weight_grams=weight_grams) for box in boxes or ("M",)]
-        return warehouse.pack(
+        return packing.pack(
             self.uow_factory,
             fulfillment_id,
             packages,
@@ -162,7 +162,7 @@ class Road:
         service: str = "ground",
         authorize: Authorize = allow,
     ) -> OrderAggregate:
-        return warehouse.ship(
+        return shipping.ship(
             self.uow_factory,
             fulfillment_id,
             carrier=carrier,
@@ -190,7 +190,7 @@ class Road:
         reason: str = "customer changed their mind",
         authorize: Callable[[Order], None] = allow,
     ) -> OrderAggregate:
-        return warehouse.cancel(
+        return cancellation.cancel(
             self.uow_factory,
             order_id,
             reason,

@@ -12,7 +12,7 @@ from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Fulfillment, FulfillmentLine, Order, Package, Shipment
 from chalicelib.domain.packing import MAX_PACKING_UNITS
 from chalicelib.domain.status import FulfillmentStatus, InvalidTransition, OrderStatus
-from chalicelib.service.fulfillment import pick_list
+from chalicelib.service.picking import pick_list
 from chalicelib.service.ports import TrackingNumberInUse
 from tests.unit.builders import EAST, WEST, milestones, seed_catalogue
 from tests.unit.fakes import FakeClock, FakeQueries, FakeStore, FakeUnitOfWorkFactory, SequentialIds

@@ -21,7 +21,7 @@ from chalicelib.service.intake import (
     process_store_order,
     receive_store_webhook,
 )
-from chalicelib.service.lifecycle import receive_order
+from chalicelib.service.receipt import receive_order
 from tests.unit.builders import EAST, seed_catalogue
 from tests.unit.fakes import FakeClock, FakeStore, FakeUnitOfWorkFactory, SequentialIds
 from tests.unit.road import Road, stock_boxes

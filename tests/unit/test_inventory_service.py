@@ -19,7 +19,7 @@ from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import FulfillmentLine, StockLevel
 from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus
 from chalicelib.service.inventory import set_stock
-from chalicelib.service.lifecycle import place_hold, release_hold
+from chalicelib.service.receipt import place_hold, release_hold
 from tests.unit.builders import EAST, WEST, milestones, seed_catalogue
 from tests.unit.fakes import START, FakeClock, FakeStore, FakeUnitOfWorkFactory, SequentialIds
 from tests.unit.road import ADMIN, Road

@@ -17,7 +17,6 @@ from chalicelib.domain.status import TrackingStatus
 from chalicelib.domain.tokens import InvalidToken, verify_token
 from chalicelib.domain.tracking import TrackingScan
 from chalicelib.service.communication import FEEDBACK, UNSUBSCRIBE, record_feedback, unsubscribe
-from chalicelib.service.lifecycle import receive_order
 from chalicelib.service.notifications import (
     CLAIM_SECONDS,
     NOTIFY_SCOPE,
@@ -26,6 +25,7 @@ from chalicelib.service.notifications import (
     notify,
 )
 from chalicelib.service.placement import place_order
+from chalicelib.service.receipt import receive_order
 from chalicelib.service.sweepers import alert_stuck_orders, sweep_sla
 from tests.unit.builders import EAST, WEB, WEST, lines, order_request, scan, seed_catalogue, tracking_update
 from tests.unit.fakes import (

@@ -10,9 +10,9 @@ from chalicelib.domain.errors import ConcurrencyConflict
 from chalicelib.domain.status import FulfillmentStatus, HoldReason
 from chalicelib.service.changes import BACKOFF_CAP_SECONDS, MAX_ATTEMPTS, retrying
 from chalicelib.service.inventory import receive_stock
-from chalicelib.service.lifecycle import place_hold
 from chalicelib.service.placement import place_order
 from chalicelib.service.ports import TransactionConflict
+from chalicelib.service.receipt import place_hold
 from tests.unit.builders import EAST, WEB, order_request, seed_catalogue
 from tests.unit.fakes import FakeClock, FakeStore, FakeUnitOfWorkFactory, SequentialIds
 from tests.unit.road import Road, stock_boxes

@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.domain.models import Fulfillment, FulfillmentLine
 from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus
-from chalicelib.service.lifecycle import place_hold
+from chalicelib.service.receipt import place_hold
 from chalicelib.service.sweepers import MAX_PAGES, PAGE, sweep_sla
 from tests.unit.builders import EAST, WEB, WEST, make_order, milestones, seed_catalogue
 from tests.unit.fakes import START, FakeClock, FakeQueries, FakeStore, FakeUnitOfWorkFactory, SequentialIds

@@ -7,7 +7,7 @@ once into the sign-in form, and from then on a signed session cookie (``console_
 the credential. Every POST also needs the session's CSRF token; every page is rendered by Jinja
 with autoescape and sent with a Content-Security-Policy that allows no script at all.
 
-Actions call the same use cases as the API (``lifecycle.place_hold``/``release_hold``,
+Actions call the same use cases as the API (``receipt.place_hold``/``release_hold``,
 ``fulfillment.cancel``, ``inventory.count_stock``), so the API's rules and errors apply; errors
 are shown in plain words on the page they came from. docs/console.md describes each page, its
 security and the queries it makes.

@@ -21,8 +21,8 @@ from chalicelib.domain.event_payloads import (
 )
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.status import HoldReason, OrderStatus
-from chalicelib.service.fulfillment import cancel
-from chalicelib.service.lifecycle import place_hold, release_hold
+from chalicelib.service.cancellation import cancel
+from chalicelib.service.receipt import place_hold, release_hold
 
 DONE = {
     "hold_placed": "The hold was placed.",

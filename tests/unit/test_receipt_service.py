@@ -11,16 +11,10 @@ from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.holds import HoldPolicy
 from chalicelib.domain.models import Address, Customer, Fulfillment, FulfillmentLine, Hold, Order
 from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus
-from chalicelib.service.lifecycle import (
-    RECEIPT_SCOPE,
-    OrderChanges,
-    place_hold,
-    receive_order,
-    release_hold,
-    update_order,
-)
+from chalicelib.service.order_updates import OrderChanges, update_order
 from chalicelib.service.placement import place_order
 from chalicelib.service.ports import OrderAggregate
+from chalicelib.service.receipt import RECEIPT_SCOPE, place_hold, receive_order, release_hold
 from tests.unit.builders import (
     ADDRESS,
     EAST,

@@ -26,14 +26,14 @@ from chalicelib.domain.models import TrackedScan
 from chalicelib.domain.status import FulfillmentStatus, OrderStatus, TrackingStatus
 from chalicelib.domain.tracking import TERMINAL_TRACKING_STATUSES, TrackingScan, TrackingUpdate
 from chalicelib.service.changes import MAX_ATTEMPTS
-from chalicelib.service.ports import DedupRecord
-from chalicelib.service.tracking import (
+from chalicelib.service.delivery import (
     CONSUMER_SCOPE,
     UNMATCHED_METRIC,
     WEBHOOK_DEDUP_TTL_SECONDS,
     Ingested,
     apply_tracking,
 )
+from chalicelib.service.ports import DedupRecord
 from tests.unit.builders import EAST, SCANS_FROM, WEST, milestones, scan, seed_catalogue, tracking_update
 from tests.unit.fakes import FakeClock, FakeStore, FakeUnitOfWorkFactory, SequentialIds
 from tests.unit.road import Road, stock_boxes
