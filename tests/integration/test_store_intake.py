@@ -14,6 +14,7 @@ from chalice.test import Client
 
 from infra.local.pump import EventPump
 from tests.integration.conftest import SECRETS, Stack, get, order_of
+from tests.integration.test_console import Console
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -182,6 +183,31 @@ def test_an_order_of_an_unknown_sku_waits_on_hold_until_the_product_exists_and_i
     assert [(f["warehouse_id"], f["status"]) for f in order["fulfillments"]] == [("wh-east", "released")]
     (level,) = [i for i in stack.items("SKU#HOODIE-LTD-L") if i["sk"]["S"] == "WH#wh-east"]
     assert (level["reserved"]["N"], level["available"]["N"]) == ("2", "8")
+
+
+def test_the_console_lists_the_held_store_order_and_refuses_its_release_naming_the_unknown_sku(
+    client: Client, stack: Stack, pump: EventPump
+) -> None:
+    payload = json.loads(fixture("shopify", "orders-create.json"))
+    del payload["line_items"][1]
+    payload["line_items"][0]["sku"] = "HOODIE-LTD-L"
+    assert shopify(client, json.dumps(payload).encode()).status_code == 200
+    pump.run_until_idle(timeout=30)
+    (listed,) = orders_of(client, stack, "shop")
+    visitor = Console(client)
+    visitor.sign_in(stack.keys["admin"])
+
+    attention = visitor.get("/console/attention").body.decode()
+    assert listed["id"] in attention and "unresolved lines (line &#39;" in attention
+
+    path = f"/console/orders/{listed['id']}"
+    page = visitor.get(path).body.decode()
+    assert f'action="{path}/holds/unresolved_lines/release"' in page
+    assert "Create the missing products" in page and "store line 466157049" in page
+    assert '<option value="unresolved_lines"' not in page  # not a hold a person places
+    refused = visitor.post(f"{path}/holds/unresolved_lines/release", {"csrf": visitor.csrf()})
+    assert refused.status_code == 409 and "HOODIE-LTD-L" in refused.body.decode()
+    assert order_of(client, stack, listed["id"])["status"] == "on_hold"
 
 
 def test_an_unpaid_shopify_order_waits_for_payment_and_an_update_releases_it(
