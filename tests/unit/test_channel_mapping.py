@@ -1031,8 +1031,13 @@ def check_mapping(store: str, payload: Any) -> None:
     assert isinstance(order.external_id, str)
     assert order.external_id.isdigit()
     assert (order.request is None) == bool(order.problems)
-    if order.unresolved_lines:
-        assert any(hold.reason is HoldReason.MANUAL for hold in order.holds)
+    # Each unresolved line holds the order: awaiting a product as unresolved_lines, else manual.
+    reasons = {hold.reason for hold in order.holds}
+    if any(line.unknown_sku for line in order.unresolved_lines):
+        assert HoldReason.UNRESOLVED_LINES in reasons
+    if any(not line.unknown_sku for line in order.unresolved_lines):
+        assert HoldReason.MANUAL in reasons
+    assert all(line.sku for line in order.unresolved_lines if line.unknown_sku)
     if order.request is not None:
         # Never dropped: each line sent is either placed or unresolved.
         assert len(order.request.lines) + len(order.unresolved_lines) == len(payload["line_items"])
@@ -1150,3 +1155,26 @@ def test_the_stores_updated_at_is_not_part_of_the_fingerprint() -> None:
     assert order_fingerprint(map_shopify(shopify())) == order_fingerprint(
         map_shopify(edited_shopify(updated_at="2024-09-13T08:00:00-04:00"))
     )
+
+
+@given(
+    known=st.lists(st.booleans(), min_size=2, max_size=2),
+    store=st.sampled_from(["shopify", "woocommerce"]),
+)
+def test_whatever_skus_the_catalogue_knows_every_line_is_placed_or_awaits_its_product_on_hold(
+    known: list[bool], store: str
+) -> None:
+    payload = shopify() if store == "shopify" else woo()
+    for line, is_known in zip(payload["line_items"], known, strict=False):
+        if not is_known:
+            line["sku"] = f"NEW-{line['sku']}"
+
+    order = (map_shopify if store == "shopify" else map_woo)(payload)
+
+    request = placed(order)  # always an order, never a problem
+    assert [line.sku for line in request.lines] == [
+        line["sku"] for line, is_known in zip(payload["line_items"], known, strict=False) if is_known
+    ]
+    awaiting = [line.sku for line in order.unresolved_lines if line.unknown_sku]
+    assert awaiting == [line["sku"] for line in payload["line_items"] if line["sku"].startswith("NEW-")]
+    assert [hold.reason for hold in order.holds] == ([HoldReason.UNRESOLVED_LINES] if awaiting else [])
