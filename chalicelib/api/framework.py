@@ -34,6 +34,7 @@ from chalicelib.domain.errors import (
     InsufficientStock,
     NotFound,
     TooLarge,
+    UnknownSkus,
 )
 from chalicelib.domain.packing import PackingInputError
 from chalicelib.domain.status import InvalidTransition
@@ -128,6 +129,8 @@ def _state_problem(exc: Exception) -> Response | None:
             current_state=exc.current,
             allowed_actions=exc.allowed,
         )
+    if isinstance(exc, UnknownSkus):
+        return problem(409, "unknown-skus", "SKUs not in the catalogue", str(exc), unknown_skus=exc.skus)
     if isinstance(exc, Conflict):
         extra: dict[str, Any] = {}
         if exc.current is not None:

@@ -61,6 +61,17 @@ class Conflict(DomainError):
         super().__init__(detail)
 
 
+class UnknownSkus(Conflict):
+    """Lines cannot be placed while their SKUs are not in the catalogue (409, naming them)."""
+
+    def __init__(self, skus: list[str]) -> None:
+        self.skus = skus
+        super().__init__(
+            f"SKUs not in the catalogue yet: {', '.join(skus)}; create the products "
+            "(PUT /v1/products/{sku}), then release the hold"
+        )
+
+
 class ConcurrencyConflict(DomainError):
     """Someone else changed the aggregate between our read and our write; retry."""
 

@@ -174,13 +174,18 @@ class OrderLine(Strict):
 
 class UnresolvedLine(Strict):
     """A line a store sent that the service cannot fulfil as is (no SKU, or one not in the
-    catalogue). The order is taken anyway, on a ``manual`` hold, and the line kept for a person."""
+    catalogue). The order is taken anyway, on hold, and the line kept: a line whose only fault is
+    an unknown SKU (``unknown_sku``) holds the order as ``unresolved_lines`` and is placed when
+    that hold is released after the product is created; any other waits for a person (``manual``)."""
 
     title: str
     sku: str | None = None
     quantity: int
     unit_price: Amount
     reason: str
+    #: The store's id of the line (Shopify and WooCommerce line item ``id``), when it sent one.
+    store_line_id: str | None = None
+    unknown_sku: bool = False
 
 
 class OrderTotals(Strict):

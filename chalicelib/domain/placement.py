@@ -73,6 +73,14 @@ class PlaceOrderRequest(Strict):
         return totals
 
 
+class StoreOrderRequest(PlaceOrderRequest):
+    """A store order none of whose lines can be placed yet (each kept as an unresolved line): it
+    is placed with no line, on hold, rather than refused; a store order never vanishes. Only
+    store intake builds it; ``POST /v1/orders`` still needs a line."""
+
+    lines: Annotated[list[LineRequest], Field(max_length=MAX_LINES)]
+
+
 def _canonical(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value.normalize(), "f") if not value.is_zero() else "0"
@@ -83,7 +91,9 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def check_request(request: PlaceOrderRequest, products: Mapping[str, Product]) -> list[FieldError]:
+def check_request(
+    request: PlaceOrderRequest, products: Mapping[str, Product], unresolved: Sequence[UnresolvedLine] = ()
+) -> list[FieldError]:
     """Business checks the schema cannot express: known currency, its precision, known SKUs."""
     errors: list[FieldError] = []
     if request.currency not in CURRENCY_EXPONENTS:
@@ -110,7 +120,7 @@ def check_request(request: PlaceOrderRequest, products: Mapping[str, Product]) -
             errors.append(
                 FieldError(["lines", i, "sku"], f"SKU {line.sku} is not sold any more", "inactive_sku")
             )
-    if not errors and _totals(request).total < 0:
+    if not errors and _totals(request, unresolved).total < 0:
         errors.append(FieldError(["discount_total"], "the discount is larger than the order", "money"))
     return errors
 
@@ -129,22 +139,22 @@ def _totals(request: PlaceOrderRequest, unresolved: Sequence[UnresolvedLine] = (
     )
 
 
-def _line_shortages(request: PlaceOrderRequest, plan: SourcingPlan) -> list[int]:
+def _line_shortages(lines: Sequence[LineRequest], plan: SourcingPlan) -> list[int]:
     """Spread each SKU's shortage over its lines, last line first (earlier lines are served first)."""
     left = dict(plan.shortages)
-    result = [0] * len(request.lines)
-    for i in range(len(request.lines) - 1, -1, -1):
-        sku = request.lines[i].sku
-        short = min(left.get(sku, 0), request.lines[i].quantity)
+    result = [0] * len(lines)
+    for i in range(len(lines) - 1, -1, -1):
+        sku = lines[i].sku
+        short = min(left.get(sku, 0), lines[i].quantity)
         result[i] = short
         if short:
             left[sku] -= short
     return result
 
 
-def _order_lines(request: PlaceOrderRequest, plan: SourcingPlan) -> list[OrderLine]:
-    """The request's lines priced in the currency's minor unit, each with its backordered units."""
-    q = Decimal(1).scaleb(-CURRENCY_EXPONENTS[request.currency])
+def _order_lines(lines: Sequence[LineRequest], currency: str, plan: SourcingPlan) -> list[OrderLine]:
+    """The lines priced in the currency's minor unit, each with its backordered units."""
+    q = Decimal(1).scaleb(-CURRENCY_EXPONENTS[currency])
     return [
         OrderLine(
             sku=line.sku,
@@ -153,8 +163,78 @@ def _order_lines(request: PlaceOrderRequest, plan: SourcingPlan) -> list[OrderLi
             line_total=(line.unit_price * line.quantity).quantize(q),
             backordered=short,
         )
-        for line, short in zip(request.lines, _line_shortages(request, plan), strict=True)
+        for line, short in zip(lines, _line_shortages(lines, plan), strict=True)
     ]
+
+
+def _fulfillments(
+    order: Order, plan: SourcingPlan, new_fulfillment_id: Callable[[], str], now: datetime
+) -> list[Fulfillment]:
+    """One pending fulfillment per allocated warehouse and one backorder (no warehouse) per SKU
+    that no warehouse could take."""
+    fulfillments = [
+        Fulfillment(
+            id=new_fulfillment_id(),
+            order_id=order.id,
+            channel_id=order.channel_id,
+            warehouse_id=warehouse_id,
+            status=FulfillmentStatus.PENDING,
+            version=1,
+            lines=[FulfillmentLine(sku=sku, quantity=qty) for sku, qty in skus.items()],
+            created_at=now,
+            updated_at=now,
+        )
+        for warehouse_id, skus in plan.allocations.items()
+    ]
+    # One backorder per short SKU, with no warehouse: allocated first come, first served
+    # when stock arrives (one SKU each, so a backorder is filed under exactly one SKU).
+    fulfillments += [
+        new_backorder(new_fulfillment_id(), order, sku, qty, created_at=now, now=now)
+        for sku, qty in plan.shortages.items()
+    ]
+    return fulfillments
+
+
+def awaited_lines(order: Order) -> list[UnresolvedLine]:
+    """The order's unresolved lines that wait only for their SKU to be in the catalogue."""
+    return [line for line in order.unresolved_lines if line.unknown_sku and line.sku is not None]
+
+
+def awaited_demand(order: Order) -> dict[str, int]:
+    """SKU -> units of the lines waiting for a product (what releasing the hold must source)."""
+    demand: dict[str, int] = {}
+    for line in awaited_lines(order):
+        assert line.sku is not None  # awaited_lines keeps only lines with a SKU
+        demand[line.sku] = demand.get(line.sku, 0) + line.quantity
+    return demand
+
+
+def skus_not_sellable(order: Order, products: Mapping[str, Product]) -> list[str]:
+    """The awaited SKUs the catalogue still does not have (or no longer sells), sorted: releasing
+    the ``unresolved_lines`` hold is refused while there is any."""
+    return sorted(sku for sku in awaited_demand(order) if sku not in products or not products[sku].active)
+
+
+def place_awaited_lines(
+    order: Order, plan: SourcingPlan, *, new_fulfillment_id: Callable[[], str], now: datetime
+) -> tuple[Order, list[Fulfillment]]:
+    """The order with its lines that waited for a product placed, now that the catalogue has
+    them: order lines priced as the store sold them (backordered where ``plan`` falls short) after
+    the lines placed before, and their fulfillments, as at placement. The totals do not change:
+    they always counted these lines. Lines unresolved for another reason stay unresolved."""
+    awaited = awaited_lines(order)
+    requested = [
+        LineRequest(sku=line.sku, quantity=line.quantity, unit_price=line.unit_price)
+        for line in awaited
+        if line.sku is not None
+    ]
+    placed = order.model_copy(
+        update={
+            "lines": [*order.lines, *_order_lines(requested, order.currency, plan)],
+            "unresolved_lines": [line for line in order.unresolved_lines if line not in awaited],
+        }
+    )
+    return placed, _fulfillments(placed, plan, new_fulfillment_id, now)
 
 
 def build_order(
@@ -183,30 +263,10 @@ def build_order(
         shipping_method=request.shipping_method,
         paid=request.paid,
         notify=request.notify,
-        lines=_order_lines(request, plan),
+        lines=_order_lines(request.lines, request.currency, plan),
         unresolved_lines=list(unresolved),
         totals=_totals(request, unresolved),
         created_at=now,
         updated_at=now,
     )
-    fulfillments = [
-        Fulfillment(
-            id=new_fulfillment_id(),
-            order_id=order_id,
-            channel_id=channel_id,
-            warehouse_id=warehouse_id,
-            status=FulfillmentStatus.PENDING,
-            version=1,
-            lines=[FulfillmentLine(sku=sku, quantity=qty) for sku, qty in skus.items()],
-            created_at=now,
-            updated_at=now,
-        )
-        for warehouse_id, skus in plan.allocations.items()
-    ]
-    # One backorder per short SKU, with no warehouse: allocated first come, first served
-    # when stock arrives (one SKU each, so a backorder is filed under exactly one SKU).
-    fulfillments += [
-        new_backorder(new_fulfillment_id(), order, sku, qty, created_at=now, now=now)
-        for sku, qty in plan.shortages.items()
-    ]
-    return order, fulfillments
+    return order, _fulfillments(order, plan, new_fulfillment_id, now)

@@ -76,6 +76,8 @@ class HoldReason(StrEnum):
     ADDRESS_INVALID = "address_invalid"
     INVENTORY_SHORTAGE = "inventory_shortage"
     MANUAL = "manual"
+    #: Store lines whose SKU the catalogue does not know yet; releasing it places them.
+    UNRESOLVED_LINES = "unresolved_lines"
 
 
 class OrderTrigger(StrEnum):

@@ -117,6 +117,8 @@ def _unresolved(lines: list[StoreLine]) -> list[UnresolvedLine]:
             quantity=line.quantity,
             unit_price=line.unit_price if line.unit_price is not None else Decimal(0),
             reason=line.reason,
+            store_line_id=line.store_line_id,
+            unknown_sku=line.unknown_sku,
         )
         for line in lines
     ]
@@ -214,7 +216,7 @@ def _update(
         # A hold the store's status calls for (e.g. refunded in the store after placement): the
         # mapper's note says why. (Holds for unplaceable lines were placed with the order.)
         return _flag(uow_factory, order_id, mapped.holds[0].note, actor=actor, ids=ids, clock=clock)
-    if request is not None and _lines(order) != {(li.sku, li.quantity) for li in request.lines}:
+    if request is not None and _lines(order) != _store_lines(mapped):
         # Line edits in the store are not applied automatically: a person decides.
         return _flag(
             uow_factory,
@@ -257,8 +259,18 @@ def _ignore_stale(uow_factory: UnitOfWorkFactory, order_id: str, stale: StaleSto
     return aggregate.order
 
 
-def _lines(order: Order) -> set[tuple[str, int]]:
-    return {(line.sku, line.quantity) for line in order.lines}
+def _lines(order: Order) -> set[tuple[str | None, int]]:
+    """The order's lines as the store sold them: placed or not (yet), e.g. a line placed when its
+    product was created is the same line the store still sends."""
+    placed: set[tuple[str | None, int]] = {(line.sku, line.quantity) for line in order.lines}
+    return placed | {(line.sku, line.quantity) for line in order.unresolved_lines}
+
+
+def _store_lines(mapped: ChannelOrder) -> set[tuple[str | None, int]]:
+    placeable: set[tuple[str | None, int]] = {
+        (line.sku, line.quantity) for line in (mapped.request.lines if mapped.request else [])
+    }
+    return placeable | {(line.sku, line.quantity) for line in mapped.unresolved_lines}
 
 
 def _flag(

@@ -22,15 +22,23 @@ from chalicelib.domain.errors import (
     InsufficientStock,
     NotFound,
     TooLarge,
+    UnknownSkus,
 )
 from chalicelib.domain.event_payloads import HoldNote, OrderPlaced, PlacedFulfillment, PlacedLine
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.holds import HoldFinding
 from chalicelib.domain.models import Fulfillment, Hold, Order, UnresolvedLine
-from chalicelib.domain.placement import PlaceOrderRequest, build_order, check_request
+from chalicelib.domain.placement import (
+    PlaceOrderRequest,
+    awaited_demand,
+    build_order,
+    check_request,
+    place_awaited_lines,
+    skus_not_sellable,
+)
 from chalicelib.domain.sourcing import SourcingPlan, plan_sourcing
 from chalicelib.domain.status import OrderTrigger, next_order_status
-from chalicelib.service.changes import back_off
+from chalicelib.service.changes import StockMove, back_off, reserve
 from chalicelib.service.ports import (
     MAX_TRANSACTION_ITEMS,
     Clock,
@@ -180,7 +188,7 @@ def _stage_new_order(
     unresolved: Sequence[UnresolvedLine] = (),
     store_updated_at: datetime | None = None,
 ) -> tuple[Order, list[Fulfillment]]:
-    plan = _plan(uow, request, channel_id)
+    plan = _plan(uow, request, channel_id, unresolved)
     now = clock.now()
     order, fulfillments = build_order(
         request,
@@ -208,7 +216,9 @@ def _stage_new_order(
     return order, fulfillments
 
 
-def _plan(uow: UnitOfWork, request: PlaceOrderRequest, channel_id: str) -> SourcingPlan:
+def _plan(
+    uow: UnitOfWork, request: PlaceOrderRequest, channel_id: str, unresolved: Sequence[UnresolvedLine] = ()
+) -> SourcingPlan:
     """Where the order's units come from, given the stock levels read now; refuses (422) what the
     catalogue does not know and, for a channel that rejects backorders, what cannot be sourced."""
     channel = uow.get_channel(channel_id)
@@ -217,7 +227,7 @@ def _plan(uow: UnitOfWork, request: PlaceOrderRequest, channel_id: str) -> Sourc
     demand = request.demand()
     warehouses = uow.list_warehouses()  # cached per container: no read on a warm Lambda
     products, stock = uow.get_catalogue(demand, [w.id for w in warehouses])
-    errors = check_request(request, products)
+    errors = check_request(request, products, unresolved)
     if errors:
         raise InputInvalid(errors)
     plan = plan_sourcing(demand, warehouses, {key: level.available for key, level in stock.items()})
@@ -296,3 +306,32 @@ def _stage_dedup(
             ),
             ttl_seconds=IDEMPOTENCY_TTL_SECONDS,
         )
+
+
+def stage_awaited_lines(
+    uow: UnitOfWork, aggregate: OrderAggregate, *, ids: IdGenerator, clock: Clock
+) -> tuple[OrderAggregate, list[Fulfillment], list[StockMove]]:
+    """Place the order's lines that waited for their products (releasing ``unresolved_lines``):
+    sourced from the stock levels read now, as at placement, their units reserved by the change's
+    write (conditioned on ``available``: a lost race re-reads and re-plans). Returns the order with
+    the new lines (its fulfillments as they were), the new fulfillments and the reservations.
+    Refused (``UnknownSkus``, 409) while any of the SKUs is not in the catalogue. Short units are
+    backordered whatever the channel's backorder policy: the order was accepted already."""
+    order = aggregate.order
+    demand = awaited_demand(order)
+    warehouses = uow.list_warehouses()
+    products, stock = uow.get_catalogue(demand, [w.id for w in warehouses])
+    missing = skus_not_sellable(order, products)
+    if missing:
+        raise UnknownSkus(missing)
+    plan = plan_sourcing(demand, warehouses, {key: level.available for key, level in stock.items()})
+    placed, new_fulfillments = place_awaited_lines(
+        order, plan, new_fulfillment_id=lambda: ids.new("ful"), now=clock.now()
+    )
+    moves = [
+        reserve(warehouse_id, sku, quantity)
+        for warehouse_id, skus in plan.allocations.items()
+        for sku, quantity in skus.items()
+    ]
+    resolved = OrderAggregate(order=placed, fulfillments=aggregate.fulfillments, returns=aggregate.returns)
+    return resolved, new_fulfillments, moves

@@ -20,7 +20,11 @@ from chalicelib.domain.event_payloads import (
 )
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.holds import HoldFinding, HoldPolicy, evaluate_holds
-from chalicelib.domain.models import Hold, Warehouse
+from chalicelib.domain.models import (
+    Fulfillment,
+    Hold,
+    Warehouse,
+)
 from chalicelib.domain.status import (
     FulfillmentStatus,
     FulfillmentTrigger,
@@ -33,12 +37,14 @@ from chalicelib.domain.status import (
 )
 from chalicelib.service.changes import (
     Change,
+    StockMove,
     load_order,
     move_fulfillments,
     newly_released,
     release_work,
     summary,
 )
+from chalicelib.service.placement import stage_awaited_lines
 from chalicelib.service.ports import Clock, IdGenerator, OrderAggregate, UnitOfWork, UnitOfWorkFactory
 from chalicelib.service.unit_of_work import Message, change_order, consume_order_event
 
@@ -193,26 +199,47 @@ def release_hold(
     ids: IdGenerator,
     clock: Clock,
 ) -> OrderAggregate:
-    """Lift one hold; lifting the last one confirms the order (or returns it to its backorder)."""
+    """Lift one hold; lifting the last one confirms the order (or returns it to its backorder).
+
+    Lifting ``unresolved_lines`` first places the lines that waited for their products, in the
+    same change (refused with ``UnknownSkus`` while one is still not in the catalogue)."""
 
     def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change:
         order = aggregate.order
         if reason not in order.hold_reasons:
             raise NotFound("hold", f"{reason.value} on order {order_id}")
+        new_fulfillments: list[Fulfillment] = []
+        moves: list[StockMove] = []
+        if reason is HoldReason.UNRESOLVED_LINES:
+            aggregate, new_fulfillments, moves = stage_awaited_lines(uow, aggregate, ids=ids, clock=clock)
+            order = aggregate.order
         remaining = [h for h in order.holds if h.reason != reason]
         released = OrderAggregate(
-            order=order.model_copy(update={"holds": remaining}), fulfillments=aggregate.fulfillments
+            order=order.model_copy(update={"holds": remaining}),
+            fulfillments=[*aggregate.fulfillments, *new_fulfillments],
         )
         if remaining:
-            return Change(
+            change = Change(
                 order=released.order,
                 fulfillments=aggregate.fulfillments,
                 payload=OrderHoldReleased(reason=reason, remaining=[h.reason for h in remaining]),
             )
-        change = proceed(released, uow.list_warehouses(), clock)
-        change.payload = change.payload.amended(released_hold=reason)
-        return change
+        else:
+            change = proceed(released, uow.list_warehouses(), clock)
+            change.payload = change.payload.amended(released_hold=reason)
+        return _with_new_fulfillments(change, new_fulfillments, moves)
 
     return change_order(
         uow_factory, lambda uow: load_order(uow, order_id), decide, actor=actor, ids=ids, clock=clock
     )
+
+
+def _with_new_fulfillments(change: Change, new: list[Fulfillment], moves: list[StockMove]) -> Change:
+    """``change`` with the fulfillments created in it staged as new (in their state after it),
+    and the stock it reserves for them."""
+    new_ids = {f.id for f in new}
+    after = {f.id: f for f in change.fulfillments}
+    change.new_fulfillments = [after.get(f.id, f) for f in new]
+    change.fulfillments = [f for f in change.fulfillments if f.id not in new_ids]
+    change.stock = [*change.stock, *moves]
+    return change

@@ -95,3 +95,89 @@ def test_a_shopify_order_is_confirmed_and_the_store_hears_about_it(
     payload = Webhook(endpoint_secret).verify(delivered_body, delivered_headers)
     assert payload["type"] == "order.confirmed"
     assert payload["data"]["order_id"] == placed["id"]
+
+
+WOO_FIXTURE = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce" / "order-created-processing.json"
+)
+
+
+def test_a_woocommerce_order_of_an_unknown_sku_is_held_then_placed_once_the_product_exists(
+    local_stack: RunningStack,
+) -> None:
+    stack = local_stack
+    admin = stack.config["keys"]["admin"]
+    sku = f"E2E-{uuid.uuid4().hex[:8].upper()}"
+    order = json.loads(WOO_FIXTURE.read_bytes())
+    order["id"] = int(uuid.uuid4().int % 10**9)  # a new store order
+    order["line_items"] = order["line_items"][:1]
+    order["line_items"][0]["sku"] = sku  # not in the catalogue
+    body = json.dumps(order).encode()
+    secret = stack.config["webhook_secrets"]["woocommerce"]["woocommerce-demo"]
+
+    def deliver() -> None:
+        headers = {
+            "content-type": "application/json",
+            "x-wc-webhook-signature": base64.b64encode(
+                hmac.new(secret.encode(), body, hashlib.sha256).digest()
+            ).decode(),
+            "x-wc-webhook-topic": "order.created",
+            "x-wc-webhook-source": "https://woo.example/",
+            "x-wc-webhook-id": "7",
+            "x-wc-webhook-delivery-id": str(uuid.uuid4()),
+        }
+        response = requests.post(
+            stack.api_url + "/v1/webhooks/channels/woocommerce/woocommerce-demo",
+            data=body,
+            headers=headers,
+            timeout=HTTP_TIMEOUT,
+        )
+        assert response.status_code == 200, response.text
+
+    def mine() -> list[dict[str, Any]]:
+        listing = stack.get("/v1/orders?channel=woocommerce-demo&limit=100", admin).json()
+        return [o for o in listing["items"] if o["external_id"] == str(order["id"])]
+
+    deliver()
+    deliver()  # the store re-sends it: still one order
+    (held,) = wait_for("the WooCommerce order to be held", lambda: mine() or None, timeout=15)
+    assert held["status"] == "on_hold"
+    path = f"/v1/orders/{held['id']}"
+    held = stack.get(path, admin).json()
+    assert [h["reason"] for h in held["holds"]] == ["unresolved_lines"]
+    assert [(u["sku"], u["quantity"]) for u in held["unresolved_lines"]] == [(sku, 2)]
+    assert len(mine()) == 1
+
+    console = requests.Session()
+    signed_in = console.post(stack.api_url + "/console/signin", data={"key": admin}, timeout=HTTP_TIMEOUT)
+    assert signed_in.ok, signed_in.text
+    attention = console.get(stack.api_url + "/console/attention", timeout=HTTP_TIMEOUT)
+    assert attention.ok and held["id"] in attention.text and "unresolved lines" in attention.text
+
+    refused = requests.delete(
+        stack.api_url + path + "/holds/unresolved_lines", headers={"x-api-key": admin}, timeout=HTTP_TIMEOUT
+    )
+    assert refused.status_code == 409 and refused.json()["unknown_skus"] == [sku]
+
+    json_headers = {"x-api-key": admin, "content-type": "application/json"}
+    product = {"name": "E2E tee", "length_mm": 300, "width_mm": 250, "height_mm": 30, "weight_grams": 200}
+    created = requests.put(
+        stack.api_url + f"/v1/products/{sku}", json=product, headers=json_headers, timeout=HTTP_TIMEOUT
+    )
+    assert created.status_code == 201, created.text
+    stocked = requests.put(
+        stack.api_url + f"/v1/inventory/wh-east/{sku}",
+        json={"on_hand": 5},
+        headers=json_headers,
+        timeout=HTTP_TIMEOUT,
+    )
+    assert stocked.status_code == 200, stocked.text
+
+    released = requests.delete(
+        stack.api_url + path + "/holds/unresolved_lines", headers={"x-api-key": admin}, timeout=HTTP_TIMEOUT
+    )
+    assert released.status_code == 200, released.text
+    confirmed = stack.get(path, admin).json()
+    assert (confirmed["status"], confirmed["unresolved_lines"]) == ("confirmed", [])
+    assert [(li["sku"], li["quantity"]) for li in confirmed["lines"]] == [(sku, 2)]
+    assert [(f["warehouse_id"], f["status"]) for f in confirmed["fulfillments"]] == [("wh-east", "released")]

@@ -14,6 +14,7 @@ from chalice.test import Client
 
 from infra.local.pump import EventPump
 from tests.integration.conftest import SECRETS, Stack, get, order_of
+from tests.integration.test_console import Console
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -105,19 +106,108 @@ def test_a_wrong_secret_is_refused_and_the_previous_secret_still_works(client: C
     assert forged.status_code == 401
 
 
-def test_unknown_skus_are_taken_on_a_manual_hold_never_dropped(
+def test_unplaceable_lines_are_kept_on_the_order_on_hold_never_dropped(
     client: Client, stack: Stack, pump: EventPump
 ) -> None:
     assert shopify(client, fixture("shopify", "orders-create-unknown-sku.json")).status_code == 200
     pump.run_until_idle(timeout=30)
     order = order_of(client, stack, orders_of(client, stack, "shop")[0]["id"])
     assert order["status"] == "on_hold"
-    assert [h["reason"] for h in order["holds"]] == ["manual"]
+    assert [h["reason"] for h in order["holds"]] == ["unresolved_lines", "manual"]
     assert [(line["title"], line["sku"], line["reason"]) for line in order["unresolved_lines"]] == [
         ("Limited Hoodie", "HOODIE-LTD-L", "SKU 'HOODIE-LTD-L' is not in the catalogue"),
         ("Gift card", None, "no SKU"),
     ]
-    assert "Gift card" in order["holds"][0]["note"]
+    assert "Limited Hoodie" in order["holds"][0]["note"]
+    assert "Gift card" in order["holds"][1]["note"]
+
+
+HOODIE = {
+    "name": "Limited hoodie, L",
+    "length_mm": 300,
+    "width_mm": 250,
+    "height_mm": 60,
+    "weight_grams": 700,
+}
+
+
+def test_an_order_of_an_unknown_sku_waits_on_hold_until_the_product_exists_and_is_then_confirmed(
+    client: Client, stack: Stack, pump: EventPump
+) -> None:
+    admin = stack.keys["admin"]
+    payload = json.loads(fixture("shopify", "orders-create.json"))
+    del payload["line_items"][1]
+    payload["line_items"][0]["sku"] = "HOODIE-LTD-L"  # 2 x 19.99, not in the catalogue
+    body = json.dumps(payload).encode()
+    assert status(shopify(client, body, webhook_id="wh-1")) == (200, "accepted")
+    assert status(shopify(client, body, webhook_id="wh-2")) == (200, "accepted")  # re-sent
+    pump.run_until_idle(timeout=30)
+
+    (listed,) = orders_of(client, stack, "shop")
+    path = f"/v1/orders/{listed['id']}"
+    held = order_of(client, stack, listed["id"])
+    assert (held["status"], [h["reason"] for h in held["holds"]], held["lines"]) == (
+        "on_hold",
+        ["unresolved_lines"],
+        [],
+    )
+    assert [
+        (u["sku"], u["quantity"], u["unit_price"], u["store_line_id"]) for u in held["unresolved_lines"]
+    ] == [("HOODIE-LTD-L", 2, "19.99", "466157049")]
+    # The unresolved lines count: 39.98 + 5.00 shipping + 4.19 tax - 5.25 discount.
+    assert (held["totals"]["subtotal"], held["totals"]["total"]) == ("39.98", "43.92")
+    assert held["fulfillments"] == []
+
+    refused = client.http.delete(f"{path}/holds/unresolved_lines", headers={"x-api-key": admin})
+    problem = json.loads(refused.body)
+    assert (refused.status_code, refused.headers["Content-Type"]) == (409, "application/problem+json")
+    assert problem["unknown_skus"] == ["HOODIE-LTD-L"] and "HOODIE-LTD-L" in problem["detail"]
+    assert order_of(client, stack, listed["id"])["status"] == "on_hold"
+
+    headers = {"x-api-key": admin, "Content-Type": "application/json"}
+    created = client.http.put("/v1/products/HOODIE-LTD-L", headers=headers, body=json.dumps(HOODIE))
+    assert created.status_code == 201
+    stocked = client.http.put(
+        "/v1/inventory/wh-east/HOODIE-LTD-L", headers=headers, body=json.dumps({"on_hand": 10})
+    )
+    assert stocked.status_code == 200
+
+    released = client.http.delete(f"{path}/holds/unresolved_lines", headers={"x-api-key": admin})
+    assert released.status_code == 200
+    pump.run_until_idle(timeout=30)
+    order = order_of(client, stack, listed["id"])
+    assert (order["status"], order["holds"], order["unresolved_lines"]) == ("confirmed", [], [])
+    assert [(li["sku"], li["quantity"], li["line_total"]) for li in order["lines"]] == [
+        ("HOODIE-LTD-L", 2, "39.98")
+    ]
+    assert [(f["warehouse_id"], f["status"]) for f in order["fulfillments"]] == [("wh-east", "released")]
+    (level,) = [i for i in stack.items("SKU#HOODIE-LTD-L") if i["sk"]["S"] == "WH#wh-east"]
+    assert (level["reserved"]["N"], level["available"]["N"]) == ("2", "8")
+
+
+def test_the_console_lists_the_held_store_order_and_refuses_its_release_naming_the_unknown_sku(
+    client: Client, stack: Stack, pump: EventPump
+) -> None:
+    payload = json.loads(fixture("shopify", "orders-create.json"))
+    del payload["line_items"][1]
+    payload["line_items"][0]["sku"] = "HOODIE-LTD-L"
+    assert shopify(client, json.dumps(payload).encode()).status_code == 200
+    pump.run_until_idle(timeout=30)
+    (listed,) = orders_of(client, stack, "shop")
+    visitor = Console(client)
+    visitor.sign_in(stack.keys["admin"])
+
+    attention = visitor.get("/console/attention").body.decode()
+    assert listed["id"] in attention and "unresolved lines (line &#39;" in attention
+
+    path = f"/console/orders/{listed['id']}"
+    page = visitor.get(path).body.decode()
+    assert f'action="{path}/holds/unresolved_lines/release"' in page
+    assert "Create the missing products" in page and "store line 466157049" in page
+    assert '<option value="unresolved_lines"' not in page  # not a hold a person places
+    refused = visitor.post(f"{path}/holds/unresolved_lines/release", {"csrf": visitor.csrf()})
+    assert refused.status_code == 409 and "HOODIE-LTD-L" in refused.body.decode()
+    assert order_of(client, stack, listed["id"])["status"] == "on_hold"
 
 
 def test_an_unpaid_shopify_order_waits_for_payment_and_an_update_releases_it(

@@ -166,15 +166,24 @@ def test_an_unknown_sku_and_a_line_without_sku_are_kept_as_unresolved_lines_and_
             quantity=1,
             unit_price=Decimal("49.00"),
             reason="SKU 'HOODIE-LTD-L' is not in the catalogue",
+            store_line_id="466157113",
+            unknown_sku=True,
         ),
-        UnresolvedLine(title="Gift card", sku=None, quantity=1, unit_price=Decimal("25.00"), reason="no SKU"),
+        UnresolvedLine(
+            title="Gift card",
+            sku=None,
+            quantity=1,
+            unit_price=Decimal("25.00"),
+            reason="no SKU",
+            store_line_id="466157114",
+        ),
     ]
     assert order.holds == [
         HoldFinding(
-            HoldReason.MANUAL,
-            "line 'Limited Hoodie' (SKU 'HOODIE-LTD-L' is not in the catalogue), quantity 1, was not placed; "
-            "line 'Gift card' (no SKU), quantity 1, was not placed",
-        )
+            HoldReason.UNRESOLVED_LINES,
+            "line 'Limited Hoodie' (SKU 'HOODIE-LTD-L' is not in the catalogue), quantity 1, was not placed",
+        ),
+        HoldFinding(HoldReason.MANUAL, "line 'Gift card' (no SKU), quantity 1, was not placed"),
     ]
 
 
@@ -197,19 +206,45 @@ def test_skus_match_the_catalogue_exactly_not_case_insensitively() -> None:
     assert [u.reason for u in order.unresolved_lines] == ["SKU 'mug' is not in the catalogue"]
 
 
-def test_an_order_whose_lines_are_all_unresolved_is_taken_without_a_request_and_held() -> None:
+def test_an_order_whose_lines_are_all_unresolved_is_placed_with_no_line_and_held() -> None:
     payload = shopify("orders-create-unknown-sku.json")
     del payload["line_items"][0]  # the only line with a catalogue SKU
 
     order = map_shopify(payload)
 
-    assert order.request is None
-    assert order.problems == ["line_items: no line can be placed (see unresolved_lines)"]
+    assert (placed(order).lines, order.problems) == ([], [])
     assert [u.title for u in order.unresolved_lines] == ["Limited Hoodie", "Gift card"]
-    assert len(manual_notes(order)) == 1
-    assert "Limited Hoodie" in manual_notes(order)[0]
-    assert "Gift card" in manual_notes(order)[0]
+    assert [hold.reason for hold in order.holds] == [HoldReason.UNRESOLVED_LINES, HoldReason.MANUAL]
+    assert "Limited Hoodie" in order.holds[0].note
+    assert manual_notes(order) == ["line 'Gift card' (no SKU), quantity 1, was not placed"]
     assert order.external_id == "820982911946154571"
+
+
+def test_an_order_whose_only_line_has_an_unknown_sku_is_placed_with_no_line_on_an_unresolved_lines_hold() -> (
+    None
+):
+    payload = shopify("orders-create-unknown-sku.json")
+    del payload["line_items"][2], payload["line_items"][0]  # keep the hoodie alone
+
+    order = map_shopify(payload)
+
+    assert placed(order).lines == []
+    assert [(hold.reason, "HOODIE-LTD-L" in hold.note) for hold in order.holds] == [
+        (HoldReason.UNRESOLVED_LINES, True)
+    ]
+    assert [
+        (u.sku, u.quantity, u.unit_price, u.store_line_id, u.unknown_sku) for u in order.unresolved_lines
+    ] == [("HOODIE-LTD-L", 1, Decimal("49.00"), "466157113", True)]
+
+
+def test_an_unknown_sku_the_order_model_would_refuse_is_for_a_person_not_for_the_catalogue() -> None:
+    payload = shopify()
+    payload["line_items"][1]["sku"] = "MUG BLUE"  # a space: no product can ever have this SKU
+
+    order = map_shopify(payload)
+
+    assert [(u.sku, u.unknown_sku) for u in order.unresolved_lines] == [("MUG BLUE", False)]
+    assert [hold.reason for hold in order.holds] == [HoldReason.MANUAL]
 
 
 def test_an_order_with_no_lines_at_all_is_a_problem_not_an_error() -> None:
@@ -697,7 +732,7 @@ def test_an_unknown_woocommerce_sku_and_an_empty_one_become_unresolved_lines_and
 
     order = map_woo(payload)
 
-    assert order.request is None  # no line is left to place
+    assert placed(order).lines == []  # no line is left to place: the order is taken, on hold
     assert [(u.title, u.sku, u.quantity, u.unit_price, u.reason) for u in order.unresolved_lines] == [
         (
             "Classic T-Shirt - M",
@@ -708,9 +743,13 @@ def test_an_unknown_woocommerce_sku_and_an_empty_one_become_unresolved_lines_and
         ),
         ("Art Poster", None, 1, Decimal("12.00"), "no SKU"),
     ]
-    assert manual_notes(order) == [
-        "line 'Classic T-Shirt - M' (SKU 'TSHIRT-XXL' is not in the catalogue), quantity 2, was not placed; "
-        "line 'Art Poster' (no SKU), quantity 1, was not placed"
+    assert order.holds == [
+        HoldFinding(
+            HoldReason.UNRESOLVED_LINES,
+            "line 'Classic T-Shirt - M' (SKU 'TSHIRT-XXL' is not in the catalogue), "
+            "quantity 2, was not placed",
+        ),
+        HoldFinding(HoldReason.MANUAL, "line 'Art Poster' (no SKU), quantity 1, was not placed"),
     ]
 
 
@@ -992,8 +1031,13 @@ def check_mapping(store: str, payload: Any) -> None:
     assert isinstance(order.external_id, str)
     assert order.external_id.isdigit()
     assert (order.request is None) == bool(order.problems)
-    if order.unresolved_lines:
-        assert any(hold.reason is HoldReason.MANUAL for hold in order.holds)
+    # Each unresolved line holds the order: awaiting a product as unresolved_lines, else manual.
+    reasons = {hold.reason for hold in order.holds}
+    if any(line.unknown_sku for line in order.unresolved_lines):
+        assert HoldReason.UNRESOLVED_LINES in reasons
+    if any(not line.unknown_sku for line in order.unresolved_lines):
+        assert HoldReason.MANUAL in reasons
+    assert all(line.sku for line in order.unresolved_lines if line.unknown_sku)
     if order.request is not None:
         # Never dropped: each line sent is either placed or unresolved.
         assert len(order.request.lines) + len(order.unresolved_lines) == len(payload["line_items"])
@@ -1111,3 +1155,26 @@ def test_the_stores_updated_at_is_not_part_of_the_fingerprint() -> None:
     assert order_fingerprint(map_shopify(shopify())) == order_fingerprint(
         map_shopify(edited_shopify(updated_at="2024-09-13T08:00:00-04:00"))
     )
+
+
+@given(
+    known=st.lists(st.booleans(), min_size=2, max_size=2),
+    store=st.sampled_from(["shopify", "woocommerce"]),
+)
+def test_whatever_skus_the_catalogue_knows_every_line_is_placed_or_awaits_its_product_on_hold(
+    known: list[bool], store: str
+) -> None:
+    payload = shopify() if store == "shopify" else woo()
+    for line, is_known in zip(payload["line_items"], known, strict=False):
+        if not is_known:
+            line["sku"] = f"NEW-{line['sku']}"
+
+    order = (map_shopify if store == "shopify" else map_woo)(payload)
+
+    request = placed(order)  # always an order, never a problem
+    assert [line.sku for line in request.lines] == [
+        line["sku"] for line, is_known in zip(payload["line_items"], known, strict=False) if is_known
+    ]
+    awaiting = [line.sku for line in order.unresolved_lines if line.unknown_sku]
+    assert awaiting == [line["sku"] for line in payload["line_items"] if line["sku"].startswith("NEW-")]
+    assert [hold.reason for hold in order.holds] == ([HoldReason.UNRESOLVED_LINES] if awaiting else [])

@@ -74,7 +74,12 @@ def _order_page(
         fulfillments=sorted(aggregate.fulfillments, key=lambda f: (f.created_at, f.id)),
         returns=aggregate.returns,
         timeline=[(event, _event_summary(event), _details(event)) for event in events],
-        hold_reasons=[r.value for r in HoldReason if r not in order.hold_reasons],
+        # unresolved_lines is the store intake's own hold: a person cannot give an order lines to await.
+        hold_reasons=[
+            r.value
+            for r in HoldReason
+            if r not in order.hold_reasons and r is not HoldReason.UNRESOLVED_LINES
+        ],
         cancellable=order.status != OrderStatus.CANCELLED,
         error=error,
         notice=notice,

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..holds import HoldFinding
 from ..models import MAX_LINE_QUANTITY, MAX_LINES, Address, Customer, Phone
-from ..placement import LineRequest, PlaceOrderRequest
+from ..placement import LineRequest, PlaceOrderRequest, StoreOrderRequest
 from ..status import HoldReason
 from ..untrusted_json import JsonPath, optional_text
 from .channel_order import ChannelOrder, UnresolvedLine
@@ -30,24 +30,52 @@ _PHONE_SEPARATORS = re.compile(r"[\s\-.()/]")
 
 
 def resolve_line(
-    title: str, sku: str | None, quantity: int, unit_price: Decimal | None, known_skus: Collection[str]
+    title: str,
+    sku: str | None,
+    quantity: int,
+    unit_price: Decimal | None,
+    known_skus: Collection[str],
+    *,
+    store_line_id: str | None = None,
 ) -> LineRequest | UnresolvedLine:
     reason: str | None = None
+    unknown_sku = False
     if sku is None:
         reason = "no SKU"
-    elif sku not in known_skus:
-        # Exact match only: "mug" and "MUG" may well be different products in a catalogue.
-        reason = f"SKU {sku!r} is not in the catalogue"
     elif not 1 <= quantity <= MAX_LINE_QUANTITY:
         reason = f"quantity {quantity} is outside 1..{MAX_LINE_QUANTITY}"
     elif unit_price is None:
         reason = "its price cannot be read (see problems)"
     else:
         try:
-            return LineRequest(sku=sku, quantity=quantity, unit_price=unit_price)
-        except ValidationError as exc:  # a catalogue SKU the order model refuses (e.g. a space in it)
+            line = LineRequest(sku=sku, quantity=quantity, unit_price=unit_price)
+        except ValidationError as exc:  # a SKU the order model refuses (e.g. a space in it)
             reason = f"SKU {sku!r}: {exc.errors()[0]['msg']}"
-    return UnresolvedLine(title=title, sku=sku, quantity=quantity, unit_price=unit_price, reason=reason)
+        else:
+            if sku in known_skus:
+                return line
+            # Exact match only: "mug" and "MUG" may well be different products in a catalogue.
+            # Only this fault is resolved by creating the product (the line is otherwise sound).
+            reason, unknown_sku = f"SKU {sku!r} is not in the catalogue", True
+    return UnresolvedLine(
+        title=title,
+        sku=sku,
+        quantity=quantity,
+        unit_price=unit_price,
+        reason=reason,
+        store_line_id=store_line_id,
+        unknown_sku=unknown_sku,
+    )
+
+
+def store_line_id(line: Mapping[str, object]) -> str | None:
+    """The store's id of a line item as a string, digit for digit (Shopify ids exceed 2**53), or
+    None when the store sent none usable: it only identifies the line to people and the store."""
+    value = line.get("id")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value).strip()
+    return text if text.isdigit() and len(text) <= 40 else None
 
 
 def _sort_lines(
@@ -210,18 +238,30 @@ class StoreOrder:
     updated_at: datetime | None
 
 
+def line_holds(unresolved: list[UnresolvedLine], status_hold: str | None) -> list[HoldFinding]:
+    """The holds for a store order's unplaceable lines and its status: lines waiting for a product
+    hold it as ``unresolved_lines``, anything else for a person as ``manual``. One hold per reason:
+    a second finding with the same reason would be a second hold to lift."""
+    awaiting = [_unresolved_note(line) for line in unresolved if line.unknown_sku]
+    manual = [_unresolved_note(line) for line in unresolved if not line.unknown_sku]
+    if status_hold:
+        manual.append(status_hold)
+    holds = []
+    if awaiting:
+        holds.append(HoldFinding(HoldReason.UNRESOLVED_LINES, "; ".join(awaiting)))
+    if manual:
+        holds.append(HoldFinding(HoldReason.MANUAL, "; ".join(manual)))
+    return holds
+
+
 def channel_order(reader: OrderReader, read: StoreOrder) -> ChannelOrder:
     """The ``ChannelOrder``: the request (or the problems that prevent one) and the holds."""
     placeable, unresolved = _sort_lines(read.lines)
-    notes = [_unresolved_note(line) for line in unresolved]
-    if read.rule.hold and not read.cancelled:
-        notes.append(read.rule.hold)
     request = _assemble(reader, read, placeable)
     return ChannelOrder(
         external_id=read.external_id,
         request=request,
-        # One hold per reason: a second finding with the same reason would be a second hold to lift.
-        holds=[HoldFinding(HoldReason.MANUAL, "; ".join(notes))] if notes else [],
+        holds=line_holds(unresolved, read.rule.hold if not read.cancelled else None),
         unresolved_lines=unresolved,
         cancelled=read.cancelled,
         cancel_reason=read.cancel_reason,
@@ -236,10 +276,6 @@ def channel_order(reader: OrderReader, read: StoreOrder) -> ChannelOrder:
 def _assemble(reader: OrderReader, read: StoreOrder, lines: list[LineRequest]) -> PlaceOrderRequest | None:
     if not read.lines:
         reader.problem(("line_items",), "is empty: an order needs at least one line")
-    elif not lines:
-        # PlaceOrderRequest needs a line; the order is still taken (see unresolved_lines) and
-        # recorded for manual handling instead of being placed.
-        reader.problem(("line_items",), "no line can be placed (see unresolved_lines)")
     elif len(lines) > MAX_LINES:
         reader.problem(("line_items",), f"{len(lines)} lines are more than the {MAX_LINES} an order may have")
     if (
@@ -252,12 +288,17 @@ def _assemble(reader: OrderReader, read: StoreOrder, lines: list[LineRequest]) -
         or read.discount_total is None
     ):
         return None
-    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
+    # The order's total counts its unresolved lines too (they are the customer's, and placed later).
+    priced = [(line.unit_price, line.quantity) for line in read.lines if line.unit_price is not None]
+    subtotal = sum((price * quantity for price, quantity in priced), Decimal(0))
     if subtotal + read.shipping_total + read.tax_total - read.discount_total < 0:
         reader.problem((read.discount_key,), "the discount is larger than the order")
         return None
+    # No placeable line at all (every one unresolved): the order is still placed, with no line,
+    # on hold, its lines kept as unresolved lines (a store order never vanishes).
+    request_type = PlaceOrderRequest if lines else StoreOrderRequest
     try:
-        return PlaceOrderRequest(
+        return request_type(
             external_id=read.external_id,
             customer=read.customer,
             shipping_address=read.shipping_address,

@@ -29,6 +29,11 @@ class UnresolvedLine:
     #: None only when the price itself could not be read (``problems`` then says why).
     unit_price: Decimal | None
     reason: str
+    #: The store's id of the line, when it sent one.
+    store_line_id: str | None = None
+    #: The line's only fault is a SKU the catalogue does not know (yet): creating the product
+    #: resolves it. Such lines hold the order as ``unresolved_lines``; others as ``manual``.
+    unknown_sku: bool = False
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from .assembly import (
     channel_order,
     joined,
     resolve_line,
+    store_line_id,
 )
 from .channel_order import ChannelOrder, ChannelPayloadError, UnresolvedLine
 from .order_reader import OrderReader
@@ -103,6 +104,7 @@ def _lines(
                 required_int(line, "quantity", where),
                 reader.amount(line, "price", where, default=None),
                 known_skus,
+                store_line_id=store_line_id(line),
             )
         )
     return resolved

@@ -34,6 +34,7 @@ from .assembly import (
     channel_order,
     joined,
     resolve_line,
+    store_line_id,
 )
 from .channel_order import ChannelOrder, ChannelPayloadError, UnresolvedLine
 from .order_reader import OrderReader
@@ -108,6 +109,7 @@ def _lines(
                 quantity,
                 _unit_price(reader, line, where, quantity),
                 known_skus,
+                store_line_id=store_line_id(line),
             )
         )
     return resolved
