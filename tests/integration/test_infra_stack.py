@@ -381,7 +381,7 @@ def test_only_the_bus_rule_of_each_main_queue_may_send_to_it() -> None:
 
 
 def test_every_rule_names_the_bus_as_a_string_and_depends_on_it() -> None:
-    # Ref of the bus in a rule's EventBusName crashes moto's stack creation (DESIGN.md section 9).
+    # Ref of the bus in a rule's EventBusName crashes moto's stack creation.
     resources = load_template()["Resources"]
     rules = [res for res in resources.values() if res["Type"] == "AWS::Events::Rule"]
 
