@@ -6,6 +6,8 @@ in seconds; ``make deploy-check`` (run by .ci/run) rehearses the real packaged t
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -118,10 +120,25 @@ def test_every_function_runs_the_uploaded_package(aws: Target, packaged: DeployR
 
     [function] = aws.client("lambda").list_functions()["Functions"]
     body = packaged.package_path.read_bytes()
-    assert function["CodeSha256"]  # created from the uploaded object
+    # Lambda's CodeSha256 is the base64 SHA-256 of the code it was created from: these bytes.
+    assert function["CodeSha256"] == base64.b64encode(hashlib.sha256(body).digest()).decode()
     assert artifact_key("oms", "t1", body, ".zip") in {
         o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]
     }
+
+
+def test_a_new_build_is_uploaded_under_a_new_key_and_the_function_runs_it(
+    aws: Target, packaged: DeployRequest
+) -> None:
+    deployer = Deployer(aws, log=lambda _: None)
+    deployer.deploy(packaged, prepare=sam_transform)
+    newer = packaged.package_path.read_bytes() + b"\x00"  # trailing bytes: still a readable archive
+    packaged.package_path.write_bytes(newer)
+
+    deployer.deploy(packaged, prepare=sam_transform)
+
+    [function] = aws.client("lambda").list_functions()["Functions"]
+    assert function["CodeSha256"] == base64.b64encode(hashlib.sha256(newer).digest()).decode()
 
 
 def test_a_template_without_functions_is_refused_before_anything_is_uploaded() -> None:
