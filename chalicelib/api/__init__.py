@@ -2,7 +2,7 @@
 
 ``API_BLUEPRINTS`` names each blueprint and the path prefix all its routes start with; a
 blueprint module is imported the first time a request (or ``chalice package``) needs one of its
-paths (chalicelib/lazy.py). This module imports no route module, no pydantic and no boto3: every
+paths (chalicelib/lazy.py). This module imports no route module, no pydantic and no AWS SDK: every
 Lambda function of the app imports it.
 """
 
