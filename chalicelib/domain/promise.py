@@ -195,6 +195,8 @@ class FulfillmentPromise(Strict):
     fulfillment_id: str
     #: The promised ship-by: the stored one once released, else what releasing now would promise.
     promised_ship_by: Timestamp | None = None
+    #: Its date in the warehouse's time zone (the instant is the end of that day there).
+    promised_ship_date: date | None = None
     delivery_window: DeliveryWindow | None = None
 
 
@@ -206,6 +208,7 @@ class OrderPromise(Strict):
     one: an order with a backorder or on hold promises nothing as a whole."""
 
     promised_ship_by: Timestamp | None = None
+    promised_ship_date: date | None = None
     delivery_window: DeliveryWindow | None = None
     fulfillments: list[FulfillmentPromise]
 
@@ -220,7 +223,7 @@ def _fulfillment_promise(
     transit: TransitTable,
     now: datetime,
 ) -> FulfillmentPromise:
-    if warehouse is None or fulfillment.status in _NOT_ARRIVING:
+    if warehouse is None:  # a backorder: no ship day until stock arrives
         return FulfillmentPromise(fulfillment_id=fulfillment.id, promised_ship_by=fulfillment.ship_by)
     promised = fulfillment.ship_by
     if promised is None and fulfillment.status == FulfillmentStatus.PENDING and not order.holds:
@@ -230,16 +233,23 @@ def _fulfillment_promise(
     row = transit.for_parcel(
         shipment.carrier if shipment else None, shipment.service if shipment else None, order.shipping_method
     )
-    window = delivery_window(
-        ship_by=promised,
-        shipped_at=shipment.shipped_at if shipment else None,
-        transit=row,
-        timezone=warehouse.timezone,
-        carrier_estimate=fulfillment.estimated_delivery if shipment else None,
-        delivered_at=fulfillment.delivered_at,
+    window = (
+        None
+        if fulfillment.status in _NOT_ARRIVING
+        else delivery_window(
+            ship_by=promised,
+            shipped_at=shipment.shipped_at if shipment else None,
+            transit=row,
+            timezone=warehouse.timezone,
+            carrier_estimate=fulfillment.estimated_delivery if shipment else None,
+            delivered_at=fulfillment.delivered_at,
+        )
     )
     return FulfillmentPromise(
-        fulfillment_id=fulfillment.id, promised_ship_by=promised, delivery_window=window
+        fulfillment_id=fulfillment.id,
+        promised_ship_by=promised,
+        promised_ship_date=promised.astimezone(zone(warehouse.timezone)).date() if promised else None,
+        delivery_window=window,
     )
 
 
@@ -257,16 +267,25 @@ def order_promise(
     active = [f for f in fulfillments if f.status != FulfillmentStatus.CANCELLED]
     promises = [_fulfillment_promise(order, f, by_id.get(f.warehouse_id or ""), transit, now) for f in active]
     arriving = [p for p, f in zip(promises, active, strict=True) if f.status not in _NOT_ARRIVING]
-    ship_bys = [p.promised_ship_by for p in arriving if p.promised_ship_by is not None]
+    ship_bys = [
+        (p.promised_ship_by, p.promised_ship_date) for p in arriving if p.promised_ship_by is not None
+    ]
     windows = [p.delivery_window for p in arriving if p.delivery_window is not None]
     if not arriving or len(ship_bys) < len(arriving) or len(windows) < len(arriving):
         return OrderPromise(fulfillments=promises)
+    last_ship_by, last_ship_date = max(ship_bys, key=lambda pair: pair[0])
     # The order's window is only as firm as its least firm parcel's.
     basis = next(b for b in WindowBasis if any(w.basis == b for w in windows))
     return OrderPromise(
-        promised_ship_by=max(ship_bys),
+        promised_ship_by=last_ship_by,
+        promised_ship_date=last_ship_date,
         delivery_window=DeliveryWindow(
             earliest=max(w.earliest for w in windows), latest=max(w.latest for w in windows), basis=basis
         ),
         fulfillments=promises,
     )
+
+
+def long_date(day: date) -> str:
+    """A date as customer messages write it: "Monday 7 December 2026"."""
+    return f"{day:%A} {day.day} {day:%B %Y}"

@@ -246,6 +246,7 @@ def test_a_pending_fulfillment_promises_what_releasing_it_now_would() -> None:
     promise = order_promise(order, [pending], warehouses=WAREHOUSES, transit=TABLE, now=PLACED_AT)
 
     assert promise.promised_ship_by == warehouse_ship_by(PLACED_AT, WAREHOUSES[0])
+    assert promise.promised_ship_date == date(2026, 12, 7)  # 04:59 UTC on the 8th is the 7th in New York
     assert promise.delivery_window == DeliveryWindow(
         earliest=date(2026, 12, 8), latest=date(2026, 12, 14), basis=WindowBasis.TRANSIT_TABLE
     )
