@@ -26,7 +26,7 @@ from chalicelib.domain.models import (
     format_timestamp,
 )
 from chalicelib.domain.placement import PlaceOrderRequest
-from chalicelib.domain.promise import DeliveryWindow, order_promise
+from chalicelib.domain.promise import DeliveryWindow, OrderPromise, order_promise
 from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus, TrackingStatus
 from chalicelib.service.cancellation import cancel
 from chalicelib.service.order_updates import OrderChanges, update_order
@@ -172,17 +172,23 @@ class ListOrdersQuery(BaseModel):
         return None if value is None else _bound(value, end=True)
 
 
-def view_of(aggregate: OrderAggregate) -> OrderView:
-    """The order as the API shows it, with its promised dates computed now from the warehouses
-    and the transit table (both cached per process: no DynamoDB round trip while warm)."""
+def promised_dates(aggregate: OrderAggregate) -> OrderPromise:
+    """The order's promised dates (``order_promise`` in domain/promise.py), computed now from the
+    warehouses and the transit table, both cached per process: no DynamoDB round trip while warm.
+    Every page or route showing an order's dates calls this, so they never disagree."""
     svc = services()
-    promise = order_promise(
+    return order_promise(
         aggregate.order,
         aggregate.fulfillments,
         warehouses=svc.uow_factory().list_warehouses(),
         transit=svc.transit_times.transit_table(),
         now=svc.clock.now(),
     )
+
+
+def view_of(aggregate: OrderAggregate) -> OrderView:
+    """The order as the API shows it, with its promised dates."""
+    promise = promised_dates(aggregate)
     fulfillments = []
     for f in aggregate.fulfillments:
         dates = promise.of(f.id)

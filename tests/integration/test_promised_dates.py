@@ -14,6 +14,7 @@ from chalicelib.domain.promise import delivery_window
 from chalicelib.domain.transit import TransitTime
 from infra.local.pump import EventPump
 from tests.integration.conftest import Stack, get, order_body, order_of, place, post_json, sent_emails
+from tests.integration.test_console import Console, _text
 from tests.integration.test_delivery import standard_event, standard_post
 from tests.integration.test_reference_api import send
 
@@ -162,3 +163,37 @@ def test_the_order_and_its_confirmation_carry_the_ship_by_and_the_window_until_t
     }
     assert followed["fulfillments"][0]["delivery_window"] == followed["estimated_delivery"]
     assert followed["promised_ship_by"] == released["ship_by"]
+
+
+def test_the_console_adds_changes_and_removes_a_transit_row_with_the_version_it_showed(
+    client: Client, stack: Stack
+) -> None:
+    visitor = Console(client)
+    visitor.sign_in(stack.keys["admin"])
+    assert Console(client).get("/console/transit-times").status_code == 303
+    csrf = visitor.csrf("/console/transit-times")
+    form = {
+        "csrf": csrf,
+        "carrier": "ups",
+        "service": "ground",
+        "min_days": "1",
+        "max_days": "5",
+        "version": "",
+    }
+
+    added = visitor.post("/console/transit-times", {**form, "shipping_methods": "Standard\nUPS Ground\n"})
+    assert added.status_code == 200, added.body
+    assert "Transit time ups/ground added (version 1)" in _text(added)
+    stored = json.loads(get(client, "/v1/transit-times/ups/ground", stack.keys["admin"]).body)
+    assert stored["shipping_methods"] == ["Standard", "UPS Ground"]
+    stale = visitor.post("/console/transit-times", {**form, "max_days": "6"})
+    assert stale.status_code == 409 and "Reload the page" in _text(stale)
+    backwards = visitor.post("/console/transit-times", {**form, "min_days": "7", "version": "1"})
+    assert backwards.status_code == 422 and "min_days is more than max_days" in _text(backwards)
+    assert "1\u20135" in _text(visitor.get("/console/transit-times"))  # 1 to 5 (an en dash)
+
+    removed = visitor.post(
+        "/console/transit-times/remove", {"csrf": csrf, "carrier": "ups", "service": "ground", "version": "1"}
+    )
+    assert removed.status_code == 200 and "Transit time ups/ground removed" in _text(removed)
+    assert get(client, "/v1/transit-times/ups/ground", stack.keys["admin"]).status_code == 404
