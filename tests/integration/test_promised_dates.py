@@ -197,3 +197,28 @@ def test_the_console_adds_changes_and_removes_a_transit_row_with_the_version_it_
     )
     assert removed.status_code == 200 and "Transit time ups/ground removed" in _text(removed)
     assert get(client, "/v1/transit-times/ups/ground", stack.keys["admin"]).status_code == 404
+
+
+def test_the_transit_table_is_read_once_per_process_not_once_per_order(client: Client, stack: Stack) -> None:
+    from chalicelib.adapters.aws import client as aws_client
+
+    assert (
+        send(client, "PUT", "/v1/transit-times/usps/priority", stack.keys["admin"], PRIORITY).status_code
+        == 201
+    )
+    partitions: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        partitions.append(params.get("ExpressionAttributeValues", {}).get(":pk", {}).get("S", ""))
+
+    dynamodb = aws_client("dynamodb")
+    dynamodb.meta.events.register("provide-client-params.dynamodb.Query", record)
+    try:
+        for n in range(3):
+            placed = place(client, stack, order_body(f"CACHED-{n}", shipping_method="Priority"))
+            assert placed["estimated_delivery"] is not None
+            assert order_of(client, stack, placed["id"])["estimated_delivery"] == placed["estimated_delivery"]
+    finally:
+        dynamodb.meta.events.unregister("provide-client-params.dynamodb.Query", record)
+
+    assert partitions.count("TRANSIT") == 1  # the first read; the rest from the process cache
