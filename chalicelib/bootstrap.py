@@ -28,6 +28,7 @@ from chalicelib.adapters.http_sender import HttpWebhookTransport
 from chalicelib.adapters.notifier import AwsNotifier
 from chalicelib.adapters.secrets import SecretStore
 from chalicelib.adapters.templates import JinjaRenderer
+from chalicelib.adapters.transit import DynamoTransitStore
 from chalicelib.adapters.webhook_queue import SqsWebhookQueue
 from chalicelib.config import Settings, settings
 from chalicelib.domain.holds import HoldPolicy
@@ -47,6 +48,7 @@ from chalicelib.service.ports import (
     OutboxStream,
     Secrets,
     StockQueries,
+    TransitTimes,
     UnitOfWorkFactory,
     WebhookQueue,
     WebhookTransport,
@@ -88,6 +90,8 @@ class Services:
     hold_policy: HoldPolicy
     ids: IdGenerator
     clock: Clock
+    #: The transit table, cached per process (promised dates on every order read).
+    transit_times: TransitTimes
 
     def event_publisher(self) -> EventPublisher:
         return EventBusPublisher(client("events"), self.settings.event_bus_name)
@@ -112,6 +116,7 @@ class Services:
             clock=self.clock,
             public_base_url=cfg.public_base_url,
             link_keys=self.link_keys,
+            transit_table=self.transit_times.transit_table,
         )
 
     def link_keys(self) -> list[str]:
@@ -139,6 +144,7 @@ def services() -> Services:
         hold_policy=HoldPolicy.parse(cfg.fraud_review_threshold),
         ids=UlidGenerator(),
         clock=SystemClock(),
+        transit_times=DynamoTransitStore(dynamodb, cfg.table_name),
     )
 
 
@@ -150,9 +156,16 @@ def reference_store() -> DynamoReferenceStore:
     return DynamoReferenceStore(client("dynamodb"), settings().table_name)
 
 
+@cache
+def transit_store() -> DynamoTransitStore:
+    """The repository of the transit table's administration (service/transit.py)."""
+    return DynamoTransitStore(client("dynamodb"), settings().table_name)
+
+
 def reset_services() -> None:
     services.cache_clear()
     reference_store.cache_clear()
+    transit_store.cache_clear()
     settings.cache_clear()
     reset_clients()
     reference_cache.clear()

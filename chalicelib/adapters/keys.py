@@ -263,3 +263,12 @@ PRODUCTS_INDEX_PK = "PRODUCTS"
 
 def audit_event_sk(event_id: str) -> str:
     return f"{EVENT_PREFIX}{event_id}"
+
+
+#: The transit table: one partition, read whole (``<carrier>#<service>`` sort keys).
+TRANSIT_PK = "TRANSIT"
+ENTITY_TRANSIT_TIME = "transit_time"
+
+
+def transit_sk(carrier: str, service: str) -> str:
+    return f"{carrier}#{service}"

@@ -26,6 +26,7 @@ from chalicelib.domain.models import (
     format_timestamp,
 )
 from chalicelib.domain.placement import PlaceOrderRequest
+from chalicelib.domain.promise import DeliveryWindow, OrderPromise, order_promise
 from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus, TrackingStatus
 from chalicelib.service.cancellation import cancel
 from chalicelib.service.order_updates import OrderChanges, update_order
@@ -38,10 +39,26 @@ orders_api = Blueprint(__name__)
 CHANNEL_OR_ADMIN = (Role.CHANNEL, Role.ADMIN)
 
 
-class OrderView(Order):
-    """An order with its fulfillments, as the API shows it."""
+class FulfillmentView(Fulfillment):
+    """A fulfillment with its promised dates (``estimated_delivery`` is the carrier's own)."""
 
-    fulfillments: list[Fulfillment]
+    #: The ship-by promise; before release, what releasing now would promise.
+    promised_ship_by: Timestamp | None = None
+    #: That promise's date in the warehouse's time zone.
+    promised_ship_date: date | None = None
+    #: When the parcel should arrive: transit table, then the carrier's estimate, then delivery.
+    delivery_window: DeliveryWindow | None = None
+
+
+class OrderView(Order):
+    """An order with its fulfillments and promised dates, as the API shows it."""
+
+    fulfillments: list[FulfillmentView]
+    #: The latest ship-by of the fulfillments on their way; null while any has none (backorder, hold).
+    promised_ship_by: Timestamp | None = None
+    promised_ship_date: date | None = None
+    #: By when every parcel should have arrived (docs/reference-data.md, transit table).
+    estimated_delivery: DeliveryWindow | None = None
 
 
 class OrderPage(BaseModel):
@@ -155,8 +172,38 @@ class ListOrdersQuery(BaseModel):
         return None if value is None else _bound(value, end=True)
 
 
+def promised_dates(aggregate: OrderAggregate) -> OrderPromise:
+    """The order's promised dates (``order_promise`` in domain/promise.py), computed now from the
+    warehouses and the transit table, both cached per process: no DynamoDB round trip while warm.
+    Every page or route showing an order's dates calls this, so they never disagree."""
+    svc = services()
+    return order_promise(
+        aggregate.order,
+        aggregate.fulfillments,
+        warehouses=svc.uow_factory().list_warehouses(),
+        transit=svc.transit_times.transit_table(),
+        now=svc.clock.now(),
+    )
+
+
 def view_of(aggregate: OrderAggregate) -> OrderView:
-    return OrderView(**aggregate.order.model_dump(), fulfillments=aggregate.fulfillments)
+    """The order as the API shows it, with its promised dates."""
+    promise = promised_dates(aggregate)
+    fulfillments = []
+    for f in aggregate.fulfillments:
+        dates = promise.of(f.id)
+        fulfillments.append(
+            FulfillmentView(
+                **f.model_dump(), **(dates.model_dump(exclude={"fulfillment_id"}) if dates else {})
+            )
+        )
+    return OrderView(
+        **aggregate.order.model_dump(),
+        fulfillments=fulfillments,
+        promised_ship_by=promise.promised_ship_by,
+        promised_ship_date=promise.promised_ship_date,
+        estimated_delivery=promise.delivery_window,
+    )
 
 
 def _load_visible(call: Call, order_id: str) -> OrderAggregate:

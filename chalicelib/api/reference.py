@@ -1,5 +1,5 @@
-"""Reference data administration over HTTP (admin keys only): warehouses, products, boxes, API
-keys, and the audit listing of their changes.
+"""Reference data administration over HTTP (admin keys only): warehouses, products, boxes, the
+transit table, API keys, and the audit listing of their changes.
 
 Versions travel as ETags: every read answers ``ETag: "<version>"`` (and ``version`` in the body);
 a PUT or DELETE of an existing record sends ``If-Match: "<version>"``. A record that moved
@@ -29,10 +29,12 @@ from chalicelib.domain.reference import (
     ProductSpec,
     WarehouseSpec,
 )
+from chalicelib.domain.transit import TransitTime, TransitTimeSpec
 
 if TYPE_CHECKING:
     from chalicelib.domain.reference import Versioned
     from chalicelib.service.reference import Actor, ReferenceRepository
+    from chalicelib.service.transit import TransitRepository
 
 reference_api = Blueprint(__name__)
 
@@ -68,6 +70,15 @@ class BoxView(Box):
 
 class BoxList(BaseModel):
     items: list[BoxView]
+
+
+class TransitTimeView(TransitTime):
+    version: int
+
+
+class TransitTimeList(BaseModel):
+    #: By carrier and service; ``*`` rows are the defaults.
+    items: list[TransitTimeView]
 
 
 class ApiKeyList(BaseModel):
@@ -367,6 +378,110 @@ def retire_box(call: Call) -> BoxView:
         )
     )
     return _box_view(warehouse_id, retired)
+
+
+# -- transit table ---------------------------------------------------------------------------------
+
+
+def _transit_key(call: Call) -> tuple[str, str]:
+    # ``*`` may arrive percent-encoded (``%2A``) from clients that encode it.
+    carrier, service = (
+        call.params[name].replace("%2A", "*").replace("%2a", "*") for name in ("carrier", "service")
+    )
+    return carrier, service
+
+
+def _transit_view(found: Versioned[TransitTime]) -> TransitTimeView:
+    return TransitTimeView(**found.value.model_dump(), version=found.version)
+
+
+def _transit_repo() -> TransitRepository:
+    from chalicelib.bootstrap import transit_store
+
+    return transit_store()
+
+
+@endpoint(
+    reference_api,
+    "/v1/transit-times",
+    "GET",
+    summary="The transit table: business days per carrier service, and the shipping methods each serves",
+    roles=ADMIN,
+    access=KEYED,
+    response=TransitTimeList,
+    tags=TAGS,
+    errors=(401, 403),
+)
+def list_transit_times(call: Call) -> TransitTimeList:
+    from chalicelib.service import transit
+
+    return TransitTimeList(items=[_transit_view(r) for r in transit.list_transit_times(_transit_repo())])
+
+
+@endpoint(
+    reference_api,
+    "/v1/transit-times/{carrier}/{service}",
+    "GET",
+    summary="A row of the transit table (ETag: its version); `*` is the default service or carrier",
+    roles=ADMIN,
+    access=KEYED,
+    response=TransitTimeView,
+    tags=TAGS,
+    errors=_ERRORS_READ,
+)
+def get_transit_time(call: Call) -> Response:
+    from chalicelib.service import transit
+
+    found = transit.get_transit_time(_transit_repo(), *_transit_key(call))
+    return _answer(_transit_view(found), found.version)
+
+
+@endpoint(
+    reference_api,
+    "/v1/transit-times/{carrier}/{service}",
+    "PUT",
+    summary="Add or replace a transit-table row (If-Match to replace): business days, shipping methods",
+    roles=ADMIN,
+    access=KEYED,
+    body=TransitTimeSpec,
+    response=TransitTimeView,
+    tags=TAGS,
+    errors=_ERRORS_WRITE,
+)
+def put_transit_time(call: Call) -> Response:
+    from chalicelib.service import transit
+
+    carrier, service = _transit_key(call)
+    saved = _guarded(
+        lambda: transit.put_transit_time(
+            _transit_repo(), carrier, service, call.body, if_match=_if_match(call), actor=_actor(call)
+        )
+    )
+    view = TransitTimeView(**saved.value.model_dump(), version=saved.version)
+    return _answer(view, saved.version, 201 if saved.created else 200)
+
+
+@endpoint(
+    reference_api,
+    "/v1/transit-times/{carrier}/{service}",
+    "DELETE",
+    summary="Remove a transit-table row: its service and shipping methods fall back to the defaults",
+    roles=ADMIN,
+    access=KEYED,
+    response=TransitTimeView,
+    tags=TAGS,
+    errors=(400, 401, 403, 404, 409, 412, 422),
+)
+def remove_transit_time(call: Call) -> TransitTimeView:
+    from chalicelib.service import transit
+
+    carrier, service = _transit_key(call)
+    removed = _guarded(
+        lambda: transit.remove_transit_time(
+            _transit_repo(), carrier, service, if_match=_if_match(call), actor=_actor(call)
+        )
+    )
+    return _transit_view(removed)
 
 
 # -- API keys --------------------------------------------------------------------------------------

@@ -73,6 +73,8 @@ class EventType(StrEnum):
     BOX_RETIRED = "box.retired"
     API_KEY_MINTED = "api_key.minted"
     API_KEY_REVOKED = "api_key.revoked"
+    TRANSIT_TIME_CHANGED = "transit_time.changed"
+    TRANSIT_TIME_REMOVED = "transit_time.removed"
 
 
 class DomainEvent(BaseModel):

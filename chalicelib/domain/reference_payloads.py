@@ -16,6 +16,7 @@ from pydantic import Field
 from .auth import Role
 from .events import EventPayload, EventType
 from .models import Box, Product, Warehouse
+from .transit import TransitTime, example_row
 
 _RECORD_VERSION = "The record's version after the change (its ETag); 1 for a new record."
 _WAREHOUSE_EXAMPLE = {
@@ -144,6 +145,34 @@ class ApiKeyRevoked(ApiKeyMinted):
     emitted_by = "a key revoked by the admin API or tools.keys (revoke_api_key)"
 
 
+class TransitTimeChanged(EventPayload):
+    """A row of the transit table was added or replaced: delivery windows counted from then on use
+    it. ``id`` is ``<carrier>/<service>``. Not offered to store webhooks."""
+
+    event_type = EventType.TRANSIT_TIME_CHANGED
+    emitted_by = "a transit-time write from the admin API (put_transit_time)"
+
+    entity: Literal["transit_time"] = Field(description="What kind of record changed.")
+    id: str = Field(description="The row's carrier and service.", examples=["ups/ground"])
+    version: int = Field(description=_RECORD_VERSION)
+    before: TransitTime | None = Field(description="The row as it was; null when new.", examples=[None])
+    after: TransitTime = Field(description="The row as it is now.", examples=[example_row()])
+
+
+class TransitTimeRemoved(EventPayload):
+    """A row of the transit table was removed: its service and shipping methods fall back to the
+    carrier's or the default row. Not offered to store webhooks."""
+
+    event_type = EventType.TRANSIT_TIME_REMOVED
+    emitted_by = "a transit-time removal from the admin API (remove_transit_time)"
+
+    entity: Literal["transit_time"] = Field(description="What kind of record changed.")
+    id: str = Field(description="The row's carrier and service.", examples=["ups/ground"])
+    version: int = Field(description="The version of the row removed (the last it had).")
+    before: TransitTime = Field(description="The row as it was when removed.", examples=[example_row()])
+    after: None = Field(description="Always null: the row is gone.", examples=[None])
+
+
 #: The reference-data payload models, for ``event_payloads.PAYLOADS``.
 REFERENCE_PAYLOADS: tuple[type[EventPayload], ...] = (
     WarehouseChanged,
@@ -152,4 +181,6 @@ REFERENCE_PAYLOADS: tuple[type[EventPayload], ...] = (
     BoxRetired,
     ApiKeyMinted,
     ApiKeyRevoked,
+    TransitTimeChanged,
+    TransitTimeRemoved,
 )

@@ -40,8 +40,10 @@ from chalicelib.domain.event_payloads import (
 )
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.models import Order
+from chalicelib.domain.promise import OrderPromise, long_date, order_promise
 from chalicelib.domain.status import ReturnStatus, TrackingStatus
 from chalicelib.domain.tracking import ALERT_STATUSES
+from chalicelib.domain.transit import TransitTable
 from chalicelib.service.communication import FEEDBACK, UNSUBSCRIBE, link_token
 from chalicelib.service.ports import Clock, IdGenerator, Notifier, UnitOfWork, UnitOfWorkFactory
 from chalicelib.service.unit_of_work import Message, consume_once
@@ -138,6 +140,8 @@ class NotificationContext:
     public_base_url: str
     #: Keys that sign links in e-mails (newest first); no keys, no feedback/unsubscribe links.
     link_keys: Callable[[], list[str]] = field(default=lambda: [])
+    #: The transit table (cached per process) for the promised dates; none: the built-in default.
+    transit_table: Callable[[], TransitTable] = field(default=TransitTable)
 
 
 #: Tracking states the customer hears about, and with which template.
@@ -153,7 +157,9 @@ CUSTOMER_TRACKING_TEMPLATES = {
 
 
 # Temporary C901 exemption: this module is being rewritten with typed event payloads.
-def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> list[OutgoingMessage]:
+def messages_for(
+    event: DomainEvent, order: Order, ctx: NotificationContext, promise: OrderPromise | None = None
+) -> list[OutgoingMessage]:
     """Which messages an event causes. Pure apart from the send callables it builds."""
     keys = ctx.link_keys()
     unsubscribe = link_token(UNSUBSCRIBE, order.id, keys=keys, clock=ctx.clock)
@@ -163,6 +169,7 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
         "order_url": f"{ctx.public_base_url}/v1/orders/{order.id}",
         "unsubscribe_url": f"{ctx.public_base_url}/v1/unsubscribe/{unsubscribe}" if unsubscribe else None,
         "feedback_url": None,
+        "promise": promise_view(promise),
     }
     outbox = _Outbox(event, order, ctx, view)
     if event.type == EventType.ORDER_CONFIRMED:
@@ -197,6 +204,19 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
     elif event.type == EventType.TRACKING_UPDATED and (tracked := event.payload(TrackingUpdated)).changed:
         _tracking_messages(outbox, tracked, keys)
     return outbox.out
+
+
+def promise_view(promise: OrderPromise | None) -> dict[str, Any] | None:
+    """The order's promised dates as templates show them; None unless the whole order has both."""
+    if promise is None or promise.promised_ship_date is None or promise.delivery_window is None:
+        return None
+    window = promise.delivery_window
+    return {
+        **promise.model_dump(mode="json"),
+        "ship_date_text": long_date(promise.promised_ship_date),
+        "earliest_text": long_date(window.earliest),
+        "latest_text": long_date(window.latest),
+    }
 
 
 def _tracking_messages(outbox: _Outbox, tracked: TrackingUpdated, keys: list[str]) -> None:
@@ -318,8 +338,15 @@ def notify(event: DomainEvent, ctx: NotificationContext) -> list[str]:
     aggregate = uow.get_order(event.order_id)
     if aggregate is None:
         raise NotFound("order", event.order_id)
+    promise = order_promise(
+        aggregate.order,
+        aggregate.fulfillments,
+        warehouses=uow.list_warehouses(),
+        transit=ctx.transit_table(),
+        now=ctx.clock.now(),
+    )
     sent: list[str] = []
-    for message in messages_for(event, aggregate.order, ctx):
+    for message in messages_for(event, aggregate.order, ctx, promise):
         if uow.get_dedup(NOTIFY_SCOPE, message.key) is not None:
             continue
         message_id, _ = send_once(ctx.claims, message.key, message.send, sent_seconds=SENT_CLAIM_SECONDS)

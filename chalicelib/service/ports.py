@@ -30,6 +30,7 @@ from chalicelib.domain.store_api import (
     StoreCredentials,
     WooCommerceCredentials,
 )
+from chalicelib.domain.transit import TransitTable
 from chalicelib.domain.writeback import (
     AddOrderNote,
     CancelStoreOrder,
@@ -298,6 +299,13 @@ class Counters(Protocol):
 
     def daily_counter(self, metric: str, days: Iterable[str]) -> dict[str, int]:
         """day -> value of a channel-less counter (0 where nothing was counted)."""
+        ...
+
+
+class TransitTimes(Protocol):
+    def transit_table(self) -> TransitTable:
+        """The whole transit table, cached per process like warehouses (reference cache time), so
+        reading it on every order response costs no DynamoDB round trip while warm."""
         ...
 
 

@@ -104,6 +104,7 @@ def sample_body(method: str, path: str) -> Any:
             "max_weight_grams": 1000,
             "cost": "0.10",
         },
+        ("PUT", "/v1/transit-times/{carrier}/{service}"): {"min_days": 1, "max_days": 3},
         ("POST", "/v1/api-keys"): {"role": "admin", "label": f"matrix {n}"},
         ("POST", "/v1/webhooks/carriers/standard"): {"type": "tracking.updated"},
     }

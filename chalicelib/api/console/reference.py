@@ -1,4 +1,4 @@
-"""Console pages for reference data: warehouses, products, boxes and API keys.
+"""Console pages for reference data: warehouses, products, boxes, the transit table and API keys.
 
 Each page lists the records and carries a form that calls the same use case as the API
 (service/reference.py), with the same validation and the same version check: the form sends the
@@ -23,6 +23,7 @@ from chalicelib.domain.reference import (
     ProductSpec,
     WarehouseSpec,
 )
+from chalicelib.domain.transit import TransitTimeSpec
 
 PRODUCTS_PAGE = 50
 
@@ -281,6 +282,83 @@ def console_retire_box(visit: Visit) -> Response:
         status, text = _outcome(exc)
         return _boxes_page(visit, status, error=text, warehouse=warehouse)
     return _boxes_page(visit, notice=f"Box {code} retired.", warehouse=warehouse)
+
+
+# --- transit table ----------------------------------------------------------------------------------
+
+
+def _transit_repo() -> Any:
+    from chalicelib.bootstrap import transit_store
+
+    return transit_store()
+
+
+def _transit_page(visit: Visit, status: int = 200, *, error: str = "", notice: str = "") -> Response:
+    from chalicelib.service import transit
+
+    rows = transit.list_transit_times(_transit_repo())
+    wanted = (visit.arg("carrier", 40), visit.arg("service", 60))
+    editing = next((r for r in rows if r.value.key == wanted), None)
+    return visit.page(
+        "transit_times",
+        status,
+        title="Transit times",
+        section="transit-times",
+        rows=rows,
+        editing=editing,
+        error=error,
+        notice=notice,
+    )
+
+
+@console_route("/console/transit-times", "GET", "the transit table; forms to add, change or remove a row")
+def console_transit_times(visit: Visit) -> Response:
+    return _transit_page(visit)
+
+
+@console_route("/console/transit-times", "POST", "add or change a transit row (the version the page showed)")
+def console_save_transit_time(visit: Visit) -> Response:
+    from chalicelib.service import transit
+
+    carrier, service = visit.form("carrier", 40), visit.form("service", 60)
+    try:
+        spec = _validated(
+            TransitTimeSpec,
+            {
+                "min_days": visit.form("min_days", 3),
+                "max_days": visit.form("max_days", 3),
+                "shipping_methods": [
+                    line.strip()
+                    for line in visit.form("shipping_methods", 12000).splitlines()
+                    if line.strip()
+                ],
+            },
+        )
+        saved = transit.put_transit_time(
+            _transit_repo(), carrier, service, spec, if_match=_version(visit), actor=_actor(visit)
+        )
+    except _FAILURES as exc:
+        status, text = _outcome(exc)
+        return _transit_page(visit, status, error=text)
+    verb = "added" if saved.created else ("saved" if saved.changed else "unchanged")
+    return _transit_page(visit, notice=f"Transit time {carrier}/{service} {verb} (version {saved.version}).")
+
+
+@console_route(
+    "/console/transit-times/remove", "POST", "remove a transit row (its services fall back to the defaults)"
+)
+def console_remove_transit_time(visit: Visit) -> Response:
+    from chalicelib.service import transit
+
+    carrier, service = visit.form("carrier", 40), visit.form("service", 60)
+    try:
+        transit.remove_transit_time(
+            _transit_repo(), carrier, service, if_match=_version(visit), actor=_actor(visit)
+        )
+    except _FAILURES as exc:
+        status, text = _outcome(exc)
+        return _transit_page(visit, status, error=text)
+    return _transit_page(visit, notice=f"Transit time {carrier}/{service} removed.")
 
 
 # --- API keys ---------------------------------------------------------------------------------------
