@@ -25,6 +25,7 @@ from chalicelib.domain.models import (
     TrackedScan,
     format_timestamp,
 )
+from chalicelib.domain.notes import is_private_note_event, normalise_tag, without_private_notes
 from chalicelib.domain.placement import PlaceOrderRequest
 from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus, TrackingStatus
 from chalicelib.service.cancellation import cancel
@@ -143,6 +144,13 @@ class ListOrdersQuery(BaseModel):
     created_to: str | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 25
     cursor: Annotated[Line, Field(max_length=512)] | None = None
+    #: Orders carrying this tag (normalised like the tag routes: ``VIP`` finds ``vip``).
+    tag: Annotated[str, Field(max_length=64)] | None = None
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_tag(value)
 
     @field_validator("created_from")
     @classmethod
@@ -155,8 +163,16 @@ class ListOrdersQuery(BaseModel):
         return None if value is None else _bound(value, end=True)
 
 
-def view_of(aggregate: OrderAggregate) -> OrderView:
-    return OrderView(**aggregate.order.model_dump(), fulfillments=aggregate.fulfillments)
+def view_of(aggregate: OrderAggregate, *, private_notes: bool = False) -> OrderView:
+    """The order as the API shows it; private notes only when ``private_notes`` (admin keys):
+    a store's or a warehouse's key never reads them."""
+    order = aggregate.order if private_notes else without_private_notes(aggregate.order)
+    return OrderView(**order.model_dump(), fulfillments=aggregate.fulfillments)
+
+
+def _staff(call: Call) -> bool:
+    """Admin keys are the operations team: they read private notes."""
+    return call.who.role == Role.ADMIN
 
 
 def _load_visible(call: Call, order_id: str) -> OrderAggregate:
@@ -214,7 +230,7 @@ def create_order(call: Call) -> Response:
     errors=(401, 403, 404),
 )
 def get_order(call: Call) -> OrderView:
-    return view_of(_load_visible(call, call.params["order_id"]))
+    return view_of(_load_visible(call, call.params["order_id"]), private_notes=_staff(call))
 
 
 @endpoint(
@@ -245,6 +261,7 @@ def list_orders(call: Call) -> OrderPage:
             created_to=query.created_to,
             limit=query.limit,
             cursor=query.cursor,
+            tag=query.tag,
         )
     except InvalidCursor:
         raise ProblemError(
@@ -253,6 +270,8 @@ def list_orders(call: Call) -> OrderPage:
             "Invalid cursor",
             "the cursor does not belong to this listing; start again without it",
         ) from None
+    if not _staff(call):
+        orders = [without_private_notes(order) for order in orders]
     return OrderPage(items=orders, next_cursor=cursor)
 
 
@@ -270,7 +289,10 @@ def list_orders(call: Call) -> OrderPage:
 def order_events(call: Call) -> Timeline:
     order_id = call.params["order_id"]
     _load_visible(call, order_id)
-    return Timeline(items=services().queries.list_events(order_id))
+    events = services().queries.list_events(order_id)
+    if not _staff(call):
+        events = [event for event in events if not is_private_note_event(event)]
+    return Timeline(items=events)
 
 
 @endpoint(
@@ -297,7 +319,7 @@ def add_hold(call: Call) -> OrderView:
         ids=svc.ids,
         clock=svc.clock,
     )
-    return view_of(aggregate)
+    return view_of(aggregate, private_notes=True)
 
 
 @endpoint(
@@ -320,7 +342,7 @@ def remove_hold(call: Call) -> OrderView:
     aggregate = release_hold(
         svc.uow_factory, call.params["order_id"], reason, actor=call.who.actor, ids=svc.ids, clock=svc.clock
     )
-    return view_of(aggregate)
+    return view_of(aggregate, private_notes=True)
 
 
 @endpoint(
@@ -348,7 +370,7 @@ def cancel_order(call: Call) -> OrderView:
         ids=svc.ids,
         clock=svc.clock,
     )
-    return view_of(result)
+    return view_of(result, private_notes=_staff(call))
 
 
 @endpoint(
@@ -416,4 +438,4 @@ def patch_order(call: Call) -> OrderView:
         ids=svc.ids,
         clock=svc.clock,
     )
-    return view_of(result)
+    return view_of(result, private_notes=_staff(call))
