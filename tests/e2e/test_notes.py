@@ -128,8 +128,6 @@ def test_a_note_and_a_tag_are_visible_where_they_should_be_and_nowhere_else(
         # Decoded, not as sent: a base64 or quoted-printable body would hide the words from a raw look.
         bodies = [part.get_content() for part in mail.walk() if part.get_content_maintype() == "text"]
         assert bodies and all(f"NOTES-{run}-1" in body for body in bodies)
-        assert not [
-            body for body in bodies if "fraud-check" in body or run in body.replace(f"NOTES-{run}-1", "")
-        ]
+        assert not [body for body in bodies if "fraud-check" in body or "customer is difficult" in body]
     assert store_endpoint["bodies"] and not [b for b in store_endpoint["bodies"] if secret_words in b]
     assert not [b for b in store_endpoint["bodies"] if "order.note_added" in b or "order.tags_changed" in b]
