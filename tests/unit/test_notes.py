@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from chalicelib.domain.auth import Forbidden
 from chalicelib.domain.errors import Conflict, NotFound
-from chalicelib.domain.events import DomainEvent
+from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.models import NoteVisibility, Order, OrderNote
 from chalicelib.domain.note_payloads import OrderNoteAdded, OrderTagsChanged
 from chalicelib.domain.notes import (
@@ -25,6 +25,7 @@ from chalicelib.domain.notes import (
     with_tags,
     without_private_notes,
 )
+from chalicelib.domain.outbound import SUBSCRIBABLE_EVENTS
 from chalicelib.domain.status import OrderStatus
 from chalicelib.service.notes import add_note, change_tags
 from tests.unit.builders import STRICT, WEB, make_order
@@ -301,3 +302,9 @@ def test_a_private_note_event_is_told_apart_from_a_customer_one() -> None:
 
     assert is_private_note_event(event(NoteVisibility.PRIVATE))
     assert not is_private_note_event(event(NoteVisibility.CUSTOMER))
+
+
+def test_stores_cannot_subscribe_to_notes_or_tags() -> None:
+    """A private note's words would go out in the webhook's data: the events are not offered."""
+    assert EventType.ORDER_NOTE_ADDED not in SUBSCRIBABLE_EVENTS
+    assert EventType.ORDER_TAGS_CHANGED not in SUBSCRIBABLE_EVENTS
