@@ -50,7 +50,7 @@ def _tag(call: Call) -> str:
     body=NoteRequest,
     response=OrderView,
     success_status=201,
-    tags=("notes and tags",),
+    tags=("notes",),
     errors=(400, 401, 403, 404, 409, 413, 415, 422),
 )
 def post_note(call: Call) -> OrderView:
@@ -95,7 +95,7 @@ def _change_tag(call: Call, *, adding: bool) -> OrderView:
     roles=(Role.ADMIN,),
     access=owned("order", "order_id"),
     response=OrderView,
-    tags=("notes and tags",),
+    tags=("notes",),
     errors=(401, 403, 404, 409, 422),
 )
 def put_tag(call: Call) -> OrderView:
@@ -110,7 +110,7 @@ def put_tag(call: Call) -> OrderView:
     roles=(Role.ADMIN,),
     access=owned("order", "order_id"),
     response=OrderView,
-    tags=("notes and tags",),
+    tags=("notes",),
     errors=(401, 403, 404, 409, 422),
 )
 def delete_tag(call: Call) -> OrderView:
