@@ -125,6 +125,48 @@ def order_listing(status: str | None, channel_id: str | None) -> tuple[str, list
     return "gsi4", [_orders_partition(n) for n in range(SHARDS)]
 
 
+ENTITY_ORDER_TAG = "order_tag"
+TAG_PREFIX = "TAG#"
+
+
+def order_tag_sk(tag: str) -> str:
+    return f"{TAG_PREFIX}{tag}"
+
+
+def _tag_partition(tag: str) -> str:
+    return f"TAG#{tag}"
+
+
+def _channel_tag_partition(channel_id: str, tag: str) -> str:
+    # Tags are [a-z0-9-]: never "STATUS#...", so these partitions of gsi3 never meet a status's.
+    return f"CHANNEL#{channel_id}#TAG#{tag}"
+
+
+def order_tag_index_keys(order_id: str, channel_id: str, created_at: str, tag: str) -> dict[str, str]:
+    """The index attributes of one tag of an order (``ORDER#<id>``/``TAG#<tag>``): gsi4 under
+    ``TAG#<tag>`` (every channel's orders carrying it) and gsi3 under ``CHANNEL#<c>#TAG#<tag>``
+    (one channel's), both sorted like the order listings (``created_sort_key``). The entry is
+    written and deleted with the order's tag change, and an order's channel and creation time
+    never change, so the entry never goes stale.
+
+    Not sharded, unlike the order listings: people put tags on one order at a time, so a tag's
+    partition never sees the write rate a status or a channel does."""
+    sort = created_sort_key(created_at, order_id)
+    return {
+        "gsi3pk": _channel_tag_partition(channel_id, tag),
+        "gsi3sk": sort,
+        "gsi4pk": _tag_partition(tag),
+        "gsi4sk": sort,
+    }
+
+
+def tag_listing(tag: str, channel_id: str | None) -> tuple[str, str]:
+    """The index and the one partition that list the orders carrying ``tag`` (in a channel)."""
+    if channel_id:
+        return "gsi3", _channel_tag_partition(channel_id, tag)
+    return "gsi4", _tag_partition(tag)
+
+
 def created_bounds(created_from: str | None, created_to: str | None) -> tuple[str, str]:
     """Inclusive sort-key bounds of a listing's creation-date range (RFC 3339 prefixes)."""
     low = created_from or "0000"  # key values cannot be empty; every timestamp sorts after it

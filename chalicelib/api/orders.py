@@ -25,6 +25,7 @@ from chalicelib.domain.models import (
     TrackedScan,
     format_timestamp,
 )
+from chalicelib.domain.notes import is_private_note_event, normalise_tag, without_private_notes
 from chalicelib.domain.placement import PlaceOrderRequest
 from chalicelib.domain.promise import DeliveryWindow, OrderPromise, order_promise
 from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus, TrackingStatus
@@ -160,6 +161,13 @@ class ListOrdersQuery(BaseModel):
     created_to: str | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 25
     cursor: Annotated[Line, Field(max_length=512)] | None = None
+    #: Orders carrying this tag (normalised like the tag routes: ``VIP`` finds ``vip``).
+    tag: Annotated[str, Field(max_length=64)] | None = None
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_tag(value)
 
     @field_validator("created_from")
     @classmethod
@@ -186,8 +194,10 @@ def promised_dates(aggregate: OrderAggregate) -> OrderPromise:
     )
 
 
-def view_of(aggregate: OrderAggregate) -> OrderView:
-    """The order as the API shows it, with its promised dates."""
+def view_of(aggregate: OrderAggregate, *, private_notes: bool = False) -> OrderView:
+    """The order as the API shows it, with its promised dates; private notes only when
+    ``private_notes`` (admin keys): a store's or a warehouse's key never reads them."""
+    order = aggregate.order if private_notes else without_private_notes(aggregate.order)
     promise = promised_dates(aggregate)
     fulfillments = []
     for f in aggregate.fulfillments:
@@ -198,12 +208,17 @@ def view_of(aggregate: OrderAggregate) -> OrderView:
             )
         )
     return OrderView(
-        **aggregate.order.model_dump(),
+        **order.model_dump(),
         fulfillments=fulfillments,
         promised_ship_by=promise.promised_ship_by,
         promised_ship_date=promise.promised_ship_date,
         estimated_delivery=promise.delivery_window,
     )
+
+
+def _staff(call: Call) -> bool:
+    """Admin keys are the operations team: they read private notes."""
+    return call.who.role == Role.ADMIN
 
 
 def _load_visible(call: Call, order_id: str) -> OrderAggregate:
@@ -261,7 +276,7 @@ def create_order(call: Call) -> Response:
     errors=(401, 403, 404),
 )
 def get_order(call: Call) -> OrderView:
-    return view_of(_load_visible(call, call.params["order_id"]))
+    return view_of(_load_visible(call, call.params["order_id"]), private_notes=_staff(call))
 
 
 @endpoint(
@@ -292,6 +307,7 @@ def list_orders(call: Call) -> OrderPage:
             created_to=query.created_to,
             limit=query.limit,
             cursor=query.cursor,
+            tag=query.tag,
         )
     except InvalidCursor:
         raise ProblemError(
@@ -300,6 +316,8 @@ def list_orders(call: Call) -> OrderPage:
             "Invalid cursor",
             "the cursor does not belong to this listing; start again without it",
         ) from None
+    if not _staff(call):
+        orders = [without_private_notes(order) for order in orders]
     return OrderPage(items=orders, next_cursor=cursor)
 
 
@@ -317,7 +335,10 @@ def list_orders(call: Call) -> OrderPage:
 def order_events(call: Call) -> Timeline:
     order_id = call.params["order_id"]
     _load_visible(call, order_id)
-    return Timeline(items=services().queries.list_events(order_id))
+    events = services().queries.list_events(order_id)
+    if not _staff(call):
+        events = [event for event in events if not is_private_note_event(event)]
+    return Timeline(items=events)
 
 
 @endpoint(
@@ -344,7 +365,7 @@ def add_hold(call: Call) -> OrderView:
         ids=svc.ids,
         clock=svc.clock,
     )
-    return view_of(aggregate)
+    return view_of(aggregate, private_notes=True)
 
 
 @endpoint(
@@ -367,7 +388,7 @@ def remove_hold(call: Call) -> OrderView:
     aggregate = release_hold(
         svc.uow_factory, call.params["order_id"], reason, actor=call.who.actor, ids=svc.ids, clock=svc.clock
     )
-    return view_of(aggregate)
+    return view_of(aggregate, private_notes=True)
 
 
 @endpoint(
@@ -395,7 +416,7 @@ def cancel_order(call: Call) -> OrderView:
         ids=svc.ids,
         clock=svc.clock,
     )
-    return view_of(result)
+    return view_of(result, private_notes=_staff(call))
 
 
 @endpoint(
@@ -463,4 +484,4 @@ def patch_order(call: Call) -> OrderView:
         ids=svc.ids,
         clock=svc.clock,
     )
-    return view_of(result)
+    return view_of(result, private_notes=_staff(call))

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from .events import DomainEvent, EventPayload, EventType
 from .models import ChannelKind, FulfillmentLine, Package, TrackedScan, UnresolvedLine
+from .note_payloads import NOTE_PAYLOADS
 from .reference_payloads import REFERENCE_PAYLOADS
 from .returns import ReceivedItem, Refund, ReturnLine
 from .status import FulfillmentStatus, HoldReason, OrderStatus, ReturnStatus, TrackingStatus
@@ -572,7 +573,7 @@ PAYLOADS: dict[EventType, type[EventPayload]] = {
         InventoryAdjusted,
         InventoryCounted,
     )
-} | {model.event_type: model for model in REFERENCE_PAYLOADS}
+} | {model.event_type: model for model in (*REFERENCE_PAYLOADS, *NOTE_PAYLOADS)}
 
 
 def payload_model(event_type: str) -> type[EventPayload]:

@@ -41,6 +41,9 @@ class EventType(StrEnum):
     ORDER_BACKORDER_ALLOCATED = "order.backorder_allocated"
     ORDER_CANCELLED = "order.cancelled"
     ORDER_LINES_CANCELLED = "order.lines_cancelled"
+    #: Staff notes and tags (domain/notes.py): the order's timeline and the store write-back.
+    ORDER_NOTE_ADDED = "order.note_added"
+    ORDER_TAGS_CHANGED = "order.tags_changed"
     FULFILLMENT_PICKED = "fulfillment.picked"
     FULFILLMENT_SHORT_PICKED = "fulfillment.short_picked"
     FULFILLMENT_PACKED = "fulfillment.packed"

@@ -203,6 +203,25 @@ class Hold(Strict):
     placed_by: str
 
 
+class NoteVisibility(StrEnum):
+    """Who may read a staff note: ``private`` stays with the operations team (the console and admin
+    keys); ``customer`` is shown to the customer (the status page) and written back to the store."""
+
+    PRIVATE = "private"
+    CUSTOMER = "customer"
+
+
+class OrderNote(Strict):
+    """A note a person left on an order (``domain/notes.py`` has the rules). Appended, never edited."""
+
+    id: str
+    text: str
+    visibility: NoteVisibility
+    #: Who wrote it: the actor of the API key or the console session (``admin:<key id>``).
+    author: str
+    created_at: Timestamp
+
+
 class Order(Strict):
     id: str
     channel_id: str
@@ -229,6 +248,10 @@ class Order(Strict):
     #: (Shopify ``updated_at``, WooCommerce ``date_modified_gmt``). A store webhook older than it
     #: arrived late and changes nothing. None for orders of the REST API.
     store_updated_at: Timestamp | None = None
+    #: Staff notes, oldest first; private ones are shown to admin keys and the console only.
+    notes: list[OrderNote] = Field(default_factory=list)
+    #: Tags, sorted (normalised: ``domain/notes.normalise_tag``).
+    tags: list[str] = Field(default_factory=list)
 
     @property
     def hold_reasons(self) -> set[HoldReason]:

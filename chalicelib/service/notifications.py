@@ -40,6 +40,7 @@ from chalicelib.domain.event_payloads import (
 )
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.domain.models import Order
+from chalicelib.domain.notes import without_private_notes
 from chalicelib.domain.promise import OrderPromise, long_date, order_promise
 from chalicelib.domain.status import ReturnStatus, TrackingStatus
 from chalicelib.domain.tracking import ALERT_STATUSES
@@ -164,7 +165,8 @@ def messages_for(
     keys = ctx.link_keys()
     unsubscribe = link_token(UNSUBSCRIBE, order.id, keys=keys, clock=ctx.clock)
     view: dict[str, Any] = {
-        "order": order.model_dump(mode="json"),
+        # Messages go to customers and warehouses: a private staff note is never theirs to read.
+        "order": without_private_notes(order).model_dump(mode="json"),
         "event": event.model_dump(mode="json"),
         "order_url": f"{ctx.public_base_url}/v1/orders/{order.id}",
         "unsubscribe_url": f"{ctx.public_base_url}/v1/unsubscribe/{unsubscribe}" if unsubscribe else None,

@@ -189,6 +189,15 @@ class UnitOfWork(Protocol):
         expect_on_hand: int | None = None,
     ) -> None: ...
     def add_tracking(self, carrier: str, number: str, *, order_id: str, fulfillment_id: str) -> None: ...
+    def add_order_tag(self, order: Order, tag: str) -> None:
+        """The order's entry in the listing of ``tag`` (``list_orders(tag=...)``); staged with the
+        order's change that puts the tag on."""
+        ...
+
+    def remove_order_tag(self, order_id: str, tag: str) -> None:
+        """Take the order out of the listing of ``tag`` (nothing to remove is not an error)."""
+        ...
+
     def count(self, metric: str, day: str, by: int = 1) -> None: ...
     def add_inbound(self, channel_id: str, key: str, body: str) -> None: ...
     def add_event(self, event: DomainEvent) -> None: ...
@@ -212,10 +221,16 @@ class OrderQueries(Protocol):
         created_to: str | None,
         limit: int,
         cursor: str | None,
+        tag: str | None = None,
     ) -> tuple[list[Order], str | None]:
         """Newest first, ``limit`` at most, and the cursor of the next page (None on the last).
         ``created_from``/``created_to`` are RFC 3339 prefixes, both inclusive. Raises
-        :class:`InvalidCursor` for a cursor this listing (with these filters) did not hand out."""
+        :class:`InvalidCursor` for a cursor this listing (with these filters) did not hand out.
+
+        With ``tag`` (normalised), only orders carrying it, read from the tag's own listing; a
+        status filter there is applied to what the listing holds, so such a page may come back
+        short (even empty) with a cursor: the listing reads a bounded number of entries per
+        call and says where to go on."""
         ...
 
     def list_work(

@@ -42,6 +42,7 @@ OTHER_PARAMS = {
     "reason": "manual",
     "endpoint_id": "we_missing0000",
     "token": "not-a-token",
+    "tag": "matrix",
 }
 #: Path parameters that name an object: a key route with one must declare it as its subject.
 OBJECT_PARAMS = {"order_id", "fulfillment_id", "rma_id", "warehouse_id", "channel_id"}
@@ -57,6 +58,7 @@ def sample_body(method: str, path: str) -> Any:
         ("PATCH", "/v1/orders/{order_id}"): {"shipping_method": "express"},
         ("POST", "/v1/orders/{order_id}/holds"): {"reason": "manual", "note": "matrix"},
         ("POST", "/v1/orders/{order_id}/cancel"): {"reason": "matrix"},
+        ("POST", "/v1/orders/{order_id}/notes"): {"text": "matrix", "visibility": "private"},
         ("PATCH", "/v1/orders/{order_id}/notifications"): {"email": False},
         ("POST", "/v1/orders/{order_id}/returns"): {
             "lines": [{"sku": "TSHIRT-M", "quantity": 1, "reason": "x"}]

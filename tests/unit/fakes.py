@@ -214,6 +214,9 @@ class FakeStore:
     returns: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     #: warehouse id -> box code -> box document (the warehouse's box catalogue)
     boxes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: (tag, order id) -> the order's entry in the tag's listing (``ORDER#<id>``/``TAG#<tag>``):
+    #: its channel and sort key (``<created_at>#<order id>``), as the adapter's index keys hold them.
+    order_tags: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     #: (order id, version) -> order event document
     events: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     #: (sku, warehouse id, event id) -> inventory event document (events of a stock level)
@@ -698,6 +701,20 @@ class FakeUnitOfWork:
         # The adapter's ``ADD #value :by`` has no condition: it creates the counter or adds to it.
         self._writes.append(_Write(("counter", *key), lambda: None, apply))
 
+    def add_order_tag(self, order: Order, tag: str) -> None:
+        entry = (order.channel_id, f"{format_timestamp(order.created_at)}#{order.id}")
+
+        def apply() -> None:
+            self.store.order_tags[(tag, order.id)] = entry
+
+        self._writes.append(_Write(("order-tag", order.id, tag), lambda: None, apply))
+
+    def remove_order_tag(self, order_id: str, tag: str) -> None:
+        def apply() -> None:
+            self.store.order_tags.pop((tag, order_id), None)
+
+        self._writes.append(_Write(("order-tag", order_id, tag), lambda: None, apply))
+
     def add_inbound(self, channel_id: str, key: str, body: str) -> None:
         inbound_key = (channel_id, key)
 
@@ -828,12 +845,19 @@ class FakeQueries:
         created_to: str | None,
         limit: int,
         cursor: str | None,
+        tag: str | None = None,
     ) -> tuple[list[Order], str | None]:
-        """Newest first; the cursor is the sort key of the last order returned."""
+        """Newest first; the cursor is the sort key of the last order returned. With ``tag``, the
+        orders come from the tag's listing entries (``order_tags``), as the adapter reads them."""
         low = created_from or "0000"
         high = (created_to or "9999") + "~"
         rows = []
-        for order_id in self.store.orders:
+        listed = (
+            self.store.orders
+            if tag is None
+            else [order_id for (entry_tag, order_id) in self.store.order_tags if entry_tag == tag]
+        )
+        for order_id in listed:
             order = self.store.order(order_id)
             key = f"{format_timestamp(order.created_at)}#{order.id}"
             if status is not None and order.status.value != status:

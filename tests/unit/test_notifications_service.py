@@ -13,10 +13,12 @@ from chalicelib.adapters.templates import JinjaRenderer
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.holds import HoldPolicy
+from chalicelib.domain.models import NoteVisibility
 from chalicelib.domain.status import TrackingStatus
 from chalicelib.domain.tokens import InvalidToken, verify_token
 from chalicelib.domain.tracking import TrackingScan
 from chalicelib.service.communication import FEEDBACK, UNSUBSCRIBE, record_feedback, unsubscribe
+from chalicelib.service.notes import add_note
 from chalicelib.service.notifications import (
     CLAIM_SECONDS,
     NOTIFY_SCOPE,
@@ -915,3 +917,40 @@ def test_after_unsubscribing_from_an_email_link_the_customer_hears_nothing_more(
 
     # Operations still hear about the failed attempt; the customer hears nothing.
     assert [m.kind for m in notifier.sent] == ["operations"]
+
+
+class RecordingRenderer(JinjaRenderer):
+    """Renders as usual and keeps the context each message was rendered with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contexts: list[dict[str, Any]] = []
+
+    def render(self, template: str, context: dict[str, Any]) -> tuple[str, str, str]:
+        self.contexts.append(context)
+        return super().render(template, context)
+
+
+def test_messages_are_rendered_without_the_private_staff_notes(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier
+) -> None:
+    confirmed = received(ctx, store, lines=SPLIT)
+    assert confirmed.order_id is not None
+    for text, visibility in (("staff only", NoteVisibility.PRIVATE), ("for you", NoteVisibility.CUSTOMER)):
+        add_note(
+            ctx.uow_factory,
+            confirmed.order_id,
+            text,
+            visibility,
+            authorize=lambda order: None,
+            actor="admin:key_ops",
+            ids=ctx.ids,
+            clock=ctx.clock,
+        )
+    renderer = RecordingRenderer()
+
+    notify(confirmed, replace(ctx, renderer=renderer))
+
+    assert renderer.contexts and notifier.sent
+    for context in renderer.contexts:
+        assert [n["text"] for n in context["order"]["notes"]] == ["for you"]

@@ -24,7 +24,7 @@ from chalicelib.adapters.dynamodb.items import (
 from chalicelib.adapters.dynamodb.reader import DynamoReader
 from chalicelib.domain.errors import ConcurrencyConflict
 from chalicelib.domain.events import DomainEvent
-from chalicelib.domain.models import Box, Fulfillment, Order
+from chalicelib.domain.models import Box, Fulfillment, Order, format_timestamp
 from chalicelib.domain.returns import ReturnRequest
 from chalicelib.service.ports import (
     DedupExists,
@@ -223,6 +223,24 @@ class DynamoUnitOfWork(DynamoReader):
             {":fid": fulfillment_id},
             ("tracking", carrier, number),
         )
+
+    def add_order_tag(self, order: Order, tag: str) -> None:
+        created = format_timestamp(order.created_at)
+        item = {
+            "pk": k.order_pk(order.id),
+            "sk": k.order_tag_sk(tag),
+            "entity": k.ENTITY_ORDER_TAG,
+            "order_id": order.id,
+            "tag": tag,
+            **k.order_tag_index_keys(order.id, order.channel_id, created, tag),
+        }
+        # No condition of its own: the order's version condition in the same transaction
+        # decides whether the tag change happens at all.
+        self._stage({"Put": {"TableName": self.table, "Item": serialize(item)}}, ("order-tag", order.id, tag))
+
+    def remove_order_tag(self, order_id: str, tag: str) -> None:
+        key = serialize({"pk": k.order_pk(order_id), "sk": k.order_tag_sk(tag)})
+        self._stage({"Delete": {"TableName": self.table, "Key": key}}, ("order-tag", order_id, tag))
 
     def add_inbound(self, channel_id: str, key: str, body: str) -> None:
         """Keep a store webhook's raw body beside its event: events go through EventBridge,

@@ -13,8 +13,8 @@ are shown in plain words on the page they came from. docs/console.md describes e
 security and the queries it makes.
 
 One module per page: ``sign_in``, ``orders`` (the listing), ``order_detail`` (one order and its
-actions), ``attention``, ``inventory``, ``kpis``, ``reference`` (warehouses, products, boxes, API keys);
-``visit`` holds what they share (the request,
+actions), ``order_notes`` (its notes and tags), ``attention``, ``inventory``, ``kpis``,
+``reference`` (warehouses, products, boxes, API keys); ``visit`` holds what they share (the request,
 the guard, the renderer, ``console_route``). Importing this package registers every page on
 ``console_api``.
 """
@@ -30,7 +30,16 @@ from chalicelib.api.console.visit import (
 
 # Imported for their routes, in the order the OpenAPI document lists them.
 # isort: off
-from chalicelib.api.console import sign_in, orders, order_detail, attention, inventory, kpis, reference
+from chalicelib.api.console import (
+    sign_in,
+    orders,
+    order_detail,
+    order_notes,
+    attention,
+    inventory,
+    kpis,
+    reference,
+)
 # isort: on
 
 __all__ = [
@@ -43,6 +52,7 @@ __all__ = [
     "inventory",
     "kpis",
     "order_detail",
+    "order_notes",
     "orders",
     "plain_error",
     "reference",

@@ -20,6 +20,8 @@ from chalicelib.domain.event_payloads import (
     payload_of,
 )
 from chalicelib.domain.events import DomainEvent
+from chalicelib.domain.note_payloads import OrderNoteAdded, OrderTagsChanged
+from chalicelib.domain.notes import MAX_NOTE_LENGTH
 from chalicelib.domain.status import HoldReason, OrderStatus
 from chalicelib.service.cancellation import cancel
 from chalicelib.service.receipt import place_hold, release_hold
@@ -29,6 +31,9 @@ DONE = {
     "hold_released": "The hold was released.",
     "cancelled": "The order was cancelled.",
     "lines_cancelled": "The units were cancelled.",
+    "note_added": "The note was added.",
+    "tag_added": "The tag was put on.",
+    "tag_removed": "The tag was taken off.",
 }
 
 
@@ -48,6 +53,11 @@ def _event_summary(event: DomainEvent) -> str:
         return f"released {payload.released_hold}"
     if isinstance(payload, TrackingUpdated):
         return f"carrier: {event.order_state().status}"
+    if isinstance(payload, OrderNoteAdded):
+        return f"{payload.visibility.value} note: {payload.text}"
+    if isinstance(payload, OrderTagsChanged):
+        moved = [f"+{t}" for t in payload.added] + [f"-{t}" for t in payload.removed]
+        return "tags " + " ".join(moved)
     return ""
 
 
@@ -56,7 +66,7 @@ def _details(event: DomainEvent) -> str:
     return json.dumps(event.data, indent=2, sort_keys=True, default=str) if event.data else ""
 
 
-def _order_page(
+def order_page(
     visit: Visit, order_id: str, status: int = 200, *, error: str = "", notice: str = ""
 ) -> Response:
     svc = visit.svc
@@ -81,6 +91,7 @@ def _order_page(
             if r not in order.hold_reasons and r is not HoldReason.UNRESOLVED_LINES
         ],
         cancellable=order.status != OrderStatus.CANCELLED,
+        max_note_length=MAX_NOTE_LENGTH,
         error=error,
         notice=notice,
     )
@@ -88,15 +99,15 @@ def _order_page(
 
 @console_route("/console/orders/{order_id}", "GET", "one order: lines, fulfillments, holds, timeline")
 def console_order(visit: Visit) -> Response:
-    return _order_page(visit, visit.call.params["order_id"], notice=DONE.get(visit.arg("done", 40), ""))
+    return order_page(visit, visit.call.params["order_id"], notice=DONE.get(visit.arg("done", 40), ""))
 
 
-def _act(visit: Visit, order_id: str, action: Callable[[], Any], done: str) -> Response:
+def act_on_order(visit: Visit, order_id: str, action: Callable[[], Any], done: str) -> Response:
     try:
         action()
     except ACTION_ERRORS as exc:
         status, text = plain_error(exc)
-        return _order_page(visit, order_id, status, error=text)
+        return order_page(visit, order_id, status, error=text)
     return visit.redirect(f"/console/orders/{order_id}", done=done)
 
 
@@ -107,9 +118,9 @@ def console_place_hold(visit: Visit) -> Response:
     try:
         reason = HoldReason(visit.form("reason", 40))
     except ValueError:
-        return _order_page(visit, order_id, 422, error="Choose a reason for the hold.")
+        return order_page(visit, order_id, 422, error="Choose a reason for the hold.")
     note = visit.form("note", 500) or None
-    return _act(
+    return act_on_order(
         visit,
         order_id,
         lambda: place_hold(
@@ -126,8 +137,8 @@ def console_release_hold(visit: Visit) -> Response:
     try:
         reason = HoldReason(visit.call.params["reason"])
     except ValueError:
-        return _order_page(visit, order_id, 404, error="There is no such hold reason.")
-    return _act(
+        return order_page(visit, order_id, 404, error="There is no such hold reason.")
+    return act_on_order(
         visit,
         order_id,
         lambda: release_hold(
@@ -143,7 +154,7 @@ def console_cancel(visit: Visit) -> Response:
     svc = visit.svc
     reason = visit.form("reason", 500)
     if not reason:
-        return _order_page(visit, order_id, 422, error="Give a reason for the cancellation.")
+        return order_page(visit, order_id, 422, error="Give a reason for the cancellation.")
     lines: dict[str, int] | None = None
     if visit.form("scope", 10) == "lines":
         lines = {}
@@ -153,15 +164,15 @@ def console_cancel(visit: Visit) -> Response:
             try:
                 quantity = int(visit.form(name, 10))
             except ValueError:
-                return _order_page(visit, order_id, 422, error=f"Units of {name[4:]} must be a whole number.")
+                return order_page(visit, order_id, 422, error=f"Units of {name[4:]} must be a whole number.")
             if quantity < 0:
-                return _order_page(visit, order_id, 422, error=f"Units of {name[4:]} cannot be negative.")
+                return order_page(visit, order_id, 422, error=f"Units of {name[4:]} cannot be negative.")
             if quantity:
                 lines[name[4:]] = quantity
         if not lines:
-            return _order_page(visit, order_id, 422, error="Enter how many units of which line to cancel.")
+            return order_page(visit, order_id, 422, error="Enter how many units of which line to cancel.")
     who = visit.who
-    return _act(
+    return act_on_order(
         visit,
         order_id,
         lambda: cancel(

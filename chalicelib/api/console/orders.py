@@ -1,5 +1,5 @@
-"""The orders page: the listing by status, channel and creation day, the search by order id,
-external id or e-mail, and the count of orders in each status."""
+"""The orders page: the listing by status, channel, tag and creation day, the search by order id,
+external id, e-mail or the words of a staff note, and the count of orders in each status."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from chalice.app import Response
 from chalicelib.api import console_data as data
 from chalicelib.api.console.visit import Visit, console_route, parse_day
 from chalicelib.domain.models import Channel, Order
+from chalicelib.domain.notes import InvalidTag, normalise_tag
 from chalicelib.domain.status import OrderStatus
 from chalicelib.service.ports import InvalidCursor
 
 PAGE_SIZE = 25
-#: An e-mail search filters the listing one window at a time (there is no index by e-mail).
+#: An e-mail or note search filters the listing one window at a time (there is no index by e-mail,
+#: nor by the words of notes).
 EMAIL_WINDOW = 100
 
 
@@ -26,6 +28,7 @@ class _Filters:
 
     status: str
     channel: str
+    tag: str
     day_from: date | None
     day_to: date | None
     errors: list[str]
@@ -43,6 +46,7 @@ class _Filters:
         return {
             "status": self.status,
             "channel": self.channel,
+            "tag": self.tag,
             "from": self.day_from.isoformat() if self.day_from else "",
             "to": self.day_to.isoformat() if self.day_to else "",
         }
@@ -58,12 +62,19 @@ def _read_filters(visit: Visit, channels: list[Channel]) -> _Filters:
     if channel and channel not in {c.id for c in channels}:
         errors.append(f"There is no channel {channel!r}.")
         channel = ""
+    tag = visit.arg("tag", 64)
+    if tag:
+        try:
+            tag = normalise_tag(tag)
+        except InvalidTag as exc:
+            errors.append(f"That is not a tag: {exc}.")
+            tag = ""
     day_from = parse_day(visit.arg("from", 10), "From", errors)
     day_to = parse_day(visit.arg("to", 10), "To", errors)
     if day_from and day_to and day_to < day_from:
         errors.append("To must not be before From.")
         day_to = None
-    return _Filters(status=status, channel=channel, day_from=day_from, day_to=day_to, errors=errors)
+    return _Filters(status=status, channel=channel, tag=tag, day_from=day_from, day_to=day_to, errors=errors)
 
 
 def _find_orders(
@@ -80,10 +91,13 @@ def _find_orders(
         ids = [search] if search.startswith("ord_") else []
         ids += data.orders_by_external_id(svc, search, [channel] if channel else [c.id for c in channels])
         found = [uow.get_order(order_id) for order_id in dict.fromkeys(ids)]
-        note = "Exact match on the order id, or the external id in " + (
-            f"channel {channel}." if channel else "every channel."
-        )
-        return [aggregate.order for aggregate in found if aggregate is not None], None, note
+        exact = [aggregate.order for aggregate in found if aggregate is not None]
+        if exact or search.startswith("ord_"):
+            note = "Exact match on the order id, or the external id in " + (
+                f"channel {channel}." if channel else "every channel."
+            )
+            return exact, None, note
+        # No order by that id: the words may be in a staff note (looked for like an e-mail, below).
     orders, next_cursor = svc.queries.list_orders(
         status=filters.status or None,
         channel_id=channel or None,
@@ -91,10 +105,18 @@ def _find_orders(
         created_to=filters.created_to,
         limit=EMAIL_WINDOW if search else PAGE_SIZE,
         cursor=cursor,
+        tag=filters.tag or None,
     )
     if not search:
         return orders, next_cursor, ""
     wanted = search.lower()
+    if "@" not in search:
+        note = (
+            f"No order has that id or external id. Looking for the words in staff notes, through "
+            f"{EMAIL_WINDOW} orders at a time (newest first, within the filters); use “Search the "
+            "next orders” to go on."
+        )
+        return [o for o in orders if any(wanted in n.text.lower() for n in o.notes)], next_cursor, note
     note = (
         f"E-mail search looks through {EMAIL_WINDOW} orders at a time (newest first, "
         "within the filters); use “Search the next orders” to go on."
