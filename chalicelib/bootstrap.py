@@ -112,6 +112,7 @@ class Services:
             clock=self.clock,
             public_base_url=cfg.public_base_url,
             link_keys=self.link_keys,
+            return_window_days=cfg.return_window_days,
         )
 
     def link_keys(self) -> list[str]:

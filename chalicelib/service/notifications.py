@@ -21,7 +21,7 @@ then sends again: a rare duplicate is the price of never losing a message.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,11 +39,12 @@ from chalicelib.domain.event_payloads import (
     TrackingUpdated,
 )
 from chalicelib.domain.events import DomainEvent, EventType
-from chalicelib.domain.models import Order
+from chalicelib.domain.models import Fulfillment, Order
 from chalicelib.domain.status import ReturnStatus, TrackingStatus
 from chalicelib.domain.tracking import ALERT_STATUSES
 from chalicelib.service.communication import FEEDBACK, UNSUBSCRIBE, link_token
 from chalicelib.service.ports import Clock, IdGenerator, Notifier, UnitOfWork, UnitOfWorkFactory
+from chalicelib.service.status_page import status_token
 from chalicelib.service.unit_of_work import Message, consume_once
 
 NOTIFY_SCOPE = "notify"
@@ -138,6 +139,8 @@ class NotificationContext:
     public_base_url: str
     #: Keys that sign links in e-mails (newest first); no keys, no feedback/unsubscribe links.
     link_keys: Callable[[], list[str]] = field(default=lambda: [])
+    #: Days after delivery a return may be started: the status link lasts as long.
+    return_window_days: int = 30
 
 
 #: Tracking states the customer hears about, and with which template.
@@ -153,16 +156,23 @@ CUSTOMER_TRACKING_TEMPLATES = {
 
 
 # Temporary C901 exemption: this module is being rewritten with typed event payloads.
-def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> list[OutgoingMessage]:
+def messages_for(
+    event: DomainEvent, order: Order, ctx: NotificationContext, fulfillments: Sequence[Fulfillment] = ()
+) -> list[OutgoingMessage]:
     """Which messages an event causes. Pure apart from the send callables it builds."""
     keys = ctx.link_keys()
     unsubscribe = link_token(UNSUBSCRIBE, order.id, keys=keys, clock=ctx.clock)
+    # Every customer e-mail links to the order's status page (its layout and footer show it).
+    status = status_token(
+        order.id, fulfillments, keys=keys, clock=ctx.clock, window_days=ctx.return_window_days
+    )
     view: dict[str, Any] = {
         "order": order.model_dump(mode="json"),
         "event": event.model_dump(mode="json"),
         "order_url": f"{ctx.public_base_url}/v1/orders/{order.id}",
         "unsubscribe_url": f"{ctx.public_base_url}/v1/unsubscribe/{unsubscribe}" if unsubscribe else None,
         "feedback_url": None,
+        "status_url": f"{ctx.public_base_url}/orders/status/{status}" if status else None,
     }
     outbox = _Outbox(event, order, ctx, view)
     if event.type == EventType.ORDER_CONFIRMED:
@@ -319,7 +329,7 @@ def notify(event: DomainEvent, ctx: NotificationContext) -> list[str]:
     if aggregate is None:
         raise NotFound("order", event.order_id)
     sent: list[str] = []
-    for message in messages_for(event, aggregate.order, ctx):
+    for message in messages_for(event, aggregate.order, ctx, aggregate.fulfillments):
         if uow.get_dedup(NOTIFY_SCOPE, message.key) is not None:
             continue
         message_id, _ = send_once(ctx.claims, message.key, message.send, sent_seconds=SENT_CLAIM_SECONDS)
