@@ -64,8 +64,10 @@ def _headers(nonce: str) -> dict[str, str | list[str]]:
         "Content-Security-Policy": _csp(nonce),
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
-        # The URL is the credential: it must not leak to the carriers' tracking pages.
-        "Referrer-Policy": "no-referrer",
+        # The URL is the credential: no other site (a carrier's tracking page) is ever told it.
+        # Not "no-referrer": a browser then sends ``Origin: null`` with the form, refused as
+        # cross-site by the same-origin check.
+        "Referrer-Policy": "same-origin",
         "Cross-Origin-Opener-Policy": "same-origin",
         "Cache-Control": "no-store",
     }
