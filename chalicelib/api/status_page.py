@@ -182,9 +182,11 @@ def status_page(call: Call) -> Response:
     status_page_api,
     PATH,
     "POST",
-    summary="Start a return from the status page's form (form fields; answers with the page)",
+    summary="Start a return from the status page's form (form fields quantity:<sku>, reason:<sku>, "
+    "details:<sku>, form); 303 to the page, or the page with what to correct (HTML)",
     roles=None,
     access=LINKED,
+    success_status=303,
     tags=("customers",),
     errors=(403, 404, 409, 413, 415, 422),
     content_types=FORM,

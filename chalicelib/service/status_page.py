@@ -289,8 +289,10 @@ def status_view(
     *,
     now: datetime,
     window_days: int,
+    customer_notes: Sequence[CustomerNote] = (),
 ) -> StatusView:
-    """What the status page shows of an order, in the order the page shows it."""
+    """What the status page shows of an order, in the order the page shows it; the notes the
+    shop wrote for the customer, oldest first, when the caller has them."""
     active = [f for f in fulfillments if f.is_active]
     left = returnable(fulfillments, returns)
     delivered = last_delivery(fulfillments)
@@ -325,6 +327,7 @@ def status_view(
         returnable=[ReturnableLine(sku, qty) for sku, qty in sorted(left.items())],
         return_closed_because=_closed_because(fulfillments, left, now=now, window_days=window_days),
         return_window_closes=(delivered + timedelta(days=window_days)).date() if delivered else None,
+        customer_notes=sorted(customer_notes, key=lambda n: n.created_at),
     )
 
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from chalice.test import Client
 
 from chalicelib.api.console.visit import headers_for
-from chalicelib.api.status_page import _csp
+from chalicelib.api.status_page import _csp, _renderer
+from chalicelib.domain.models import Fulfillment
+from chalicelib.domain.status import FulfillmentStatus
+from chalicelib.service.status_page import CustomerNote, DeliveryWindow, status_view
 from infra.local.pump import EventPump
 from tests.integration.conftest import Stack, get, order_of, post_json, sent_emails, timeline
 from tests.integration.test_delivery import shipped_order, standard_event, standard_post
+from tests.unit.builders import fulfillment, priced_order
 
 LINK = re.compile(r"/orders/status/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -183,3 +188,36 @@ def test_form_errors_come_back_as_the_page_with_what_to_correct(
 
 def test_the_status_csp_is_the_consoles() -> None:
     assert _csp("n0nce") == headers_for("n0nce")["Content-Security-Policy"]
+
+
+def test_the_page_shows_a_delivery_window_and_the_shops_notes_when_the_view_has_them() -> None:
+    """What other features put into the view model (``delivery_window``, ``customer_notes``) has
+    its place on the page already."""
+    note = CustomerNote(text="Packed with extra care <3", created_at=datetime(2026, 12, 2, 9, tzinfo=UTC))
+    parcel: Fulfillment = fulfillment(("MUG-1", 1), status=FulfillmentStatus.IN_TRANSIT)
+    view = status_view(
+        priced_order(("MUG-1", 1, "9.00")),
+        [parcel],
+        [],
+        now=datetime(2026, 12, 3, tzinfo=UTC),
+        window_days=30,
+        customer_notes=[note],
+    )
+    window = DeliveryWindow(earliest=date(2026, 12, 8), latest=date(2026, 12, 10))
+    view = replace(view, delivery_window=window, parcels=[replace(view.parcels[0], delivery_window=window)])
+    html = _renderer().render(
+        "status",
+        {
+            "nonce": "n",
+            "view": view,
+            "money": str,
+            "form_token": None,
+            "reasons": (),
+            "entered": {},
+            "errors": [],
+            "started": None,
+        },
+    )
+    assert html.count("between") == 2 and "Tue 8 Dec 2026" in html and "Thu 10 Dec 2026" in html
+    assert "Messages from the shop" in html and "Packed with extra care &lt;3" in html
+    assert "nothing of this order has been delivered yet" in html
