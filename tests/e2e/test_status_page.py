@@ -68,7 +68,7 @@ def chromium() -> Iterator[Any]:
 
 def _tab(chromium: Any, viewport: dict[str, int]) -> tuple[Any, Page, list[str]]:
     context = chromium.new_context(
-        viewport=viewport, is_mobile=viewport is PHONE, has_touch=viewport is PHONE
+        viewport=viewport, is_mobile=viewport == PHONE, has_touch=viewport == PHONE
     )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
