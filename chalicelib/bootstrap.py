@@ -117,6 +117,7 @@ class Services:
             public_base_url=cfg.public_base_url,
             link_keys=self.link_keys,
             transit_table=self.transit_times.transit_table,
+            return_window_days=cfg.return_window_days,
         )
 
     def link_keys(self) -> list[str]:

@@ -33,6 +33,7 @@ API_BLUEPRINTS = (
     LazyBlueprint("/console", "chalicelib.api.console:console_api"),
     LazyBlueprint("/v1/", "chalicelib.api.kpis:kpis_api"),
     LazyBlueprint("/v1/", "chalicelib.api.reference:reference_api"),
+    LazyBlueprint("/orders/status/", "chalicelib.api.status_page:status_page_api"),
 )
 
 _route_tables: list[LazyRoutes] = []

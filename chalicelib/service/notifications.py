@@ -21,7 +21,7 @@ then sends again: a rare duplicate is the price of never losing a message.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,7 +39,7 @@ from chalicelib.domain.event_payloads import (
     TrackingUpdated,
 )
 from chalicelib.domain.events import DomainEvent, EventType
-from chalicelib.domain.models import Order
+from chalicelib.domain.models import Fulfillment, Order
 from chalicelib.domain.notes import without_private_notes
 from chalicelib.domain.promise import OrderPromise, long_date, order_promise
 from chalicelib.domain.status import ReturnStatus, TrackingStatus
@@ -47,6 +47,7 @@ from chalicelib.domain.tracking import ALERT_STATUSES
 from chalicelib.domain.transit import TransitTable
 from chalicelib.service.communication import FEEDBACK, UNSUBSCRIBE, link_token
 from chalicelib.service.ports import Clock, IdGenerator, Notifier, UnitOfWork, UnitOfWorkFactory
+from chalicelib.service.status_page import status_token
 from chalicelib.service.unit_of_work import Message, consume_once
 
 NOTIFY_SCOPE = "notify"
@@ -143,6 +144,8 @@ class NotificationContext:
     link_keys: Callable[[], list[str]] = field(default=lambda: [])
     #: The transit table (cached per process) for the promised dates; none: the built-in default.
     transit_table: Callable[[], TransitTable] = field(default=TransitTable)
+    #: Days after delivery a return may be started: the status link lasts as long.
+    return_window_days: int = 30
 
 
 #: Tracking states the customer hears about, and with which template.
@@ -159,11 +162,19 @@ CUSTOMER_TRACKING_TEMPLATES = {
 
 # Temporary C901 exemption: this module is being rewritten with typed event payloads.
 def messages_for(
-    event: DomainEvent, order: Order, ctx: NotificationContext, promise: OrderPromise | None = None
+    event: DomainEvent,
+    order: Order,
+    ctx: NotificationContext,
+    fulfillments: Sequence[Fulfillment] = (),
+    promise: OrderPromise | None = None,
 ) -> list[OutgoingMessage]:
     """Which messages an event causes. Pure apart from the send callables it builds."""
     keys = ctx.link_keys()
     unsubscribe = link_token(UNSUBSCRIBE, order.id, keys=keys, clock=ctx.clock)
+    # Every customer e-mail links to the order's status page (its layout and footer show it).
+    status = status_token(
+        order.id, fulfillments, keys=keys, clock=ctx.clock, window_days=ctx.return_window_days
+    )
     view: dict[str, Any] = {
         # Messages go to customers and warehouses: a private staff note is never theirs to read.
         "order": without_private_notes(order).model_dump(mode="json"),
@@ -172,6 +183,7 @@ def messages_for(
         "unsubscribe_url": f"{ctx.public_base_url}/v1/unsubscribe/{unsubscribe}" if unsubscribe else None,
         "feedback_url": None,
         "promise": promise_view(promise),
+        "status_url": f"{ctx.public_base_url}/orders/status/{status}" if status else None,
     }
     outbox = _Outbox(event, order, ctx, view)
     if event.type == EventType.ORDER_CONFIRMED:
@@ -348,7 +360,7 @@ def notify(event: DomainEvent, ctx: NotificationContext) -> list[str]:
         now=ctx.clock.now(),
     )
     sent: list[str] = []
-    for message in messages_for(event, aggregate.order, ctx, promise):
+    for message in messages_for(event, aggregate.order, ctx, aggregate.fulfillments, promise):
         if uow.get_dedup(NOTIFY_SCOPE, message.key) is not None:
             continue
         message_id, _ = send_once(ctx.claims, message.key, message.send, sent_seconds=SENT_CLAIM_SECONDS)

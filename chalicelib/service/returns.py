@@ -47,19 +47,25 @@ def request_return(
     actor: str,
     ids: IdGenerator,
     clock: Clock,
+    rma_id: str | None = None,
 ) -> tuple[OrderAggregate, ReturnRequest]:
     """Approve (or, outside the window, reject) a return; asking for more than was delivered and
-    not yet returned is refused outright (422)."""
+    not yet returned is refused outright (422).
 
-    def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change:
+    ``rma_id`` makes the request idempotent (the status page's form carries one): when the order
+    holds that RMA already, this is a repeat and nothing changes; the RMA is answered as it is."""
+
+    def decide(aggregate: OrderAggregate, uow: UnitOfWork) -> Change | None:
         authorize(aggregate.order)
+        if rma_id is not None and any(r.id == rma_id for r in aggregate.returns):
+            return None  # made already (a double submit, or a retry that lost its answer)
         problems = over_returned(lines, returnable(aggregate.fulfillments, aggregate.returns))
         if problems:
             raise InputInvalid([FieldError(["lines"], p) for p in problems])
         now = clock.now()
         rejection = decide_return(aggregate.fulfillments, now=now, window_days=window_days)
         rma = ReturnRequest(
-            id=ids.new("rma"),
+            id=rma_id or ids.new("rma"),
             order_id=order_id,
             channel_id=aggregate.order.channel_id,
             status=ReturnStatus.REJECTED if rejection else ReturnStatus.APPROVED,
@@ -80,6 +86,8 @@ def request_return(
     result = change_order(
         uow_factory, lambda uow: load_order(uow, order_id), decide, actor=actor, ids=ids, clock=clock
     )
+    if rma_id is not None:
+        return result, _rma(result, rma_id)
     return result, result.returns[-1]  # stage_change puts the new RMA last
 
 

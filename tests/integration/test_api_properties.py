@@ -35,7 +35,7 @@ EXAMPLES = settings(
     suppress_health_check=list(HealthCheck),
 )
 #: Routes a person opens from an e-mail: their errors are HTML pages.
-PAGES = ("/v1/feedback/", "/v1/unsubscribe/")
+PAGES = ("/v1/feedback/", "/v1/unsubscribe/", "/orders/status/")
 #: The key each role's operations are called with.
 ROLE_KEYS = {"channel": "web", "warehouse": "wh-east", "admin": "admin"}
 
