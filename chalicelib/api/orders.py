@@ -27,12 +27,13 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.notes import is_private_note_event, normalise_tag, without_private_notes
 from chalicelib.domain.placement import PlaceOrderRequest
-from chalicelib.domain.promise import DeliveryWindow, OrderPromise, order_promise
+from chalicelib.domain.promise import DeliveryWindow, OrderPromise
 from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus, TrackingStatus
 from chalicelib.service.cancellation import cancel
 from chalicelib.service.order_updates import OrderChanges, update_order
 from chalicelib.service.placement import place_order
 from chalicelib.service.ports import InvalidCursor, OrderAggregate
+from chalicelib.service.promises import promised_dates as service_promised_dates
 from chalicelib.service.receipt import place_hold, release_hold
 
 orders_api = Blueprint(__name__)
@@ -181,16 +182,10 @@ class ListOrdersQuery(BaseModel):
 
 
 def promised_dates(aggregate: OrderAggregate) -> OrderPromise:
-    """The order's promised dates (``order_promise`` in domain/promise.py), computed now from the
-    warehouses and the transit table, both cached per process: no DynamoDB round trip while warm.
-    Every page or route showing an order's dates calls this, so they never disagree."""
+    """The order's promised dates, as every page and route showing them computes them."""
     svc = services()
-    return order_promise(
-        aggregate.order,
-        aggregate.fulfillments,
-        warehouses=svc.uow_factory().list_warehouses(),
-        transit=svc.transit_times.transit_table(),
-        now=svc.clock.now(),
+    return service_promised_dates(
+        aggregate, uow_factory=svc.uow_factory, transit_times=svc.transit_times, clock=svc.clock
     )
 
 

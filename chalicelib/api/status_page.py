@@ -30,6 +30,7 @@ from chalicelib.domain.errors import ConcurrencyConflict, Conflict, InputInvalid
 from chalicelib.domain.money import CURRENCY_EXPONENTS
 from chalicelib.domain.returns import ReturnLine
 from chalicelib.service.ports import OrderAggregate
+from chalicelib.service.promises import promised_dates
 from chalicelib.service.status_page import (
     RETURN_REASONS,
     FormExpired,
@@ -139,6 +140,9 @@ def _status_page(
         aggregate.returns,
         now=svc.clock.now(),
         window_days=svc.settings.return_window_days,
+        promise=promised_dates(
+            aggregate, uow_factory=svc.uow_factory, transit_times=svc.transit_times, clock=svc.clock
+        ),
     )
     if form_token is None and view.return_open:
         form_token = return_form_token(order.id, keys=svc.link_keys(), ids=svc.ids, clock=svc.clock)

@@ -27,6 +27,8 @@ from decimal import Decimal
 
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.models import Fulfillment, Order
+from chalicelib.domain.notes import CustomerNote, customer_notes
+from chalicelib.domain.promise import DeliveryWindow, OrderPromise
 from chalicelib.domain.returns import ReturnLine, ReturnRequest, last_delivery, returnable
 from chalicelib.domain.returns import decide as decide_return
 from chalicelib.domain.status import FulfillmentStatus, ReturnStatus
@@ -126,22 +128,6 @@ def order_of_link(
 
 
 @dataclass(frozen=True)
-class DeliveryWindow:
-    """The days the parcel is expected between (business-day transit from the ship-by date)."""
-
-    earliest: date
-    latest: date
-
-
-@dataclass(frozen=True)
-class CustomerNote:
-    """A note the shop wrote for the customer to see."""
-
-    text: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
 class ScanView:
     status: str
     occurred_at: datetime
@@ -235,13 +221,14 @@ class StatusView:
         return self.return_closed_because is None
 
 
-def _parcel(number: int, fulfillment: Fulfillment) -> ParcelView:
+def _parcel(number: int, fulfillment: Fulfillment, promise: OrderPromise | None) -> ParcelView:
     shipment = fulfillment.shipment
     tracking: list[TrackingLink] = []
     if shipment is not None:
         # One tracking page serves every number of a shipment (carriers link by the first).
         tracking = [TrackingLink(n, shipment.tracking_url) for n in shipment.tracking_numbers]
     scans = sorted(fulfillment.tracking_history, key=lambda s: s.occurred_at, reverse=True)
+    dates = promise.of(fulfillment.id) if promise is not None else None
     return ParcelView(
         number=number,
         status=words(fulfillment.status.value),
@@ -262,6 +249,7 @@ def _parcel(number: int, fulfillment: Fulfillment) -> ParcelView:
             )
             for s in scans
         ],
+        delivery_window=dates.delivery_window if dates is not None else None,
     )
 
 
@@ -289,10 +277,11 @@ def status_view(
     *,
     now: datetime,
     window_days: int,
-    customer_notes: Sequence[CustomerNote] = (),
+    promise: OrderPromise | None = None,
 ) -> StatusView:
-    """What the status page shows of an order, in the order the page shows it; the notes the
-    shop wrote for the customer, oldest first, when the caller has them."""
+    """What the status page shows of an order, in the order the page shows it: with its promised
+    dates (``promise``, from ``order_promise``, the same as the API's and the e-mails') and the
+    notes the shop wrote for the customer, oldest first (never a private one)."""
     active = [f for f in fulfillments if f.is_active]
     left = returnable(fulfillments, returns)
     delivered = last_delivery(fulfillments)
@@ -312,7 +301,9 @@ def status_view(
         total=order.totals.total,
         ship_to_name=order.shipping_address.name,
         ship_to_place=_place(order),
-        parcels=[_parcel(n, f) for n, f in enumerate(sorted(active, key=lambda f: f.created_at), start=1)],
+        parcels=[
+            _parcel(n, f, promise) for n, f in enumerate(sorted(active, key=lambda f: f.created_at), start=1)
+        ],
         returns=[
             ReturnView(
                 id=r.id,
@@ -327,7 +318,8 @@ def status_view(
         returnable=[ReturnableLine(sku, qty) for sku, qty in sorted(left.items())],
         return_closed_because=_closed_because(fulfillments, left, now=now, window_days=window_days),
         return_window_closes=(delivered + timedelta(days=window_days)).date() if delivered else None,
-        customer_notes=sorted(customer_notes, key=lambda n: n.created_at),
+        delivery_window=promise.delivery_window if promise is not None else None,
+        customer_notes=sorted(customer_notes(order), key=lambda n: n.created_at),
     )
 
 

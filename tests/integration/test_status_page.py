@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -14,9 +13,10 @@ from chalice.test import Client
 
 from chalicelib.api.console.visit import headers_for
 from chalicelib.api.status_page import _csp, _renderer
-from chalicelib.domain.models import Fulfillment
+from chalicelib.domain.models import Fulfillment, NoteVisibility, OrderNote
+from chalicelib.domain.promise import DeliveryWindow, FulfillmentPromise, OrderPromise, WindowBasis
 from chalicelib.domain.status import FulfillmentStatus
-from chalicelib.service.status_page import CustomerNote, DeliveryWindow, status_view
+from chalicelib.service.status_page import status_view
 from infra.local.pump import EventPump
 from tests.integration.conftest import Stack, get, order_of, post_json, sent_emails, timeline
 from tests.integration.test_delivery import shipped_order, standard_event, standard_post
@@ -190,21 +190,36 @@ def test_the_status_csp_is_the_consoles() -> None:
     assert _csp("n0nce") == headers_for("n0nce")["Content-Security-Policy"]
 
 
-def test_the_page_shows_a_delivery_window_and_the_shops_notes_when_the_view_has_them() -> None:
-    """What other features put into the view model (``delivery_window``, ``customer_notes``) has
-    its place on the page already."""
-    note = CustomerNote(text="Packed with extra care <3", created_at=datetime(2026, 12, 2, 9, tzinfo=UTC))
+def test_the_page_shows_the_promised_window_and_the_shops_customer_notes_but_never_a_private_one() -> None:
+    created = datetime(2026, 12, 2, 9, tzinfo=UTC)
+    notes = [
+        OrderNote(
+            id="not_1",
+            text="Packed with extra care <3",
+            visibility=NoteVisibility.CUSTOMER,
+            author="admin:key_1",
+            created_at=created,
+        ),
+        OrderNote(
+            id="not_2",
+            text="Customer was rude on the phone",
+            visibility=NoteVisibility.PRIVATE,
+            author="admin:key_1",
+            created_at=created,
+        ),
+    ]
+    order = priced_order(("MUG-1", 1, "9.00")).model_copy(update={"notes": notes})
     parcel: Fulfillment = fulfillment(("MUG-1", 1), status=FulfillmentStatus.IN_TRANSIT)
-    view = status_view(
-        priced_order(("MUG-1", 1, "9.00")),
-        [parcel],
-        [],
-        now=datetime(2026, 12, 3, tzinfo=UTC),
-        window_days=30,
-        customer_notes=[note],
+    window = DeliveryWindow(
+        earliest=date(2026, 12, 8), latest=date(2026, 12, 10), basis=WindowBasis.TRANSIT_TABLE
     )
-    window = DeliveryWindow(earliest=date(2026, 12, 8), latest=date(2026, 12, 10))
-    view = replace(view, delivery_window=window, parcels=[replace(view.parcels[0], delivery_window=window)])
+    promise = OrderPromise(
+        delivery_window=window,
+        fulfillments=[FulfillmentPromise(fulfillment_id=parcel.id, delivery_window=window)],
+    )
+    view = status_view(
+        order, [parcel], [], now=datetime(2026, 12, 3, tzinfo=UTC), window_days=30, promise=promise
+    )
     html = _renderer().render(
         "status",
         {
@@ -221,3 +236,4 @@ def test_the_page_shows_a_delivery_window_and_the_shops_notes_when_the_view_has_
     assert html.count("between") == 2 and "Tue 8 Dec 2026" in html and "Thu 10 Dec 2026" in html
     assert "Messages from the shop" in html and "Packed with extra care &lt;3" in html
     assert "nothing of this order has been delivered yet" in html
+    assert "rude" not in html
