@@ -41,6 +41,10 @@ class EventType(StrEnum):
     ORDER_BACKORDER_ALLOCATED = "order.backorder_allocated"
     ORDER_CANCELLED = "order.cancelled"
     ORDER_LINES_CANCELLED = "order.lines_cancelled"
+    #: Lines added, units removed or quantities changed before picking (API or store edit).
+    ORDER_EDITED = "order.edited"
+    #: What an edit changed in the order's total, for the store to charge or refund.
+    PAYMENT_ADJUSTMENT_REQUESTED = "payment.adjustment_requested"
     FULFILLMENT_PICKED = "fulfillment.picked"
     FULFILLMENT_SHORT_PICKED = "fulfillment.short_picked"
     FULFILLMENT_PACKED = "fulfillment.packed"
