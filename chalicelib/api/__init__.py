@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 API_BLUEPRINTS = (
     LazyBlueprint("/v1/", "chalicelib.api.meta:meta_api"),
     LazyBlueprint("/v1/", "chalicelib.api.orders:orders_api"),
+    LazyBlueprint("/v1/", "chalicelib.api.order_edits:order_edits_api"),
     LazyBlueprint("/v1/", "chalicelib.api.warehouse:warehouse_api"),
     LazyBlueprint("/v1/", "chalicelib.api.webhooks:webhooks_api"),
     LazyBlueprint("/v1/", "chalicelib.api.customers:customers_api"),

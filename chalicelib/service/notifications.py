@@ -32,6 +32,7 @@ from chalicelib.domain.event_payloads import (
     OrderBackorderAllocated,
     OrderBackordered,
     OrderConfirmed,
+    OrderEdited,
     OrderOnHold,
     ReleasedFulfillment,
     ReturnRequested,
@@ -180,6 +181,9 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
         outbox.customer_sms("order_shipped_sms")
     elif event.type in (EventType.ORDER_CANCELLED, EventType.ORDER_LINES_CANCELLED):
         outbox.customer_email("order_cancelled")
+    elif event.type == EventType.ORDER_EDITED:
+        outbox.customer_email("order_edited")
+        outbox.pick_work(event.payload(OrderEdited).released)
     elif event.type == EventType.ORDER_ON_HOLD:
         held = event.payload(OrderOnHold)
         outbox.operations("order.on_hold", f"Order {order.id} on hold", held.to_data(only={"holds"}))

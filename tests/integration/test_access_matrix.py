@@ -57,6 +57,10 @@ def sample_body(method: str, path: str) -> Any:
         ("PATCH", "/v1/orders/{order_id}"): {"shipping_method": "express"},
         ("POST", "/v1/orders/{order_id}/holds"): {"reason": "manual", "note": "matrix"},
         ("POST", "/v1/orders/{order_id}/cancel"): {"reason": "matrix"},
+        ("POST", "/v1/orders/{order_id}/edits"): {
+            "reason": "matrix",
+            "change": [{"sku": "TSHIRT-M", "quantity": 1}],
+        },
         ("PATCH", "/v1/orders/{order_id}/notifications"): {"email": False},
         ("POST", "/v1/orders/{order_id}/returns"): {
             "lines": [{"sku": "TSHIRT-M", "quantity": 1, "reason": "x"}]
