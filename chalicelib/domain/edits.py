@@ -42,6 +42,7 @@ from .models import (
     UnresolvedLine,
 )
 from .money import CURRENCY_EXPONENTS, Amount, MoneyError, check_amount_for_currency
+from .placement import LineRequest
 from .status import FulfillmentStatus, FulfillmentTrigger, OrderStatus, next_fulfillment_status
 
 F = FulfillmentStatus
@@ -377,3 +378,50 @@ def join_additions(
             update={"lines": [FulfillmentLine(sku=sku, quantity=qty) for sku, qty in units.items()]}
         )
     return result, left
+
+
+#: The reason a store's line edit records.
+STORE_EDIT_REASON = "the order's lines were edited in the store"
+
+
+def store_edit_request(
+    lines: Sequence[OrderLine],
+    store_lines: Sequence[LineRequest],
+    *,
+    shipping: Decimal,
+    tax: Decimal,
+    discount: Decimal,
+) -> OrderEditRequest | None:
+    """The edit that makes the order's lines what the store now sells (None: the same units).
+
+    Compared per SKU with the units the order was placed with (cancelled units included, as the
+    store still counts them until it hears of the cancellation): fewer units in the store remove
+    that many of the order's open units, more add them at the store's price, a SKU new to the order
+    is added at the store's price."""
+    ordered: dict[str, int] = {}
+    for line in lines:
+        ordered[line.sku] = ordered.get(line.sku, 0) + line.quantity
+    sold: dict[str, int] = {}
+    price: dict[str, Decimal] = {}
+    for store_line in store_lines:
+        sold[store_line.sku] = sold.get(store_line.sku, 0) + store_line.quantity
+        price[store_line.sku] = store_line.unit_price
+    have = open_quantities(lines)
+    add: list[EditAdd] = []
+    change: list[EditChange] = []
+    for sku in [*ordered, *(s for s in sold if s not in ordered)]:
+        delta = sold.get(sku, 0) - ordered.get(sku, 0)
+        if delta > 0:
+            add.append(EditAdd(sku=sku, quantity=delta, unit_price=price[sku]))
+        elif delta < 0:
+            change.append(EditChange(sku=sku, quantity=max(0, have.get(sku, 0) + delta)))
+    if not add and not change:
+        return None
+    return OrderEditRequest(
+        add=add,
+        change=change,
+        reason=STORE_EDIT_REASON,
+        shipping_total=shipping,
+        tax_total=tax,
+        discount_total=discount,
+    )
