@@ -12,65 +12,46 @@ envelope (``occurred_at``).
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
+from .edit_payloads import EDIT_PAYLOADS
 from .events import DomainEvent, EventPayload, EventType
 from .models import ChannelKind, FulfillmentLine, Package, TrackedScan, UnresolvedLine
+
+# Re-exported: consumers import every payload part from here.
+from .payload_parts import (
+    HoldNote as HoldNote,
+)
+from .payload_parts import (
+    IsoTime as IsoTime,
+)
+from .payload_parts import (
+    OrderChangePayload as OrderChangePayload,
+)
+from .payload_parts import (
+    PlacedFulfillment as PlacedFulfillment,
+)
+from .payload_parts import (
+    PlacedLine as PlacedLine,
+)
+from .payload_parts import (
+    Released as Released,
+)
+from .payload_parts import (
+    ReleasedFulfillment as ReleasedFulfillment,
+)
+from .payload_parts import (
+    SkuQuantity as SkuQuantity,
+)
+from .payload_parts import (
+    StockReleased as StockReleased,
+)
 from .reference_payloads import REFERENCE_PAYLOADS
 from .returns import ReceivedItem, Refund, ReturnLine
 from .status import FulfillmentStatus, HoldReason, OrderStatus, ReturnStatus, TrackingStatus
 from .tracking import TrackingUpdate
-
-IsoTime = Annotated[str, Field(description="An ISO 8601 time with its offset.")]
-
-
-# --- parts shared by several payloads ----------------------------------------------------------
-
-
-class HoldNote(EventPayload):
-    """A hold reason and what the rule (or person) that found it noted."""
-
-    reason: HoldReason = Field(description="Why the order is held.")
-    note: str | None = Field(description="What the rule or the person that placed the hold noted.")
-
-
-class ReleasedFulfillment(EventPayload):
-    """A fulfillment released to its warehouse by this change: pick work."""
-
-    id: str = Field(description="The fulfillment's id.")
-    warehouse_id: str | None = Field(description="The warehouse it was released to.")
-    status: FulfillmentStatus = Field(description="The fulfillment's status (released).")
-    ship_by: IsoTime | None = Field(
-        description="When it must ship to keep the promise (ISO 8601), if promised."
-    )
-    lines: list[FulfillmentLine] = Field(description="SKUs and quantities to pick.")
-
-
-class SkuQuantity(EventPayload):
-    sku: str = Field(description="The SKU.")
-    quantity: int = Field(description="Units.")
-
-
-class StockReleased(EventPayload):
-    warehouse_id: str = Field(description="The warehouse whose reservation was released.")
-    sku: str = Field(description="The SKU.")
-    quantity: int = Field(description="Units no longer reserved (available again).")
-
-
-class PlacedLine(EventPayload):
-    sku: str = Field(description="The SKU ordered.")
-    quantity: int = Field(description="Units ordered.")
-    backordered: int = Field(description="Units no warehouse could reserve at placement (waiting for stock).")
-
-
-class PlacedFulfillment(EventPayload):
-    id: str = Field(description="The fulfillment's id.")
-    warehouse_id: str | None = Field(
-        description="The warehouse sourcing it; null for a backorder awaiting stock."
-    )
-    lines: list[FulfillmentLine] = Field(description="SKUs and quantities it ships.")
 
 
 class NotificationCause(EventPayload):
@@ -79,12 +60,6 @@ class NotificationCause(EventPayload):
 
 
 # --- order events an order change records (their data starts with the OrderState fields) --------
-
-
-class OrderChangePayload(EventPayload):
-    """Base of the order events recorded by an order change (see OrderState)."""
-
-    recorded_with_order_state: ClassVar[bool] = True
 
 
 class OrderReceived(OrderChangePayload):
@@ -116,9 +91,6 @@ HoldsLiftedByUpdate = Annotated[
         description="Only when an order update caused this event: the holds the update lifted "
         "(self-lifting holds whose rule no longer finds anything)."
     ),
-]
-Released = Annotated[
-    list[ReleasedFulfillment], Field(description="Fulfillments released to warehouses by this change.")
 ]
 
 
@@ -236,52 +208,6 @@ class OrderLinesCancelled(OrderCancelled):
     """Some units were cancelled and the order goes on with the rest."""
 
     event_type = EventType.ORDER_LINES_CANCELLED
-
-
-class StockReserved(EventPayload):
-    warehouse_id: str = Field(description="The warehouse whose stock was reserved.")
-    sku: str = Field(description="The SKU.")
-    quantity: int = Field(description="Units reserved (no longer available).")
-
-
-class OrderEdited(OrderChangePayload):
-    """Lines were added, units removed or quantities changed before picking (from the API or a
-    store's line edit): reservations, fulfillments, lines and totals changed together. A
-    ``payment.adjustment_requested`` follows when the total changed."""
-
-    event_type = EventType.ORDER_EDITED
-    emitted_by = "an order edit from the API or a store (edit_order)"
-
-    edit_id: str = Field(description="The edit's id (also in payment.adjustment_requested).")
-    reason: str = Field(description="Why the order was edited, as given.")
-    source: Literal["api", "store"] = Field(description="Who asked: the API or the store's own line edit.")
-    added: list[SkuQuantity] = Field(description="Units added per SKU.")
-    removed: list[SkuQuantity] = Field(description="Units removed per SKU.")
-    stock_released: list[StockReleased] = Field(description="Reservations released per warehouse and SKU.")
-    stock_reserved: list[StockReserved] = Field(description="Reservations made per warehouse and SKU.")
-    backordered: list[SkuQuantity] = Field(
-        description="Added units per SKU that no warehouse holds (backordered)."
-    )
-    released: Released
-    cancelled_fulfillments: list[str] = Field(description="Fulfillments left with nothing, cancelled.")
-    currency: str = Field(description="ISO 4217 currency code.")
-    previous_total: str = Field(description="The order's total before the edit (decimal string).")
-    total: str = Field(description="The order's total after the edit (decimal string).")
-
-
-class PaymentAdjustmentRequested(OrderChangePayload):
-    """An edit changed the order's total: the store charges the difference (positive) or refunds
-    it (negative). Recorded with ``order.edited``, as its follow-up."""
-
-    event_type = EventType.PAYMENT_ADJUSTMENT_REQUESTED
-    emitted_by = "an order edit (edit_order)"
-
-    edit_id: str = Field(description="The edit that changed the total.")
-    amount: str = Field(
-        description="The difference as a signed decimal string: positive to charge, negative to refund."
-    )
-    currency: str = Field(description="ISO 4217 currency code.")
-    reason: str = Field(description="Why the order was edited, as given.")
 
 
 class FulfillmentPicked(OrderChangePayload):
@@ -597,8 +523,6 @@ PAYLOADS: dict[EventType, type[EventPayload]] = {
         OrderBackorderAllocated,
         OrderCancelled,
         OrderLinesCancelled,
-        OrderEdited,
-        PaymentAdjustmentRequested,
         FulfillmentPicked,
         FulfillmentShortPicked,
         FulfillmentPacked,
@@ -620,7 +544,7 @@ PAYLOADS: dict[EventType, type[EventPayload]] = {
         InventoryAdjusted,
         InventoryCounted,
     )
-} | {model.event_type: model for model in REFERENCE_PAYLOADS}
+} | {model.event_type: model for model in (*REFERENCE_PAYLOADS, *EDIT_PAYLOADS)}
 
 
 def payload_model(event_type: str) -> type[EventPayload]:

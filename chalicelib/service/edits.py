@@ -20,6 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from chalicelib.domain.channels import check_store_version
+from chalicelib.domain.edit_payloads import OrderEdited, PaymentAdjustmentRequested, StockReserved
 from chalicelib.domain.edits import (
     NOT_EDITABLE_ORDERS,
     Demand,
@@ -42,15 +43,9 @@ from chalicelib.domain.errors import (
     InsufficientStock,
     NotFound,
 )
-from chalicelib.domain.event_payloads import (
-    OrderEdited,
-    PaymentAdjustmentRequested,
-    SkuQuantity,
-    StockReleased,
-    StockReserved,
-)
 from chalicelib.domain.fulfillment import CancellationPlan, new_backorder, settle
 from chalicelib.domain.models import Fulfillment, FulfillmentLine, Order, Warehouse
+from chalicelib.domain.payload_parts import SkuQuantity, StockReleased
 from chalicelib.domain.sourcing import SourcingPlan, plan_sourcing
 from chalicelib.domain.status import (
     FulfillmentStatus,
@@ -199,7 +194,6 @@ def _decide(
     return _edited(before, request, options, demand, removal, sourcing, warehouses, ids=ids, now=clock.now())
 
 
-# long because: one edit's decision, step by step (lines, totals, fulfillments, status, event)
 def _edited(
     before: OrderAggregate,
     request: OrderEditRequest,
@@ -212,11 +206,65 @@ def _edited(
     ids: IdGenerator,
     now: datetime,
 ) -> Change:
+    """The order, its fulfillments and the stock as the edit leaves them, and its events."""
     order = before.order
+    edited = _edited_order(order, request, demand, _backorder_units(before.fulfillments, removal), sourcing)
+    if options.store_updated_at is not None:
+        edited = edited.model_copy(update={"store_updated_at": options.store_updated_at})
+    fulfillments = after_removal(before.fulfillments, removal, reason=f"edited: {request.reason}")
+    fulfillments, unjoined = join_additions(fulfillments, sourcing.allocations)
+    new = _new_fulfillments(edited, unjoined, sourcing.shortages, ids=ids, now=now)
+    new = _in_step_with_order(edited, new, warehouses, now)
+    edited = _settled(edited, [*fulfillments, *new])
+    edit_id = ids.new("edt")
+    changed = [f for f in [*fulfillments, *new] if f not in before.fulfillments]
+    released = list(removal.released.items())
+    reserved = [((w, s), q) for w, skus in sourcing.allocations.items() for s, q in skus.items()]
+    payload = OrderEdited(
+        edit_id=edit_id,
+        reason=request.reason,
+        source="store" if options.source == "store" else "api",
+        added=_quantities(demand.added_units()),
+        removed=_quantities(demand.removals),
+        stock_released=[StockReleased(warehouse_id=w, sku=s, quantity=q) for (w, s), q in released],
+        stock_reserved=[StockReserved(warehouse_id=w, sku=s, quantity=q) for (w, s), q in reserved],
+        backordered=_quantities(sourcing.shortages),
+        released=summary(changed, status=FulfillmentStatus.RELEASED),
+        cancelled_fulfillments=[f.id for f in changed if f.status == FulfillmentStatus.CANCELLED],
+        currency=order.currency,
+        previous_total=str(order.totals.total),
+        total=str(edited.totals.total),
+    )
+    difference = edited.totals.total - order.totals.total
+    return Change(
+        order=edited,
+        fulfillments=fulfillments,
+        new_fulfillments=new,
+        payload=payload,
+        follow_up=[
+            PaymentAdjustmentRequested(
+                edit_id=edit_id, amount=str(difference), currency=order.currency, reason=request.reason
+            )
+        ]
+        if difference
+        else [],
+        stock=[*(release(w, s, q) for (w, s), q in released), *(reserve(w, s, q) for (w, s), q in reserved)],
+    )
+
+
+def _edited_order(
+    order: Order,
+    request: OrderEditRequest,
+    demand: Demand,
+    backorder_removed: Mapping[str, int],
+    sourcing: SourcingPlan,
+) -> Order:
+    """The order with its lines edited and its totals computed again from them (422 when the
+    discount would exceed the new order, or the lines would be too many)."""
     lines = edited_lines(
         order.lines,
         demand,
-        backorder_removed=_backorder_units(before.fulfillments, removal),
+        backorder_removed=backorder_removed,
         shortages=sourcing.shortages,
         currency=order.currency,
     )
@@ -233,64 +281,7 @@ def _edited(
         errors.append(FieldError(["discount_total"], "the discount is larger than the order", "money"))
     if errors:
         raise InputInvalid(errors)
-    edited = order.model_copy(update={"lines": lines, "totals": totals})
-    if options.store_updated_at is not None:
-        edited = edited.model_copy(update={"store_updated_at": options.store_updated_at})
-    fulfillments = after_removal(before.fulfillments, removal, reason=f"edited: {request.reason}")
-    fulfillments, unjoined = join_additions(fulfillments, sourcing.allocations)
-    new = _new_fulfillments(edited, unjoined, sourcing.shortages, ids=ids, now=now)
-    new = _in_step_with_order(edited, new, warehouses, now)
-    edited = _settled(edited, [*fulfillments, *new])
-    edit_id = ids.new("edt")
-    difference = totals.total - order.totals.total
-    released = [
-        f
-        for f in [*fulfillments, *new]
-        if f.status == FulfillmentStatus.RELEASED and f not in before.fulfillments
-    ]
-    payload = OrderEdited(
-        edit_id=edit_id,
-        reason=request.reason,
-        source="store" if options.source == "store" else "api",
-        added=_quantities(demand.added_units()),
-        removed=_quantities(demand.removals),
-        stock_released=[
-            StockReleased(warehouse_id=w, sku=s, quantity=q) for (w, s), q in removal.released.items()
-        ],
-        stock_reserved=[
-            StockReserved(warehouse_id=w, sku=s, quantity=q)
-            for w, skus in sourcing.allocations.items()
-            for s, q in skus.items()
-        ],
-        backordered=_quantities(sourcing.shortages),
-        released=summary(released),
-        cancelled_fulfillments=[
-            f.id
-            for f in fulfillments
-            if f.status == FulfillmentStatus.CANCELLED and f not in before.fulfillments
-        ],
-        currency=order.currency,
-        previous_total=str(order.totals.total),
-        total=str(totals.total),
-    )
-    follow_up: list[PaymentAdjustmentRequested] = []
-    if difference != 0:
-        follow_up.append(
-            PaymentAdjustmentRequested(
-                edit_id=edit_id, amount=str(difference), currency=order.currency, reason=request.reason
-            )
-        )
-    return Change(
-        order=edited,
-        fulfillments=fulfillments,
-        new_fulfillments=new,
-        payload=payload,
-        follow_up=list(follow_up),
-        stock=[
-            *(release(w, s, q) for (w, s), q in removal.released.items()),
-            *(reserve(w, s, q) for w, skus in sourcing.allocations.items() for s, q in skus.items()),
-        ],
-    )
+    return order.model_copy(update={"lines": lines, "totals": totals})
 
 
 def _or(value: Decimal | None, default: Decimal) -> Decimal:

@@ -240,16 +240,12 @@ def _apply_store_edit(
     (``edit_order``) while the fulfillments it touches are not picked. When it cannot apply (picking
     started, a line the service cannot place, an amount it cannot take) the order is held with
     the reason, for a person to decide, and nothing of the edit is written."""
-    new_unplaceable = _unplaceable(mapped) - {(line.sku, line.quantity) for line in order.unresolved_lines}
-    if new_unplaceable:
-        names = ", ".join(
-            f"{quantity} x {sku or 'a line without SKU'}"
-            for sku, quantity in sorted(new_unplaceable, key=str)
-        )
+    unplaceable = _new_unplaceable(order, mapped)
+    if unplaceable:
         return _flag(
             uow_factory,
             order.id,
-            f"the store's line edit has lines that cannot be placed ({names}); review and adjust",
+            f"the store's line edit has lines that cannot be placed ({unplaceable}); review and adjust",
             actor=actor,
             ids=ids,
             clock=clock,
@@ -291,8 +287,12 @@ def _apply_store_edit(
         )
 
 
-def _unplaceable(mapped: ChannelOrder) -> set[tuple[str | None, int]]:
-    return {(line.sku, line.quantity) for line in mapped.unresolved_lines}
+def _new_unplaceable(order: Order, mapped: ChannelOrder) -> str:
+    """The store's lines the service cannot place that the order does not have yet, named; empty
+    when there is none."""
+    known = {(line.sku or "", line.quantity) for line in order.unresolved_lines}
+    new = sorted({(line.sku or "", line.quantity) for line in mapped.unresolved_lines} - known)
+    return ", ".join(f"{quantity} x {sku or 'a line without SKU'}" for sku, quantity in new)
 
 
 def _changes(mapped: ChannelOrder) -> OrderChanges:

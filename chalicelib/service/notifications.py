@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from chalicelib.domain.edit_payloads import OrderEdited
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.event_payloads import (
     NotificationCause,
@@ -32,7 +33,6 @@ from chalicelib.domain.event_payloads import (
     OrderBackorderAllocated,
     OrderBackordered,
     OrderConfirmed,
-    OrderEdited,
     OrderOnHold,
     ReleasedFulfillment,
     ReturnRequested,

@@ -9,7 +9,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice.app import SQSEvent
 
 from chalicelib.bootstrap import services
-from chalicelib.domain.event_payloads import InventoryAdjusted, OrderCancelled, OrderEdited, payload_of
+from chalicelib.domain.edit_payloads import OrderEdited
+from chalicelib.domain.event_payloads import InventoryAdjusted, OrderCancelled, payload_of
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.service.inventory import allocate_backorders
 from chalicelib.workers.sqs import domain_event_of, process_batch

@@ -521,7 +521,9 @@ def test_a_line_edit_in_the_store_removing_picked_units_holds_the_order_for_a_pe
     (work,) = store.fulfillments_of(placed.id)
     Road(store, uow_factory, ids, clock).pick(work.id)
 
-    edited_order = intake.deliver(json.dumps(store_edit(**{"TSHIRT-M": {"quantity": 1}})), topic="orders/updated")
+    edited_order = intake.deliver(
+        json.dumps(store_edit(**{"TSHIRT-M": {"quantity": 1}})), topic="orders/updated"
+    )
 
     assert edited_order is not None
     assert [(line.sku, line.quantity) for line in edited_order.lines] == [("TSHIRT-M", 2), ("MUG", 1)]
