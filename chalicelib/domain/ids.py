@@ -6,7 +6,7 @@ from datetime import datetime
 
 from ulid import ULID
 
-PREFIXES = frozenset({"ord", "ful", "rma", "evt", "key", "whe", "dlv"})
+PREFIXES = frozenset({"ord", "ful", "rma", "evt", "key", "whe", "dlv", "edt"})
 
 
 def new_id(prefix: str, at: datetime | None = None) -> str:
