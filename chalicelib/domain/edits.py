@@ -50,6 +50,14 @@ F = FulfillmentStatus
 #: Fulfillment states whose units an edit may take away or join: the warehouse has not started
 #: picking (a released fulfillment is on a pick list, but nobody has walked to the shelf yet).
 EDITABLE = frozenset({F.PENDING, F.ON_HOLD, F.RELEASED})
+
+
+def is_editable(fulfillment: Fulfillment) -> bool:
+    """Not picked yet: in an ``EDITABLE`` state and, for one on hold (a hold also stops picked
+    work), never picked."""
+    return fulfillment.status in EDITABLE and fulfillment.picked_at is None
+
+
 #: Order states in which nothing may be edited any more.
 NOT_EDITABLE_ORDERS = frozenset(
     {
@@ -218,7 +226,7 @@ def plan_removal(
         raise EditRefused(
             "already-shipped", f"{exc.sku}: the units to remove have shipped already", current=order_status
         ) from None
-    started = [f for f in fulfillments if f.id in plan.remaining and f.status not in EDITABLE]
+    started = [f for f in fulfillments if f.id in plan.remaining and not is_editable(f)]
     started += [f for f in plan.blocking if f not in started]
     if started:
         names = ", ".join(f"{f.id} ({f.status.value})" for f in started)
@@ -365,7 +373,7 @@ def join_additions(
         joinable = [
             i
             for i, f in enumerate(result)
-            if f.warehouse_id == warehouse_id and f.is_active and f.status in EDITABLE
+            if f.warehouse_id == warehouse_id and f.is_active and is_editable(f)
         ]
         if not joinable:
             left[warehouse_id] = dict(skus)

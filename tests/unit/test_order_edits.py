@@ -6,15 +6,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain.edits import EditRefused, OrderEditRequest, order_totals
 from chalicelib.domain.errors import IdempotencyKeyReused, InputInvalid, InsufficientStock
 from chalicelib.domain.models import FulfillmentLine
-from chalicelib.domain.status import FulfillmentStatus, OrderStatus
+from chalicelib.domain.status import FulfillmentStatus, HoldReason, OrderStatus
 from chalicelib.service.edits import EditOptions, edit_order
 from chalicelib.service.ports import OrderAggregate
+from chalicelib.service.receipt import place_hold
 from tests.unit.builders import EAST, WEST, milestones, seed_catalogue
 from tests.unit.fakes import FakeClock, FakeStore, FakeUnitOfWorkFactory, SequentialIds
 from tests.unit.road import ADMIN, Road, allow
@@ -151,6 +152,26 @@ def test_an_edit_after_picking_started_is_refused_naming_the_fulfillment_and_wri
     assert snapshot(store) == before
 
 
+def test_picked_work_held_afterwards_still_counts_as_picked(road: Road, store: FakeStore) -> None:
+    order_id = road.released(("MUG-1", 2))
+    fulfillment_id = road.at(EAST, order_id).id
+    road.pick(fulfillment_id)
+    place_hold(
+        road.uow_factory, order_id, HoldReason.MANUAL, None, actor=ADMIN, ids=road.ids, clock=road.clock
+    )
+    assert road.at(EAST, order_id).status == F.ON_HOLD
+
+    with pytest.raises(EditRefused) as refused:
+        edit(road, order_id, change=[{"sku": "MUG-1", "quantity": 1}])
+    edit(road, order_id, add=[{"sku": "MUG-1", "quantity": 1, "unit_price": "10.00"}])
+
+    assert refused.value.fulfillment_ids == [fulfillment_id]
+    assert [(f.status, f.lines) for f in road.fulfillments(order_id)] == [
+        (F.ON_HOLD, [FulfillmentLine(sku="MUG-1", quantity=2)]),
+        (F.ON_HOLD, [FulfillmentLine(sku="MUG-1", quantity=1)]),
+    ]
+
+
 def test_units_can_be_added_after_picking_started_elsewhere_as_a_new_fulfillment(
     road: Road, store: FakeStore
 ) -> None:
@@ -226,9 +247,9 @@ def test_removing_a_sku_cancels_the_fulfillment_left_with_nothing(road: Road, st
 def test_a_held_order_gets_its_new_work_held_too(road: Road, store: FakeStore) -> None:
     order_id = road.place(("MUG-1", 1))
     road.receive(order_id)
-    from chalicelib.service.receipt import place_hold
-
-    place_hold(road.uow_factory, order_id, "manual", None, actor=ADMIN, ids=road.ids, clock=road.clock)
+    place_hold(
+        road.uow_factory, order_id, HoldReason.MANUAL, None, actor=ADMIN, ids=road.ids, clock=road.clock
+    )
 
     edit(road, order_id, add=[{"sku": "CAP-1", "quantity": 1, "unit_price": "3.00"}])
 
@@ -371,8 +392,10 @@ def test_after_any_sequence_of_edits_totals_are_a_fresh_computation_and_stock_is
         try:
             edit(road, order_id, **body)
         except (InputInvalid, ValueError):
+            event("an edit refused")
             assert road.order(order_id).totals.total == total_before
             continue
+        event("an edit applied")
         events = road.events(order_id)
         if events[-1].type == "payment.adjustment_requested":
             adjustments += Decimal(events[-1].data["amount"])
