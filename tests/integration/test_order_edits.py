@@ -20,6 +20,7 @@ from tests.integration.conftest import (
     sent_emails,
     timeline,
 )
+from tests.integration.test_console import Console
 from tests.integration.test_fulfillment_journey import ok, pick_all, step, stock_of, work_at
 
 
@@ -161,3 +162,22 @@ def test_units_an_edit_frees_go_to_the_oldest_backorder(
 
     assert order_of(client, stack, waiting["id"])["status"] == "confirmed"
     assert stock_of(stack, "MUG", "wh-east") == {"on_hand": 5, "reserved": 5, "available": 0}
+
+
+def test_the_console_timeline_shows_the_edit_and_the_adjustment(client: Client, stack: Stack) -> None:
+    order = place(
+        client, stack, order_body(lines=[{"sku": "TSHIRT-M", "quantity": 2, "unit_price": "19.99"}])
+    )
+    ok(
+        edit(
+            client, stack, order["id"], {"change": [{"sku": "TSHIRT-M", "quantity": 1}], "reason": "one only"}
+        )
+    )
+    visitor = Console(client)
+    visitor.sign_in(stack.keys["admin"])
+
+    page = visitor.get(f"/console/orders/{order['id']}").body.decode()
+
+    assert '<th scope="row">order.edited</th>' in page
+    assert "edited (api): -1 TSHIRT-M; total 39.98 → 19.99" in page
+    assert "payment adjustment -19.99 USD" in page
