@@ -512,6 +512,27 @@ def test_a_shopify_edit_is_read_from_what_is_left_of_each_line_and_its_new_lines
     assert edited_order.holds == []
 
 
+def test_a_woocommerce_update_with_other_lines_applies_as_an_order_edit(
+    intake: Intake, store: FakeStore
+) -> None:
+    placed = intake.deliver(
+        fixture("woocommerce", "order-created-processing.json"), channel_id=WOO, topic="order.created"
+    )
+    assert placed is not None
+    intake.receipt(placed.id)
+    payload = json.loads(fixture("woocommerce", "order-created-processing.json"))
+    payload["date_modified_gmt"] = "2024-09-16T12:30:00"
+    payload["line_items"] = [line for line in payload["line_items"] if line["sku"] != "POSTER"]
+
+    edited_order = intake.deliver(json.dumps(payload), channel_id=WOO, topic="order.updated")
+
+    assert edited_order is not None
+    assert [(line.sku, line.quantity) for line in edited_order.lines] == [("TSHIRT-M", 2)]
+    assert edited_order.holds == []
+    assert store.level(EAST, "POSTER").reserved == 0
+    assert store.events_of(placed.id)[-1].data["amount"] == "-12.00"
+
+
 def test_a_line_edit_in_the_store_removing_picked_units_holds_the_order_for_a_person(
     intake: Intake, store: FakeStore, uow_factory: FakeUnitOfWorkFactory, ids: SequentialIds, clock: FakeClock
 ) -> None:
