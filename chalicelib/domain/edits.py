@@ -97,10 +97,15 @@ class OrderEditRequest(Strict):
     add: Annotated[list[EditAdd], Field(max_length=MAX_EDIT_ENTRIES)] = Field(default_factory=list)
     change: Annotated[list[EditChange], Field(max_length=MAX_EDIT_ENTRIES)] = Field(default_factory=list)
     reason: Annotated[Line, Field(min_length=1, max_length=500)]
-    #: Store edits only: the store's new shipping, tax and discount totals (None: unchanged).
-    shipping_total: Amount | None = None
-    tax_total: Amount | None = None
-    discount_total: Amount | None = None
+    #: The order's new shipping, tax and discount totals (a store edit sends the store's); omitted:
+    #: unchanged.
+    shipping_total: Amount | None = Field(
+        default=None, description="The new shipping total; omitted: unchanged."
+    )
+    tax_total: Amount | None = Field(default=None, description="The new tax total; omitted: unchanged.")
+    discount_total: Amount | None = Field(
+        default=None, description="The new discount total; omitted: unchanged."
+    )
 
     @model_validator(mode="after")
     def _each_sku_once(self) -> Self:

@@ -81,7 +81,14 @@ from chalicelib.service.ports import (
 EDIT_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 #: Order states in which new work for a warehouse is released at once (receipt has run and no
 #: hold waits): an added fulfillment joins the others on the warehouse's pick list.
-_RELEASING = frozenset({OrderStatus.CONFIRMED, OrderStatus.BACKORDERED, OrderStatus.IN_FULFILLMENT})
+_RELEASING = frozenset(
+    {
+        OrderStatus.CONFIRMED,
+        OrderStatus.BACKORDERED,
+        OrderStatus.IN_FULFILLMENT,
+        OrderStatus.PARTIALLY_SHIPPED,
+    }
+)
 
 
 def edit_scope(order_id: str) -> str:

@@ -18,7 +18,7 @@ from chalicelib.service.ports import OrderAggregate
 from chalicelib.service.receipt import place_hold
 from tests.unit.builders import EAST, WEST, milestones, seed_catalogue
 from tests.unit.fakes import FakeClock, FakeStore, FakeUnitOfWorkFactory, SequentialIds
-from tests.unit.road import ADMIN, Road, allow
+from tests.unit.road import ADMIN, Road, allow, stock_boxes
 
 F = FulfillmentStatus
 
@@ -185,6 +185,25 @@ def test_units_can_be_added_after_picking_started_elsewhere_as_a_new_fulfillment
         (EAST, F.RELEASED),
     ]
     assert stock(store, EAST, "TEE-M") == (10, 1, 9)
+
+
+def test_units_added_after_a_parcel_shipped_are_released_as_new_work(road: Road, store: FakeStore) -> None:
+    stock_boxes(store)
+    order_id = road.released(("MUG-1", 1), ("CAP-1", 1))
+    road.through(road.at(EAST, order_id).id)
+    assert road.order(order_id).status == OrderStatus.PARTIALLY_SHIPPED
+
+    edit(road, order_id, add=[{"sku": "MUG-1", "quantity": 1, "unit_price": "10.00"}])
+
+    assert [(f.warehouse_id, f.status) for f in road.fulfillments(order_id)] == [
+        (EAST, F.SHIPPED),
+        (WEST, F.RELEASED),
+        (EAST, F.RELEASED),
+    ]
+    assert road.order(order_id).status == OrderStatus.PARTIALLY_SHIPPED
+    with pytest.raises(EditRefused) as refused:
+        edit(road, order_id, change=[{"sku": "MUG-1", "quantity": 0}])
+    assert refused.value.reason == "already-shipped"
 
 
 def test_added_units_no_warehouse_holds_become_a_backorder(road: Road, store: FakeStore) -> None:
