@@ -25,6 +25,7 @@ API_BLUEPRINTS = (
     LazyBlueprint("/v1/", "chalicelib.api.meta:meta_api"),
     LazyBlueprint("/v1/", "chalicelib.api.orders:orders_api"),
     LazyBlueprint("/v1/", "chalicelib.api.notes:notes_api"),
+    LazyBlueprint("/v1/", "chalicelib.api.order_edits:order_edits_api"),
     LazyBlueprint("/v1/", "chalicelib.api.warehouse:warehouse_api"),
     LazyBlueprint("/v1/", "chalicelib.api.webhooks:webhooks_api"),
     LazyBlueprint("/v1/", "chalicelib.api.customers:customers_api"),

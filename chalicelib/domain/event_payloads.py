@@ -12,66 +12,47 @@ envelope (``occurred_at``).
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
+from .edit_payloads import EDIT_PAYLOADS
 from .events import DomainEvent, EventPayload, EventType
 from .models import ChannelKind, FulfillmentLine, Package, TrackedScan, UnresolvedLine
 from .note_payloads import NOTE_PAYLOADS
+
+# Re-exported: consumers import every payload part from here.
+from .payload_parts import (
+    HoldNote as HoldNote,
+)
+from .payload_parts import (
+    IsoTime as IsoTime,
+)
+from .payload_parts import (
+    OrderChangePayload as OrderChangePayload,
+)
+from .payload_parts import (
+    PlacedFulfillment as PlacedFulfillment,
+)
+from .payload_parts import (
+    PlacedLine as PlacedLine,
+)
+from .payload_parts import (
+    Released as Released,
+)
+from .payload_parts import (
+    ReleasedFulfillment as ReleasedFulfillment,
+)
+from .payload_parts import (
+    SkuQuantity as SkuQuantity,
+)
+from .payload_parts import (
+    StockReleased as StockReleased,
+)
 from .reference_payloads import REFERENCE_PAYLOADS
 from .returns import ReceivedItem, Refund, ReturnLine
 from .status import FulfillmentStatus, HoldReason, OrderStatus, ReturnStatus, TrackingStatus
 from .tracking import TrackingUpdate
-
-IsoTime = Annotated[str, Field(description="An ISO 8601 time with its offset.")]
-
-
-# --- parts shared by several payloads ----------------------------------------------------------
-
-
-class HoldNote(EventPayload):
-    """A hold reason and what the rule (or person) that found it noted."""
-
-    reason: HoldReason = Field(description="Why the order is held.")
-    note: str | None = Field(description="What the rule or the person that placed the hold noted.")
-
-
-class ReleasedFulfillment(EventPayload):
-    """A fulfillment released to its warehouse by this change: pick work."""
-
-    id: str = Field(description="The fulfillment's id.")
-    warehouse_id: str | None = Field(description="The warehouse it was released to.")
-    status: FulfillmentStatus = Field(description="The fulfillment's status (released).")
-    ship_by: IsoTime | None = Field(
-        description="When it must ship to keep the promise (ISO 8601), if promised."
-    )
-    lines: list[FulfillmentLine] = Field(description="SKUs and quantities to pick.")
-
-
-class SkuQuantity(EventPayload):
-    sku: str = Field(description="The SKU.")
-    quantity: int = Field(description="Units.")
-
-
-class StockReleased(EventPayload):
-    warehouse_id: str = Field(description="The warehouse whose reservation was released.")
-    sku: str = Field(description="The SKU.")
-    quantity: int = Field(description="Units no longer reserved (available again).")
-
-
-class PlacedLine(EventPayload):
-    sku: str = Field(description="The SKU ordered.")
-    quantity: int = Field(description="Units ordered.")
-    backordered: int = Field(description="Units no warehouse could reserve at placement (waiting for stock).")
-
-
-class PlacedFulfillment(EventPayload):
-    id: str = Field(description="The fulfillment's id.")
-    warehouse_id: str | None = Field(
-        description="The warehouse sourcing it; null for a backorder awaiting stock."
-    )
-    lines: list[FulfillmentLine] = Field(description="SKUs and quantities it ships.")
 
 
 class NotificationCause(EventPayload):
@@ -80,12 +61,6 @@ class NotificationCause(EventPayload):
 
 
 # --- order events an order change records (their data starts with the OrderState fields) --------
-
-
-class OrderChangePayload(EventPayload):
-    """Base of the order events recorded by an order change (see OrderState)."""
-
-    recorded_with_order_state: ClassVar[bool] = True
 
 
 class OrderReceived(OrderChangePayload):
@@ -117,9 +92,6 @@ HoldsLiftedByUpdate = Annotated[
         description="Only when an order update caused this event: the holds the update lifted "
         "(self-lifting holds whose rule no longer finds anything)."
     ),
-]
-Released = Annotated[
-    list[ReleasedFulfillment], Field(description="Fulfillments released to warehouses by this change.")
 ]
 
 
@@ -573,7 +545,7 @@ PAYLOADS: dict[EventType, type[EventPayload]] = {
         InventoryAdjusted,
         InventoryCounted,
     )
-} | {model.event_type: model for model in (*REFERENCE_PAYLOADS, *NOTE_PAYLOADS)}
+} | {model.event_type: model for model in (*REFERENCE_PAYLOADS, *NOTE_PAYLOADS, *EDIT_PAYLOADS)}
 
 
 def payload_model(event_type: str) -> type[EventPayload]:

@@ -44,6 +44,10 @@ class EventType(StrEnum):
     #: Staff notes and tags (domain/notes.py): the order's timeline and the store write-back.
     ORDER_NOTE_ADDED = "order.note_added"
     ORDER_TAGS_CHANGED = "order.tags_changed"
+    #: Lines added, units removed or quantities changed before picking (API or store edit).
+    ORDER_EDITED = "order.edited"
+    #: What an edit changed in the order's total, for the store to charge or refund.
+    PAYMENT_ADJUSTMENT_REQUESTED = "payment.adjustment_requested"
     FULFILLMENT_PICKED = "fulfillment.picked"
     FULFILLMENT_SHORT_PICKED = "fulfillment.short_picked"
     FULFILLMENT_PACKED = "fulfillment.packed"

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from ulid import ULID
 
-PREFIXES = frozenset({"ord", "ful", "rma", "evt", "key", "whe", "dlv", "note"})
+PREFIXES = frozenset({"ord", "ful", "rma", "evt", "key", "whe", "dlv", "note", "edt"})
 
 
 def new_id(prefix: str, at: datetime | None = None) -> str:

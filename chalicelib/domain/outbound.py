@@ -31,6 +31,8 @@ SUBSCRIBABLE_EVENTS: frozenset[str] = frozenset(
         EventType.ORDER_BACKORDER_ALLOCATED,
         EventType.ORDER_CANCELLED,
         EventType.ORDER_LINES_CANCELLED,
+        EventType.ORDER_EDITED,
+        EventType.PAYMENT_ADJUSTMENT_REQUESTED,
         EventType.FULFILLMENT_PICKED,
         EventType.FULFILLMENT_SHORT_PICKED,
         EventType.FULFILLMENT_PACKED,

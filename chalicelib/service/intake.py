@@ -14,6 +14,10 @@ Stores send webhooks in no particular order and retry failed ones for hours
 one. The order keeps the store's modification time of the version it reflects
 (``Order.store_updated_at``); a version older than that changes nothing — not
 the address, not the payment state, not a cancellation — and is only logged.
+
+A store's line edit (Shopify ``orders/updated`` after an order edit, a WooCommerce
+``order.updated`` with other lines) applies as an order edit (``service.edits``) while
+the fulfillments it touches are not picked; otherwise the order is held for a person.
 """
 
 from __future__ import annotations
@@ -32,13 +36,15 @@ from chalicelib.domain.channels import (
     map_woocommerce_order,
 )
 from chalicelib.domain.channels import UnresolvedLine as StoreLine
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.edits import store_edit_request
+from chalicelib.domain.errors import Conflict, InputInvalid
 from chalicelib.domain.event_payloads import ChannelOrderReceived, ChannelWebhookIgnored
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.holds import HoldPolicy
 from chalicelib.domain.models import Order, UnresolvedLine
 from chalicelib.domain.status import HoldReason, OrderStatus
 from chalicelib.service.cancellation import cancel
+from chalicelib.service.edits import EditOptions, edit_order
 from chalicelib.service.order_updates import OrderChanges, update_order
 from chalicelib.service.placement import external_id_scope, place_order
 from chalicelib.service.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
@@ -217,16 +223,76 @@ def _update(
         # mapper's note says why. (Holds for unplaceable lines were placed with the order.)
         return _flag(uow_factory, order_id, mapped.holds[0].note, actor=actor, ids=ids, clock=clock)
     if request is not None and _lines(order) != _store_lines(mapped):
-        # Line edits in the store are not applied automatically: a person decides.
+        return _apply_store_edit(uow_factory, order, mapped, actor=actor, ids=ids, clock=clock)
+    return order
+
+
+def _apply_store_edit(
+    uow_factory: UnitOfWorkFactory,
+    order: Order,
+    mapped: ChannelOrder,
+    *,
+    actor: str,
+    ids: IdGenerator,
+    clock: Clock,
+) -> Order:
+    """The store edited the order's lines: the edit applies through the same path as the API's
+    (``edit_order``) while the fulfillments it touches are not picked. When it cannot apply (picking
+    started, a line the service cannot place, an amount it cannot take) the order is held with
+    the reason, for a person to decide, and nothing of the edit is written."""
+    unplaceable = _new_unplaceable(order, mapped)
+    if unplaceable:
         return _flag(
             uow_factory,
-            order_id,
-            "the store edited the order's lines; review and adjust",
+            order.id,
+            f"the store's line edit has lines that cannot be placed ({unplaceable}); review and adjust",
+            actor=actor,
+            ids=ids,
+            clock=clock,
+            reason=HoldReason.UNRESOLVED_LINES,
+        )
+    request = mapped.request
+    assert request is not None  # the caller compares lines only for a placeable store order
+    edit = store_edit_request(
+        order.lines,
+        request.lines,
+        shipping=request.shipping_total,
+        tax=request.tax_total,
+        discount=request.discount_total,
+    )
+    if edit is None:
+        return order
+    try:
+        return edit_order(
+            uow_factory,
+            order.id,
+            edit,
+            authorize=lambda _: None,
+            actor=actor,
+            ids=ids,
+            clock=clock,
+            options=EditOptions(source="store", store_updated_at=mapped.updated_at),
+        ).order
+    except StaleStoreOrder as exc:
+        return _ignore_stale(uow_factory, order.id, exc)
+    except (Conflict, InputInvalid) as exc:  # picking started, shipped, or a line it cannot take
+        logger.warning("store line edit not applied", extra={"order_id": order.id, "reason": str(exc)})
+        return _flag(
+            uow_factory,
+            order.id,
+            f"the store edited the order's lines but the edit cannot apply: {exc}",
             actor=actor,
             ids=ids,
             clock=clock,
         )
-    return order
+
+
+def _new_unplaceable(order: Order, mapped: ChannelOrder) -> str:
+    """The store's lines the service cannot place that the order does not have yet, named; empty
+    when there is none."""
+    known = {(line.sku or "", line.quantity) for line in order.unresolved_lines}
+    new = sorted({(line.sku or "", line.quantity) for line in mapped.unresolved_lines} - known)
+    return ", ".join(f"{quantity} x {sku or 'a line without SKU'}" for sku, quantity in new)
 
 
 def _changes(mapped: ChannelOrder) -> OrderChanges:
@@ -274,12 +340,17 @@ def _store_lines(mapped: ChannelOrder) -> set[tuple[str | None, int]]:
 
 
 def _flag(
-    uow_factory: UnitOfWorkFactory, order_id: str, note: str, *, actor: str, ids: IdGenerator, clock: Clock
+    uow_factory: UnitOfWorkFactory,
+    order_id: str,
+    note: str,
+    *,
+    actor: str,
+    ids: IdGenerator,
+    clock: Clock,
+    reason: HoldReason = HoldReason.MANUAL,
 ) -> Order:
     try:
-        return place_hold(
-            uow_factory, order_id, HoldReason.MANUAL, note, actor=actor, ids=ids, clock=clock
-        ).order
+        return place_hold(uow_factory, order_id, reason, note, actor=actor, ids=ids, clock=clock).order
     except Conflict:  # too far along to hold (shipped): the timeline and the log keep it
         aggregate = uow_factory().get_order(order_id)
         assert aggregate is not None

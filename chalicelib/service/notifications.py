@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from chalicelib.domain.edit_payloads import OrderEdited
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.event_payloads import (
     NotificationCause,
@@ -201,6 +202,9 @@ def messages_for(
         outbox.customer_sms("order_shipped_sms")
     elif event.type in (EventType.ORDER_CANCELLED, EventType.ORDER_LINES_CANCELLED):
         outbox.customer_email("order_cancelled")
+    elif event.type == EventType.ORDER_EDITED:
+        outbox.customer_email("order_edited")
+        outbox.pick_work(event.payload(OrderEdited).released)
     elif event.type == EventType.ORDER_ON_HOLD:
         held = event.payload(OrderOnHold)
         outbox.operations("order.on_hold", f"Order {order.id} on hold", held.to_data(only={"holds"}))

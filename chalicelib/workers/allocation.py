@@ -1,4 +1,4 @@
-"""Allocation worker: stock became available (goods received, units cancelled) ->
+"""Allocation worker: stock became available (goods received, units cancelled or edited away) ->
 backorders of those SKUs are allocated first come, first served."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice.app import SQSEvent
 
 from chalicelib.bootstrap import services
+from chalicelib.domain.edit_payloads import OrderEdited
 from chalicelib.domain.event_payloads import InventoryAdjusted, OrderCancelled, payload_of
 from chalicelib.domain.events import DomainEvent, EventType
 from chalicelib.service.inventory import allocate_backorders
@@ -27,6 +28,8 @@ def stock_made_available(event: DomainEvent) -> list[tuple[str, str]]:
         cancelled = payload_of(event)
         assert isinstance(cancelled, OrderCancelled)  # order.lines_cancelled's model is a subclass
         return [(r.sku, r.warehouse_id) for r in cancelled.stock_released]
+    if event.type == EventType.ORDER_EDITED:
+        return [(r.sku, r.warehouse_id) for r in event.payload(OrderEdited).stock_released]
     return []
 
 

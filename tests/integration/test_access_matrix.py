@@ -59,6 +59,10 @@ def sample_body(method: str, path: str) -> Any:
         ("POST", "/v1/orders/{order_id}/holds"): {"reason": "manual", "note": "matrix"},
         ("POST", "/v1/orders/{order_id}/cancel"): {"reason": "matrix"},
         ("POST", "/v1/orders/{order_id}/notes"): {"text": "matrix", "visibility": "private"},
+        ("POST", "/v1/orders/{order_id}/edits"): {
+            "reason": "matrix",
+            "change": [{"sku": "TSHIRT-M", "quantity": 1}],
+        },
         ("PATCH", "/v1/orders/{order_id}/notifications"): {"email": False},
         ("POST", "/v1/orders/{order_id}/returns"): {
             "lines": [{"sku": "TSHIRT-M", "quantity": 1, "reason": "x"}]

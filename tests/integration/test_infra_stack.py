@@ -205,6 +205,9 @@ KPI_TYPES = frozenset(
         # Cancelling tells the customer and frees stock that backorders may be waiting for.
         ("order.cancelled", {"Notify", "Allocation", "WebhooksOut"}),
         ("order.lines_cancelled", {"Notify", "Allocation", "WebhooksOut"}),
+        # An edit tells the customer, may free stock, and the store settles the difference.
+        ("order.edited", {"Notify", "Allocation", "WebhooksOut"}),
+        ("payment.adjustment_requested", {"WebhooksOut"}),
         ("inventory.received", {"Allocation"}),
         ("inventory.adjusted", {"Allocation"}),
         ("tracking.received", {"Tracking"}),

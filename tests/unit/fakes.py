@@ -85,6 +85,7 @@ from typing import Any
 
 from chalicelib.domain.errors import ConcurrencyConflict
 from chalicelib.domain.events import DomainEvent
+from chalicelib.domain.ids import PREFIXES
 from chalicelib.domain.models import (
     Box,
     Channel,
@@ -160,6 +161,8 @@ class SequentialIds:
         self._counters: dict[str, itertools.count[int]] = {}
 
     def new(self, prefix: str) -> str:
+        if prefix not in PREFIXES:  # as the real generator: an id type nobody declared is a bug
+            raise ValueError(f"unknown id prefix {prefix!r}")
         counter = self._counters.setdefault(prefix, itertools.count(1))
         return f"{prefix}_{next(counter):04d}"
 

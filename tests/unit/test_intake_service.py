@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -455,26 +456,139 @@ def test_payment_in_the_store_releases_the_payment_pending_hold(intake: Intake, 
     assert store.events_of(pending.id)[-1].data["holds_lifted"] == ["payment_pending"]
 
 
-def test_line_edits_in_the_store_put_the_order_on_a_manual_hold_for_a_person(
+def store_edit(**line_changes: dict[str, Any]) -> dict[str, Any]:
+    """The Shopify order as ``orders/updated`` sends it after an edit in the store (a minute later):
+    ``line_changes`` by SKU replace fields of its lines; ``added`` lines are appended."""
+    payload = json.loads(fixture("shopify", "orders-create.json"))
+    payload["updated_at"] = "2024-09-12T10:22:09-04:00"
+    for line in payload["line_items"]:
+        line.update(line_changes.get(line["sku"], {}))
+    return payload
+
+
+def test_a_line_edit_in_the_store_before_picking_applies_as_an_order_edit(
     intake: Intake, store: FakeStore
 ) -> None:
     placed = intake.deliver(fixture("shopify", "orders-create.json"))
     assert placed is not None
     intake.receipt(placed.id)
-    payload = json.loads(fixture("shopify", "orders-create.json"))
-    payload["line_items"][1]["quantity"] = 2
+
+    edited_order = intake.deliver(json.dumps(store_edit(MUG={"quantity": 2})), topic="orders/updated")
+
+    assert edited_order is not None
+    assert [(line.sku, line.quantity) for line in edited_order.lines] == [("TSHIRT-M", 2), ("MUG", 2)]
+    assert (edited_order.status, edited_order.holds) == (OrderStatus.CONFIRMED, [])
+    assert edited_order.totals.total == placed.totals.total + Decimal("12.50")
+    assert store.level(EAST, "MUG").reserved == 2
+    edit, adjustment = store.events_of(placed.id)[-2:]
+    assert (edit.type, edit.actor, edit.data["source"]) == ("order.edited", "store:shopify", "store")
+    assert (adjustment.type, adjustment.data["amount"]) == ("payment.adjustment_requested", "12.50")
+    assert store.order(placed.id).store_updated_at == datetime(2024, 9, 12, 14, 22, 9, tzinfo=UTC)
+
+
+def test_a_shopify_edit_is_read_from_what_is_left_of_each_line_and_its_new_lines(
+    intake: Intake, store: FakeStore
+) -> None:
+    placed = intake.deliver(fixture("shopify", "orders-create.json"))
+    assert placed is not None
+    intake.receipt(placed.id)
+    payload = store_edit(**{"TSHIRT-M": {"current_quantity": 1}, "MUG": {"current_quantity": 0}})
+    payload["line_items"].append(
+        {
+            **payload["line_items"][1],
+            "id": 99,
+            "sku": "POSTER",
+            "quantity": 3,
+            "current_quantity": 3,
+            "price": "7.00",
+        }
+    )
 
     edited_order = intake.deliver(json.dumps(payload), topic="orders/updated")
+
+    assert edited_order is not None
+    assert [(line.sku, line.quantity) for line in edited_order.lines] == [("TSHIRT-M", 1), ("POSTER", 3)]
+    assert (store.level(EAST, "MUG").reserved, store.level(EAST, "POSTER").reserved) == (0, 3)
+    assert edited_order.holds == []
+
+
+def test_a_woocommerce_update_with_other_lines_applies_as_an_order_edit(
+    intake: Intake, store: FakeStore
+) -> None:
+    placed = intake.deliver(
+        fixture("woocommerce", "order-created-processing.json"), channel_id=WOO, topic="order.created"
+    )
+    assert placed is not None
+    intake.receipt(placed.id)
+    payload = json.loads(fixture("woocommerce", "order-created-processing.json"))
+    payload["date_modified_gmt"] = "2024-09-16T12:30:00"
+    payload["line_items"] = [line for line in payload["line_items"] if line["sku"] != "POSTER"]
+
+    edited_order = intake.deliver(json.dumps(payload), channel_id=WOO, topic="order.updated")
+
+    assert edited_order is not None
+    assert [(line.sku, line.quantity) for line in edited_order.lines] == [("TSHIRT-M", 2)]
+    assert edited_order.holds == []
+    assert store.level(EAST, "POSTER").reserved == 0
+    assert store.events_of(placed.id)[-1].data["amount"] == "-12.00"
+
+
+def test_a_line_edit_in_the_store_removing_picked_units_holds_the_order_for_a_person(
+    intake: Intake, store: FakeStore, uow_factory: FakeUnitOfWorkFactory, ids: SequentialIds, clock: FakeClock
+) -> None:
+    placed = intake.deliver(fixture("shopify", "orders-create.json"))
+    assert placed is not None
+    intake.receipt(placed.id)
+    (work,) = store.fulfillments_of(placed.id)
+    Road(store, uow_factory, ids, clock).pick(work.id)
+
+    edited_order = intake.deliver(
+        json.dumps(store_edit(**{"TSHIRT-M": {"quantity": 1}})), topic="orders/updated"
+    )
 
     assert edited_order is not None
     assert [(line.sku, line.quantity) for line in edited_order.lines] == [("TSHIRT-M", 2), ("MUG", 1)]
     assert edited_order.status is OrderStatus.ON_HOLD
     (hold,) = edited_order.holds
-    assert (hold.reason, hold.note, hold.placed_by) == (
-        HoldReason.MANUAL,
-        "the store edited the order's lines; review and adjust",
-        "store:shopify",
+    assert (hold.reason, hold.placed_by) == (HoldReason.MANUAL, "store:shopify")
+    assert hold.note == (
+        "the store edited the order's lines but the edit cannot apply: "
+        f"too late to edit: picking started on fulfillments {work.id} (picked)"
     )
+    assert "order.edited" not in intake.event_types(placed.id)
+
+
+def test_a_line_edit_in_the_store_with_an_unknown_sku_holds_the_order_as_unresolved_lines(
+    intake: Intake, store: FakeStore
+) -> None:
+    placed = intake.deliver(fixture("shopify", "orders-create.json"))
+    assert placed is not None
+    intake.receipt(placed.id)
+
+    edited_order = intake.deliver(json.dumps(store_edit(MUG={"sku": "NOT-SOLD"})), topic="orders/updated")
+
+    assert edited_order is not None
+    assert [(line.sku, line.quantity) for line in edited_order.lines] == [("TSHIRT-M", 2), ("MUG", 1)]
+    (hold,) = edited_order.holds
+    assert (hold.reason, hold.note) == (
+        HoldReason.UNRESOLVED_LINES,
+        "the store's line edit has lines that cannot be placed (1 x NOT-SOLD); review and adjust",
+    )
+
+
+def test_an_older_store_version_with_other_lines_changes_nothing(intake: Intake, store: FakeStore) -> None:
+    placed = intake.deliver(fixture("shopify", "orders-create.json"))
+    assert placed is not None
+    intake.receipt(placed.id)
+    intake.deliver(json.dumps(store_edit(MUG={"quantity": 2})), topic="orders/updated")
+    older = store_edit(MUG={"quantity": 3})
+    older["updated_at"] = "2024-09-12T10:21:30-04:00"
+
+    again = intake.deliver(json.dumps(older), topic="orders/updated")
+
+    assert again is not None
+    assert [(line.sku, line.quantity) for line in again.lines] == [("TSHIRT-M", 2), ("MUG", 2)]
+    assert intake.event_types(placed.id).count("order.edited") == 1
 
 
 def test_a_new_address_after_packing_is_not_applied_and_the_order_is_flagged(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.templates import JinjaRenderer
+from chalicelib.domain.edits import OrderEditRequest
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.holds import HoldPolicy
@@ -18,6 +19,7 @@ from chalicelib.domain.status import TrackingStatus
 from chalicelib.domain.tokens import InvalidToken, verify_token
 from chalicelib.domain.tracking import TrackingScan
 from chalicelib.service.communication import FEEDBACK, UNSUBSCRIBE, record_feedback, unsubscribe
+from chalicelib.service.edits import edit_order
 from chalicelib.service.notes import add_note
 from chalicelib.service.notifications import (
     CLAIM_SECONDS,
@@ -568,6 +570,51 @@ def test_cancelled_lines_are_listed_in_the_email(
     assert "  1 \N{MULTIPLICATION SIGN} MUG-1\n" in email.fields["text"]
 
 
+def edit(road: Road, order_id: str, **body: Any) -> None:
+    edit_order(
+        road.uow_factory,
+        order_id,
+        OrderEditRequest.model_validate({"reason": "customer asked", **body}),
+        authorize=lambda _: None,
+        actor="admin:key_ops",
+        ids=road.ids,
+        clock=road.clock,
+    )
+
+
+def test_an_edit_emails_the_customer_what_changed_and_sends_the_warehouse_its_new_work(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road
+) -> None:
+    order_id = road.released(("MUG-1", 3))
+    edit(
+        road,
+        order_id,
+        change=[{"sku": "MUG-1", "quantity": 2}],
+        add=[{"sku": "CAP-1", "quantity": 1, "unit_price": "4.00"}],
+    )
+    edited = last_event(store, order_id, "order.edited")
+    (east, west) = [f.id for f in road.fulfillments(order_id)]
+
+    keys = notify(edited, ctx)
+
+    assert keys == [
+        f"{edited.id}/email/customer",
+        f"{edited.id}/sns/warehouse/{EAST}/{east}",
+        f"{edited.id}/sns/warehouse/{WEST}/{west}",
+    ]
+    email, *work = notifier.sent
+    assert email.fields["subject"] == "Your order EXT-1 was changed"
+    assert "Added:\n  1 \N{MULTIPLICATION SIGN} CAP-1\n" in email.fields["text"]
+    assert "Removed:\n  1 \N{MULTIPLICATION SIGN} MUG-1\n" in email.fields["text"]
+    assert "Total: 24.00 USD (before the change: 30.00 USD)." in email.fields["text"]
+    assert [w.fields["message"]["lines"] for w in work] == [
+        [{"sku": "MUG-1", "quantity": 2}],
+        [{"sku": "CAP-1", "quantity": 1}],
+    ]
+    assert notify(edited, ctx) == []
+    assert notify(last_event(store, order_id, "payment.adjustment_requested"), ctx) == []
+
+
 def test_an_allocated_backorder_emails_the_customer_and_sends_the_warehouse_its_work(
     ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road
 ) -> None:
@@ -851,7 +898,9 @@ def journey(road: Road) -> list[str]:
     backordered = road.released(("CAP-1", 12))
     road.receive_stock(WEST, "CAP-1", 5)
     road.allocate("CAP-1", WEST)
-    return [delivered, troubled, cancelled, backordered]
+    edited = road.released(("MUG-1", 2))
+    edit(road, edited, change=[{"sku": "MUG-1", "quantity": 1}])
+    return [delivered, troubled, cancelled, backordered, edited]
 
 
 def notify_all(ctx: NotificationContext, store: FakeStore, order_ids: list[str]) -> None:
@@ -882,6 +931,7 @@ def test_every_customer_email_carries_an_unsubscribe_link_for_its_own_order(
         "order_cancelled",
         "order_backordered",
         "backorder_allocated",
+        "order_edited",
     }
     for email in emails:
         token = links(email.fields["text"])["unsubscribe"]
@@ -896,7 +946,7 @@ def test_without_link_keys_no_email_carries_an_unsubscribe_link(
     notify_all(ctx, store, journey(road))
 
     emails = notifier.of_kind("email")
-    assert len(emails) == 13
+    assert len(emails) == 15  # 13 for the other orders, 2 for the edited one (confirmed, edited)
     for email in emails:
         assert "/v1/unsubscribe/" not in email.fields["text"] + email.fields["html"]
         assert "No more messages about this order" not in email.fields["text"] + email.fields["html"]

@@ -10,6 +10,7 @@ from typing import Any
 from chalice.app import Response
 
 from chalicelib.api.console.visit import ACTION_ERRORS, Visit, console_route, plain_error
+from chalicelib.domain.edit_payloads import OrderEdited, PaymentAdjustmentRequested
 from chalicelib.domain.event_payloads import (
     NotificationSent,
     OrderBackordered,
@@ -58,6 +59,15 @@ def _event_summary(event: DomainEvent) -> str:
     if isinstance(payload, OrderTagsChanged):
         moved = [f"+{t}" for t in payload.added] + [f"-{t}" for t in payload.removed]
         return "tags " + " ".join(moved)
+    if isinstance(payload, OrderEdited):
+        units = [f"+{u.quantity} {u.sku}" for u in payload.added] + [
+            f"-{u.quantity} {u.sku}" for u in payload.removed
+        ]
+        return (
+            f"edited ({payload.source}): {' '.join(units)}; total {payload.previous_total} → {payload.total}"
+        )
+    if isinstance(payload, PaymentAdjustmentRequested):
+        return f"payment adjustment {payload.amount} {payload.currency}"
     return ""
 
 

@@ -97,11 +97,18 @@ def _lines(
     for i, item in enumerate(items):
         where: JsonPath = ("line_items", i)
         line = as_object(item, where)
+        quantity = required_int(line, "quantity", where)
+        # After an order edit Shopify keeps ``quantity`` as first ordered and says what is left in
+        # ``current_quantity`` (0 for a line the edit removed): the order is what is left.
+        if "current_quantity" in line:
+            quantity = required_int(line, "current_quantity", where)
+            if quantity == 0:
+                continue
         resolved.append(
             resolve_line(
                 display_text(line, "title") or display_text(line, "name") or f"line {i + 1}",
                 optional_text(line, "sku", where),
-                required_int(line, "quantity", where),
+                quantity,
                 reader.amount(line, "price", where, default=None),
                 known_skus,
                 store_line_id=store_line_id(line),
