@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.adapters.dynamodb.queries import DynamoCounters
+from chalicelib.adapters.dynamodb.queries import DynamoCounters, DynamoOrderQueries
 from chalicelib.adapters.dynamodb.unit_of_work import DynamoUnitOfWork
 from chalicelib.adapters.reference import ReferenceData
 from chalicelib.domain.errors import ConcurrencyConflict
@@ -28,6 +28,7 @@ from chalicelib.service.ports import (
     DedupExists,
     DedupRecord,
     OrderExists,
+    OrderQueries,
     StockConflict,
     TrackingNumberInUse,
     TrackingRef,
@@ -35,7 +36,7 @@ from chalicelib.service.ports import (
 )
 from tests.integration.conftest import Stack
 from tests.unit.builders import make_order
-from tests.unit.fakes import START, FakeStore, FakeUnitOfWork, InvalidTransaction
+from tests.unit.fakes import START, FakeQueries, FakeStore, FakeUnitOfWork, InvalidTransaction
 
 #: A warehouse and SKUs of their own: the DynamoDB table is seeded with the integration stock.
 WH = "wh-contract"
@@ -54,6 +55,8 @@ class Backend:
     counter: Callable[[str, str], int]
     #: What ``commit()`` raises for a transaction DynamoDB refuses as malformed.
     malformed: type[Exception]
+    #: Ids of the orders the listing of a tag holds (``list_orders(tag=...)``), newest first.
+    tagged: Callable[[str], list[str]]
 
 
 def _fake_backend() -> Backend:
@@ -64,7 +67,15 @@ def _fake_backend() -> Backend:
         set_stock=lambda warehouse_id, sku, on_hand: store.set_stock(warehouse_id, sku, on_hand),
         counter=store.counter,
         malformed=InvalidTransaction,
+        tagged=lambda tag: _listed(FakeQueries(store), tag),
     )
+
+
+def _listed(queries: OrderQueries, tag: str) -> list[str]:
+    orders, _ = queries.list_orders(
+        status=None, channel_id=None, created_from=None, created_to=None, limit=100, cursor=None, tag=tag
+    )
+    return [order.id for order in orders]
 
 
 def _dynamodb_backend(stack: Stack) -> Backend:
@@ -77,6 +88,7 @@ def _dynamodb_backend(stack: Stack) -> Backend:
         set_stock=lambda warehouse_id, sku, on_hand: reference.put_stock(warehouse_id, sku, on_hand),
         counter=lambda metric, day: counters.daily_counter(metric, [day]).get(day, 0),
         malformed=ClientError,  # ValidationException
+        tagged=lambda tag: _listed(DynamoOrderQueries(client, stack.table), tag),
     )
 
 
@@ -297,6 +309,37 @@ def test_an_order_update_must_name_the_version_it_read(backend: Backend) -> None
         stale.commit()
     aggregate = backend.new_uow().get_order(ORDER)
     assert aggregate is not None and aggregate.order.version == 2
+
+
+def test_a_tag_entry_comes_and_goes_with_the_order_change_that_carries_it(backend: Backend) -> None:
+    place(backend)
+    tagged = an_order(version=2, tags=["vip"])
+    stale = backend.new_uow()
+    stale.update_order(tagged, expected_version=1)
+    stale.add_order_tag(tagged, "vip")
+    commit(backend, lambda uow: uow.update_order(an_order(version=2), expected_version=1))
+
+    with pytest.raises(ConcurrencyConflict):
+        stale.commit()
+    assert backend.tagged("vip") == []
+
+    tagged = an_order(version=3, tags=["vip"])
+    commit(
+        backend,
+        lambda uow: uow.update_order(tagged, expected_version=2),
+        lambda uow: uow.add_order_tag(tagged, "vip"),
+    )
+    aggregate = backend.new_uow().get_order(ORDER)
+    assert backend.tagged("vip") == [ORDER] and aggregate is not None and aggregate.order.tags == ["vip"]
+
+    untagged = an_order(version=4)
+    commit(
+        backend,
+        lambda uow: uow.update_order(untagged, expected_version=3),
+        lambda uow: uow.remove_order_tag(ORDER, "vip"),
+        lambda uow: uow.remove_order_tag(ORDER, "never-there"),
+    )
+    assert backend.tagged("vip") == []
 
 
 def test_updating_an_order_that_does_not_exist_is_a_conflict(backend: Backend) -> None:
