@@ -295,6 +295,44 @@ class FulfillmentShipped(OrderChangePayload):
     lines: list[FulfillmentLine] = Field(description="SKUs and quantities shipped.")
 
 
+class FulfillmentExceptionRecorded(OrderChangePayload):
+    """A shipped parcel's journey ended without a delivery: the carrier returned it to the
+    sender, or operations declared it lost, damaged or returned. It waits for a resolution
+    (``POST /v1/fulfillments/{id}/resolution``) and is listed on the console's needs-attention page."""
+
+    event_type = EventType.FULFILLMENT_EXCEPTION_RECORDED
+    emitted_by = "a carrier scan (apply_tracking) or operations (record_exception)"
+
+    fulfillment_id: str = Field(description="The fulfillment whose parcel did not arrive.")
+    warehouse_id: str | None = Field(description="The warehouse it shipped from.")
+    kind: FulfillmentStatus = Field(description="returned_to_sender, lost or damaged.")
+    source: Literal["carrier", "operations"] = Field(description="Who said so.")
+    note: str | None = Field(description="What operations noted, if anything.")
+    lines: list[FulfillmentLine] = Field(description="The units that did not arrive.")
+
+
+class FulfillmentResolved(OrderChangePayload):
+    """A delivery exception acted on: ``reship`` (a new fulfillment of the same units, released to
+    a warehouse as at placement), ``refund`` (recorded with ``refund.requested`` for those units)
+    or ``restock`` (a returned parcel's resellable units back in stock, the rest written off)."""
+
+    event_type = EventType.FULFILLMENT_RESOLVED
+    emitted_by = "a resolution (resolve_exception)"
+
+    fulfillment_id: str = Field(description="The fulfillment whose exception is resolved.")
+    action: Literal["reship", "refund", "restock"] = Field(description="What was done.")
+    kind: FulfillmentStatus = Field(description="The exception: returned_to_sender, lost or damaged.")
+    lines: list[FulfillmentLine] = Field(description="The fulfillment's units.")
+    reship_fulfillments: list[ReleasedFulfillment] = Field(
+        description="A reship: the new fulfillment(s) of the same units (a backorder when stock was short)."
+    )
+    released: list[ReleasedFulfillment] = Field(description="Pick work released by this change (a reship).")
+    warehouse_id: str | None = Field(description="A restock: the warehouse the goods came back to.")
+    restocked: dict[str, int] = Field(description="A restock: units per SKU back in stock.")
+    written_off: dict[str, int] = Field(description="A restock: units per SKU that never re-enter stock.")
+    refund: Refund | None = Field(description="A refund: the amounts (also in refund.requested).")
+
+
 class SlaBreached(OrderChangePayload):
     """A fulfillment passed its ship-by promise without shipping (once per fulfillment)."""
 
@@ -337,14 +375,19 @@ class ReturnReceived(OrderChangePayload):
 
 
 class RefundRequested(OrderChangePayload):
-    """The refund a received return calls for, for the store to pay (recorded with ``return.received``,
-    as its follow-up: it carries the order's status but no milestone flags)."""
+    """The refund a received return, or a delivery exception resolved by a refund, calls for, for
+    the store to pay (recorded with ``return.received`` or ``fulfillment.resolved``, as its
+    follow-up: it carries the order's status but no milestone flags)."""
 
     event_type = EventType.REFUND_REQUESTED
-    emitted_by = "a return receipt (receive_return)"
+    emitted_by = "a return receipt (receive_return) or a refund resolution (resolve_exception)"
 
-    rma_id: str = Field(description="The return's RMA number.")
+    rma_id: str | None = Field(description="The return's RMA number (null for a delivery exception).")
     refund: Refund = Field(description="The amounts to refund (decimal strings, in the order's currency).")
+    fulfillment_id: str | None = Field(
+        default=None,
+        description="A delivery exception's refund: the fulfillment that never arrived (null for a return).",
+    )
 
 
 class FeedbackReceived(OrderChangePayload):
@@ -555,6 +598,8 @@ PAYLOADS: dict[EventType, type[EventPayload]] = {
         FulfillmentShortPicked,
         FulfillmentPacked,
         FulfillmentShipped,
+        FulfillmentExceptionRecorded,
+        FulfillmentResolved,
         SlaBreached,
         ReturnRequested,
         ReturnReceived,

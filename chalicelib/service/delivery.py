@@ -23,8 +23,13 @@ from typing import Any
 from chalicelib.domain.event_payloads import TrackingReceived, TrackingUnmatched, TrackingUpdated
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.fulfillment import follow_fulfillments
-from chalicelib.domain.models import MAX_TRACKED_SCANS, Fulfillment, TrackedScan
-from chalicelib.domain.status import FULFILLMENT_TERMINAL, TrackingStatus, next_fulfillment_status
+from chalicelib.domain.models import MAX_TRACKED_SCANS, DeliveryException, Fulfillment, TrackedScan
+from chalicelib.domain.status import (
+    DELIVERY_EXCEPTIONS,
+    TrackingStatus,
+    allowed_fulfillment_triggers,
+    next_fulfillment_status,
+)
 from chalicelib.domain.tracking import (
     RANK,
     TERMINAL_TRACKING_STATUSES,
@@ -34,6 +39,7 @@ from chalicelib.domain.tracking import (
     fulfillment_trigger_for,
 )
 from chalicelib.service.changes import Change, load_order
+from chalicelib.service.exceptions import exception_recorded
 from chalicelib.service.ports import Clock, IdGenerator, OrderAggregate, UnitOfWork, UnitOfWorkFactory
 from chalicelib.service.unit_of_work import Message, Retry, consume_once, consume_order_event
 
@@ -161,9 +167,18 @@ def replay(fulfillment: Fulfillment, update: TrackingUpdate) -> tuple[Fulfillmen
     status = fulfillment.status
     if outcome.status is not None and outcome.status != fulfillment.tracking_status:
         trigger = fulfillment_trigger_for(outcome.status)
-        if trigger is not None and status not in FULFILLMENT_TERMINAL:
+        # A state that takes no such scan keeps it (delivered, cancelled; a parcel operations
+        # declared damaged, or whose exception was resolved): the scan is history only.
+        if trigger is not None and trigger in allowed_fulfillment_triggers(status):
             status = next_fulfillment_status(status, trigger)
     updates["status"] = status
+    if status in DELIVERY_EXCEPTIONS and status != fulfillment.status:
+        updates["delivery_exception"] = DeliveryException(
+            kind=status,
+            source="carrier",
+            recorded_at=outcome.at or update.occurred_at,
+            recorded_by=f"carrier:{update.provider}",
+        )
     if outcome.status == TrackingStatus.DELIVERED:
         updates["delivered_at"] = outcome.at
     return fulfillment.model_copy(update=updates), fresh
@@ -204,6 +219,10 @@ def apply_tracking(
                 # Scans that arrived but did not move the state: late, duplicate, or lower rank.
                 ignored_scans=len([s for s in fresh if not _applied(after, s)]),
             ),
+            # The carrier ended the parcel's journey without a delivery: it awaits a resolution.
+            follow_up=[exception_recorded(after, source="carrier")]
+            if after.status in DELIVERY_EXCEPTIONS and after.status != before.status
+            else [],
         )
 
     return consume_order_event(
