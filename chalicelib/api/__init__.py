@@ -32,6 +32,7 @@ API_BLUEPRINTS = (
     LazyBlueprint("/console", "chalicelib.api.console:console_api"),
     LazyBlueprint("/v1/", "chalicelib.api.kpis:kpis_api"),
     LazyBlueprint("/v1/", "chalicelib.api.reference:reference_api"),
+    LazyBlueprint("/v1/", "chalicelib.api.exceptions:exceptions_api"),
 )
 
 _route_tables: list[LazyRoutes] = []
