@@ -17,6 +17,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field
 
 from .events import DomainEvent, EventPayload, EventType
+from .exception_payloads import FulfillmentExceptionRecorded, FulfillmentResolved
 from .models import ChannelKind, FulfillmentLine, Package, TrackedScan, UnresolvedLine
 from .reference_payloads import REFERENCE_PAYLOADS
 from .returns import ReceivedItem, Refund, ReturnLine
@@ -293,44 +294,6 @@ class FulfillmentShipped(OrderChangePayload):
     tracking_numbers: list[str] = Field(description="One tracking number per parcel.")
     tracking_urls: list[str | None] = Field(description="The carrier's tracking page per number, when known.")
     lines: list[FulfillmentLine] = Field(description="SKUs and quantities shipped.")
-
-
-class FulfillmentExceptionRecorded(OrderChangePayload):
-    """A shipped parcel's journey ended without a delivery: the carrier returned it to the
-    sender, or operations declared it lost, damaged or returned. It waits for a resolution
-    (``POST /v1/fulfillments/{id}/resolution``) and is listed on the console's needs-attention page."""
-
-    event_type = EventType.FULFILLMENT_EXCEPTION_RECORDED
-    emitted_by = "a carrier scan (apply_tracking) or operations (record_exception)"
-
-    fulfillment_id: str = Field(description="The fulfillment whose parcel did not arrive.")
-    warehouse_id: str | None = Field(description="The warehouse it shipped from.")
-    kind: FulfillmentStatus = Field(description="returned_to_sender, lost or damaged.")
-    source: Literal["carrier", "operations"] = Field(description="Who said so.")
-    note: str | None = Field(description="What operations noted, if anything.")
-    lines: list[FulfillmentLine] = Field(description="The units that did not arrive.")
-
-
-class FulfillmentResolved(OrderChangePayload):
-    """A delivery exception acted on: ``reship`` (a new fulfillment of the same units, released to
-    a warehouse as at placement), ``refund`` (recorded with ``refund.requested`` for those units)
-    or ``restock`` (a returned parcel's resellable units back in stock, the rest written off)."""
-
-    event_type = EventType.FULFILLMENT_RESOLVED
-    emitted_by = "a resolution (resolve_exception)"
-
-    fulfillment_id: str = Field(description="The fulfillment whose exception is resolved.")
-    action: Literal["reship", "refund", "restock"] = Field(description="What was done.")
-    kind: FulfillmentStatus = Field(description="The exception: returned_to_sender, lost or damaged.")
-    lines: list[FulfillmentLine] = Field(description="The fulfillment's units.")
-    reship_fulfillments: list[ReleasedFulfillment] = Field(
-        description="A reship: the new fulfillment(s) of the same units (a backorder when stock was short)."
-    )
-    released: list[ReleasedFulfillment] = Field(description="Pick work released by this change (a reship).")
-    warehouse_id: str | None = Field(description="A restock: the warehouse the goods came back to.")
-    restocked: dict[str, int] = Field(description="A restock: units per SKU back in stock.")
-    written_off: dict[str, int] = Field(description="A restock: units per SKU that never re-enter stock.")
-    refund: Refund | None = Field(description="A refund: the amounts (also in refund.requested).")
 
 
 class SlaBreached(OrderChangePayload):

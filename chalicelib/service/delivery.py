@@ -17,6 +17,7 @@ and late or duplicate scans are recorded without changing anything.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -164,24 +165,30 @@ def replay(fulfillment: Fulfillment, update: TrackingUpdate) -> tuple[Fulfillmen
         kept = {_identity(s): s.applied for s in fulfillment.tracking_history}
         history = [s.model_copy(update={"applied": kept.get(_identity(s), False)}) for s in history]
         return fulfillment.model_copy(update={"tracking_history": history}), fresh
+    updates.update(_moved(fulfillment, outcome.status, outcome.at or update.occurred_at, update.provider))
+    if outcome.status == TrackingStatus.DELIVERED:
+        updates["delivered_at"] = outcome.at
+    return fulfillment.model_copy(update=updates), fresh
+
+
+def _moved(
+    fulfillment: Fulfillment, tracked: TrackingStatus | None, at: datetime, provider: str
+) -> dict[str, Any]:
+    """The fulfillment's status after a new tracking status, and the delivery exception it records
+    when the carrier ends the parcel's journey without a delivery (returned to sender)."""
     status = fulfillment.status
-    if outcome.status is not None and outcome.status != fulfillment.tracking_status:
-        trigger = fulfillment_trigger_for(outcome.status)
+    if tracked is not None and tracked != fulfillment.tracking_status:
+        trigger = fulfillment_trigger_for(tracked)
         # A state that takes no such scan keeps it (delivered, cancelled; a parcel operations
         # declared damaged, or whose exception was resolved): the scan is history only.
         if trigger is not None and trigger in allowed_fulfillment_triggers(status):
             status = next_fulfillment_status(status, trigger)
-    updates["status"] = status
+    moved: dict[str, Any] = {"status": status}
     if status in DELIVERY_EXCEPTIONS and status != fulfillment.status:
-        updates["delivery_exception"] = DeliveryException(
-            kind=status,
-            source="carrier",
-            recorded_at=outcome.at or update.occurred_at,
-            recorded_by=f"carrier:{update.provider}",
+        moved["delivery_exception"] = DeliveryException(
+            kind=status, source="carrier", recorded_at=at, recorded_by=f"carrier:{provider}"
         )
-    if outcome.status == TrackingStatus.DELIVERED:
-        updates["delivered_at"] = outcome.at
-    return fulfillment.model_copy(update=updates), fresh
+    return moved
 
 
 def apply_tracking(

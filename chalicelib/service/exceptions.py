@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from typing import Literal
 
 from chalicelib.domain.errors import Conflict, FieldError, InputInvalid
-from chalicelib.domain.event_payloads import (
+from chalicelib.domain.event_payloads import RefundRequested
+from chalicelib.domain.events import EventPayload
+from chalicelib.domain.exception_payloads import (
     FulfillmentExceptionRecorded,
     FulfillmentResolved,
-    RefundRequested,
+    ReshipFulfillment,
 )
-from chalicelib.domain.events import EventPayload
 from chalicelib.domain.exceptions import (
     DECLARATIONS,
     RESTOCKABLE,
@@ -197,7 +198,6 @@ def _resolved(
 def _payload(f: Fulfillment, kind: FulfillmentStatus, action: Action, **data: object) -> FulfillmentResolved:
     fields: dict[str, object] = {
         "reship_fulfillments": [],
-        "released": [],
         "warehouse_id": None,
         "restocked": {},
         "written_off": {},
@@ -257,8 +257,7 @@ def _reship(
         f,
         kind,
         "reship",
-        reship_fulfillments=summary(new),
-        released=summary(new, status=FulfillmentStatus.RELEASED),
+        reship_fulfillments=[ReshipFulfillment.model_validate(r.model_dump()) for r in summary(new)],
     )
     with_lines = OrderAggregate(order=order, fulfillments=aggregate.fulfillments, returns=aggregate.returns)
     return _resolved(aggregate, reshipped, payload, new=new, stock=moves, order_lines_from=with_lines)

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.domain.errors import Conflict, InputInvalid
-from chalicelib.domain.event_payloads import FulfillmentResolved, RefundRequested
+from chalicelib.domain.event_payloads import RefundRequested
+from chalicelib.domain.exception_payloads import FulfillmentResolved
 from chalicelib.domain.exceptions import RestockedItem
 from chalicelib.domain.status import FulfillmentStatus, InvalidTransition, OrderStatus, TrackingStatus
 from chalicelib.service.exceptions import Action, record_exception, resolve_exception
@@ -94,7 +95,7 @@ def test_a_lost_parcel_reshipped_and_delivered_leaves_the_order_delivered(
     assert reshipped.order.status == OrderStatus.IN_FULFILLMENT
     assert stock(store, EAST, "MUG-1") == (8, 2, 6)  # reserved as at placement
     resolved = road.events(order_id)[-1].payload(FulfillmentResolved)
-    assert (resolved.action, resolved.kind, [r.id for r in resolved.released]) == (
+    assert (resolved.action, resolved.kind, [r.id for r in resolved.reship_fulfillments]) == (
         "reship",
         F.LOST,
         [reship.id],
