@@ -39,6 +39,7 @@ from chalicelib.domain.event_payloads import (
     TrackingUpdated,
 )
 from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.exception_payloads import FulfillmentResolved
 from chalicelib.domain.models import Order
 from chalicelib.domain.status import ReturnStatus, TrackingStatus
 from chalicelib.domain.tracking import ALERT_STATUSES
@@ -194,6 +195,18 @@ def messages_for(event: DomainEvent, order: Order, ctx: NotificationContext) -> 
         outbox.customer_email("return_approved" if approved else "return_rejected")
     elif event.type == EventType.RETURN_RECEIVED:
         outbox.customer_email("return_received")
+    elif (
+        event.type == EventType.FULFILLMENT_RESOLVED
+        and (resolved := event.payload(FulfillmentResolved)).action == "reship"
+    ):
+        outbox.customer_email("parcel_reshipped")
+        outbox.pick_work(
+            [
+                ReleasedFulfillment.model_validate(f.model_dump())
+                for f in resolved.reship_fulfillments
+                if f.warehouse_id
+            ]
+        )
     elif event.type == EventType.TRACKING_UPDATED and (tracked := event.payload(TrackingUpdated)).changed:
         _tracking_messages(outbox, tracked, keys)
     return outbox.out
