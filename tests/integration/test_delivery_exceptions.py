@@ -92,3 +92,17 @@ def test_a_damaged_parcel_is_restocked_and_refunded(client: Client, stack: Stack
     assert no_items.status_code == 422
     refund = next(e for e in timeline(client, stack, order["id"]) if e["type"] == "refund.requested")
     assert (refund["data"]["rma_id"], refund["data"]["fulfillment_id"]) == (None, damaged["id"])
+
+
+def test_the_openapi_document_declares_the_exception_and_resolution_routes(
+    client: Client, stack: Stack
+) -> None:
+    document = json.loads(get(client, "/v1/openapi.json", None).body)
+
+    for action, schema in (("exception", "ExceptionRequest"), ("resolution", "ResolutionRequest")):
+        operation = document["paths"][f"/v1/fulfillments/{{fulfillment_id}}/{action}"]["post"]
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{schema}"}
+        assert {"401", "404", "409", "422"} <= set(operation["responses"])
+    actions = document["components"]["schemas"]["ResolutionRequest"]["properties"]["action"]
+    assert set(actions["enum"]) == {"reship", "refund", "restock"}
