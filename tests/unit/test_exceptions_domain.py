@@ -21,6 +21,7 @@ from chalicelib.domain.kpis import (
     order_facts,
 )
 from chalicelib.domain.models import ExceptionResolution, Fulfillment, FulfillmentLine
+from chalicelib.domain.returns import ReceivedItem, ReturnCondition, assess_receipt
 from chalicelib.domain.status import FulfillmentStatus, OrderStatus
 from tests.unit.builders import START, fulfillment, priced_order
 
@@ -202,3 +203,29 @@ def test_a_reship_leaving_does_not_count_the_order_as_shipped_a_second_time() ->
     not_yet = resolved(lost, "reship", order_was_fully_shipped=False)
     flags = milestone_flags(order, [not_yet, reship], shipped, [not_yet, after_ship])
     assert flags["order_fully_shipped"] is True
+
+
+@PROPERTY
+@given(
+    order_lines.filter(lambda items: len(items) >= 2),
+    st.decimals(min_value=0, max_value=Decimal("20"), places=2),
+)
+def test_a_refunded_lost_parcel_and_a_full_return_of_the_rest_refund_exactly_what_was_paid(
+    items: list[tuple[int, Decimal]], shipping: Decimal
+) -> None:
+    skus = [(f"SKU-{i}", qty, str(price)) for i, (qty, price) in enumerate(items)]
+    order = priced_order(*skus, tax="3.10", discount="1.00", shipping=str(shipping))
+    lost = fulfillment((skus[0][0], skus[0][1]), status=F.LOST, fulfillment_id="ful_lost")
+    delivered = fulfillment(
+        *[(sku, qty) for sku, qty, _ in skus[1:]], fulfillment_id="ful_ok", delivered_at=START
+    )
+    refund = exception_refund(order, [lost, delivered], [], lost)
+    refunded = resolved(lost, "refund", refund.total)
+    back = [
+        ReceivedItem(sku=sku, quantity=qty, condition=ReturnCondition.RESELLABLE) for sku, qty, _ in skus[1:]
+    ]
+
+    receipt = assess_receipt(order, [refunded, delivered], [], back)
+
+    assert receipt.returns_everything is True
+    assert refund.total + receipt.refund.total == order.totals.total
