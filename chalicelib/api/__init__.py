@@ -35,6 +35,7 @@ API_BLUEPRINTS = (
     LazyBlueprint("/v1/", "chalicelib.api.kpis:kpis_api"),
     LazyBlueprint("/v1/", "chalicelib.api.reference:reference_api"),
     LazyBlueprint("/orders/status/", "chalicelib.api.status_page:status_page_api"),
+    LazyBlueprint("/v1/", "chalicelib.api.exceptions:exceptions_api"),
 )
 
 _route_tables: list[LazyRoutes] = []

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from .edit_payloads import EDIT_PAYLOADS
 from .events import DomainEvent, EventPayload, EventType
+from .exception_payloads import FulfillmentExceptionRecorded, FulfillmentResolved
 from .models import ChannelKind, FulfillmentLine, Package, TrackedScan, UnresolvedLine
 from .note_payloads import NOTE_PAYLOADS
 
@@ -310,14 +311,19 @@ class ReturnReceived(OrderChangePayload):
 
 
 class RefundRequested(OrderChangePayload):
-    """The refund a received return calls for, for the store to pay (recorded with ``return.received``,
-    as its follow-up: it carries the order's status but no milestone flags)."""
+    """The refund a received return, or a delivery exception resolved by a refund, calls for, for
+    the store to pay (recorded with ``return.received`` or ``fulfillment.resolved``, as its
+    follow-up: it carries the order's status but no milestone flags)."""
 
     event_type = EventType.REFUND_REQUESTED
-    emitted_by = "a return receipt (receive_return)"
+    emitted_by = "a return receipt (receive_return) or a refund resolution (resolve_exception)"
 
-    rma_id: str = Field(description="The return's RMA number.")
+    rma_id: str | None = Field(description="The return's RMA number (null for a delivery exception).")
     refund: Refund = Field(description="The amounts to refund (decimal strings, in the order's currency).")
+    fulfillment_id: str | None = Field(
+        default=None,
+        description="A delivery exception's refund: the fulfillment that never arrived (null for a return).",
+    )
 
 
 class FeedbackReceived(OrderChangePayload):
@@ -528,6 +534,8 @@ PAYLOADS: dict[EventType, type[EventPayload]] = {
         FulfillmentShortPicked,
         FulfillmentPacked,
         FulfillmentShipped,
+        FulfillmentExceptionRecorded,
+        FulfillmentResolved,
         SlaBreached,
         ReturnRequested,
         ReturnReceived,

@@ -52,6 +52,10 @@ class EventType(StrEnum):
     FULFILLMENT_SHORT_PICKED = "fulfillment.short_picked"
     FULFILLMENT_PACKED = "fulfillment.packed"
     FULFILLMENT_SHIPPED = "fulfillment.shipped"
+    #: A parcel's journey ended without a delivery: returned to sender, lost or damaged.
+    FULFILLMENT_EXCEPTION_RECORDED = "fulfillment.exception_recorded"
+    #: A delivery exception resolved: reshipped, refunded, or the returned goods restocked.
+    FULFILLMENT_RESOLVED = "fulfillment.resolved"
     SLA_BREACHED = "sla.breached"
     RETURN_REQUESTED = "return.requested"
     RETURN_RECEIVED = "return.received"

@@ -31,11 +31,18 @@ def derive_order_status(order: Order, fulfillments: Sequence[Fulfillment]) -> Or
     Precedence: anything shipped makes the order (partially) shipped; else any
     warehouse work makes it in_fulfillment; else the order keeps its own
     pre-fulfillment status (placed, on_hold, confirmed, backordered).
+
+    A resolved delivery exception (reshipped, refunded) is not active. So an order
+    whose only parcel was lost and reshipped is in_fulfillment again (its reship
+    has not left yet), and one whose undelivered parcels were all refunded, with
+    nothing delivered, is cancelled.
     """
     active = [f for f in fulfillments if f.is_active]
     if order.status in (OrderStatus.CANCELLED, OrderStatus.RETURNED, OrderStatus.PARTIALLY_RETURNED):
         return order.status
     if not active:
+        if order.status in _AFTER_SHIPMENT and any(f.status == F.REFUNDED for f in fulfillments):
+            return OrderStatus.CANCELLED
         return order.status
     shipped = [f for f in active if f.status in FULFILLMENT_SHIPPED_STATES]
     delivered = [f for f in active if f.status == F.DELIVERED]
@@ -43,6 +50,9 @@ def derive_order_status(order: Order, fulfillments: Sequence[Fulfillment]) -> Or
         return OrderStatus.DELIVERED if len(delivered) == len(active) else OrderStatus.PARTIALLY_DELIVERED
     if shipped:
         return OrderStatus.SHIPPED if len(shipped) == len(active) else OrderStatus.PARTIALLY_SHIPPED
+    if order.status in _AFTER_SHIPMENT:
+        # Only a resolved exception takes every shipped parcel out: the rest is warehouse work.
+        return OrderStatus.IN_FULFILLMENT
     if any(f.status in WORK_STARTED for f in active) and order.status != OrderStatus.ON_HOLD:
         return OrderStatus.IN_FULFILLMENT
     return order.status
@@ -59,13 +69,32 @@ _TRIGGER_FOR = {
 }
 
 
+#: Order statuses a resolved delivery exception can take back (see ``_trigger``).
+_AFTER_SHIPMENT = (OrderStatus.SHIPPED, OrderStatus.PARTIALLY_SHIPPED)
+
+
+def _trigger(current: OrderStatus, target: OrderStatus) -> OrderTrigger:
+    """What moved the order from ``current`` to ``target``: after shipment, a move back (or to
+    cancelled) can only come from a delivery exception resolved."""
+    if current in _AFTER_SHIPMENT:
+        if target == OrderStatus.IN_FULFILLMENT:
+            return OrderTrigger.REOPEN_FULFILLMENT
+        if target == OrderStatus.CANCELLED:
+            return OrderTrigger.REFUND_UNDELIVERED
+        if current == OrderStatus.SHIPPED and target == OrderStatus.PARTIALLY_SHIPPED:
+            return OrderTrigger.REOPEN_PARTIALLY
+    return _TRIGGER_FOR[target]
+
+
 def follow_fulfillments(order: Order, fulfillments: Sequence[Fulfillment]) -> Order:
     """The order with its status re-derived, moved through the order state machine (so an
     impossible move raises InvalidTransition instead of being written)."""
     target = derive_order_status(order, fulfillments)
     if target == order.status:
         return order
-    return order.model_copy(update={"status": next_order_status(order.status, _TRIGGER_FOR[target])})
+    return order.model_copy(
+        update={"status": next_order_status(order.status, _trigger(order.status, target))}
+    )
 
 
 def settle(order: Order, fulfillments: Sequence[Fulfillment]) -> Order:

@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 from typing import TypeVar
@@ -39,6 +39,9 @@ from .event_payloads import (
     ReturnReceived,
 )
 from .events import DomainEvent, EventPayload, EventType, OrderState
+from .exception_payloads import FulfillmentResolved
+from .kpi_histograms import HOUR_BUCKETS, histogram_percentile
+from .kpi_histograms import quantize as _quantize
 from .models import Fulfillment, Order
 from .status import (
     FULFILLMENT_SHIPPED_STATES,
@@ -72,6 +75,9 @@ class Metric(StrEnum):
     ACCURATE_CYCLE_COUNTS = "accurate_cycle_counts"
     CSAT_SUM = "csat_sum"
     CSAT_RESPONSES = "csat_responses"
+    #: Parcels whose journey ended without a delivery (returned, lost, damaged), and reships.
+    DELIVERY_EXCEPTIONS = "delivery_exceptions"
+    RESHIPMENTS = "reshipments"
 
 
 class Histogram(StrEnum):
@@ -80,10 +86,6 @@ class Histogram(StrEnum):
     ORDER_TO_SHIP_HOURS = "order_to_ship_hours"
     ORDER_TO_DELIVERY_HOURS = "order_to_delivery_hours"
 
-
-#: Upper bounds (inclusive) of the hour buckets. Fine where most orders fall (the first day), then
-#: coarser; the last bucket is open so every duration has one.
-HOUR_BUCKETS: tuple[float, ...] = (1, 2, 4, 8, 12, 24, 36, 48, 72, 96, 120, 168, 240, 336, math.inf)
 
 #: Carrier states that mean the parcel did not simply arrive (DELIVERY_ATTEMPTED included: the
 #: customer was not reached the first time).
@@ -101,13 +103,16 @@ _PROBLEM_STATES = frozenset(
         FulfillmentStatus.FAILED,
         FulfillmentStatus.RETURNED_TO_SENDER,
         FulfillmentStatus.DELIVERY_ATTEMPTED,
+        FulfillmentStatus.LOST,
+        FulfillmentStatus.DAMAGED,
+        FulfillmentStatus.RESHIPPED,
+        FulfillmentStatus.REFUNDED,
     }
 )
 
 P50 = Fraction(1, 2)
 P90 = Fraction(9, 10)
 _RATE_PLACES = Decimal("0.0001")
-_HOUR_PLACES = Decimal("0.01")
 _CSAT_PLACES = Decimal("0.01")
 _RETURNED_STATUSES = (OrderStatus.PARTIALLY_RETURNED.value, OrderStatus.RETURNED.value)
 
@@ -146,7 +151,8 @@ class OrderFacts:
     #: Every shipped fulfillment shipped by its ship-by promise; None while nothing has shipped.
     all_shipped_on_time: bool | None
     cancelled_units: int
-    #: Any exception / failed / returned-to-sender / delivery-attempted scan ever applied.
+    #: Any exception / failed / returned-to-sender / delivery-attempted scan ever applied, or any
+    #: delivery exception (lost, damaged, returned; resolved or not) or reship.
     delivery_problems: bool
     short_picked: bool
     returned: bool
@@ -215,9 +221,13 @@ def milestone_flags(
     already delivered, and an order partly delivered before its last parcel ships never has the
     status ``shipped`` at all.
     """
+    # A reship leaving completes the order's shipment a second time: counted once, the first time.
+    shipped_before = any(f.resolution and f.resolution.order_was_fully_shipped for f in after_fulfillments)
     return {
         "first_confirmation": before.confirmed_at is None and after.status == OrderStatus.CONFIRMED,
-        "order_fully_shipped": fully_shipped(after_fulfillments) and not fully_shipped(before_fulfillments),
+        "order_fully_shipped": fully_shipped(after_fulfillments)
+        and not fully_shipped(before_fulfillments)
+        and not shipped_before,
         "order_fully_delivered": fully_delivered(after_fulfillments)
         and not fully_delivered(before_fulfillments),
     }
@@ -247,7 +257,9 @@ def order_facts(
         # A shipment without a promise broke no promise.
         all_shipped_on_time=None if not shipped else all(o is not False for o in on_time),
         cancelled_units=sum(line.cancelled for line in order.lines),
-        delivery_problems=any(f.status in _PROBLEM_STATES for f in fulfillments)
+        delivery_problems=any(
+            f.status in _PROBLEM_STATES or f.delivery_exception or f.reship_of for f in fulfillments
+        )
         or any(s.applied and s.status in PROBLEM_SCANS for f in fulfillments for s in f.tracking_history),
         short_picked=EventType.FULFILLMENT_SHORT_PICKED in types,
         returned=order.status.value in _RETURNED_STATUSES or EventType.RETURN_RECEIVED in types,
@@ -317,6 +329,10 @@ def increments_for(event: DomainEvent, facts: OrderFacts | None) -> list[Increme
                 out.append(_one(Metric.ON_TIME_SHIP))
     elif kind == EventType.SLA_BREACHED:
         out.append(_one(Metric.SLA_BREACHES))
+    elif kind == EventType.FULFILLMENT_EXCEPTION_RECORDED:
+        out.append(_one(Metric.DELIVERY_EXCEPTIONS))
+    elif kind == EventType.FULFILLMENT_RESOLVED and _payload(event, FulfillmentResolved).action == "reship":
+        out.append(_one(Metric.RESHIPMENTS))
     elif kind == EventType.FEEDBACK_RECEIVED:
         rating = _payload(event, FeedbackReceived).rating
         if not 1 <= rating <= 5:
@@ -470,6 +486,8 @@ class KpiReport(BaseModel):
     csat_response_rate: Decimal | None
     return_rate: Decimal | None
     sla_breaches: int
+    delivery_exceptions: int
+    reshipments: int
     daily: list[DailyKpis]
 
 
@@ -494,10 +512,7 @@ def compute_report(
         per_day[day][metric] = per_day[day].get(metric, 0) + value
         if metric == Metric.ORDERS_PLACED and ch != INVENTORY_CHANNEL and value:
             placed_by_channel[day][ch] = placed_by_channel[day].get(ch, 0) + value
-    total: dict[str, int] = {}
-    for metrics in per_day.values():
-        for metric, value in metrics.items():
-            total[metric] = total.get(metric, 0) + value
+    total = _sum_days(per_day.values())
 
     def n(metric: Metric) -> int:
         return total.get(metric, 0)
@@ -531,8 +546,18 @@ def compute_report(
         csat_response_rate=rate(n(Metric.CSAT_RESPONSES), n(Metric.ORDERS_DELIVERED), cap=True),
         return_rate=rate(n(Metric.ORDERS_RETURNED), n(Metric.ORDERS_DELIVERED), cap=True),
         sla_breaches=n(Metric.SLA_BREACHES),
+        delivery_exceptions=n(Metric.DELIVERY_EXCEPTIONS),
+        reshipments=n(Metric.RESHIPMENTS),
         daily=[_daily(d, per_day[d], placed_by_channel[d]) for d in days],
     )
+
+
+def _sum_days(days: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for metrics in days:
+        for metric, value in metrics.items():
+            total[metric] = total.get(metric, 0) + value
+    return total
 
 
 def _daily(day: date, metrics: Mapping[str, int], placed_by_channel: dict[str, int]) -> DailyKpis:
@@ -554,40 +579,8 @@ def histogram_counts(metrics: Mapping[str, int], histogram: Histogram) -> list[i
     return [metrics.get(bucket_metric(histogram, upper), 0) for upper in HOUR_BUCKETS]
 
 
-def histogram_percentile(
-    counts: Sequence[int], q: Fraction, edges: Sequence[float] = HOUR_BUCKETS
-) -> Decimal | None:
-    """The q-quantile (0 < q <= 1) of a bucketed histogram, None when it is empty.
-
-    The rank ``q * total`` falls in the first bucket whose cumulative count reaches it; inside
-    that bucket the values are taken as evenly spread between its lower bound (the previous upper
-    bound, 0 for the first) and its upper bound, and the rank interpolated linearly. In the open
-    last bucket there is nothing to interpolate towards, so its lower bound is returned: a floor.
-    """
-    if not 0 < q <= 1:
-        raise ValueError("q must be in (0, 1]")
-    total = sum(counts)
-    if total <= 0:
-        return None
-    rank = q * total
-    below = 0
-    for i, count in enumerate(counts):
-        if count > 0 and below + count >= rank:
-            lower = Fraction(0) if i == 0 else Fraction(edges[i - 1])
-            if math.isinf(edges[i]):
-                return _quantize(lower, _HOUR_PLACES)
-            upper = Fraction(edges[i])
-            return _quantize(lower + (rank - below) / count * (upper - lower), _HOUR_PLACES)
-        below += count
-    raise AssertionError("the rank is within the total")  # pragma: no cover
-
-
 def rate(numerator: int, denominator: int, *, cap: bool = False) -> Decimal | None:
     if denominator <= 0:
         return None
     value = Fraction(numerator, denominator)
     return _quantize(min(value, Fraction(1)) if cap else value, _RATE_PLACES)
-
-
-def _quantize(value: Fraction, places: Decimal) -> Decimal:
-    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(places, rounding=ROUND_HALF_UP)

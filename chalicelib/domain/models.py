@@ -23,6 +23,7 @@ from .geo import COUNTRY_CODES
 from .money import Amount
 from .status import (
     FULFILLMENT_SHIPPED_STATES,
+    RESOLVED_EXCEPTIONS,
     FulfillmentStatus,
     HoldReason,
     OrderStatus,
@@ -304,6 +305,43 @@ class TrackedScan(Strict):
 MAX_TRACKED_SCANS = 200
 
 
+class DeliveryException(Strict):
+    """How a parcel's journey ended without a delivery, and who said so."""
+
+    kind: FulfillmentStatus  # one of status.DELIVERY_EXCEPTIONS
+    #: ``carrier`` (a tracking scan) or ``operations`` (``POST .../exception``).
+    source: str
+    note: str | None = None
+    recorded_at: Timestamp
+    recorded_by: str
+
+
+class ExceptionResolution(Strict):
+    """What was done for the customer about a delivery exception (once: reship or refund)."""
+
+    action: str  # "reship" or "refund"
+    resolved_at: Timestamp
+    resolved_by: str
+    #: The new fulfillment(s) of the same units (a reship; backorders when stock was short).
+    reship_fulfillment_ids: list[str] = Field(default_factory=list)
+    #: The amount ``refund.requested`` asked for (a refund), in the order's currency.
+    refund_total: Amount | None = None
+    #: The order had been counted fully shipped before the reship: the reship leaving does not
+    #: count it again (see domain.kpis.milestone_flags).
+    order_was_fully_shipped: bool = False
+
+
+class ParcelRestock(Strict):
+    """A returned parcel's goods back at the warehouse: resellable units restocked, the rest
+    written off."""
+
+    warehouse_id: str
+    restocked: dict[str, int]
+    written_off: dict[str, int]
+    restocked_at: Timestamp
+    restocked_by: str
+
+
 class Fulfillment(Strict):
     """What one warehouse ships for an order, or, with no warehouse yet, units waiting for stock.
 
@@ -340,6 +378,12 @@ class Fulfillment(Strict):
     tracking_history: list[TrackedScan] = Field(default_factory=list)
     #: Hash of the request that made each warehouse step, so an identical repeat is a no-op.
     step_requests: dict[str, str] = Field(default_factory=dict)
+    #: Set when the parcel's journey ended without a delivery (lost, damaged, returned).
+    delivery_exception: DeliveryException | None = None
+    resolution: ExceptionResolution | None = None
+    restock: ParcelRestock | None = None
+    #: On a reship: the fulfillment whose units it sends again.
+    reship_of: str | None = None
 
     @property
     def awaiting_stock(self) -> bool:
@@ -356,10 +400,15 @@ class Fulfillment(Strict):
 
     @property
     def is_active(self) -> bool:
-        return self.status != FulfillmentStatus.CANCELLED
+        """False once cancelled, or once its delivery exception was resolved (reshipped by another
+        fulfillment, or refunded): it no longer counts towards the order's status."""
+        return self.status not in _INACTIVE
 
     def quantity_of(self, sku: str) -> int:
         return sum(line.quantity for line in self.lines if line.sku == sku)
+
+
+_INACTIVE = frozenset({FulfillmentStatus.CANCELLED, *RESOLVED_EXCEPTIONS})
 
 
 class Weekday(StrEnum):

@@ -37,6 +37,8 @@ SUBSCRIBABLE_EVENTS: frozenset[str] = frozenset(
         EventType.FULFILLMENT_SHORT_PICKED,
         EventType.FULFILLMENT_PACKED,
         EventType.FULFILLMENT_SHIPPED,
+        EventType.FULFILLMENT_EXCEPTION_RECORDED,
+        EventType.FULFILLMENT_RESOLVED,
         EventType.TRACKING_UPDATED,
         EventType.FEEDBACK_RECEIVED,
         EventType.RETURN_REQUESTED,

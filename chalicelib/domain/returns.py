@@ -229,11 +229,16 @@ def assess_receipt(
     got = _units((item.sku, item.quantity) for item in items)
     delivered = delivered_units(fulfillments)
     all_back = all(returned_before.get(sku, 0) + got.get(sku, 0) >= qty for sku, qty in delivered.items())
-    # Nothing else is still on its way: every fulfillment was delivered (or cancelled).
+    # Nothing else is still on its way: every fulfillment was delivered (or cancelled, or was a
+    # delivery exception resolved by a reship or a refund).
     everything_delivered = all(
-        f.status in (FulfillmentStatus.DELIVERED, FulfillmentStatus.CANCELLED) for f in fulfillments
+        f.status == FulfillmentStatus.DELIVERED or not f.is_active for f in fulfillments
     )
-    refunded_before = sum((r.refund.total for r in received_returns if r.refund), Decimal(0))
+    # What was refunded before: received returns, and delivery exceptions resolved by a refund.
+    refunded_before = sum((r.refund.total for r in received_returns if r.refund), Decimal(0)) + sum(
+        (f.resolution.refund_total for f in fulfillments if f.resolution and f.resolution.refund_total),
+        Decimal(0),
+    )
     # Everything delivered is back and none of it was a wrong item: the refund completes.
     no_wrong_items = all(
         item.condition != ReturnCondition.WRONG_ITEM for r in received_returns for item in r.received

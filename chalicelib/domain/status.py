@@ -45,6 +45,13 @@ class FulfillmentStatus(StrEnum):
     EXCEPTION = "exception"
     RETURNED_TO_SENDER = "returned_to_sender"
     FAILED = "failed"
+    #: Declared by operations: the carrier lost the parcel, or it arrived (or came back) broken.
+    LOST = "lost"
+    DAMAGED = "damaged"
+    #: A delivery exception resolved for the customer: replaced by a new fulfillment of the same
+    #: units, or refunded. Either way the fulfillment no longer counts towards the order's status.
+    RESHIPPED = "reshipped"
+    REFUNDED = "refunded"
 
 
 class TrackingStatus(StrEnum):
@@ -92,6 +99,12 @@ class OrderTrigger(StrEnum):
     RETURN_PARTIALLY = "return_partially"
     RETURN_ALL = "return_all"
     CANCEL = "cancel"
+    # A delivery exception resolved (reship or refund) takes a shipped parcel out of the count:
+    # the order has units to ship again with nothing else on its way (REOPEN_FULFILLMENT), with
+    # other parcels still on their way (REOPEN_PARTIALLY), or nothing left to deliver at all.
+    REOPEN_FULFILLMENT = "reopen_fulfillment"
+    REOPEN_PARTIALLY = "reopen_partially"
+    REFUND_UNDELIVERED = "refund_undelivered"
 
 
 class FulfillmentTrigger(StrEnum):
@@ -112,6 +125,13 @@ class FulfillmentTrigger(StrEnum):
     SCAN_DELIVERED = "scan_delivered"
     SCAN_RETURNED_TO_SENDER = "scan_returned_to_sender"
     SCAN_FAILED = "scan_failed"
+    # Operations declare how a parcel's journey ended when the carrier does not say it.
+    DECLARE_LOST = "declare_lost"
+    DECLARE_DAMAGED = "declare_damaged"
+    DECLARE_RETURNED = "declare_returned"
+    # A delivery exception resolved for the customer.
+    RESHIP = "reship"
+    REFUND = "refund"
 
 
 O, OT = OrderStatus, OrderTrigger  # noqa: E741 - short aliases keep the tables readable
@@ -152,8 +172,17 @@ ORDER_TRANSITIONS: Mapping[OrderStatus, Mapping[OrderTrigger, OrderStatus]] = {
         OT.SHIP_PARTIALLY: O.PARTIALLY_SHIPPED,
         OT.SHIP_ALL: O.SHIPPED,
         OT.DELIVER_PARTIALLY: O.PARTIALLY_DELIVERED,
+        OT.REOPEN_FULFILLMENT: O.IN_FULFILLMENT,
+        OT.REFUND_UNDELIVERED: O.CANCELLED,
     },
-    O.SHIPPED: {OT.DELIVER_PARTIALLY: O.PARTIALLY_DELIVERED, OT.DELIVER_ALL: O.DELIVERED},
+    O.SHIPPED: {
+        OT.DELIVER_PARTIALLY: O.PARTIALLY_DELIVERED,
+        OT.DELIVER_ALL: O.DELIVERED,
+        OT.REOPEN_FULFILLMENT: O.IN_FULFILLMENT,
+        OT.REOPEN_PARTIALLY: O.PARTIALLY_SHIPPED,
+        # Nothing of the order reached the customer and everything that left was refunded.
+        OT.REFUND_UNDELIVERED: O.CANCELLED,
+    },
     O.PARTIALLY_DELIVERED: {
         OT.SHIP_PARTIALLY: O.PARTIALLY_DELIVERED,
         OT.SHIP_ALL: O.PARTIALLY_DELIVERED,
@@ -185,6 +214,14 @@ _CARRIER_SCANS: Mapping[FulfillmentTrigger, FulfillmentStatus] = {
     FT.SCAN_FAILED: F.FAILED,
 }
 
+#: A parcel on its way may be declared lost, damaged or returned by operations.
+_DECLARATIONS: Mapping[FulfillmentTrigger, FulfillmentStatus] = {
+    FT.DECLARE_LOST: F.LOST,
+    FT.DECLARE_DAMAGED: F.DAMAGED,
+    FT.DECLARE_RETURNED: F.RETURNED_TO_SENDER,
+}
+_ON_THE_WAY: Mapping[FulfillmentTrigger, FulfillmentStatus] = {**_CARRIER_SCANS, **_DECLARATIONS}
+
 FULFILLMENT_TRANSITIONS: Mapping[FulfillmentStatus, Mapping[FulfillmentTrigger, FulfillmentStatus]] = {
     F.PENDING: {FT.HOLD: F.ON_HOLD, FT.RELEASE: F.RELEASED, FT.CANCEL: F.CANCELLED},
     F.ON_HOLD: {FT.HOLD: F.ON_HOLD, FT.UNHOLD: F.PENDING, FT.RELEASE: F.RELEASED, FT.CANCEL: F.CANCELLED},
@@ -193,16 +230,22 @@ FULFILLMENT_TRANSITIONS: Mapping[FulfillmentStatus, Mapping[FulfillmentTrigger, 
     F.PICKED: {FT.HOLD: F.ON_HOLD, FT.PACK: F.PACKED, FT.CANCEL: F.CANCELLED},
     # Packed goods are past the point of cancellation: the box is sealed.
     F.PACKED: {FT.SHIP: F.SHIPPED},
-    F.SHIPPED: dict(_CARRIER_SCANS),
-    F.IN_TRANSIT: dict(_CARRIER_SCANS),
-    F.OUT_FOR_DELIVERY: dict(_CARRIER_SCANS),
-    F.DELIVERY_ATTEMPTED: dict(_CARRIER_SCANS),
-    F.AVAILABLE_FOR_PICKUP: dict(_CARRIER_SCANS),
-    F.EXCEPTION: dict(_CARRIER_SCANS),
+    F.SHIPPED: dict(_ON_THE_WAY),
+    F.IN_TRANSIT: dict(_ON_THE_WAY),
+    F.OUT_FOR_DELIVERY: dict(_ON_THE_WAY),
+    F.DELIVERY_ATTEMPTED: dict(_ON_THE_WAY),
+    F.AVAILABLE_FOR_PICKUP: dict(_ON_THE_WAY),
+    F.EXCEPTION: dict(_ON_THE_WAY),
     # A carrier's `failure` is sometimes temporary (weather): it may recover.
-    F.FAILED: dict(_CARRIER_SCANS),
+    F.FAILED: dict(_ON_THE_WAY),
     F.DELIVERED: {},
-    F.RETURNED_TO_SENDER: {},
+    # The ended delivery exceptions: resolved once, by a reship or a refund. A parcel declared
+    # lost that the carrier then delivers after all is delivered (nothing left to resolve).
+    F.RETURNED_TO_SENDER: {FT.RESHIP: F.RESHIPPED, FT.REFUND: F.REFUNDED},
+    F.LOST: {FT.RESHIP: F.RESHIPPED, FT.REFUND: F.REFUNDED, FT.SCAN_DELIVERED: F.DELIVERED},
+    F.DAMAGED: {FT.RESHIP: F.RESHIPPED, FT.REFUND: F.REFUNDED},
+    F.RESHIPPED: {},
+    F.REFUNDED: {},
     F.CANCELLED: {},
 }
 
@@ -220,8 +263,16 @@ FULFILLMENT_SHIPPED_STATES = frozenset(
         F.FAILED,
         F.DELIVERED,
         F.RETURNED_TO_SENDER,
+        F.LOST,
+        F.DAMAGED,
+        F.RESHIPPED,
+        F.REFUNDED,
     }
 )
+#: How a parcel's journey can end without a delivery: what ``POST .../resolution`` resolves.
+DELIVERY_EXCEPTIONS = frozenset({F.RETURNED_TO_SENDER, F.LOST, F.DAMAGED})
+#: A delivery exception resolved: the fulfillment no longer counts towards the order's status.
+RESOLVED_EXCEPTIONS = frozenset({F.RESHIPPED, F.REFUNDED})
 
 
 class InvalidTransition(Exception):

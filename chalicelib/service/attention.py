@@ -22,11 +22,15 @@ SLA_STATUSES = (
     FulfillmentStatus.PICKED,
     FulfillmentStatus.PACKED,
 )
+#: Parcels the carrier could not deliver yet, and delivery exceptions not yet resolved (a
+#: resolved one is reshipped or refunded and leaves the list; a restock alone does not resolve it).
 DELIVERY_PROBLEM_STATUSES = (
     FulfillmentStatus.EXCEPTION,
     FulfillmentStatus.DELIVERY_ATTEMPTED,
     FulfillmentStatus.FAILED,
     FulfillmentStatus.RETURNED_TO_SENDER,
+    FulfillmentStatus.LOST,
+    FulfillmentStatus.DAMAGED,
 )
 
 

@@ -17,14 +17,20 @@ and late or duplicate scans are recorded without changing anything.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.event_payloads import TrackingReceived, TrackingUnmatched, TrackingUpdated
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.fulfillment import follow_fulfillments
-from chalicelib.domain.models import MAX_TRACKED_SCANS, Fulfillment, TrackedScan
-from chalicelib.domain.status import FULFILLMENT_TERMINAL, TrackingStatus, next_fulfillment_status
+from chalicelib.domain.models import MAX_TRACKED_SCANS, DeliveryException, Fulfillment, TrackedScan
+from chalicelib.domain.status import (
+    DELIVERY_EXCEPTIONS,
+    TrackingStatus,
+    allowed_fulfillment_triggers,
+    next_fulfillment_status,
+)
 from chalicelib.domain.tracking import (
     RANK,
     TERMINAL_TRACKING_STATUSES,
@@ -34,6 +40,7 @@ from chalicelib.domain.tracking import (
     fulfillment_trigger_for,
 )
 from chalicelib.service.changes import Change, load_order
+from chalicelib.service.exceptions import exception_recorded
 from chalicelib.service.ports import Clock, IdGenerator, OrderAggregate, UnitOfWork, UnitOfWorkFactory
 from chalicelib.service.unit_of_work import Message, Retry, consume_once, consume_order_event
 
@@ -158,15 +165,30 @@ def replay(fulfillment: Fulfillment, update: TrackingUpdate) -> tuple[Fulfillmen
         kept = {_identity(s): s.applied for s in fulfillment.tracking_history}
         history = [s.model_copy(update={"applied": kept.get(_identity(s), False)}) for s in history]
         return fulfillment.model_copy(update={"tracking_history": history}), fresh
-    status = fulfillment.status
-    if outcome.status is not None and outcome.status != fulfillment.tracking_status:
-        trigger = fulfillment_trigger_for(outcome.status)
-        if trigger is not None and status not in FULFILLMENT_TERMINAL:
-            status = next_fulfillment_status(status, trigger)
-    updates["status"] = status
+    updates.update(_moved(fulfillment, outcome.status, outcome.at or update.occurred_at, update.provider))
     if outcome.status == TrackingStatus.DELIVERED:
         updates["delivered_at"] = outcome.at
     return fulfillment.model_copy(update=updates), fresh
+
+
+def _moved(
+    fulfillment: Fulfillment, tracked: TrackingStatus | None, at: datetime, provider: str
+) -> dict[str, Any]:
+    """The fulfillment's status after a new tracking status, and the delivery exception it records
+    when the carrier ends the parcel's journey without a delivery (returned to sender)."""
+    status = fulfillment.status
+    if tracked is not None and tracked != fulfillment.tracking_status:
+        trigger = fulfillment_trigger_for(tracked)
+        # A state that takes no such scan keeps it (delivered, cancelled; a parcel operations
+        # declared damaged, or whose exception was resolved): the scan is history only.
+        if trigger is not None and trigger in allowed_fulfillment_triggers(status):
+            status = next_fulfillment_status(status, trigger)
+    moved: dict[str, Any] = {"status": status}
+    if status in DELIVERY_EXCEPTIONS and status != fulfillment.status:
+        moved["delivery_exception"] = DeliveryException(
+            kind=status, source="carrier", recorded_at=at, recorded_by=f"carrier:{provider}"
+        )
+    return moved
 
 
 def apply_tracking(
@@ -204,6 +226,10 @@ def apply_tracking(
                 # Scans that arrived but did not move the state: late, duplicate, or lower rank.
                 ignored_scans=len([s for s in fresh if not _applied(after, s)]),
             ),
+            # The carrier ended the parcel's journey without a delivery: it awaits a resolution.
+            follow_up=[exception_recorded(after, source="carrier")]
+            if after.status in DELIVERY_EXCEPTIONS and after.status != before.status
+            else [],
         )
 
     return consume_order_event(

@@ -40,6 +40,7 @@ from chalicelib.domain.event_payloads import (
     TrackingUpdated,
 )
 from chalicelib.domain.events import DomainEvent, EventType
+from chalicelib.domain.exception_payloads import FulfillmentResolved
 from chalicelib.domain.models import Fulfillment, Order
 from chalicelib.domain.notes import without_private_notes
 from chalicelib.domain.promise import OrderPromise, long_date, order_promise
@@ -161,7 +162,6 @@ CUSTOMER_TRACKING_TEMPLATES = {
 }
 
 
-# Temporary C901 exemption: this module is being rewritten with typed event payloads.
 def messages_for(
     event: DomainEvent,
     order: Order,
@@ -187,41 +187,100 @@ def messages_for(
         "status_url": f"{ctx.public_base_url}/orders/status/{status}" if status else None,
     }
     outbox = _Outbox(event, order, ctx, view)
-    if event.type == EventType.ORDER_CONFIRMED:
-        outbox.customer_email("order_confirmed")
-        outbox.customer_sms("order_confirmed_sms")
-        outbox.pick_work(event.payload(OrderConfirmed).released)
-    elif event.type == EventType.ORDER_BACKORDERED:
-        outbox.customer_email("order_backordered")
-        outbox.pick_work(event.payload(OrderBackordered).released)
-    elif event.type == EventType.ORDER_BACKORDER_ALLOCATED:
-        outbox.customer_email("backorder_allocated")
-        outbox.pick_work(event.payload(OrderBackorderAllocated).released)
-    elif event.type == EventType.FULFILLMENT_SHIPPED:
-        outbox.customer_email("order_shipped")
-        outbox.customer_sms("order_shipped_sms")
-    elif event.type in (EventType.ORDER_CANCELLED, EventType.ORDER_LINES_CANCELLED):
-        outbox.customer_email("order_cancelled")
-    elif event.type == EventType.ORDER_EDITED:
-        outbox.customer_email("order_edited")
-        outbox.pick_work(event.payload(OrderEdited).released)
-    elif event.type == EventType.ORDER_ON_HOLD:
-        held = event.payload(OrderOnHold)
-        outbox.operations("order.on_hold", f"Order {order.id} on hold", held.to_data(only={"holds"}))
-    elif event.type == EventType.SLA_BREACHED:
-        outbox.operations(
-            "sla.breached",
-            f"Order {order.id} missed its ship-by promise",
-            event.payload(SlaBreached).to_data(only={"fulfillment_id", "warehouse_id", "ship_by"}),
-        )
-    elif event.type == EventType.RETURN_REQUESTED:
-        approved = event.payload(ReturnRequested).return_status == ReturnStatus.APPROVED
-        outbox.customer_email("return_approved" if approved else "return_rejected")
-    elif event.type == EventType.RETURN_RECEIVED:
-        outbox.customer_email("return_received")
-    elif event.type == EventType.TRACKING_UPDATED and (tracked := event.payload(TrackingUpdated)).changed:
-        _tracking_messages(outbox, tracked, keys)
+    route = _ROUTES.get(event.type)
+    if route is not None:
+        route(outbox, event, order, keys)
     return outbox.out
+
+
+def _confirmed(outbox: _Outbox, event: DomainEvent, order: Order, keys: list[str]) -> None:
+    outbox.customer_email("order_confirmed")
+    outbox.customer_sms("order_confirmed_sms")
+    outbox.pick_work(event.payload(OrderConfirmed).released)
+
+
+def _backordered(outbox: _Outbox, event: DomainEvent, order: Order, keys: list[str]) -> None:
+    outbox.customer_email("order_backordered")
+    outbox.pick_work(event.payload(OrderBackordered).released)
+
+
+def _backorder_allocated(outbox: _Outbox, event: DomainEvent, order: Order, keys: list[str]) -> None:
+    outbox.customer_email("backorder_allocated")
+    outbox.pick_work(event.payload(OrderBackorderAllocated).released)
+
+
+def _shipped(outbox: _Outbox, event: DomainEvent, order: Order, keys: list[str]) -> None:
+    outbox.customer_email("order_shipped")
+    outbox.customer_sms("order_shipped_sms")
+
+
+def _cancelled(outbox: _Outbox, event: DomainEvent, order: Order, keys: list[str]) -> None:
+    outbox.customer_email("order_cancelled")
+
+
+def _edited(outbox: _Outbox, event: DomainEvent, order: Order, keys: list[str]) -> None:
+    outbox.customer_email("order_edited")
+    outbox.pick_work(event.payload(OrderEdited).released)
+
+
+def _on_hold(outbox: _Outbox, event: DomainEvent, order: Order, keys: list[str]) -> None:
+    held = event.payload(OrderOnHold)
+    outbox.operations("order.on_hold", f"Order {order.id} on hold", held.to_data(only={"holds"}))
+
+
+def _sla_breached(outbox: _Outbox, event: DomainEvent, order: Order, keys: list[str]) -> None:
+    outbox.operations(
+        "sla.breached",
+        f"Order {order.id} missed its ship-by promise",
+        event.payload(SlaBreached).to_data(only={"fulfillment_id", "warehouse_id", "ship_by"}),
+    )
+
+
+def _return_requested(outbox: _Outbox, event: DomainEvent, order: Order, keys: list[str]) -> None:
+    approved = event.payload(ReturnRequested).return_status == ReturnStatus.APPROVED
+    outbox.customer_email("return_approved" if approved else "return_rejected")
+
+
+def _return_received(outbox: _Outbox, event: DomainEvent, order: Order, keys: list[str]) -> None:
+    outbox.customer_email("return_received")
+
+
+def _resolved(outbox: _Outbox, event: DomainEvent, order: Order, keys: list[str]) -> None:
+    resolved = event.payload(FulfillmentResolved)
+    if resolved.action != "reship":
+        return
+    outbox.customer_email("parcel_reshipped")
+    outbox.pick_work(
+        [
+            ReleasedFulfillment.model_validate(f.model_dump())
+            for f in resolved.reship_fulfillments
+            if f.warehouse_id
+        ]
+    )
+
+
+def _tracking_updated(outbox: _Outbox, event: DomainEvent, order: Order, keys: list[str]) -> None:
+    tracked = event.payload(TrackingUpdated)
+    if tracked.changed:
+        _tracking_messages(outbox, tracked, keys)
+
+
+#: Who hears of which event: one function per event type that causes messages.
+_ROUTES: dict[str, Callable[[_Outbox, DomainEvent, Order, list[str]], None]] = {
+    EventType.ORDER_CONFIRMED: _confirmed,
+    EventType.ORDER_BACKORDERED: _backordered,
+    EventType.ORDER_BACKORDER_ALLOCATED: _backorder_allocated,
+    EventType.FULFILLMENT_SHIPPED: _shipped,
+    EventType.ORDER_CANCELLED: _cancelled,
+    EventType.ORDER_LINES_CANCELLED: _cancelled,
+    EventType.ORDER_EDITED: _edited,
+    EventType.ORDER_ON_HOLD: _on_hold,
+    EventType.SLA_BREACHED: _sla_breached,
+    EventType.RETURN_REQUESTED: _return_requested,
+    EventType.RETURN_RECEIVED: _return_received,
+    EventType.FULFILLMENT_RESOLVED: _resolved,
+    EventType.TRACKING_UPDATED: _tracking_updated,
+}
 
 
 def promise_view(promise: OrderPromise | None) -> dict[str, Any] | None:

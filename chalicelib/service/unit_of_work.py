@@ -184,14 +184,16 @@ def change_order(
     actor: str,
     ids: IdGenerator,
     clock: Clock,
+    version_conflicts: tuple[type[Exception], ...] = (),
 ) -> OrderAggregate:
     """One command on one order: load, decide, stage the ``Change`` (``stage_change``), commit,
     retrying lost races. Returns the order as written, or as read when ``decide`` found nothing
-    to change (a repeat answers with the current state)."""
+    to change (a repeat answers with the current state). ``version_conflicts``: as ``commit_once``'s
+    (a change that reserves stock passes ``StockConflict``)."""
     stage: Callable[[UnitOfWork], OrderAggregate | Unchanged[OrderAggregate]] = _order_stage(
         load, decide, lambda before: before, actor=actor, ids=ids, clock=clock
     )
-    return commit_once(uow_factory, stage, clock=clock)
+    return commit_once(uow_factory, stage, clock=clock, version_conflicts=version_conflicts)
 
 
 def consume_order_event(

@@ -81,6 +81,8 @@ def sample_body(method: str, path: str) -> Any:
             "service": "ground",
             "tracking_number": f"1ZMATRIX{n:04d}",
         },
+        ("POST", "/v1/fulfillments/{fulfillment_id}/exception"): {"kind": "lost"},
+        ("POST", "/v1/fulfillments/{fulfillment_id}/resolution"): {"action": "refund"},
         ("POST", "/v1/channels"): {"id": f"matrix-{n}", "name": "Matrix"},
         ("PATCH", "/v1/channels/{channel_id}"): {"name": "Renamed"},
         ("POST", "/v1/channels/{channel_id}/webhook-endpoints"): {

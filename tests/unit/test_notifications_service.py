@@ -15,11 +15,12 @@ from chalicelib.domain.errors import NotFound
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.holds import HoldPolicy
 from chalicelib.domain.models import NoteVisibility
-from chalicelib.domain.status import TrackingStatus
+from chalicelib.domain.status import FulfillmentStatus, TrackingStatus
 from chalicelib.domain.tokens import InvalidToken, verify_token
 from chalicelib.domain.tracking import TrackingScan
 from chalicelib.service.communication import FEEDBACK, UNSUBSCRIBE, record_feedback, unsubscribe
 from chalicelib.service.edits import edit_order
+from chalicelib.service.exceptions import record_exception, resolve_exception
 from chalicelib.service.notes import add_note
 from chalicelib.service.notifications import (
     CLAIM_SECONDS,
@@ -41,7 +42,7 @@ from tests.unit.fakes import (
     FakeUnitOfWorkFactory,
     SequentialIds,
 )
-from tests.unit.road import Road, stock_boxes
+from tests.unit.road import Road, allow, stock_boxes
 
 BASE_URL = "https://oms.example.com"
 S = TrackingStatus
@@ -1004,3 +1005,26 @@ def test_messages_are_rendered_without_the_private_staff_notes(
     assert renderer.contexts and notifier.sent
     for context in renderer.contexts:
         assert [n["text"] for n in context["order"]["notes"]] == ["for you"]
+
+
+def test_a_reshipped_parcel_emails_the_customer_once_and_sends_the_warehouse_its_work(
+    ctx: NotificationContext, store: FakeStore, notifier: FakeNotifier, road: Road
+) -> None:
+    order_id = road.released(("MUG-1", 2))
+    road.through("ful_0001")
+    admin = {"authorize": allow, "actor": "admin:key_ops", "ids": road.ids, "clock": road.clock}
+    record_exception(road.uow_factory, "ful_0001", FulfillmentStatus.LOST, note=None, **admin)
+    resolve_exception(road.uow_factory, "ful_0001", "reship", **admin)
+    resolved = last_event(store, order_id, "fulfillment.resolved")
+    (reship,) = [f for f in road.fulfillments(order_id) if f.reship_of == "ful_0001"]
+
+    keys = notify(resolved, ctx)
+    again = notify(resolved, ctx)
+
+    assert keys == [f"{resolved.id}/email/customer", f"{resolved.id}/sns/warehouse/{EAST}/{reship.id}"]
+    assert again == [] and len(notifier.sent) == 2
+    email, work = notifier.sent
+    assert email.fields["subject"] == "We are sending your order EXT-1 again"
+    assert "(the carrier lost it)" in email.fields["text"]
+    assert "  2 \N{MULTIPLICATION SIGN} MUG-1\n" in email.fields["text"]
+    assert work.fields["message"]["fulfillment_id"] == reship.id

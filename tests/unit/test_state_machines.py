@@ -9,11 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain.status import (
+    DELIVERY_EXCEPTIONS,
     FULFILLMENT_SHIPPED_STATES,
     FULFILLMENT_TERMINAL,
     FULFILLMENT_TRANSITIONS,
     ORDER_TERMINAL,
     ORDER_TRANSITIONS,
+    RESOLVED_EXCEPTIONS,
     FulfillmentStatus,
     FulfillmentTrigger,
     InvalidTransition,
@@ -147,7 +149,7 @@ def test_every_fulfillment_status_has_a_row_and_the_table_names_only_enum_member
 
 def test_the_terminal_states_are_exactly_the_empty_rows() -> None:
     assert {O.RETURNED, O.CANCELLED} == ORDER_TERMINAL
-    assert {F.DELIVERED, F.RETURNED_TO_SENDER, F.CANCELLED} == FULFILLMENT_TERMINAL
+    assert {F.DELIVERED, F.RESHIPPED, F.REFUNDED, F.CANCELLED} == FULFILLMENT_TERMINAL
 
 
 def test_the_tables_do_not_share_rows_so_editing_one_state_cannot_change_another() -> None:
@@ -175,7 +177,13 @@ def test_an_order_cannot_be_cancelled_once_part_of_it_has_shipped() -> None:
     with pytest.raises(InvalidTransition) as excinfo:
         next_order_status(O.PARTIALLY_SHIPPED, OT.CANCEL)
 
-    assert excinfo.value.allowed == ["ship_partially", "ship_all", "deliver_partially"]
+    assert excinfo.value.allowed == [
+        "ship_partially",
+        "ship_all",
+        "deliver_partially",
+        "reopen_fulfillment",
+        "refund_undelivered",
+    ]
 
 
 def test_a_failed_shipment_can_recover_to_in_transit() -> None:
@@ -199,3 +207,66 @@ def test_a_held_fulfillment_is_released_or_goes_back_to_pending_when_its_hold_is
 def test_a_placed_order_offers_exactly_the_pre_shipment_triggers() -> None:
     assert allowed_order_triggers(O.PLACED) == [OT.HOLD, OT.CONFIRM, OT.BACKORDER, OT.CANCEL]
     assert allowed_fulfillment_triggers(F.PENDING) == [FT.HOLD, FT.RELEASE, FT.CANCEL]
+
+
+# -- delivery exceptions ----------------------------------------------------------------------
+
+ON_THE_WAY = [F.SHIPPED, F.IN_TRANSIT, F.OUT_FOR_DELIVERY, F.DELIVERY_ATTEMPTED, F.AVAILABLE_FOR_PICKUP]
+RESOLUTIONS = [FT.RESHIP, FT.REFUND]
+
+
+@PROPERTY
+@given(st.lists(st.sampled_from(list(FulfillmentTrigger)), max_size=40))
+def test_a_fulfillment_is_resolved_at_most_once_whatever_the_triggers(
+    triggers: list[FulfillmentTrigger],
+) -> None:
+    state: FulfillmentStatus = F.PENDING
+    resolutions = 0
+    for trigger in triggers:
+        if trigger in allowed_fulfillment_triggers(state):
+            state = next_fulfillment_status(state, trigger)
+            resolutions += trigger in RESOLUTIONS
+
+    assert resolutions <= 1
+    assert (state in RESOLVED_EXCEPTIONS) == (resolutions == 1)
+
+
+@PROPERTY
+@given(
+    st.sampled_from(ON_THE_WAY), st.sampled_from([FT.DECLARE_LOST, FT.DECLARE_DAMAGED, FT.DECLARE_RETURNED])
+)
+def test_a_parcel_on_its_way_can_be_declared_and_then_reshipped_or_refunded_but_not_both(
+    start: FulfillmentStatus, declaration: FulfillmentTrigger
+) -> None:
+    declared = next_fulfillment_status(start, declaration)
+
+    assert declared in DELIVERY_EXCEPTIONS
+    for first, second in ((FT.RESHIP, FT.REFUND), (FT.REFUND, FT.RESHIP)):
+        resolved = next_fulfillment_status(declared, first)
+        with pytest.raises(InvalidTransition):
+            next_fulfillment_status(resolved, second)
+
+
+def test_a_delivered_or_unshipped_fulfillment_cannot_be_declared_or_resolved() -> None:
+    for state in (F.PENDING, F.RELEASED, F.PICKED, F.PACKED, F.DELIVERED, F.CANCELLED):
+        for trigger in (FT.DECLARE_LOST, FT.DECLARE_DAMAGED, FT.DECLARE_RETURNED, *RESOLUTIONS):
+            assert trigger not in allowed_fulfillment_triggers(state), (state, trigger)
+
+
+def test_a_parcel_declared_lost_that_the_carrier_delivers_after_all_is_delivered() -> None:
+    assert next_fulfillment_status(F.LOST, FT.SCAN_DELIVERED) == F.DELIVERED
+
+
+@PROPERTY
+@given(st.lists(st.sampled_from(list(OrderTrigger)), max_size=40))
+def test_only_an_order_that_shipped_goes_back_to_the_warehouse_or_to_cancelled_by_a_resolution(
+    triggers: list[OrderTrigger],
+) -> None:
+    state: OrderStatus = O.PLACED
+    for trigger in triggers:
+        if trigger not in allowed_order_triggers(state):
+            continue
+        before, state = state, next_order_status(state, trigger)
+        if trigger in (OT.REOPEN_FULFILLMENT, OT.REOPEN_PARTIALLY, OT.REFUND_UNDELIVERED):
+            assert before in (O.SHIPPED, O.PARTIALLY_SHIPPED)
+            assert state in (O.IN_FULFILLMENT, O.PARTIALLY_SHIPPED, O.CANCELLED)
