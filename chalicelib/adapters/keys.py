@@ -263,3 +263,25 @@ PRODUCTS_INDEX_PK = "PRODUCTS"
 
 def audit_event_sk(event_id: str) -> str:
     return f"{EVENT_PREFIX}{event_id}"
+
+
+#: The write-back's bookkeeping (chalicelib/adapters/dynamodb/writeback.py): orders parked per
+#: channel while its store refuses the credentials, the channels whose credentials fail (one
+#: partition, listed by the console), and the requests a store refused for good (newest first).
+ENTITY_WRITEBACK_PARKED = "writeback_parked"
+ENTITY_STORE_API_ALERT = "store_api_alert"
+ENTITY_STORE_REJECTION = "store_rejection"
+STORE_API_ALERTS_PK = "STOREAPI#ALERTS"
+STORE_REJECTIONS_PK = "STOREAPI#REJECTED"
+
+
+def writeback_parked_pk(channel_id: str) -> str:
+    return f"STOREAPI#PARKED#{channel_id}"
+
+
+def writeback_parked_sk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def writeback_claim_key(order_id: str) -> str:
+    return f"writeback#{order_id}"

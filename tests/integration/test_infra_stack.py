@@ -200,15 +200,15 @@ KPI_TYPES = frozenset(
         ("order.backorder_allocated", {"Notify", "WebhooksOut"}),
         ("fulfillment.picked", {"WebhooksOut"}),
         ("fulfillment.packed", {"WebhooksOut"}),
-        ("fulfillment.shipped", {"Notify", "WebhooksOut"}),
+        ("fulfillment.shipped", {"Notify", "WebhooksOut", "WriteBack"}),
         ("sla.breached", {"Notify"}),
         # Cancelling tells the customer and frees stock that backorders may be waiting for.
-        ("order.cancelled", {"Notify", "Allocation", "WebhooksOut"}),
-        ("order.lines_cancelled", {"Notify", "Allocation", "WebhooksOut"}),
+        ("order.cancelled", {"Notify", "Allocation", "WebhooksOut", "WriteBack"}),
+        ("order.lines_cancelled", {"Notify", "Allocation", "WebhooksOut", "WriteBack"}),
         ("inventory.received", {"Allocation"}),
         ("inventory.adjusted", {"Allocation"}),
         ("tracking.received", {"Tracking"}),
-        ("tracking.updated", {"Notify", "WebhooksOut"}),
+        ("tracking.updated", {"Notify", "WebhooksOut", "WriteBack"}),
         ("tracking.unmatched", set()),
         ("feedback.received", {"WebhooksOut"}),
         ("notification.sent", set()),
@@ -218,6 +218,9 @@ KPI_TYPES = frozenset(
         ("return.received", {"Notify", "WebhooksOut"}),
         ("refund.requested", {"WebhooksOut"}),
         ("inventory.counted", {"Allocation"}),
+        # The store connection changed: the write-back re-drives the orders parked meanwhile.
+        ("channel.store_api_changed", {"WriteBack"}),
+        ("order.note_added", {"WriteBack"}),
     ],
 )
 def test_each_event_type_reaches_exactly_the_queues_that_consume_it(
@@ -225,7 +228,7 @@ def test_each_event_type_reaches_exactly_the_queues_that_consume_it(
 ) -> None:
     _put_event(detail_type)
 
-    for queue in ("Receipt", "Notify", "Allocation", "Tracking", "WebhooksOut", "Intake", "Kpi"):
+    for queue in ("Receipt", "Notify", "Allocation", "Tracking", "WebhooksOut", "Intake", "Kpi", "WriteBack"):
         expected = [detail_type] if queue in queues or (queue == "Kpi" and detail_type in KPI_TYPES) else []
         assert [m["detail-type"] for m in _drain(outputs[f"{queue}QueueUrl"])] == expected, queue
 
@@ -267,6 +270,7 @@ def test_app_environment_gives_the_app_every_resource_name_it_reads(outputs: dic
         config.ENV_WEBHOOKS_QUEUE: f"{PREFIX}-webhooks-out",
         config.ENV_INTAKE_QUEUE: f"{PREFIX}-intake",
         config.ENV_KPI_QUEUE: f"{PREFIX}-kpi",
+        config.ENV_WRITEBACK_QUEUE: f"{PREFIX}-writeback",
         config.ENV_WAREHOUSE_TOPIC_ARN: outputs["WarehouseTopicArn"],
         config.ENV_OPERATIONS_TOPIC_ARN: outputs["OperationsTopicArn"],
     }
