@@ -12,15 +12,15 @@ What each event calls for, in the order sent:
 * ``fulfillment.shipped``: the fulfillment's :class:`ParcelShipped`; when the order has nothing
   left to ship, every shipped fulfillment of the order, the last one marked ``completes_order``
   (so WooCommerce shows every tracking note before the order turns ``completed``);
-* ``tracking.updated``: the fulfillment's :class:`ParcelShipped` (a no-op when already there),
-  then each milestone its applied scans reached, first reached first, once each;
+* ``tracking.updated``: what ``fulfillment.shipped`` of the fulfillment sends (no-ops when
+  already there), then each milestone its applied scans reached, first reached first, once each;
 * ``order.cancelled`` / ``order.lines_cancelled``: :class:`OrderCancelled` for the whole order
   or for its cancelled lines (Shopify cancels whole orders only: cancelled lines alone are
   not written to it);
 * ``order.note_added`` with ``visibility: customer``: :class:`CustomerNoteAdded`.
 
 The number of requests per event is bounded: a shipment 1 (or one per parcel group of the
-order when it completes it), a tracking update 1 + at most ``len(Milestone)`` (6), a
+order when it completes it), a tracking update that plus at most ``len(Milestone)`` (6), a
 cancellation 1, a note 1; each request is one read of the store plus at most two writes.
 
 Pure: no I/O, no clock.
@@ -138,9 +138,8 @@ def _tracking_requests(
     if target is None or target.shipment is None or not target.shipment.tracking_numbers:
         return []  # a milestone needs the shipment it belongs to (found by its numbers)
     numbers = tuple(target.shipment.tracking_numbers)
-    requests: list[StoreRequest] = [
-        parcel_shipped(order, target, completes_order=nothing_left_to_ship(order, fulfillments))
-    ]
+    # The shipment first, as its own event would send it: a milestone needs its fulfillment.
+    requests = _shipped_requests(order, fulfillments, fulfillment_id)
     requests += [
         MilestoneReached(order.external_id, numbers, milestone, happened_at=at, message=message)
         for milestone, at, message in milestones_of(target)
