@@ -28,7 +28,7 @@ def report_credentials_rejected(
         notifier.publish_operations(
             subject=f"{SUBJECT}: channel {channel_id}"[:100],
             message={
-                "alert": "store_api_credentials_rejected",
+                "type": "store_api_credentials_rejected",
                 "channel_id": channel_id,
                 "reason": reason,
                 "since": format_timestamp(now),

@@ -7,7 +7,8 @@ of the message:
 * the store (or another run holding the order) asks to try again in N seconds: the message is
   **sent again** as a new message delayed by N seconds (SQS delays by 15 minutes at most; a longer
   wait carries ``not_before`` and is delayed again on arrival), with a re-send counter in its body,
-  and the received one is acknowledged. So a throttled store never moves a message towards the
+  and the received one is acknowledged (a message retried again and again waits longer each time:
+  ``backoff_seconds``). So a throttled store never moves a message towards the
   dead-letter queue, whose ``maxReceiveCount`` counts only receives that failed with an error.
   After :data:`MAX_RESENDS` re-sends (days of waiting) the message fails like an error instead;
 * an error (DynamoDB, a bug): the record is reported failed (``batchItemFailures``) and SQS
@@ -70,7 +71,18 @@ def _handle(record: SQSRecord) -> None:
     if result.status == RunStatus.RETRY:
         if resent >= MAX_RESENDS:
             raise TooManyRetries(f"still asked to wait after {resent} re-sends: {result.reason}")
-        _resend(ctx.queue, record.body, resent, result.retry_seconds, count=True)
+        _resend(
+            ctx.queue, record.body, resent, max(result.retry_seconds, backoff_seconds(resent)), count=True
+        )
+
+
+def backoff_seconds(resent: int) -> int:
+    """The least wait before the next try of a message re-sent ``resent`` times already: 0 for the
+    first two, then doubling up to SQS's 15 minutes. The store's own wait covers the request it
+    refused; a run makes several requests (one per parcel group, milestone...), so a run that keeps
+    being throttled part-way (other messages share the store's budget) waits longer each time until
+    the budget holds the whole run."""
+    return 0 if resent < 2 else min(2 ** (resent - 1), MAX_DELAY_SECONDS)
 
 
 def _resend(queue: Any, body: str, resent: int, seconds: float, *, count: bool) -> None:
