@@ -143,7 +143,8 @@ def test_every_main_queue_has_its_own_dead_letter_queue_after_its_retries(
         expected = MAX_ATTEMPTS if name.endswith("-webhooks-out") else 5
         assert redrive["maxReceiveCount"] == expected
         assert redrive["deadLetterTargetArn"] == attributes[f"{name}-dlq"]["QueueArn"]
-        assert attributes[name]["VisibilityTimeout"] == "60"
+        # 6 x the function's timeout: 60 s, the write-back worker's 60 s (several store calls).
+        assert attributes[name]["VisibilityTimeout"] == ("360" if name.endswith("-writeback") else "60")
         assert attributes[name]["SqsManagedSseEnabled"] == "true"
         assert attributes[f"{name}-dlq"]["MessageRetentionPeriod"] == str(14 * 24 * 3600)
 
