@@ -117,8 +117,13 @@ class WooCommerceStoreApi:
     def milestone_reached(self, request: MilestoneReached) -> StoreCallOutcome:
         order_id = _path_id(request.store_order_id)
         numbers = ", ".join(request.tracking_numbers)
-        what = "Your parcel" if len(request.tracking_numbers) == 1 else "Your parcels"
-        note = f"{what} {numbers} {MILESTONE_WORDS[request.milestone]}."
+        words = MILESTONE_WORDS[request.milestone]
+        if len(request.tracking_numbers) == 1:
+            note = f"Your parcel {numbers} {words}."
+        else:
+            plural = words.replace("is ", "are ", 1) if words.startswith("is ") else words
+            plural = plural.replace("was ", "were ", 1) if plural.startswith("was ") else plural
+            note = f"Your parcels {numbers} {plural}."
         if request.message:
             note += f" {request.message}"
         noted = self._note_once(order_id, note, customer_note=True, already=lambda text: text == note)
