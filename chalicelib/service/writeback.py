@@ -31,6 +31,7 @@ bounded (see ``chalicelib.domain.writeback``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -78,6 +79,8 @@ CLAIM_SECONDS = 90
 CLAIMED_RETRY_SECONDS = 3
 #: The channel's stored credentials do not match it yet (a change under way): try again after.
 CREDENTIALS_PENDING_RETRY_SECONDS = 30
+#: Time a request may take at worst: a read and two writes of the store, 10 s each at most.
+REQUEST_RESERVE_SECONDS = 30.0
 #: Parked orders re-driven per ``channel.store_api_changed`` message; more continue in the next.
 REDRIVE_PAGE = 50
 
@@ -163,15 +166,19 @@ def resend_message(body: str, *, resent: int, not_before: str | None) -> str:
 # --- runs ---------------------------------------------------------------------------------------
 
 
-def write_back(ctx: WriteBackContext, message: DomainEvent | Redrive) -> RunResult:
-    """Handle one message (see the module docstring)."""
+def write_back(
+    ctx: WriteBackContext, message: DomainEvent | Redrive, *, time_left: Callable[[], float] | None = None
+) -> RunResult:
+    """Handle one message (see the module docstring). ``time_left``: seconds the caller may still
+    run; a request is started only with :data:`REQUEST_RESERVE_SECONDS` left, otherwise the run
+    stops and asks to be run again at once (the requests already sent are no-ops then)."""
     if isinstance(message, Redrive):
-        return _run(ctx, message.channel_id, message.order_id, redrive=message)
+        return _run(ctx, message.channel_id, message.order_id, redrive=message, time_left=time_left)
     if message.type == CHANNEL_STORE_API_CHANGED:
         return _credentials_changed(ctx, str(message.channel_id or ""))
     if message.type not in ORDER_EVENT_TYPES or not message.order_id or not message.channel_id:
         return RunResult(RunStatus.SKIPPED, reason=f"{message.type} is not written back")
-    return _run(ctx, message.channel_id, message.order_id, event=message)
+    return _run(ctx, message.channel_id, message.order_id, event=message, time_left=time_left)
 
 
 def _run(
@@ -181,13 +188,19 @@ def _run(
     *,
     event: DomainEvent | None = None,
     redrive: Redrive | None = None,
+    time_left: Callable[[], float] | None = None,
 ) -> RunResult:
     channel = ctx.uow_factory().get_channel(channel_id)
     if channel is None or channel.kind == ChannelKind.API or channel.store_api is None:
         return RunResult(RunStatus.SKIPPED, reason="the channel has no store API connected")
     note = _note_of(event)
     if ctx.alerts.alert_of(channel_id) is not None:
-        return _park(ctx, channel_id, order_id, note, "the store refuses the channel's credentials")
+        parked = _park(ctx, channel_id, order_id, note, "the store refuses the channel's credentials")
+        if ctx.alerts.alert_of(channel_id) is None:
+            # Fixed between the two reads: the re-drive may have listed the parked orders before
+            # this one was parked, so run again rather than wait for the next fix.
+            return RunResult(RunStatus.RETRY, CLAIMED_RETRY_SECONDS, "the channel was fixed meanwhile")
+        return parked
     credentials = store_credentials(ctx.secrets, channel)
     if credentials is None:
         return RunResult(
@@ -200,7 +213,8 @@ def _run(
         requests = _requests(ctx, channel, order_id, event=event, redrive=redrive)
         if requests is None:
             return RunResult(RunStatus.SKIPPED, reason=f"order {order_id} of channel {channel_id} not found")
-        return _send(ctx, ctx.stores.for_credentials(credentials), channel_id, order_id, requests, note)
+        api = ctx.stores.for_credentials(credentials)
+        return _send(ctx, api, channel_id, order_id, requests, note, time_left)
     finally:
         ctx.ledger.release_order(order_id, token)
 
@@ -245,9 +259,13 @@ def _send(
     order_id: str,
     requests: list[StoreRequest],
     note: tuple[str, str] | None,
+    time_left: Callable[[], float] | None,
 ) -> RunResult:
     result = RunResult(RunStatus.WRITTEN)
     for request in requests:
+        if result.sent and time_left is not None and time_left() < REQUEST_RESERVE_SECONDS:
+            result.status, result.reason = RunStatus.RETRY, "out of time; the rest in the next run"
+            return result
         outcome = call_store(api, request)
         result.sent.append((request, outcome))
         if isinstance(outcome, Done):

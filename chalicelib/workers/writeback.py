@@ -18,6 +18,8 @@ of the message:
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +37,8 @@ logger = Logger(service="oms", child=True)
 HANDLER = "writeback_worker"
 #: SQS delays a message by at most 15 minutes.
 MAX_DELAY_SECONDS = 900
+#: The function's timeout (.chalice/config.json), when no Lambda context tells the time left.
+DEFAULT_TIMEOUT_SECONDS = 60.0
 #: Re-sends of one message before it is failed (and, after the queue's receives, dead-lettered).
 MAX_RESENDS = 500
 
@@ -45,17 +49,25 @@ class TooManyRetries(RuntimeError):
 
 def handle_batch(event: SQSEvent) -> dict[str, Any]:
     failed: list[str] = []
+    remaining_ms = getattr(event.context, "get_remaining_time_in_millis", None)
+    started = time.monotonic()
+
+    def time_left() -> float:
+        if callable(remaining_ms):
+            return float(remaining_ms()) / 1000
+        return DEFAULT_TIMEOUT_SECONDS - (time.monotonic() - started)
+
     for raw in event.to_dict().get("Records", []):
         record = SQSRecord(raw)
         try:
-            _handle(record)
+            _handle(record, time_left)
         except Exception as exc:
             report_failure(record, exc, handler=HANDLER)
             failed.append(record.message_id)
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
-def _handle(record: SQSRecord) -> None:
+def _handle(record: SQSRecord, time_left: Callable[[], float]) -> None:
     svc = services()
     ctx = svc.writeback_context()
     message, resent, not_before = parse_message(record.body)
@@ -63,7 +75,7 @@ def _handle(record: SQSRecord) -> None:
     if not_before is not None and not_before > now:
         _resend(ctx.queue, record.body, resent, (not_before - now).total_seconds(), count=False)
         return
-    result = write_back(ctx, message)
+    result = write_back(ctx, message, time_left=time_left)
     logger.info(
         "write-back",
         extra={"status": result.status, "reason": result.reason, "requests": len(result.sent)},

@@ -428,3 +428,18 @@ def test_done_outcomes_need_no_bookkeeping(world: World) -> None:
         == RunStatus.WRITTEN
     )
     assert world.records.refused == [] and world.records.parked_items == {}
+
+
+def test_a_run_out_of_time_stops_between_requests_and_asks_to_run_again_at_once(world: World) -> None:
+    world.store.put_order(
+        order_of(("MUG-1", 2, 0)),
+        [shipped("ful_1", ("MUG-1", 1), numbers=("1ZA",), scans=(TrackingStatus.DELIVERED,))],
+    )
+    left = iter([5.0])  # asked only once a request has been sent
+
+    result = write_back(
+        world.ctx, world.event("tracking.updated", fulfillment_id="ful_1"), time_left=lambda: next(left)
+    )
+
+    assert (result.status, result.retry_seconds) == (RunStatus.RETRY, 0)
+    assert [type(r) for r in world.api.calls] == [ParcelShipped]  # the milestone waits for the next run
