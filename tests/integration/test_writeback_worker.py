@@ -240,3 +240,35 @@ def test_a_customer_note_is_written_to_woocommerce_and_a_private_one_is_not(
     pump.run_until_idle(timeout=60)
 
     assert [(n.note, n.customer_note) for n in woo.orders[7002].notes] == [("A customer note", True)]
+
+
+def test_a_milestone_that_arrives_before_its_shipment_writes_the_shipment_first(
+    client: Client, stack: Stack, pump: EventPump, shopify: FakeShopify
+) -> None:
+    gid = shopify.add_order(5003, [("LAST-UNITS", 2), ("POSTER", 1)])
+    order = split_order(client, stack, pump, "shop", "5003")
+    # Shipped and delivered while the store was not connected: nothing was written back.
+    ship(client, stack, order, "wh-east", ["1ZLATE0001"])
+    pump.run_until_idle(timeout=60)
+    deliver(client, "1ZLATE0001")
+    pump.run_until_idle(timeout=60)
+    connect(client, stack, "shop", {"url": shopify.url, "access_token": shopify.access_token})
+    pump.run_until_idle(timeout=60)
+    assert shopify.order(gid).fulfillments == []
+
+    # Only the delivery reaches the write-back (its shipment's message is late or lost).
+    [delivered] = [
+        e for e in events_of(client, stack, order["id"], "tracking.updated") if e["data"]["changed"]
+    ][-1:]
+    stack.client("sqs").send_message(
+        QueueUrl=stack.outputs["WriteBackQueueUrl"],
+        MessageBody=json.dumps({"detail-type": "tracking.updated", "detail": delivered}),
+    )
+    pump.run_until_idle(timeout=60)
+
+    [fulfillment] = shopify.order(gid).fulfillments
+    assert [t["number"] for t in fulfillment.tracking] == ["1ZLATE0001"]
+    assert [e["status"] for e in fulfillment.events] == ["DELIVERED"]
+    assert shopify.operations().index("fulfillmentCreate") < shopify.operations().index(
+        "fulfillmentEventCreate"
+    )
