@@ -299,6 +299,10 @@ def _credentials_changed(ctx: WriteBackContext, channel_id: str) -> RunResult:
     """The channel's store connection changed: its failure is over, and the orders parked while
     it lasted are re-driven (a page per message; the event is sent again for the rest)."""
     credentials_fixed(ctx.alerts, channel_id=channel_id)
+    channel = ctx.uow_factory().get_channel(channel_id)
+    if channel is None or channel.store_api is None:
+        # Disconnected: there is nothing to re-drive to; the parked orders wait for a connection.
+        return RunResult(RunStatus.SKIPPED, reason="the channel has no store API connected")
     parked = ctx.ledger.parked(channel_id, limit=REDRIVE_PAGE)
     for item in parked:
         ctx.queue.send_later(redrive_message(_redrive_of(item)), delay_seconds=0)

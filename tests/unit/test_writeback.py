@@ -443,3 +443,16 @@ def test_a_run_out_of_time_stops_between_requests_and_asks_to_run_again_at_once(
 
     assert (result.status, result.retry_seconds) == (RunStatus.RETRY, 0)
     assert [type(r) for r in world.api.calls] == [ParcelShipped]  # the milestone waits for the next run
+
+
+def test_a_disconnected_store_keeps_its_parked_orders_for_the_next_connection(world: World) -> None:
+    world.api.answers = [CredentialsRejected("HTTP 401")]
+    write_back(world.ctx, world.event("fulfillment.shipped", fulfillment_id="ful_1"))
+    world.store.add_channel(Channel(id=SHOP, name="Shop", kind="shopify", store_api=None))
+    changed = DomainEvent(
+        id="evt_ch", type="channel.store_api_changed", channel_id=SHOP, occurred_at=START, actor="t", data={}
+    )
+
+    assert write_back(world.ctx, changed).status == RunStatus.SKIPPED
+    assert world.records.alert_of(SHOP) is None and len(world.records.parked(SHOP, limit=10)) == 1
+    assert world.queue.sent == []
