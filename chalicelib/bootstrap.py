@@ -48,14 +48,17 @@ from chalicelib.service.ports import (
     OutboxStream,
     Secrets,
     StockQueries,
+    StoreAlerts,
     TransitTimes,
     UnitOfWorkFactory,
     WebhookQueue,
     WebhookTransport,
+    WriteBackLedger,
 )
 
 if TYPE_CHECKING:
     from chalicelib.adapters.reference import DynamoReferenceStore
+    from chalicelib.service.writeback import WriteBackContext
 
 #: SSM parameter (under the stage's prefix) holding the key(s) that sign links in e-mails.
 LINK_SIGNING_SECRET = "signing/links"
@@ -98,6 +101,48 @@ class Services:
 
     def webhook_queue(self) -> WebhookQueue:
         return SqsWebhookQueue(client("sqs"), self.settings.webhooks_queue)
+
+    def writeback_context(self) -> WriteBackContext:
+        """What the write-back worker needs: the store API clients (loopback store URLs only where
+        the settings allow them: the local stack and tests), its bookkeeping, the operations topic."""
+        from chalicelib.adapters.dynamodb.writeback import DynamoWriteBackRecords
+        from chalicelib.adapters.stores import HttpStoreApis
+        from chalicelib.adapters.webhook_queue import SqsWriteBackQueue
+        from chalicelib.service.writeback import WriteBackContext
+
+        cfg = self.settings
+        records = DynamoWriteBackRecords(client("dynamodb"), cfg.table_name)
+        return WriteBackContext(
+            uow_factory=self.uow_factory,
+            secrets=self.secrets,
+            stores=HttpStoreApis(allow_loopback=cfg.allow_loopback_webhooks),
+            ledger=records,
+            alerts=records,
+            notifier=self._notifier(),
+            queue=SqsWriteBackQueue(client("sqs"), cfg.writeback_queue),
+            clock=self.clock,
+        )
+
+    def store_alerts(self) -> StoreAlerts:
+        """The channels whose store credentials fail (the console's needs-attention page)."""
+        from chalicelib.adapters.dynamodb.writeback import DynamoWriteBackRecords
+
+        return DynamoWriteBackRecords(client("dynamodb"), self.settings.table_name)
+
+    def writeback_ledger(self) -> WriteBackLedger:
+        from chalicelib.adapters.dynamodb.writeback import DynamoWriteBackRecords
+
+        return DynamoWriteBackRecords(client("dynamodb"), self.settings.table_name)
+
+    def _notifier(self) -> AwsNotifier:
+        cfg = self.settings
+        return AwsNotifier(
+            client("ses"),
+            client("sns"),
+            sender=cfg.sender_email,
+            warehouse_topic_arn=cfg.warehouse_topic_arn,
+            operations_topic_arn=cfg.operations_topic_arn,
+        )
 
     def notification_context(self) -> NotificationContext:
         cfg = self.settings

@@ -24,6 +24,7 @@ ENV_TRACKING_QUEUE = "OMS_TRACKING_QUEUE"
 ENV_WEBHOOKS_QUEUE = "OMS_WEBHOOKS_QUEUE"
 ENV_INTAKE_QUEUE = "OMS_INTAKE_QUEUE"
 ENV_KPI_QUEUE = "OMS_KPI_QUEUE"
+ENV_WRITEBACK_QUEUE = "OMS_WRITEBACK_QUEUE"
 ENV_RETURN_WINDOW_DAYS = "OMS_RETURN_WINDOW_DAYS"
 ENV_ALLOW_LOOPBACK_WEBHOOKS = "OMS_ALLOW_LOOPBACK_WEBHOOKS"
 ENV_SECRETS_PREFIX = "OMS_SECRETS_PREFIX"
@@ -56,9 +57,10 @@ class Settings:
     webhooks_queue: str
     intake_queue: str
     kpi_queue: str
+    writeback_queue: str
     #: Days after the last delivery during which a return is approved automatically.
     return_window_days: int
-    #: Only for the local stack and tests: let outbound webhooks reach 127.0.0.1.
+    #: Only for the local stack and tests: let outbound webhooks and store API calls reach 127.0.0.1.
     allow_loopback_webhooks: bool
     #: SSM Parameter Store path of this stage's secrets (see chalicelib/adapters/secrets.py).
     secrets_prefix: str
@@ -90,6 +92,7 @@ class Settings:
             webhooks_queue=env.get(ENV_WEBHOOKS_QUEUE, f"{prefix}-webhooks-out"),
             intake_queue=env.get(ENV_INTAKE_QUEUE, f"{prefix}-intake"),
             kpi_queue=env.get(ENV_KPI_QUEUE, f"{prefix}-kpi"),
+            writeback_queue=env.get(ENV_WRITEBACK_QUEUE, f"{prefix}-writeback"),
             return_window_days=int(env.get(ENV_RETURN_WINDOW_DAYS, "30")),
             allow_loopback_webhooks=env.get(ENV_ALLOW_LOOPBACK_WEBHOOKS, "false").lower() == "true",
             secrets_prefix=env.get(ENV_SECRETS_PREFIX, f"/oms/{stage}"),

@@ -69,7 +69,17 @@ _ITEMS_READ = {"dynamodb:GetItem": (TABLE,), "dynamodb:Query": (TABLE,)}
 _TRANSACTIONS = {"dynamodb:PutItem": (TABLE,), "dynamodb:UpdateItem": (TABLE,)}
 _DEAD_LETTER_QUEUES = tuple(
     queue(f"{name}Dlq")
-    for name in ("Allocation", "Intake", "Kpi", "Notify", "Receipt", "Stream", "Tracking", "WebhooksOut")
+    for name in (
+        "Allocation",
+        "Intake",
+        "Kpi",
+        "Notify",
+        "Receipt",
+        "Stream",
+        "Tracking",
+        "WebhooksOut",
+        "WriteBack",
+    )
 )
 
 CODE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -126,6 +136,20 @@ CODE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "sqs:GetQueueUrl": (queue("WebhooksOutQueue"),),
         "sqs:SendMessage": (queue("WebhooksOutQueue"),),
         "sqs:ChangeMessageVisibility": (queue("WebhooksOutQueue"),),
+    },
+    "writeback_worker": {
+        # The channel, the order with its fulfillments, parked orders, failing channels.
+        **_ITEMS_READ,
+        # Claims, failing channels and refused requests (put), parked orders (update), claims
+        # released, parked orders re-driven and failures cleared (delete).
+        "dynamodb:PutItem": (TABLE,),
+        "dynamodb:UpdateItem": (TABLE,),
+        "dynamodb:DeleteItem": (TABLE,),
+        "ssm:GetParameter": (STORE_API_SECRETS,),
+        "sns:Publish": (topic("OperationsTopic"),),
+        # Retries and re-drives go back on its own queue with a delay.
+        "sqs:GetQueueUrl": (queue("WriteBackQueue"),),
+        "sqs:SendMessage": (queue("WriteBackQueue"),),
     },
 }
 

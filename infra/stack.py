@@ -28,6 +28,7 @@ from chalicelib.config import (
     ENV_TRACKING_QUEUE,
     ENV_WAREHOUSE_TOPIC_ARN,
     ENV_WEBHOOKS_QUEUE,
+    ENV_WRITEBACK_QUEUE,
 )
 
 TEMPLATE_PATH = Path(__file__).resolve().parent / "template.yaml"
@@ -50,6 +51,7 @@ APP_ENV_FROM_OUTPUT: dict[str, str] = {
     ENV_WEBHOOKS_QUEUE: "WebhooksOutQueueName",
     ENV_INTAKE_QUEUE: "IntakeQueueName",
     ENV_KPI_QUEUE: "KpiQueueName",
+    ENV_WRITEBACK_QUEUE: "WriteBackQueueName",
     ENV_WAREHOUSE_TOPIC_ARN: "WarehouseTopicArn",
     ENV_OPERATIONS_TOPIC_ARN: "OperationsTopicArn",
 }

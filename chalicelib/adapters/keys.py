@@ -314,3 +314,25 @@ ENTITY_TRANSIT_TIME = "transit_time"
 
 def transit_sk(carrier: str, service: str) -> str:
     return f"{carrier}#{service}"
+
+
+#: The write-back's bookkeeping (chalicelib/adapters/dynamodb/writeback.py): orders parked per
+#: channel while its store refuses the credentials, the channels whose credentials fail (one
+#: partition, listed by the console), and the requests a store refused for good (newest first).
+ENTITY_WRITEBACK_PARKED = "writeback_parked"
+ENTITY_STORE_API_ALERT = "store_api_alert"
+ENTITY_STORE_REJECTION = "store_rejection"
+STORE_API_ALERTS_PK = "STOREAPI#ALERTS"
+STORE_REJECTIONS_PK = "STOREAPI#REJECTED"
+
+
+def writeback_parked_pk(channel_id: str) -> str:
+    return f"STOREAPI#PARKED#{channel_id}"
+
+
+def writeback_parked_sk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def writeback_claim_key(order_id: str) -> str:
+    return f"writeback#{order_id}"

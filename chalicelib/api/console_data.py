@@ -16,7 +16,7 @@ from chalicelib.domain.auth import Principal
 from chalicelib.domain.models import Channel, Fulfillment
 from chalicelib.service import attention
 from chalicelib.service.attention import ATTENTION_LIMIT
-from chalicelib.service.ports import QueueDepth, QueuesUnavailable
+from chalicelib.service.ports import QueueDepth, QueuesUnavailable, StoreApiAlert, StoreRejection
 
 __all__ = ["ATTENTION_LIMIT", "COUNT_CAP", "QueueDepth", "QueuesUnavailable"]
 
@@ -62,6 +62,14 @@ def delivery_problems(svc: Services) -> list[Fulfillment]:
 
 def unmatched_tracking(svc: Services, days: list[str]) -> dict[str, int]:
     return attention.unmatched_tracking(svc.counters, days)
+
+
+def failing_store_connections(svc: Services) -> list[StoreApiAlert]:
+    return attention.failing_store_connections(svc.store_alerts())
+
+
+def refused_write_backs(svc: Services) -> list[StoreRejection]:
+    return attention.refused_write_backs(svc.writeback_ledger())
 
 
 def dead_letter_queues(svc: Services) -> list[QueueDepth]:

@@ -22,9 +22,12 @@ its message:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+from .status import TrackingStatus
 
 #: The shortest wait a :class:`RetryAfter` asks for: a store that says "now" is retried by the
 #: queue, which cannot redeliver sooner than a second anyway.
@@ -110,26 +113,30 @@ class ShippedLine:
 
 
 @dataclass(frozen=True)
-class Tracking:
-    carrier: str
-    number: str
-    url: str | None = None
-
-
-@dataclass(frozen=True)
 class ParcelShipped:
-    """One parcel of a store order left the warehouse: one fulfillment (Shopify) or one
-    customer-visible note (WooCommerce) per parcel, keyed by its tracking number.
+    """One OMS fulfillment left the warehouse: one parcel group, maybe several parcels.
 
-    ``completes_order``: nothing of the order is left to ship after this parcel (WooCommerce then
+    It is ONE Shopify fulfillment carrying all of its tracking numbers (and their links), or ONE
+    customer-visible WooCommerce note listing every number with its link. The store recognises
+    it as already written when any of ``tracking_numbers`` is there.
+
+    ``completes_order``: nothing of the order is left to ship after this group (WooCommerce then
     moves the order to ``completed``; Shopify closes fulfillment orders by itself).
     """
 
     store_order_id: str
     lines: tuple[ShippedLine, ...]
-    tracking: Tracking
+    carrier: str
+    tracking_numbers: tuple[str, ...]
+    #: The carrier's tracking page per number (same order), None where unknown.
+    tracking_urls: tuple[str | None, ...] = ()
     notify_customer: bool = True
     completes_order: bool = False
+
+    def links(self) -> list[tuple[str, str | None]]:
+        """Each tracking number with its link (None where there is none)."""
+        urls = list(self.tracking_urls) + [None] * len(self.tracking_numbers)
+        return list(zip(self.tracking_numbers, urls, strict=False))
 
 
 class Milestone(StrEnum):
@@ -137,17 +144,34 @@ class Milestone(StrEnum):
 
     IN_TRANSIT = "IN_TRANSIT"
     OUT_FOR_DELIVERY = "OUT_FOR_DELIVERY"
+    READY_FOR_PICKUP = "READY_FOR_PICKUP"
     ATTEMPTED_DELIVERY = "ATTEMPTED_DELIVERY"
     DELIVERED = "DELIVERED"
     FAILURE = "FAILURE"
 
 
+#: The carrier statuses that are milestones a store shows. ``label_created`` is not one (the
+#: fulfillment itself says it shipped); an exception, a failure and a return to sender are all
+#: "failure" to a customer.
+MILESTONE_OF: Mapping[TrackingStatus, Milestone] = {
+    TrackingStatus.IN_TRANSIT: Milestone.IN_TRANSIT,
+    TrackingStatus.OUT_FOR_DELIVERY: Milestone.OUT_FOR_DELIVERY,
+    TrackingStatus.AVAILABLE_FOR_PICKUP: Milestone.READY_FOR_PICKUP,
+    TrackingStatus.DELIVERY_ATTEMPTED: Milestone.ATTEMPTED_DELIVERY,
+    TrackingStatus.DELIVERED: Milestone.DELIVERED,
+    TrackingStatus.EXCEPTION: Milestone.FAILURE,
+    TrackingStatus.FAILED: Milestone.FAILURE,
+    TrackingStatus.RETURNED_TO_SENDER: Milestone.FAILURE,
+}
+
+
 @dataclass(frozen=True)
 class MilestoneReached:
-    """The parcel with ``tracking_number`` (already written back as shipped) reached ``milestone``."""
+    """The parcel group with ``tracking_numbers`` (written back as shipped: any of its numbers
+    finds it in the store) reached ``milestone``."""
 
     store_order_id: str
-    tracking_number: str
+    tracking_numbers: tuple[str, ...]
     milestone: Milestone
     happened_at: datetime
     message: str | None = None
@@ -174,6 +198,15 @@ class OrderCancelled:
 
 
 @dataclass(frozen=True)
+class CustomerNoteAdded:
+    """Staff added a note meant for the customer (``visibility: customer``) to the order."""
+
+    store_order_id: str
+    note_id: str
+    text: str
+
+
+@dataclass(frozen=True)
 class StockLevelChanged:
     """``available`` units of ``sku`` are what the store may sell.
 
@@ -189,4 +222,4 @@ class StockLevelChanged:
     location_ids: tuple[str, ...] = ()
 
 
-StoreRequest = ParcelShipped | MilestoneReached | OrderCancelled | StockLevelChanged
+StoreRequest = ParcelShipped | MilestoneReached | OrderCancelled | CustomerNoteAdded | StockLevelChanged

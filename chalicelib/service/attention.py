@@ -11,7 +11,15 @@ from chalicelib.domain.models import Fulfillment, format_timestamp
 from chalicelib.domain.status import FulfillmentStatus
 from chalicelib.service.delivery import UNMATCHED_METRIC
 from chalicelib.service.placement import external_id_scope
-from chalicelib.service.ports import Counters, OrderQueries, UnitOfWorkFactory
+from chalicelib.service.ports import (
+    Counters,
+    OrderQueries,
+    StoreAlerts,
+    StoreApiAlert,
+    StoreRejection,
+    UnitOfWorkFactory,
+    WriteBackLedger,
+)
 
 #: Rows per list on the "needs attention" page (each list links to where the rest can be seen).
 ATTENTION_LIMIT = 25
@@ -73,3 +81,14 @@ def delivery_problems(uow_factory: UnitOfWorkFactory, queries: OrderQueries) -> 
 def unmatched_tracking(counters: Counters, days: list[str]) -> dict[str, int]:
     """Carrier events for numbers nobody shipped, per day."""
     return counters.daily_counter(UNMATCHED_METRIC, days)
+
+
+def failing_store_connections(alerts: StoreAlerts) -> list[StoreApiAlert]:
+    """Channels whose store refuses their API credentials: their write-backs are parked until
+    the channel's ``store_api`` is fixed (one read of one partition)."""
+    return alerts.failing_channels(ATTENTION_LIMIT)
+
+
+def refused_write_backs(ledger: WriteBackLedger) -> list[StoreRejection]:
+    """Write-back requests a store refused for good (kept 14 days), newest first."""
+    return ledger.rejections(ATTENTION_LIMIT)

@@ -21,25 +21,15 @@ from chalicelib.domain.models import Box, Channel, Fulfillment, Order, Product, 
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
 from chalicelib.domain.returns import ReturnRequest
 from chalicelib.domain.store_api import (
+    CustomerNoteAdded,
     MilestoneReached,
     OrderCancelled,
     ParcelShipped,
-    ShopifyCredentials,
     StockLevelChanged,
     StoreCallOutcome,
     StoreCredentials,
-    WooCommerceCredentials,
 )
 from chalicelib.domain.transit import TransitTable
-from chalicelib.domain.writeback import (
-    AddOrderNote,
-    CancelStoreOrder,
-    CreateFulfillment,
-    CreateFulfillmentEvent,
-    SetOrderStatus,
-    ShopifyOrderState,
-    WooCommerceOrderState,
-)
 
 #: DynamoDB's limit on items in one TransactWriteItems call.
 MAX_TRANSACTION_ITEMS = 100
@@ -451,6 +441,8 @@ class StoreApi(Protocol):
 
     def order_cancelled(self, request: OrderCancelled) -> StoreCallOutcome: ...
 
+    def customer_note_added(self, request: CustomerNoteAdded) -> StoreCallOutcome: ...
+
     def stock_level_changed(self, request: StockLevelChanged) -> StoreCallOutcome: ...
 
 
@@ -460,37 +452,80 @@ class StoreApis(Protocol):
     def for_credentials(self, credentials: StoreCredentials) -> StoreApi: ...
 
 
-class ShopifyWriter(Protocol):
-    """One Shopify store's Admin API, as the write-back uses it (holding the channel's token).
+@dataclass(frozen=True)
+class ParkedOrder:
+    """An order whose write-back waits for a channel's store credentials to be fixed."""
 
-    Errors (throttled, unauthorised, the store down) are raised: the write-back's queue retries
-    the message, and the next run reconciles from what the store then has."""
+    channel_id: str
+    order_id: str
+    parked_at: datetime
+    reason: str
+    #: Customer notes (note id, text) whose events arrived while parked: they live only in them.
+    notes: tuple[tuple[str, str], ...] = ()
 
-    def order_state(self, external_id: str) -> ShopifyOrderState:
-        """The order's fulfillments (cancelled ones left out) and whether it is cancelled."""
+
+@dataclass(frozen=True)
+class StoreApiAlert:
+    """A channel whose store refuses its credentials, since ``since`` (one alert was sent)."""
+
+    channel_id: str
+    reason: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class StoreRejection:
+    """A write-back request the store refused for good, kept for operations."""
+
+    channel_id: str
+    order_id: str
+    request: str
+    reason: str
+    at: datetime
+
+
+class StoreAlerts(Protocol):
+    """Which channels' store credentials are failing: one item per channel while they fail."""
+
+    def start_alert(self, channel_id: str, *, reason: str, at: datetime) -> bool:
+        """Records the failure; True only for the call that started it (then alert once)."""
         ...
 
-    def create_fulfillment(self, external_id: str, action: CreateFulfillment) -> str:
-        """Fulfil ``action.lines`` from the order's fulfillment orders; returns the fulfillment's id."""
+    def clear_alert(self, channel_id: str) -> bool:
+        """Forgets the failure; True when there was one."""
         ...
 
-    def create_fulfillment_event(self, fulfillment_id: str, action: CreateFulfillmentEvent) -> None: ...
-    def cancel_order(self, external_id: str, action: CancelStoreOrder) -> None: ...
+    def alert_of(self, channel_id: str) -> StoreApiAlert | None: ...
+
+    def failing_channels(self, limit: int) -> list[StoreApiAlert]: ...
 
 
-class WooCommerceWriter(Protocol):
-    """One WooCommerce store's REST API, as the write-back uses it (holding the channel's keys)."""
+class WriteBackLedger(Protocol):
+    """The write-back's own bookkeeping: per-order claims, parked orders, refused requests."""
 
-    def order_state(self, external_id: str) -> WooCommerceOrderState:
-        """The order's status and the markers found in its notes (``markers_in``)."""
+    def claim_order(self, order_id: str, *, seconds: int) -> str | None:
+        """A short claim on the order's write-back (its token), or None when another run holds it."""
         ...
 
-    def add_order_note(self, external_id: str, action: AddOrderNote) -> None: ...
-    def set_order_status(self, external_id: str, action: SetOrderStatus) -> None: ...
+    def release_order(self, order_id: str, token: str) -> None: ...
+
+    def park(
+        self, channel_id: str, order_id: str, *, reason: str, at: datetime, note: tuple[str, str] | None
+    ) -> None: ...
+
+    def parked(self, channel_id: str, *, limit: int) -> list[ParkedOrder]: ...
+
+    def unpark(self, parked: ParkedOrder) -> None:
+        """Removes the parked item unless it was parked again since it was read."""
+        ...
+
+    def record_rejection(self, rejection: StoreRejection) -> None: ...
+
+    def rejections(self, limit: int) -> list[StoreRejection]: ...
 
 
-class StoreWriters(Protocol):
-    """Builds a store's writer from the channel's credentials (the composition root's HTTP clients)."""
+class WriteBackQueue(Protocol):
+    """The write-back queue: a message is sent again (delayed) rather than failed, so waiting for
+    a busy store never counts towards the queue's dead-letter limit."""
 
-    def shopify(self, credentials: ShopifyCredentials) -> ShopifyWriter: ...
-    def woocommerce(self, credentials: WooCommerceCredentials) -> WooCommerceWriter: ...
+    def send_later(self, body: str, *, delay_seconds: int) -> None: ...

@@ -54,6 +54,10 @@ def register_workers(app: Chalice) -> None:
     app.on_sqs_message(queue=cfg.kpi_queue, batch_size=10, name="kpi_worker")(
         lazy_handler("kpi_worker", "chalicelib.workers.kpi:handle_batch")
     )
+    # One message per invocation: a message may make several store calls of up to 10 s each.
+    app.on_sqs_message(queue=cfg.writeback_queue, batch_size=1, name="writeback_worker")(
+        lazy_handler("writeback_worker", "chalicelib.workers.writeback:handle_batch")
+    )
     app.schedule("cron(0 6 * * ? *)", name="stock_report", description="daily stock report to operations")(
         lazy_handler("stock_report", "chalicelib.workers.schedules:stock_report")
     )

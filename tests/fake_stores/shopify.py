@@ -88,7 +88,8 @@ class FulfillmentOrder:
 @dataclass
 class Fulfillment:
     id: str
-    tracking: dict[str, Any]
+    #: One entry per tracking number ({company, number, url}), as ``trackingInfo`` lists them.
+    tracking: list[dict[str, Any]]
     line_items: list[tuple[str, int]]
     notify_customer: bool
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -287,7 +288,7 @@ class FakeShopify(FakeServer):
                 "fulfillments": [
                     {
                         "id": f.id,
-                        "trackingInfo": [f.tracking],
+                        "trackingInfo": f.tracking,
                         "events": {"nodes": [{"status": e["status"]} for e in f.events]},
                     }
                     for f in order.fulfillments
@@ -313,6 +314,7 @@ class FakeShopify(FakeServer):
             raise GraphQLError("lineItemsByFulfillmentOrder is required", "INVALID_VARIABLE")
         tracking = fulfillment.get("trackingInfo") or {}
         _only_keys(tracking, {"company", "number", "numbers", "url", "urls"}, "FulfillmentTrackingInput")
+        numbers, urls = _tracking_lists(tracking)
         try:
             order, picked = self._pick(groups)
         except _Refused as refused:
@@ -324,18 +326,17 @@ class FakeShopify(FakeServer):
                 fo.status = "CLOSED" if all(i.remaining == 0 for i in fo.line_items) else "IN_PROGRESS"
         created = Fulfillment(
             f"gid://shopify/Fulfillment/{next(self._ids)}",
-            {
-                "company": tracking.get("company"),
-                "number": tracking.get("number"),
-                "url": tracking.get("url"),
-            },
+            [
+                {"company": tracking.get("company"), "number": number, "url": url}
+                for number, url in zip(numbers, urls + [None] * len(numbers), strict=False)
+            ],
             [(item.id, quantity) for item, quantity in picked],
             bool(fulfillment.get("notifyCustomer", False)),
         )
         order.fulfillments.append(created)
         return {
             "fulfillmentCreate": {
-                "fulfillment": {"id": created.id, "status": "SUCCESS", "trackingInfo": [created.tracking]},
+                "fulfillment": {"id": created.id, "status": "SUCCESS", "trackingInfo": created.tracking},
                 "userErrors": [],
             }
         }
@@ -565,6 +566,28 @@ class FakeShopify(FakeServer):
         if not isinstance(quantity.get("quantity"), int):
             raise GraphQLError("quantity must be an Int", "INVALID_VARIABLE")
         return slot, None
+
+
+def _tracking_lists(tracking: dict[str, Any]) -> tuple[list[str], list[str | None]]:
+    """The numbers and URLs of a FulfillmentTrackingInput: ``number``/``url`` (one) or
+    ``numbers``/``urls`` (lists of strings), never both forms for the same field."""
+    if "number" in tracking and "numbers" in tracking:
+        raise GraphQLError("FulfillmentTrackingInput takes number or numbers, not both", "INVALID_VARIABLE")
+    if "url" in tracking and "urls" in tracking:
+        raise GraphQLError("FulfillmentTrackingInput takes url or urls, not both", "INVALID_VARIABLE")
+    numbers = tracking["numbers"] if "numbers" in tracking else [tracking.get("number")]
+    urls = tracking["urls"] if "urls" in tracking else [tracking.get("url")]
+    for name, values in (("numbers", numbers), ("urls", urls)):
+        if not isinstance(values, list) or not all(v is None or isinstance(v, str) for v in values):
+            raise GraphQLError(
+                f"FulfillmentTrackingInput.{name} must be a list of strings", "INVALID_VARIABLE"
+            )
+    if "numbers" in tracking and not all(numbers):
+        raise GraphQLError("FulfillmentTrackingInput.numbers must not hold null or empty", "INVALID_VARIABLE")
+    for url in urls:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise GraphQLError(f"{url!r} is not a valid URL", "INVALID_VARIABLE")
+    return [n for n in numbers if n], list(urls)
 
 
 class _Refused(Exception):

@@ -164,3 +164,18 @@ def test_the_fake_woocommerce_refuses_basic_auth_over_plain_http() -> None:
 
     assert result.status_code == 401
     assert fake.auth_used == []
+
+
+def test_the_fake_shopify_takes_a_parcel_groups_numbers_and_refuses_both_forms_at_once() -> None:
+    from tests.fake_stores.shopify import GraphQLError, _tracking_lists
+
+    numbers, urls = _tracking_lists({"company": "UPS", "numbers": ["1ZA", "1ZB"], "urls": ["https://t/1ZA"]})
+    assert (numbers, urls) == (["1ZA", "1ZB"], ["https://t/1ZA"])
+    for bad in (
+        {"number": "1ZA", "numbers": ["1ZB"]},
+        {"numbers": "1ZA"},
+        {"numbers": ["1ZA", ""]},
+        {"numbers": ["1ZA"], "urls": ["not a url"]},
+    ):
+        with pytest.raises(GraphQLError):
+            _tracking_lists(bad)

@@ -31,6 +31,7 @@ from chalicelib.service.placement import place_order
 from infra import iam
 from infra.build_merge import _physical_names, load_template
 from infra.local.pump import EventPump
+from tests.fake_stores import FakeShopify, serving
 from tests.integration.conftest import SENDER, Stack, get, order_body, order_of, patch_json, place, post_json
 from tests.integration.test_console import Console
 from tests.integration.test_delivery import (
@@ -204,6 +205,27 @@ def test_every_function_is_granted_exactly_the_aws_calls_its_code_makes(
     assert (
         shopify(client, fixture("shopify", "orders-updated.json"), topic="orders/updated").status_code == 200
     )
+    pump.run_until_idle(timeout=60)
+
+    # The write-back: the store refuses the channel's token (the order is parked, operations are
+    # alerted), new credentials re-drive it, and the store, which has no such order, refuses the
+    # cancellation for good (kept for operations).
+    with serving(store := FakeShopify()):
+        connect = {"url": store.url, "access_token": "shpat_revoked"}
+        assert patch_json(client, "/v1/channels/shop", {"store_api": connect}, admin).status_code == 200
+        pump.run_until_idle(timeout=60)
+        [shop_order] = [
+            item["pk"]["S"].removeprefix("ORDER#")
+            for item in stack.items("ORDER#")
+            if item["sk"]["S"] == "ORDER" and item["channel_id"]["S"] == "shop"
+        ]
+        cancelled = post_json(client, f"/v1/orders/{shop_order}/cancel", {"reason": "iam"}, admin)
+        assert cancelled.status_code == 200, cancelled.body
+        pump.run_until_idle(timeout=60)
+        connect = {"url": store.url, "access_token": store.access_token}
+        assert patch_json(client, "/v1/channels/shop", {"store_api": connect}, admin).status_code == 200
+        pump.run_until_idle(timeout=60)
+        assert "orderCancel" not in store.operations() and len(store.requests) >= 2
 
     # Reference data: a warehouse, a product (its listing is an index query), a box added and
     # retired, a key minted and revoked, the audit listing.

@@ -143,7 +143,8 @@ def test_every_main_queue_has_its_own_dead_letter_queue_after_its_retries(
         expected = MAX_ATTEMPTS if name.endswith("-webhooks-out") else 5
         assert redrive["maxReceiveCount"] == expected
         assert redrive["deadLetterTargetArn"] == attributes[f"{name}-dlq"]["QueueArn"]
-        assert attributes[name]["VisibilityTimeout"] == "60"
+        # 6 x the function's timeout: 60 s, the write-back worker's 60 s (several store calls).
+        assert attributes[name]["VisibilityTimeout"] == ("360" if name.endswith("-writeback") else "60")
         assert attributes[name]["SqsManagedSseEnabled"] == "true"
         assert attributes[f"{name}-dlq"]["MessageRetentionPeriod"] == str(14 * 24 * 3600)
 
@@ -200,18 +201,18 @@ KPI_TYPES = frozenset(
         ("order.backorder_allocated", {"Notify", "WebhooksOut"}),
         ("fulfillment.picked", {"WebhooksOut"}),
         ("fulfillment.packed", {"WebhooksOut"}),
-        ("fulfillment.shipped", {"Notify", "WebhooksOut"}),
+        ("fulfillment.shipped", {"Notify", "WebhooksOut", "WriteBack"}),
         ("sla.breached", {"Notify"}),
         # Cancelling tells the customer and frees stock that backorders may be waiting for.
-        ("order.cancelled", {"Notify", "Allocation", "WebhooksOut"}),
-        ("order.lines_cancelled", {"Notify", "Allocation", "WebhooksOut"}),
+        ("order.cancelled", {"Notify", "Allocation", "WebhooksOut", "WriteBack"}),
+        ("order.lines_cancelled", {"Notify", "Allocation", "WebhooksOut", "WriteBack"}),
         # An edit tells the customer, may free stock, and the store settles the difference.
         ("order.edited", {"Notify", "Allocation", "WebhooksOut"}),
         ("payment.adjustment_requested", {"WebhooksOut"}),
         ("inventory.received", {"Allocation"}),
         ("inventory.adjusted", {"Allocation"}),
         ("tracking.received", {"Tracking"}),
-        ("tracking.updated", {"Notify", "WebhooksOut"}),
+        ("tracking.updated", {"Notify", "WebhooksOut", "WriteBack"}),
         ("tracking.unmatched", set()),
         ("feedback.received", {"WebhooksOut"}),
         ("notification.sent", set()),
@@ -221,6 +222,9 @@ KPI_TYPES = frozenset(
         ("return.received", {"Notify", "WebhooksOut"}),
         ("refund.requested", {"WebhooksOut"}),
         ("inventory.counted", {"Allocation"}),
+        # The store connection changed: the write-back re-drives the orders parked meanwhile.
+        ("channel.store_api_changed", {"WriteBack"}),
+        ("order.note_added", {"WriteBack"}),
     ],
 )
 def test_each_event_type_reaches_exactly_the_queues_that_consume_it(
@@ -228,7 +232,7 @@ def test_each_event_type_reaches_exactly_the_queues_that_consume_it(
 ) -> None:
     _put_event(detail_type)
 
-    for queue in ("Receipt", "Notify", "Allocation", "Tracking", "WebhooksOut", "Intake", "Kpi"):
+    for queue in ("Receipt", "Notify", "Allocation", "Tracking", "WebhooksOut", "Intake", "Kpi", "WriteBack"):
         expected = [detail_type] if queue in queues or (queue == "Kpi" and detail_type in KPI_TYPES) else []
         assert [m["detail-type"] for m in _drain(outputs[f"{queue}QueueUrl"])] == expected, queue
 
@@ -270,6 +274,7 @@ def test_app_environment_gives_the_app_every_resource_name_it_reads(outputs: dic
         config.ENV_WEBHOOKS_QUEUE: f"{PREFIX}-webhooks-out",
         config.ENV_INTAKE_QUEUE: f"{PREFIX}-intake",
         config.ENV_KPI_QUEUE: f"{PREFIX}-kpi",
+        config.ENV_WRITEBACK_QUEUE: f"{PREFIX}-writeback",
         config.ENV_WAREHOUSE_TOPIC_ARN: outputs["WarehouseTopicArn"],
         config.ENV_OPERATIONS_TOPIC_ARN: outputs["OperationsTopicArn"],
     }

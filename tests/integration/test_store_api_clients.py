@@ -27,7 +27,6 @@ from chalicelib.domain.store_api import (
     ShippedLine,
     ShopifyCredentials,
     StockLevelChanged,
-    Tracking,
     WooCommerceCredentials,
 )
 from tests.fake_stores import FakeShopify, FakeWooCommerce, serving
@@ -65,7 +64,9 @@ def parcel(order_id: str, number: str, *lines: tuple[str, int], completes: bool 
     return ParcelShipped(
         store_order_id=order_id,
         lines=tuple(ShippedLine(sku, qty) for sku, qty in lines),
-        tracking=Tracking("DHL", number, f"https://track.example/{number}"),
+        carrier="DHL",
+        tracking_numbers=(number,),
+        tracking_urls=(f"https://track.example/{number}",),
         completes_order=completes,
     )
 
@@ -94,11 +95,11 @@ def test_a_shopify_parcel_becomes_a_fulfillment_of_its_lines_with_the_tracking_d
                 "fulfillmentOrderLineItems": [{"id": mug.id, "quantity": 2}],
             }
         ],
-        "trackingInfo": {"company": "DHL", "number": "TRK-1", "url": "https://track.example/TRK-1"},
+        "trackingInfo": {"company": "DHL", "numbers": ["TRK-1"], "urls": ["https://track.example/TRK-1"]},
         "notifyCustomer": True,
     }
     [created] = shopify.order(gid).fulfillments
-    assert created.tracking == {"company": "DHL", "number": "TRK-1", "url": "https://track.example/TRK-1"}
+    assert created.tracking == [{"company": "DHL", "number": "TRK-1", "url": "https://track.example/TRK-1"}]
     assert mug.remaining == 0 and fulfillment_order.status == "IN_PROGRESS"
 
 
@@ -114,7 +115,10 @@ def test_a_split_shipment_makes_one_fulfillment_per_parcel_and_a_resent_parcel_m
 
     assert isinstance(first, Done) and isinstance(second, Done)
     assert isinstance(resent, Done) and "already" in resent.detail
-    assert [f.tracking["number"] for f in shopify.order(gid).fulfillments] == ["TRK-A", "TRK-B"]
+    assert [[t["number"] for t in f.tracking] for f in shopify.order(gid).fulfillments] == [
+        ["TRK-A"],
+        ["TRK-B"],
+    ]
     assert shopify.operations().count("fulfillmentCreate") == 2
     assert shopify.order(gid).fulfillment_orders[0].status == "CLOSED"
 
@@ -140,7 +144,9 @@ def test_a_milestone_becomes_one_fulfillment_event_on_the_parcels_fulfillment(sh
     gid = shopify.add_order(5004, [("MUG-1", 1)])
     client = shopify_client(shopify)
     client.parcel_shipped(parcel(gid, "TRK-1", ("MUG-1", 1)))
-    delivered = MilestoneReached(gid, "TRK-1", Milestone.DELIVERED, datetime(2026, 12, 6, 14, 30, tzinfo=UTC))
+    delivered = MilestoneReached(
+        gid, ("TRK-1",), Milestone.DELIVERED, datetime(2026, 12, 6, 14, 30, tzinfo=UTC)
+    )
 
     outcome = client.milestone_reached(delivered)
     resent = client.milestone_reached(delivered)
@@ -157,7 +163,7 @@ def test_a_milestone_for_a_parcel_shopify_does_not_know_is_rejected(shopify: Fak
     gid = shopify.add_order(5005, [("MUG-1", 1)])
 
     outcome = shopify_client(shopify).milestone_reached(
-        MilestoneReached(gid, "TRK-NONE", Milestone.OUT_FOR_DELIVERY, datetime.now(UTC))
+        MilestoneReached(gid, ("TRK-NONE",), Milestone.OUT_FOR_DELIVERY, datetime.now(UTC))
     )
 
     assert isinstance(outcome, Rejected) and "TRK-NONE" in outcome.reason
@@ -316,7 +322,7 @@ def test_a_woocommerce_parcel_adds_one_customer_note_and_completes_the_order_whe
         and "TRK-10" in notes[0].note
         and "https://track.example/TRK-10" in notes[0].note
     )
-    assert "tracking number TRK-1:" in notes[1].note  # not taken as noted by the TRK-10 note
+    assert "tracking TRK-1:" in notes[1].note  # not taken as noted by the TRK-10 note
     assert woo.orders[7001].status == "completed"
     posts = [r for r in woo.requests if r.method == "POST"]
     assert [r.path for r in posts] == ["/wp-json/wc/v3/orders/7001/notes"] * 2
@@ -328,7 +334,7 @@ def test_a_woocommerce_parcel_adds_one_customer_note_and_completes_the_order_whe
 def test_a_woocommerce_milestone_is_one_customer_note(woo: FakeWooCommerce) -> None:
     woo.add_order(7002)
     client = woo_client(woo)
-    milestone = MilestoneReached("7002", "TRK-A", Milestone.OUT_FOR_DELIVERY, datetime.now(UTC))
+    milestone = MilestoneReached("7002", ("TRK-A",), Milestone.OUT_FOR_DELIVERY, datetime.now(UTC))
 
     assert isinstance(client.milestone_reached(milestone), Done)
     assert isinstance(client.milestone_reached(milestone), Done)

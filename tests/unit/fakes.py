@@ -79,7 +79,7 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -99,17 +99,16 @@ from chalicelib.domain.models import (
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
 from chalicelib.domain.returns import ReturnRequest
 from chalicelib.domain.status import FulfillmentStatus
-from chalicelib.domain.store_api import ShopifyCredentials, WooCommerceCredentials
-from chalicelib.domain.writeback import (
-    AddOrderNote,
-    CancelStoreOrder,
-    CreateFulfillment,
-    CreateFulfillmentEvent,
-    SetOrderStatus,
-    ShopifyOrderState,
-    StoreFulfillment,
-    WooCommerceOrderState,
-    markers_in,
+from chalicelib.domain.store_api import (
+    CustomerNoteAdded,
+    Done,
+    MilestoneReached,
+    OrderCancelled,
+    ParcelShipped,
+    StockLevelChanged,
+    StoreCallOutcome,
+    StoreCredentials,
+    StoreRequest,
 )
 from chalicelib.service.notifications import AlreadySent, Claimed
 from chalicelib.service.ports import (
@@ -119,7 +118,10 @@ from chalicelib.service.ports import (
     DedupRecord,
     OrderAggregate,
     OrderExists,
+    ParkedOrder,
     StockConflict,
+    StoreApiAlert,
+    StoreRejection,
     TrackingNumberInUse,
     TrackingRef,
     TransactionConflict,
@@ -1121,82 +1123,117 @@ class FakeSecrets:
         self.values.pop(name, None)
 
 
-class FakeShopifyOrders:
-    """``ShopifyWriter`` in memory: orders by external id, every call recorded; ``fail_on`` makes
-    the n-th call (1-based) raise, as a store that went down mid-run."""
+class FakeStoreApi:
+    """``StoreApi`` in memory: every request recorded (``calls``); ``written`` holds what the
+    store has, each request once (as the real clients, a resent request is a no-op); outcomes
+    queued in ``answers`` are returned first, in order, without writing anything."""
 
     def __init__(self) -> None:
-        self.orders: dict[str, ShopifyOrderState] = {}
-        self.calls: list[tuple[str, str]] = []
-        self.fail_on: int | None = None
+        self.calls: list[StoreRequest] = []
+        self.written: list[StoreRequest] = []
+        self.answers: list[StoreCallOutcome] = []
 
-    def _call(self, name: str, target: str) -> None:
-        self.calls.append((name, target))
-        if self.fail_on is not None and len(self.calls) == self.fail_on:
-            raise ConnectionError("the store is down")
+    def _call(self, request: StoreRequest) -> StoreCallOutcome:
+        self.calls.append(request)
+        if self.answers:
+            return self.answers.pop(0)
+        if request in self.written:
+            return Done("already there")
+        self.written.append(request)
+        return Done("written")
 
-    def order_state(self, external_id: str) -> ShopifyOrderState:
-        return self.orders.setdefault(external_id, ShopifyOrderState(cancelled=False))
+    def parcel_shipped(self, request: ParcelShipped) -> StoreCallOutcome:
+        return self._call(request)
 
-    def create_fulfillment(self, external_id: str, action: CreateFulfillment) -> str:
-        self._call("create_fulfillment", external_id)
-        state = self.order_state(external_id)
-        gid = f"gid://shopify/Fulfillment/{len(state.fulfillments) + 1}"
-        created = StoreFulfillment(id=gid, tracking_numbers=action.tracking_numbers, lines=action.lines)
-        self.orders[external_id] = replace(state, fulfillments=(*state.fulfillments, created))
-        return gid
+    def milestone_reached(self, request: MilestoneReached) -> StoreCallOutcome:
+        return self._call(request)
 
-    def create_fulfillment_event(self, fulfillment_id: str, action: CreateFulfillmentEvent) -> None:
-        self._call("create_fulfillment_event", fulfillment_id)
-        for external_id, state in self.orders.items():
-            self.orders[external_id] = replace(
-                state,
-                fulfillments=tuple(
-                    replace(f, events=f.events | {action.milestone}) if f.id == fulfillment_id else f
-                    for f in state.fulfillments
-                ),
-            )
+    def order_cancelled(self, request: OrderCancelled) -> StoreCallOutcome:
+        return self._call(request)
 
-    def cancel_order(self, external_id: str, action: CancelStoreOrder) -> None:
-        self._call("cancel_order", external_id)
-        self.orders[external_id] = replace(self.order_state(external_id), cancelled=True)
+    def customer_note_added(self, request: CustomerNoteAdded) -> StoreCallOutcome:
+        return self._call(request)
+
+    def stock_level_changed(self, request: StockLevelChanged) -> StoreCallOutcome:
+        return self._call(request)
 
 
-class FakeWooCommerceOrders:
-    """``WooCommerceWriter`` in memory: status and note texts by external id."""
+class FakeStoreApis:
+    """``StoreApis``: one ``FakeStoreApi`` for every store, recording the credentials asked for."""
 
     def __init__(self) -> None:
-        self.status: dict[str, str] = {}
-        self.notes: dict[str, list[AddOrderNote]] = {}
-        self.calls: list[tuple[str, str]] = []
+        self.api = FakeStoreApi()
+        self.credentials: list[StoreCredentials] = []
 
-    def order_state(self, external_id: str) -> WooCommerceOrderState:
-        texts = [note.text for note in self.notes.get(external_id, [])]
-        return WooCommerceOrderState(
-            status=self.status.get(external_id, "processing"), note_markers=markers_in(texts)
-        )
-
-    def add_order_note(self, external_id: str, action: AddOrderNote) -> None:
-        self.calls.append(("add_order_note", external_id))
-        self.notes.setdefault(external_id, []).append(action)
-
-    def set_order_status(self, external_id: str, action: SetOrderStatus) -> None:
-        self.calls.append(("set_order_status", external_id))
-        self.status[external_id] = action.status
-
-
-class FakeStoreWriters:
-    """``StoreWriters``: hands out the fakes, recording the credentials each was built with."""
-
-    def __init__(self) -> None:
-        self.shopify_orders = FakeShopifyOrders()
-        self.woocommerce_orders = FakeWooCommerceOrders()
-        self.credentials: list[object] = []
-
-    def shopify(self, credentials: ShopifyCredentials) -> FakeShopifyOrders:
+    def for_credentials(self, credentials: StoreCredentials) -> FakeStoreApi:
         self.credentials.append(credentials)
-        return self.shopify_orders
+        return self.api
 
-    def woocommerce(self, credentials: WooCommerceCredentials) -> FakeWooCommerceOrders:
-        self.credentials.append(credentials)
-        return self.woocommerce_orders
+
+class FakeWriteBackRecords:
+    """``WriteBackLedger`` and ``StoreAlerts`` in memory (claims, parked orders by channel,
+    refused requests, failing channels)."""
+
+    def __init__(self) -> None:
+        self.claims: dict[str, str] = {}
+        self.parked_items: dict[tuple[str, str], ParkedOrder] = {}
+        self.refused: list[StoreRejection] = []
+        self.alerts: dict[str, StoreApiAlert] = {}
+        self._tokens = 0
+
+    def claim_order(self, order_id: str, *, seconds: int) -> str | None:
+        if order_id in self.claims:
+            return None
+        self._tokens += 1
+        self.claims[order_id] = f"token-{self._tokens}"
+        return self.claims[order_id]
+
+    def release_order(self, order_id: str, token: str) -> None:
+        if self.claims.get(order_id) == token:
+            del self.claims[order_id]
+
+    def park(
+        self, channel_id: str, order_id: str, *, reason: str, at: datetime, note: tuple[str, str] | None
+    ) -> None:
+        held = self.parked_items.get((channel_id, order_id))
+        notes = (held.notes if held else ()) + ((note,) if note else ())
+        self.parked_items[(channel_id, order_id)] = ParkedOrder(channel_id, order_id, at, reason, notes)
+
+    def parked(self, channel_id: str, *, limit: int) -> list[ParkedOrder]:
+        return [p for (c, _), p in sorted(self.parked_items.items()) if c == channel_id][:limit]
+
+    def unpark(self, parked: ParkedOrder) -> None:
+        key = (parked.channel_id, parked.order_id)
+        if key in self.parked_items and self.parked_items[key].parked_at == parked.parked_at:
+            del self.parked_items[key]
+
+    def record_rejection(self, rejection: StoreRejection) -> None:
+        self.refused.append(rejection)
+
+    def rejections(self, limit: int) -> list[StoreRejection]:
+        return list(reversed(self.refused))[:limit]
+
+    def start_alert(self, channel_id: str, *, reason: str, at: datetime) -> bool:
+        if channel_id in self.alerts:
+            return False
+        self.alerts[channel_id] = StoreApiAlert(channel_id, reason, at)
+        return True
+
+    def clear_alert(self, channel_id: str) -> bool:
+        return self.alerts.pop(channel_id, None) is not None
+
+    def alert_of(self, channel_id: str) -> StoreApiAlert | None:
+        return self.alerts.get(channel_id)
+
+    def failing_channels(self, limit: int) -> list[StoreApiAlert]:
+        return sorted(self.alerts.values(), key=lambda a: a.channel_id)[:limit]
+
+
+class FakeWriteBackQueue:
+    """``WriteBackQueue`` in memory: the bodies sent, with their delays."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int]] = []
+
+    def send_later(self, body: str, *, delay_seconds: int) -> None:
+        self.sent.append((body, delay_seconds))

@@ -20,7 +20,6 @@ from chalicelib.domain.store_api import (
     RetryAfter,
     ShippedLine,
     ShopifyCredentials,
-    Tracking,
     WooCommerceCredentials,
 )
 
@@ -132,7 +131,7 @@ def test_a_parcel_takes_exactly_its_units_from_open_fulfillment_orders_or_is_rej
         for node in nodes
         for item in node["lineItems"]["nodes"]
     }
-    request = ParcelShipped("1", tuple(ShippedLine(s, q) for s, q in lines), Tracking("DHL", "T"))
+    request = ParcelShipped("1", tuple(ShippedLine(s, q) for s, q in lines), "DHL", ("T",))
 
     result = allocate_parcel(request, nodes)
 

@@ -1,346 +1,458 @@
-"""Write-back planning (``chalicelib.domain.writeback``): reconcile, so any delivery order converges.
-
-The property tests drive a simulated store with plans computed from snapshots of an order taken
-at arbitrary moments, in any order, repeated, and interrupted half-way, and check that the
-store ends exactly where one clean run on the final state puts it, with nothing written twice.
-"""
+"""Write-back: the store requests an event calls for (``chalicelib.domain.writeback``), built from
+the order's current state, and how a run handles each outcome (``chalicelib.service.writeback``)
+over in-memory fakes."""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import timedelta
+from decimal import Decimal
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.domain.models import Shipment, TrackedScan
-from chalicelib.domain.status import FulfillmentStatus, OrderStatus, TrackingStatus
-from chalicelib.domain.writeback import (
-    AddOrderNote,
-    CancelStoreOrder,
-    CreateFulfillment,
-    CreateFulfillmentEvent,
-    LineView,
-    Milestone,
-    OrderView,
-    ParcelGroup,
-    ReachedMilestone,
-    SetOrderStatus,
-    ShopifyAction,
-    ShopifyOrderState,
-    StoreFulfillment,
-    WooCommerceAction,
-    WooCommerceOrderState,
-    markers_in,
-    milestones_of,
-    order_view,
-    plan_shopify,
-    plan_woocommerce,
+from chalicelib.domain.events import DomainEvent
+from chalicelib.domain.models import (
+    Channel,
+    ChannelKind,
+    Fulfillment,
+    FulfillmentLine,
+    OrderLine,
+    Shipment,
+    StoreApiLink,
+    TrackedScan,
 )
-from tests.unit.builders import fulfillment, priced_order
+from chalicelib.domain.status import FulfillmentStatus, OrderStatus, TrackingStatus
+from chalicelib.domain.store_api import (
+    MILESTONE_OF,
+    CredentialsRejected,
+    CustomerNoteAdded,
+    Done,
+    Milestone,
+    MilestoneReached,
+    OrderCancelled,
+    ParcelShipped,
+    Rejected,
+    RetryAfter,
+    ShippedLine,
+    ShopifyCredentials,
+)
+from chalicelib.domain.store_connection import secret_line, store_api_secret_name
+from chalicelib.domain.writeback import requests_for_event, requests_for_order
+from chalicelib.service.writeback import (
+    Redrive,
+    RunStatus,
+    WriteBackContext,
+    parse_message,
+    redrive_message,
+    resend_message,
+    write_back,
+)
+from tests.unit.builders import SCANS_FROM, make_order
+from tests.unit.fakes import (
+    START,
+    FakeClock,
+    FakeNotifier,
+    FakeSecrets,
+    FakeStore,
+    FakeStoreApis,
+    FakeUnitOfWorkFactory,
+    FakeWriteBackQueue,
+    FakeWriteBackRecords,
+)
 
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-ROUTE = (Milestone.IN_TRANSIT, Milestone.OUT_FOR_DELIVERY, Milestone.DELIVERY_ATTEMPTED, Milestone.DELIVERED)
+SHOP = "shop-1"
 
 
-# -- simulated stores ------------------------------------------------------------------------------
+def order_of(*lines: tuple[str, int, int], status: OrderStatus = OrderStatus.CONFIRMED):  # type: ignore[no-untyped-def]
+    """An order of ``lines`` (sku, quantity, cancelled) from the Shopify channel."""
+    return make_order(
+        channel_id=SHOP,
+        external_id="5001",
+        status=status,
+        lines=[
+            OrderLine(
+                sku=sku, quantity=qty, cancelled=cancelled, unit_price=Decimal(1), line_total=Decimal(qty)
+            )
+            for sku, qty, cancelled in lines
+        ],
+    )
 
 
-class ShopifySim:
-    """A Shopify order as far as the write-back sees it; counts every call made."""
+def shipped(
+    fulfillment_id: str,
+    *items: tuple[str, int],
+    numbers: tuple[str, ...] = ("1Z1",),
+    minute: int = 0,
+    scans: tuple[TrackingStatus, ...] = (),
+    status: FulfillmentStatus = FulfillmentStatus.SHIPPED,
+) -> Fulfillment:
+    return Fulfillment(
+        id=fulfillment_id,
+        order_id="ord_0001",
+        channel_id=SHOP,
+        warehouse_id="wh_east",
+        status=status,
+        version=1,
+        lines=[FulfillmentLine(sku=sku, quantity=qty) for sku, qty in items],
+        created_at=START + timedelta(minutes=minute),
+        updated_at=START + timedelta(minutes=minute),
+        shipment=Shipment(carrier="ups", service="ground", tracking_numbers=list(numbers), shipped_at=START),
+        tracking_history=[
+            TrackedScan(
+                status=s,
+                raw_status=s.value,
+                occurred_at=SCANS_FROM + timedelta(minutes=i),
+                provider="easypost",
+                applied=True,
+            )
+            for i, s in enumerate(scans)
+        ],
+    )
 
-    def __init__(self) -> None:
-        self.state = ShopifyOrderState(cancelled=False)
-        self.calls = 0
 
-    def apply(self, actions: list[ShopifyAction]) -> None:
-        created: dict[str, str] = {}
-        for action in actions:
-            self.calls += 1
-            fulfillments = list(self.state.fulfillments)
-            if isinstance(action, CreateFulfillment):
-                gid = f"gid://shopify/Fulfillment/{len(fulfillments) + 1}"
-                created[action.parcel_key] = gid
-                fulfillments.append(
-                    StoreFulfillment(id=gid, tracking_numbers=action.tracking_numbers, lines=action.lines)
-                )
-            elif isinstance(action, CreateFulfillmentEvent):
-                target = action.fulfillment_id or created[action.parcel_key]
-                fulfillments = [
-                    replace(f, events=f.events | {action.milestone}) if f.id == target else f
-                    for f in fulfillments
-                ]
-            elif isinstance(action, CancelStoreOrder):
-                assert not action.restock
-                self.state = replace(self.state, cancelled=True)
-            self.state = replace(self.state, fulfillments=tuple(fulfillments))
+# --- request building (pure) --------------------------------------------------------------------
 
-    def shape(self) -> list[tuple[tuple[str, ...], list[tuple[str, int]], list[str]]]:
-        return sorted(
-            (f.tracking_numbers, sorted(f.lines), sorted(m.value for m in f.events))
-            for f in self.state.fulfillments
+
+def test_every_tracking_status_that_a_customer_sees_maps_to_one_store_milestone() -> None:
+    assert set(MILESTONE_OF.values()) == set(Milestone)
+    assert TrackingStatus.LABEL_CREATED not in MILESTONE_OF
+    assert MILESTONE_OF[TrackingStatus.RETURNED_TO_SENDER] == Milestone.FAILURE
+
+
+def test_a_shipment_is_one_parcel_group_with_all_its_numbers_and_their_links() -> None:
+    order = order_of(("MUG-1", 3, 0))
+    group = shipped("ful_1", ("MUG-1", 2), numbers=("1ZA", "1ZB"))
+
+    [request] = requests_for_event(
+        "fulfillment.shipped", {"fulfillment_id": "ful_1"}, order=order, fulfillments=[group], kind="shopify"
+    )
+
+    assert isinstance(request, ParcelShipped)
+    assert request.tracking_numbers == ("1ZA", "1ZB") and request.carrier == "ups"
+    assert all(url and number in url for number, url in request.links())
+    assert request.lines == (ShippedLine("MUG-1", 2),) and not request.completes_order
+
+
+def test_the_shipment_that_completes_the_order_sends_every_group_first_and_completes_on_the_last() -> None:
+    order = order_of(("MUG-1", 3, 0))
+    groups = [
+        shipped("ful_1", ("MUG-1", 2), numbers=("1ZA",)),
+        shipped("ful_2", ("MUG-1", 1), numbers=("1ZB",), minute=5),
+    ]
+
+    requests = requests_for_event(
+        "fulfillment.shipped",
+        {"fulfillment_id": "ful_1"},
+        order=order,
+        fulfillments=groups,
+        kind="woocommerce",
+    )
+
+    assert [(r.tracking_numbers, r.completes_order) for r in requests if isinstance(r, ParcelShipped)] == [
+        (("1ZA",), False),
+        (("1ZB",), True),
+    ]
+
+
+def test_a_tracking_update_sends_its_shipment_first_then_each_milestone_reached_once_in_order() -> None:
+    order = order_of(("MUG-1", 1, 0))
+    group = shipped(
+        "ful_1",
+        ("MUG-1", 1),
+        scans=(TrackingStatus.IN_TRANSIT, TrackingStatus.IN_TRANSIT, TrackingStatus.DELIVERED),
+        status=FulfillmentStatus.DELIVERED,
+    )
+
+    requests = requests_for_event(
+        "tracking.updated", {"fulfillment_id": "ful_1"}, order=order, fulfillments=[group], kind="shopify"
+    )
+
+    assert isinstance(requests[0], ParcelShipped) and requests[0].completes_order  # the only group
+    assert [(r.milestone, r.tracking_numbers) for r in requests[1:] if isinstance(r, MilestoneReached)] == [
+        (Milestone.IN_TRANSIT, ("1Z1",)),
+        (Milestone.DELIVERED, ("1Z1",)),
+    ]
+
+
+def test_an_event_for_a_fulfillment_that_has_not_shipped_asks_for_nothing() -> None:
+    order = order_of(("MUG-1", 1, 0))
+    group = shipped("ful_1", ("MUG-1", 1), status=FulfillmentStatus.PACKED)
+
+    for kind in ("fulfillment.shipped", "tracking.updated"):
+        assert (
+            requests_for_event(
+                kind, {"fulfillment_id": "ful_1"}, order=order, fulfillments=[group], kind="shopify"
+            )
+            == []
         )
 
 
-class WooSim:
-    def __init__(self) -> None:
-        self.status = "processing"
-        self.notes: list[str] = []
+def test_a_cancelled_order_is_cancelled_whole_and_cancelled_lines_only_where_the_store_has_them() -> None:
+    whole = order_of(("MUG-1", 2, 2), status=OrderStatus.CANCELLED)
+    some = order_of(("MUG-1", 2, 1), ("TEE-M", 1, 0))
+    data = {"reason": "customer asked"}
+
+    assert requests_for_event("order.cancelled", data, order=whole, fulfillments=[], kind="shopify") == [
+        OrderCancelled("5001", "customer asked")
+    ]
+    assert requests_for_event(
+        "order.lines_cancelled", data, order=some, fulfillments=[], kind="woocommerce"
+    ) == [OrderCancelled("5001", "customer asked", lines=(ShippedLine("MUG-1", 1),))]
+    assert (
+        requests_for_event("order.lines_cancelled", data, order=some, fulfillments=[], kind="shopify") == []
+    )
+
+
+def test_only_notes_meant_for_the_customer_are_written_back() -> None:
+    order = order_of(("MUG-1", 1, 0))
+
+    def note(visibility: str) -> list[object]:
+        data = {"note_id": "note_1", "text": "Your gift wrap is on us", "visibility": visibility}
+        return list(
+            requests_for_event("order.note_added", data, order=order, fulfillments=[], kind="woocommerce")
+        )
+
+    assert note("customer") == [CustomerNoteAdded("5001", "note_1", "Your gift wrap is on us")]
+    assert note("private") == []
+
+
+@given(
+    st.permutations(["ful_1", "ful_2", "ful_3"]), st.sampled_from(["fulfillment.shipped", "tracking.updated"])
+)
+def test_whatever_order_events_arrive_in_the_requests_sent_converge_to_one_per_group(
+    arrival: list[str], kind: str
+) -> None:
+    order = order_of(("MUG-1", 3, 0))
+    groups = [
+        shipped(fid, ("MUG-1", 1), numbers=(f"1Z{n}",), minute=n, scans=(TrackingStatus.DELIVERED,))
+        for n, fid in enumerate(["ful_1", "ful_2", "ful_3"])
+    ]
+    sent: list[object] = []
+    for fid in arrival:
+        sent += requests_for_event(
+            kind, {"fulfillment_id": fid}, order=order, fulfillments=groups, kind="shopify"
+        )
+
+    written = {r for r in sent if isinstance(r, ParcelShipped)}
+    assert {r.tracking_numbers for r in written} == {("1Z0",), ("1Z1",), ("1Z2",)}
+    # Whatever came first, the order is completed with its last group, after the others.
+    assert {r.tracking_numbers for r in written if r.completes_order} == {("1Z2",)}
+    assert {
+        r for r in requests_for_order(order, groups, kind="shopify") if isinstance(r, ParcelShipped)
+    } == written
+
+
+# --- runs over fakes ------------------------------------------------------------------------------
+
+
+class World:
+    def __init__(self, *, connected: bool = True) -> None:
+        self.store = FakeStore()
+        self.clock = FakeClock()
+        self.secrets = FakeSecrets()
+        self.stores = FakeStoreApis()
+        self.records = FakeWriteBackRecords()
+        self.notifier = FakeNotifier()
+        self.queue = FakeWriteBackQueue()
+        link = StoreApiLink(url="https://shop.example", updated_at=START) if connected else None
+        self.store.add_channel(Channel(id=SHOP, name="Shop", kind="shopify", store_api=link))
+        self.secrets.values[store_api_secret_name(ChannelKind.SHOPIFY, SHOP)] = [
+            secret_line(ShopifyCredentials("https://shop.example", "shpat_1"), START)
+        ]
+        self.ctx = WriteBackContext(
+            uow_factory=FakeUnitOfWorkFactory(self.store),
+            secrets=self.secrets,
+            stores=self.stores,
+            ledger=self.records,
+            alerts=self.records,
+            notifier=self.notifier,
+            queue=self.queue,
+            clock=self.clock,
+        )
+
+    def event(self, kind: str, **data: object) -> DomainEvent:
+        return DomainEvent(
+            id=f"evt_{kind}",
+            type=kind,
+            order_id="ord_0001",
+            channel_id=SHOP,
+            occurred_at=START,
+            actor="t",
+            data=data,
+        )
 
     @property
-    def state(self) -> WooCommerceOrderState:
-        return WooCommerceOrderState(status=self.status, note_markers=markers_in(self.notes))
-
-    def apply(self, actions: list[WooCommerceAction]) -> None:
-        for action in actions:
-            if isinstance(action, AddOrderNote):
-                self.notes.append(action.text)
-            else:
-                self.status = action.status
+    def api(self):  # type: ignore[no-untyped-def]
+        return self.stores.api
 
 
-# -- orders that move forward ----------------------------------------------------------------------
+@pytest.fixture
+def world() -> World:
+    w = World()
+    w.store.put_order(order_of(("MUG-1", 2, 0)), [shipped("ful_1", ("MUG-1", 1), numbers=("1ZA",))])
+    return w
 
 
-@st.composite
-def journeys(draw: st.DrawFn) -> list[OrderView]:
-    """Snapshots of one order over time: parcel groups ship one after another and their
-    milestones follow. Some parcel groups have no tracking number."""
-    skus = draw(st.lists(st.sampled_from(["MUG-1", "TEE-M", "CAP-1"]), min_size=1, max_size=3, unique=True))
-    quantities = {sku: draw(st.integers(1, 4)) for sku in skus}
-    parcel_count = draw(st.integers(1, 3))
-    # Each unit goes to a parcel group (or stays unshipped: None).
-    shipped: list[Counter[str]] = [Counter() for _ in range(parcel_count)]
-    for sku, quantity in quantities.items():
-        for _ in range(quantity):
-            target = draw(st.one_of(st.none(), st.integers(0, parcel_count - 1)))
-            if target is not None:
-                shipped[target][sku] += 1
-    parcels = []
-    for i, units in enumerate(shipped):
-        if not units:
-            continue
-        tracked = draw(st.booleans())
-        numbers = tuple(f"1Z{i}{j}" for j in range(draw(st.integers(1, 2)))) if tracked else ()
-        reached = ROUTE[: draw(st.integers(0, len(ROUTE)))]
-        parcels.append(
-            ParcelGroup(
-                key=f"ful_{i}",
-                carrier="ups",
-                tracking_numbers=numbers,
-                tracking_url=f"https://track.example/{i}" if tracked else None,
-                lines=tuple(sorted(units.items())),
-                shipped_at=T0 + timedelta(hours=i),
-                milestones=tuple(
-                    ReachedMilestone(m, T0 + timedelta(days=1, hours=n)) for n, m in enumerate(reached)
-                ),
-            )
-        )
-    lines = tuple(LineView(sku=sku, quantity=q) for sku, q in quantities.items())
-    # Progress: parcel groups appear in order, each first with no milestones, then more of them.
-    snapshots = [OrderView("ord_1", "1001", False, lines, ())]
-    for k, parcel in enumerate(parcels):
-        for m in range(len(parcel.milestones) + 1):
-            shown = (*parcels[:k], replace(parcel, milestones=parcel.milestones[:m]))
-            snapshots.append(OrderView("ord_1", "1001", False, lines, shown))
-    return snapshots
+def test_a_shipment_is_written_once_and_a_repeated_event_writes_nothing_more(world: World) -> None:
+    event = world.event("fulfillment.shipped", fulfillment_id="ful_1")
+
+    first = write_back(world.ctx, event)
+    again = write_back(world.ctx, event)
+
+    assert first.status == again.status == RunStatus.WRITTEN
+    assert len(world.api.written) == 1 and len(world.api.calls) == 2
+    assert world.records.claims == {}  # released after each run
 
 
-@st.composite
-def deliveries(draw: st.DrawFn, snapshots: list[OrderView]) -> list[tuple[int, int | None]]:
-    """Runs: which snapshot each read (late, repeated, out of order) and after how many calls it
-    stopped (None: it finished)."""
-    return draw(
-        st.lists(
-            st.tuples(st.integers(0, len(snapshots) - 1), st.one_of(st.none(), st.integers(0, 3))),
-            max_size=12,
-        )
+def test_a_run_that_finds_the_order_claimed_is_retried_shortly_without_calling_the_store(
+    world: World,
+) -> None:
+    world.records.claim_order("ord_0001", seconds=60)
+
+    result = write_back(world.ctx, world.event("fulfillment.shipped", fulfillment_id="ful_1"))
+
+    assert result.status == RunStatus.RETRY and 0 < result.retry_seconds <= 5
+    assert world.api.calls == []
+
+
+def test_a_store_asking_to_wait_stops_the_run_with_its_wait(world: World) -> None:
+    world.api.answers = [RetryAfter(17, "throttled")]
+
+    result = write_back(world.ctx, world.event("fulfillment.shipped", fulfillment_id="ful_1"))
+
+    assert (result.status, result.retry_seconds) == (RunStatus.RETRY, 17)
+    assert world.api.written == []
+
+
+def test_a_refused_request_is_recorded_for_operations_and_the_run_goes_on(world: World) -> None:
+    world.store.put_order(
+        order_of(("MUG-1", 2, 0)),
+        [
+            shipped("ful_1", ("MUG-1", 1), numbers=("1ZA",), scans=(TrackingStatus.IN_TRANSIT,)),
+        ],
+    )
+    world.api.answers = [Rejected("Shopify has no order")]
+
+    result = write_back(world.ctx, world.event("tracking.updated", fulfillment_id="ful_1"))
+
+    assert result.status == RunStatus.WRITTEN
+    [refused] = world.records.refused
+    assert refused.order_id == "ord_0001" and "1ZA" in refused.request and "no order" in refused.reason
+    assert [type(r) for r in world.api.written] == [MilestoneReached]
+
+
+def test_refused_credentials_park_the_order_and_alert_once_per_channel(world: World) -> None:
+    world.api.answers = [CredentialsRejected("HTTP 401")]
+
+    first = write_back(world.ctx, world.event("fulfillment.shipped", fulfillment_id="ful_1"))
+    second = write_back(
+        world.ctx, world.event("order.note_added", note_id="n1", text="Hello", visibility="customer")
     )
 
-
-@settings(max_examples=200)
-@given(data=st.data())
-def test_shopify_converges_to_one_clean_run_whatever_the_order_of_runs(data: st.DataObject) -> None:
-    snapshots = data.draw(journeys())
-    runs = data.draw(deliveries(snapshots))
-    store = ShopifySim()
-    for index, stop in runs:
-        plan = plan_shopify(snapshots[index], store.state)
-        store.apply(plan if stop is None else plan[:stop])
-    final = snapshots[-1]
-    store.apply(plan_shopify(final, store.state))
-
-    assert plan_shopify(final, store.state) == []
-    clean = ShopifySim()
-    clean.apply(plan_shopify(final, clean.state))
-    assert store.shape() == clean.shape()
-    numbers = [n for f in store.state.fulfillments for n in f.tracking_numbers]
-    assert len(numbers) == len(set(numbers)), "a parcel group was fulfilled twice"
-    assert len(store.state.fulfillments) == len(final.parcels)
+    assert first.status == second.status == RunStatus.PARKED
+    assert [m.kind for m in world.notifier.sent] == ["operations"]
+    assert world.notifier.sent[0].fields["message"]["channel_id"] == SHOP
+    assert world.records.alert_of(SHOP) is not None
+    [parked] = world.records.parked(SHOP, limit=10)
+    assert parked.order_id == "ord_0001" and parked.notes == (("n1", "Hello"),)
+    assert len(world.api.calls) == 1  # the second run parked without calling the store
 
 
-@settings(max_examples=200)
-@given(data=st.data())
-def test_woocommerce_converges_and_never_writes_a_note_twice(data: st.DataObject) -> None:
-    snapshots = data.draw(journeys())
-    runs = data.draw(deliveries(snapshots))
-    store = WooSim()
-    for index, stop in runs:
-        plan = plan_woocommerce(snapshots[index], store.state)
-        store.apply(plan if stop is None else plan[:stop])
-    final = snapshots[-1]
-    store.apply(plan_woocommerce(final, store.state))
-
-    assert plan_woocommerce(final, store.state) == []
-    clean = WooSim()
-    clean.apply(plan_woocommerce(final, clean.state))
-    assert sorted(store.notes) == sorted(clean.notes)
-    assert store.status == clean.status
-    assert (store.status == "completed") == final.all_shipped()
-    markers = [m for note in store.notes for m in markers_in([note])]
-    assert len(markers) == len(set(markers))
-
-
-# -- examples ---------------------------------------------------------------------------------------
-
-
-def parcel(
-    key: str, *numbers: str, lines: tuple[tuple[str, int], ...], reached: tuple[Milestone, ...] = ()
-) -> ParcelGroup:
-    return ParcelGroup(
-        key=key,
-        carrier="ups",
-        tracking_numbers=numbers,
-        tracking_url="https://track.example/x",
-        lines=lines,
-        shipped_at=T0,
-        milestones=tuple(ReachedMilestone(m, T0) for m in reached),
+def test_fixed_credentials_clear_the_alert_and_redrive_every_parked_order(world: World) -> None:
+    world.api.answers = [CredentialsRejected("HTTP 401")]
+    write_back(world.ctx, world.event("fulfillment.shipped", fulfillment_id="ful_1"))
+    write_back(world.ctx, world.event("order.note_added", note_id="n1", text="Hello", visibility="customer"))
+    changed = DomainEvent(
+        id="evt_ch", type="channel.store_api_changed", channel_id=SHOP, occurred_at=START, actor="t", data={}
     )
 
+    assert write_back(world.ctx, changed).status == RunStatus.WRITTEN
+    assert world.records.alert_of(SHOP) is None and world.records.parked(SHOP, limit=10) == []
+    [(body, delay)] = world.queue.sent
+    message, resent, _ = parse_message(body)
+    assert message == Redrive(SHOP, "ord_0001", (("n1", "Hello"),)) and resent == 0 and delay == 0
 
-SPLIT = OrderView(
-    "ord_1",
-    "1001",
-    False,
-    (LineView("MUG-1", 2), LineView("TEE-M", 1)),
-    (
-        parcel("ful_a", "1ZA", lines=(("MUG-1", 2),), reached=(Milestone.DELIVERED,)),
-        parcel("ful_b", "1ZB", lines=(("TEE-M", 1),)),
-    ),
-)
+    assert write_back(world.ctx, message).status == RunStatus.WRITTEN
+    assert [type(r) for r in world.api.written] == [ParcelShipped, CustomerNoteAdded]
 
 
-def test_a_split_shipment_becomes_one_shopify_fulfillment_per_parcel_group_with_its_events() -> None:
-    plan = plan_shopify(SPLIT, ShopifyOrderState(cancelled=False))
+def test_an_alert_that_could_not_be_published_is_tried_again_on_the_next_refusal(world: World) -> None:
+    world.notifier.fail_next("operations", RuntimeError("SNS down"))
+    world.api.answers = [CredentialsRejected("HTTP 401")]
 
-    assert [type(a).__name__ for a in plan] == [
-        "CreateFulfillment",
-        "CreateFulfillmentEvent",
-        "CreateFulfillment",
-    ]
-    assert [a.tracking_numbers for a in plan if isinstance(a, CreateFulfillment)] == [("1ZA",), ("1ZB",)]
-
-
-def test_a_fulfillment_already_in_shopify_gets_only_its_missing_events() -> None:
-    store = ShopifyOrderState(
-        cancelled=False,
-        fulfillments=(StoreFulfillment("gid://f/1", ("1ZA",), (("MUG-1", 2),)),),
+    with pytest.raises(RuntimeError):
+        write_back(world.ctx, world.event("fulfillment.shipped", fulfillment_id="ful_1"))
+    assert world.records.alert_of(SHOP) is None  # so the retried message alerts
+    world.api.answers = [CredentialsRejected("HTTP 401")]
+    assert (
+        write_back(world.ctx, world.event("fulfillment.shipped", fulfillment_id="ful_1")).status
+        == RunStatus.PARKED
     )
-
-    plan = plan_shopify(SPLIT, store)
-
-    assert plan[0] == CreateFulfillmentEvent("ful_a", "gid://f/1", Milestone.DELIVERED, T0)
-    assert [a.parcel_key for a in plan if isinstance(a, CreateFulfillment)] == ["ful_b"]
+    assert [m.kind for m in world.notifier.sent] == ["operations"]
 
 
-def test_shopify_is_never_asked_to_fulfil_units_a_merchant_fulfilled_by_hand() -> None:
-    by_hand = ShopifyOrderState(
-        cancelled=False, fulfillments=(StoreFulfillment("gid://f/9", ("MANUAL",), (("MUG-1", 2),)),)
-    )
+def test_a_channel_without_a_store_api_is_skipped() -> None:
+    world = World(connected=False)
+    world.store.put_order(order_of(("MUG-1", 1, 0)), [shipped("ful_1", ("MUG-1", 1))])
 
-    plan = plan_shopify(SPLIT, by_hand)
+    result = write_back(world.ctx, world.event("fulfillment.shipped", fulfillment_id="ful_1"))
 
-    assert [a.lines for a in plan if isinstance(a, CreateFulfillment)] == [(("TEE-M", 1),)]
-
-
-def test_a_cancelled_order_cancels_the_shopify_order_once_without_restocking() -> None:
-    cancelled = replace(SPLIT, cancelled=True, parcels=())
-
-    assert plan_shopify(cancelled, ShopifyOrderState(cancelled=False)) == [CancelStoreOrder(restock=False)]
-    assert plan_shopify(cancelled, ShopifyOrderState(cancelled=True)) == []
+    assert result.status == RunStatus.SKIPPED and world.api.calls == []
 
 
-def test_woocommerce_completes_only_when_every_line_not_cancelled_has_shipped() -> None:
-    first_only = replace(SPLIT, parcels=SPLIT.parcels[:1])
-    tee_cancelled = replace(first_only, lines=(LineView("MUG-1", 2), LineView("TEE-M", 1, cancelled=1)))
-
-    assert SetOrderStatus("completed") not in plan_woocommerce(
-        first_only, WooCommerceOrderState("processing")
-    )
-    plan = plan_woocommerce(tee_cancelled, WooCommerceOrderState("processing"))
-    assert plan[-1] == SetOrderStatus("completed")
-    assert any(isinstance(a, AddOrderNote) and not a.customer_visible and "1 x TEE-M" in a.text for a in plan)
-
-
-def test_a_woocommerce_parcel_note_names_the_carrier_and_the_tracking_link_and_is_visible() -> None:
-    notes = [
-        a for a in plan_woocommerce(SPLIT, WooCommerceOrderState("processing")) if isinstance(a, AddOrderNote)
-    ]
-
-    assert "ups" in notes[0].text and "1ZA" in notes[0].text and "https://track.example/x" in notes[0].text
-    assert notes[0].customer_visible
-    assert [n.marker for n in notes] == ["[oms:parcel:ful_a]", "[oms:delivered:ful_a]", "[oms:parcel:ful_b]"]
-
-
-def test_a_note_is_recognised_by_its_marker_even_after_a_merchant_edited_around_it() -> None:
-    assert markers_in(["Edited by Bob: shipped! [oms:parcel:ful_a] thanks"]) == {"[oms:parcel:ful_a]"}
-
-
-def test_a_cancelled_order_cancels_an_open_woocommerce_order_but_not_a_completed_one() -> None:
-    cancelled = replace(SPLIT, cancelled=True, parcels=())
-
-    assert plan_woocommerce(cancelled, WooCommerceOrderState("processing")) == [SetOrderStatus("cancelled")]
-    assert plan_woocommerce(cancelled, WooCommerceOrderState("cancelled")) == []
-
-
-def _scan(status: TrackingStatus, minute: int, *, applied: bool = True) -> TrackedScan:
-    return TrackedScan(
-        status=status,
-        raw_status=status.value,
-        occurred_at=T0 + timedelta(minutes=minute),
-        provider="easypost",
-        applied=applied,
-    )
-
-
-def test_milestones_are_taken_once_each_from_applied_scans_in_carrier_time_order() -> None:
-    shipped = fulfillment(("MUG-1", 1), status=FulfillmentStatus.DELIVERED).model_copy(
-        update={
-            "tracking_history": [
-                _scan(TrackingStatus.DELIVERED, 30),
-                _scan(TrackingStatus.DELIVERY_ATTEMPTED, 10),
-                _scan(TrackingStatus.DELIVERY_ATTEMPTED, 20),
-                _scan(TrackingStatus.OUT_FOR_DELIVERY, 5, applied=False),
-                _scan(TrackingStatus.LABEL_CREATED, 1),
-            ]
+def test_a_resent_message_counts_its_resends_and_keeps_its_event() -> None:
+    body = json.dumps(
+        {
+            "detail-type": "fulfillment.shipped",
+            "detail": World().event("fulfillment.shipped").model_dump(mode="json"),
         }
     )
 
-    assert [m.milestone for m in milestones_of(shipped)] == [
-        Milestone.DELIVERY_ATTEMPTED,
-        Milestone.DELIVERED,
-    ]
+    again = resend_message(
+        resend_message(body, resent=1, not_before=None), resent=2, not_before="2026-12-07T10:00:00Z"
+    )
+    message, resent, not_before = parse_message(again)
+
+    assert isinstance(message, DomainEvent) and message.type == "fulfillment.shipped"
+    assert resent == 2 and not_before is not None and not_before.hour == 10
+    assert parse_message(redrive_message(Redrive(SHOP, "ord_1")))[0] == Redrive(SHOP, "ord_1")
 
 
-def test_the_order_view_shows_only_fulfillments_that_left_the_warehouse() -> None:
-    order = priced_order(("MUG-1", 2, "5.00"), status=OrderStatus.PARTIALLY_SHIPPED)
-    shipment = Shipment(carrier="ups", service="ground", tracking_numbers=["1ZA"], shipped_at=T0)
-    gone = fulfillment(("MUG-1", 1), status=FulfillmentStatus.SHIPPED, fulfillment_id="ful_a")
-    waiting = fulfillment(("MUG-1", 1), status=FulfillmentStatus.PACKED, fulfillment_id="ful_b")
+def test_done_outcomes_need_no_bookkeeping(world: World) -> None:
+    world.api.answers = [Done("already")]
 
-    view = order_view(order, [gone.model_copy(update={"shipment": shipment}), waiting])
+    assert (
+        write_back(world.ctx, world.event("fulfillment.shipped", fulfillment_id="ful_1")).status
+        == RunStatus.WRITTEN
+    )
+    assert world.records.refused == [] and world.records.parked_items == {}
 
-    assert [p.key for p in view.parcels] == ["ful_a"]
-    assert view.parcels[0].tracking_numbers == ("1ZA",)
-    assert not view.all_shipped()
+
+def test_a_run_out_of_time_stops_between_requests_and_asks_to_run_again_at_once(world: World) -> None:
+    world.store.put_order(
+        order_of(("MUG-1", 2, 0)),
+        [shipped("ful_1", ("MUG-1", 1), numbers=("1ZA",), scans=(TrackingStatus.DELIVERED,))],
+    )
+    left = iter([5.0])  # asked only once a request has been sent
+
+    result = write_back(
+        world.ctx, world.event("tracking.updated", fulfillment_id="ful_1"), time_left=lambda: next(left)
+    )
+
+    assert (result.status, result.retry_seconds) == (RunStatus.RETRY, 0)
+    assert [type(r) for r in world.api.calls] == [ParcelShipped]  # the milestone waits for the next run
+
+
+def test_a_disconnected_store_keeps_its_parked_orders_for_the_next_connection(world: World) -> None:
+    world.api.answers = [CredentialsRejected("HTTP 401")]
+    write_back(world.ctx, world.event("fulfillment.shipped", fulfillment_id="ful_1"))
+    world.store.add_channel(Channel(id=SHOP, name="Shop", kind="shopify", store_api=None))
+    changed = DomainEvent(
+        id="evt_ch", type="channel.store_api_changed", channel_id=SHOP, occurred_at=START, actor="t", data={}
+    )
+
+    assert write_back(world.ctx, changed).status == RunStatus.SKIPPED
+    assert world.records.alert_of(SHOP) is None and len(world.records.parked(SHOP, limit=10)) == 1
+    assert world.queue.sent == []

@@ -8,7 +8,8 @@ Every call is a POST to ``{url}/admin/api/{SHOPIFY_API_VERSION}/graphql.json`` w
   ``trackingInfo(first:) { number }``, ``events(first:) { nodes { status } }``.
 * ``fulfillmentCreate(fulfillment: FulfillmentInput!)``: ``lineItemsByFulfillmentOrder:
   [{fulfillmentOrderId, fulfillmentOrderLineItems: [{id, quantity}]}]``, ``trackingInfo: {company,
-  number, url}``, ``notifyCustomer``; payload ``fulfillment``, ``userErrors``.
+  numbers, urls}`` (every tracking number of the parcel group), ``notifyCustomer``; payload
+  ``fulfillment``, ``userErrors``.
 * ``fulfillmentEventCreate(fulfillmentEvent: FulfillmentEventInput!)``: ``fulfillmentId``,
   ``status`` (``FulfillmentEventStatus``), ``happenedAt``, ``message``; payload
   ``fulfillmentEvent``, ``userErrors``.
@@ -22,8 +23,10 @@ Every call is a POST to ``{url}/admin/api/{SHOPIFY_API_VERSION}/graphql.json`` w
   out of the compare-and-set: the OMS is the source of truth) and the ``@idempotent`` key is
   required; ``ignoreCompareQuantity`` is gone.
 
-Idempotency: a parcel is one fulfillment carrying its tracking number; before creating one the
-order's fulfillments are read and a parcel whose number is already there is not sent again. A
+Idempotency: a parcel group (one OMS fulfillment) is one Shopify fulfillment carrying all its
+tracking numbers; before creating one the order's fulfillments are read and a group any of whose
+numbers is already there is not sent again. A customer note is not written to Shopify (see
+``customer_note_added``). A
 milestone already among the fulfillment's events is not sent again; an order already cancelled is
 not cancelled again; a stock level is set to an absolute value under an idempotency key.
 
@@ -52,6 +55,7 @@ from chalicelib.adapters.stores._http import (
 )
 from chalicelib.domain.store_api import (
     CredentialsRejected,
+    CustomerNoteAdded,
     Done,
     MilestoneReached,
     OrderCancelled,
@@ -92,7 +96,7 @@ query OmsOrderFulfillments($id: ID!) {
     }
     fulfillments(first: 30) {
       id
-      trackingInfo(first: 5) { number }
+      trackingInfo(first: 10) { number }
     }
   }
 }
@@ -105,7 +109,7 @@ query OmsOrderTracking($id: ID!) {
     id
     fulfillments(first: 30) {
       id
-      trackingInfo(first: 5) { number }
+      trackingInfo(first: 10) { number }
       events(first: 20) { nodes { status } }
     }
   }
@@ -221,9 +225,11 @@ class ShopifyStoreApi:
         order = self._read_order(gid, ORDER_FULFILLMENTS_QUERY)
         if not isinstance(order, dict):
             return order
-        number = request.tracking.number
-        if any(number in _tracking_numbers(f) for f in order.get("fulfillments") or []):
-            return Done(f"a fulfillment with tracking number {number} already exists")
+        numbers = list(request.tracking_numbers)
+        listed = ", ".join(numbers) or "no tracking number"
+        existing = [f for f in order.get("fulfillments") or [] if _tracking_numbers(f) & set(numbers)]
+        if existing:
+            return Done(f"a fulfillment with tracking number(s) {listed} already exists")
         if order.get("cancelledAt"):
             return Rejected(f"the Shopify order {gid} is cancelled")
         allocations = allocate_parcel(request, _nodes(order.get("fulfillmentOrders")))
@@ -234,9 +240,12 @@ class ShopifyStoreApi:
             by_fulfillment_order.setdefault(allocation.fulfillment_order_id, []).append(
                 {"id": allocation.line_item_id, "quantity": allocation.quantity}
             )
-        tracking: dict[str, Any] = {"company": request.tracking.carrier, "number": number}
-        if request.tracking.url:
-            tracking["url"] = request.tracking.url
+        # One fulfillment per parcel group, carrying every number of the group (and the links
+        # known for them, in the same order).
+        tracking: dict[str, Any] = {"company": request.carrier, "numbers": numbers}
+        urls = [url for _number, url in request.links() if url]
+        if urls and len(urls) == len(numbers):
+            tracking["urls"] = urls
         fulfillment = {
             "lineItemsByFulfillmentOrder": [
                 {"fulfillmentOrderId": fo_id, "fulfillmentOrderLineItems": items}
@@ -253,20 +262,20 @@ class ShopifyStoreApi:
         if errors:
             return Rejected(f"Shopify refused the fulfillment: {errors}")
         created = (payload.get("fulfillment") or {}).get("id", "?")
-        return Done(f"fulfillment {created} created with tracking number {number}")
+        return Done(f"fulfillment {created} created with tracking number(s) {listed}")
 
     def milestone_reached(self, request: MilestoneReached) -> StoreCallOutcome:
         gid = order_gid(request.store_order_id)
         order = self._read_order(gid, ORDER_TRACKING_QUERY)
         if not isinstance(order, dict):
             return order
+        numbers = set(request.tracking_numbers)
         fulfillment = next(
-            (f for f in order.get("fulfillments") or [] if request.tracking_number in _tracking_numbers(f)),
-            None,
+            (f for f in order.get("fulfillments") or [] if _tracking_numbers(f) & numbers), None
         )
         if fulfillment is None:
-            number = request.tracking_number
-            return Rejected(f"the Shopify order {gid} has no fulfillment with tracking number {number}")
+            listed = ", ".join(request.tracking_numbers)
+            return Rejected(f"the Shopify order {gid} has no fulfillment with tracking number(s) {listed}")
         statuses = {event.get("status") for event in _nodes(fulfillment.get("events"))}
         if request.milestone.value in statuses:
             return Done(f"the fulfillment already has a {request.milestone.value} event")
@@ -316,6 +325,14 @@ class ShopifyStoreApi:
         if errors:
             return Rejected(f"Shopify refused to cancel the order: {errors}")
         return Done(f"cancellation of {gid} accepted (job {(payload.get('job') or {}).get('id', '?')})")
+
+    def customer_note_added(self, request: CustomerNoteAdded) -> StoreCallOutcome:
+        # Not written: a Shopify order has no note its customer sees. The order's ``note`` is one
+        # staff-only text field the merchant edits in the admin; appending to it would show the
+        # customer nothing and could overwrite a merchant's edit made between our read and write.
+        return Done(
+            f"customer note {request.note_id} not written: Shopify orders have no customer-visible note"
+        )
 
     def stock_level_changed(self, request: StockLevelChanged) -> StoreCallOutcome:
         if not request.location_ids:

@@ -10,11 +10,12 @@ method, the URL and the sorted parameters, keyed with ``consumer_secret&``. ``oa
 
 Calls used:
 
-* shipped parcel: ``GET orders/{id}/notes``, then ``POST orders/{id}/notes`` ``{"note",
-  "customer_note": true}`` with the carrier and tracking link unless a note already carries the
-  tracking number; when nothing is left to ship, ``GET orders/{id}`` and ``PUT orders/{id}``
-  ``{"status": "completed"}``;
+* shipped parcel group: ``GET orders/{id}/notes``, then ``POST orders/{id}/notes`` ``{"note",
+  "customer_note": true}`` with the carrier and every tracking number with its link, unless a note
+  already carries any of the numbers; when nothing is left to ship, ``GET orders/{id}`` and
+  ``PUT orders/{id}`` ``{"status": "completed"}``;
 * tracking milestone: a customer note, unless the same note is already there;
+* a staff note meant for the customer: a customer note with its text, unless one has it already;
 * cancellation: ``PUT orders/{id}`` ``{"status": "cancelled"}`` (after a private note with the
   reason), or a note listing the cancelled lines;
 * stock: ``GET products?sku=`` (matches simple products and variations; a variation has a
@@ -40,6 +41,7 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_QUERY, Client
 from chalicelib.adapters.stores._http import REQUEST_TIMEOUT_SECONDS, JsonAnswer, JsonSender
 from chalicelib.domain.store_api import (
     CredentialsRejected,
+    CustomerNoteAdded,
     Done,
     Milestone,
     MilestoneReached,
@@ -57,6 +59,7 @@ CLOSED_STATUSES = frozenset({"cancelled", "refunded", "failed", "trash"})
 MILESTONE_WORDS = {
     Milestone.IN_TRANSIT: "is on its way",
     Milestone.OUT_FOR_DELIVERY: "is out for delivery",
+    Milestone.READY_FOR_PICKUP: "is ready for pickup",
     Milestone.ATTEMPTED_DELIVERY: "could not be delivered (the carrier will try again)",
     Milestone.DELIVERED: "was delivered",
     Milestone.FAILURE: "could not be delivered",
@@ -82,38 +85,45 @@ class WooCommerceStoreApi:
 
     def parcel_shipped(self, request: ParcelShipped) -> StoreCallOutcome:
         order_id = _path_id(request.store_order_id)
-        tracking = request.tracking
         lines = ", ".join(f"{line.quantity} x {line.sku}" for line in request.lines)
-        link = f": {tracking.url}" if tracking.url else ""
-        note = f"Shipped ({lines}) with {tracking.carrier}, tracking number {tracking.number}{link}"
-        # The tracking number as a whole word: TRK-1 is not already noted by a note about TRK-10.
-        number_alone = re.compile(rf"(?<![\w-]){re.escape(tracking.number)}(?![\w-])")
+        parcels = "; ".join(f"{number}: {url}" if url else number for number, url in request.links())
+        listed = ", ".join(request.tracking_numbers)
+        note = f"Shipped ({lines}) with {request.carrier}, tracking {parcels or 'no tracking number'}"
+        # A tracking number as a whole word: TRK-1 is not already noted by a note about TRK-10.
+        alone = [re.compile(rf"(?<![\w-]){re.escape(n)}(?![\w-])") for n in request.tracking_numbers]
         noted = self._note_once(
             order_id,
             note,
             customer_note=request.notify_customer,
-            already=lambda text: number_alone.search(text) is not None,
+            already=lambda text: any(p.search(text) for p in alone) if alone else text == note,
         )
         if noted is not None:
             return noted
         if not request.completes_order:
-            return Done(f"tracking {tracking.number} noted on order {order_id}")
+            return Done(f"tracking {listed} noted on order {order_id}")
         order = self._call("GET", f"orders/{order_id}")
         if not isinstance(order, JsonAnswer):
             return order
         status = str((order.body or {}).get("status", ""))
         if status == "completed":
-            return Done(f"tracking {tracking.number} noted; order {order_id} already completed")
+            return Done(f"tracking {listed} noted; order {order_id} already completed")
         if status in CLOSED_STATUSES:
             return Rejected(f"order {order_id} is {status} in WooCommerce; not completing it")
         moved = self._call("PUT", f"orders/{order_id}", {"status": "completed"})
         if not isinstance(moved, JsonAnswer):
             return moved
-        return Done(f"tracking {tracking.number} noted; order {order_id} completed")
+        return Done(f"tracking {listed} noted; order {order_id} completed")
 
     def milestone_reached(self, request: MilestoneReached) -> StoreCallOutcome:
         order_id = _path_id(request.store_order_id)
-        note = f"Your parcel {request.tracking_number} {MILESTONE_WORDS[request.milestone]}."
+        numbers = ", ".join(request.tracking_numbers)
+        words = MILESTONE_WORDS[request.milestone]
+        if len(request.tracking_numbers) == 1:
+            note = f"Your parcel {numbers} {words}."
+        else:
+            plural = words.replace("is ", "are ", 1) if words.startswith("is ") else words
+            plural = plural.replace("was ", "were ", 1) if plural.startswith("was ") else plural
+            note = f"Your parcels {numbers} {plural}."
         if request.message:
             note += f" {request.message}"
         noted = self._note_once(order_id, note, customer_note=True, already=lambda text: text == note)
@@ -141,6 +151,13 @@ class WooCommerceStoreApi:
         if not isinstance(moved, JsonAnswer):
             return moved
         return Done(f"order {order_id} cancelled")
+
+    def customer_note_added(self, request: CustomerNoteAdded) -> StoreCallOutcome:
+        order_id = _path_id(request.store_order_id)
+        noted = self._note_once(
+            order_id, request.text, customer_note=True, already=lambda text: text == request.text
+        )
+        return noted or Done(f"customer note {request.note_id} on order {order_id}")
 
     def stock_level_changed(self, request: StockLevelChanged) -> StoreCallOutcome:
         found = self._call("GET", "products", query={"sku": request.sku})

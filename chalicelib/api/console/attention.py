@@ -1,5 +1,5 @@
 """Needs attention: what someone should look at now (holds, late work, delivery problems,
-unmatched tracking numbers, dead-letter queues)."""
+unmatched tracking numbers, store connections refused, write-backs refused, dead-letter queues)."""
 
 from __future__ import annotations
 
@@ -47,4 +47,6 @@ def console_attention(visit: Visit) -> Response:
         limit=data.ATTENTION_LIMIT,
         unmatched=[(day, unmatched.get(day, 0)) for day in days],
         queues=queues,
+        store_connections=data.failing_store_connections(svc),
+        refused_write_backs=data.refused_write_backs(svc),
     )
