@@ -47,6 +47,7 @@ from chalicelib.service.ports import (
     OutboxStream,
     Secrets,
     StockQueries,
+    StoreApis,
     UnitOfWorkFactory,
     WebhookQueue,
     WebhookTransport,
@@ -54,6 +55,7 @@ from chalicelib.service.ports import (
 
 if TYPE_CHECKING:
     from chalicelib.adapters.reference import DynamoReferenceStore
+    from chalicelib.service.stock_sync import StockSyncContext
 
 #: SSM parameter (under the stage's prefix) holding the key(s) that sign links in e-mails.
 LINK_SIGNING_SECRET = "signing/links"
@@ -94,6 +96,29 @@ class Services:
 
     def webhook_queue(self) -> WebhookQueue:
         return SqsWebhookQueue(client("sqs"), self.settings.webhooks_queue)
+
+    def store_apis(self) -> StoreApis:
+        """The stores' own APIs (write-back); loopback URLs only where the stage allows them."""
+        from chalicelib.adapters.stores import HttpStoreApis
+
+        return HttpStoreApis(allow_loopback=self.settings.allow_loopback_webhooks)
+
+    def stock_sync_context(self) -> StockSyncContext:
+        from chalicelib.adapters.dynamodb.stock_sync import DynamoStockSyncState
+        from chalicelib.adapters.stock_sync_queue import SqsStockSyncQueue
+        from chalicelib.service.stock_sync import StockSyncContext
+
+        cfg = self.settings
+        return StockSyncContext(
+            uow_factory=self.uow_factory,
+            channels=self.channels,
+            secrets=self.secrets,
+            stores=self.store_apis(),
+            state=DynamoStockSyncState(client("dynamodb"), cfg.table_name),
+            queue=SqsStockSyncQueue(client("sqs"), cfg.stock_sync_queue),
+            clock=self.clock,
+            delay_seconds=cfg.stock_sync_delay_seconds,
+        )
 
     def notification_context(self) -> NotificationContext:
         cfg = self.settings

@@ -69,7 +69,17 @@ _ITEMS_READ = {"dynamodb:GetItem": (TABLE,), "dynamodb:Query": (TABLE,)}
 _TRANSACTIONS = {"dynamodb:PutItem": (TABLE,), "dynamodb:UpdateItem": (TABLE,)}
 _DEAD_LETTER_QUEUES = tuple(
     queue(f"{name}Dlq")
-    for name in ("Allocation", "Intake", "Kpi", "Notify", "Receipt", "Stream", "Tracking", "WebhooksOut")
+    for name in (
+        "Allocation",
+        "Intake",
+        "Kpi",
+        "Notify",
+        "Receipt",
+        "StockSync",
+        "Stream",
+        "Tracking",
+        "WebhooksOut",
+    )
 )
 
 CODE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -118,6 +128,17 @@ CODE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     "tracking_worker": {**_ITEMS_READ, "dynamodb:PutItem": (TABLE,)},
     "intake_worker": {**_ITEMS_READ, "dynamodb:BatchGetItem": (TABLE,), **_TRANSACTIONS},
     "kpi_worker": {**_ITEMS_READ, **_TRANSACTIONS},
+    "stock_sync_worker": {
+        **_ITEMS_READ,
+        "dynamodb:Query": (TABLE, index("gsi5")),  # channels; the catalogue's SKUs for a full push
+        "dynamodb:BatchGetItem": (TABLE,),  # the SKU's stock levels
+        "dynamodb:UpdateItem": (TABLE,),  # the sync markers
+        "dynamodb:PutItem": (TABLE,),  # failure records of rejected pushes
+        "ssm:GetParameter": (STORE_API_SECRETS,),
+        # Its own delayed push messages and catalogue pages.
+        "sqs:GetQueueUrl": (queue("StockSyncQueue"),),
+        "sqs:SendMessage": (queue("StockSyncQueue"),),
+    },
     "webhooks_out_worker": {
         **_ITEMS_READ,
         "dynamodb:PutItem": (TABLE,),

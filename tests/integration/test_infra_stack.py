@@ -143,7 +143,9 @@ def test_every_main_queue_has_its_own_dead_letter_queue_after_its_retries(
         expected = MAX_ATTEMPTS if name.endswith("-webhooks-out") else 5
         assert redrive["maxReceiveCount"] == expected
         assert redrive["deadLetterTargetArn"] == attributes[f"{name}-dlq"]["QueueArn"]
-        assert attributes[name]["VisibilityTimeout"] == "60"
+        # The stock-sync function may run 60 s (two store calls): 6 x its timeout.
+        expected_visibility = "360" if name.endswith("-stock-sync") else "60"
+        assert attributes[name]["VisibilityTimeout"] == expected_visibility
         assert attributes[name]["SqsManagedSseEnabled"] == "true"
         assert attributes[f"{name}-dlq"]["MessageRetentionPeriod"] == str(14 * 24 * 3600)
 
@@ -267,6 +269,7 @@ def test_app_environment_gives_the_app_every_resource_name_it_reads(outputs: dic
         config.ENV_WEBHOOKS_QUEUE: f"{PREFIX}-webhooks-out",
         config.ENV_INTAKE_QUEUE: f"{PREFIX}-intake",
         config.ENV_KPI_QUEUE: f"{PREFIX}-kpi",
+        config.ENV_STOCK_SYNC_QUEUE: f"{PREFIX}-stock-sync",
         config.ENV_WAREHOUSE_TOPIC_ARN: outputs["WarehouseTopicArn"],
         config.ENV_OPERATIONS_TOPIC_ARN: outputs["OperationsTopicArn"],
     }
