@@ -219,7 +219,8 @@ def test_a_sku_the_store_does_not_sell_is_asked_once_until_its_product_changes(
     assert sku_lookups(shopify, "POSTER") == 1
 
     shopify.add_variant("POSTER", locations={EAST: 0, WEST: 0})
-    product = {"name": "Poster, framed", "weight_grams": 300, "length_mm": 220, "width_mm": 180, "height_mm": 40}
+    product = {"name": "Poster, framed", "weight_grams": 300, "length_mm": 220, "width_mm": 180}
+    product["height_mm"] = 40
     put = client.http.put(
         "/v1/products/POSTER",
         headers={"x-api-key": stack.keys["admin"], "Content-Type": "application/json", "If-Match": "1"},
