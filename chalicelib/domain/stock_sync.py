@@ -12,7 +12,8 @@ item of its own, and a push is a message on the stock-sync queue:
   in a message), pushes it, then **clears** the marker on condition that ``changes`` is still
   the count it read. A change during the push made the count grow: the clear fails, the marker
   stays dirty, and the push sends itself again (one more delayed message), so that change is
-  pushed too;
+  pushed too. A failed clear also forgets the values pushed (``pushed``): with two deliveries of
+  one push racing, which value reached the store last is unknown, so the next push sends all;
 - a push that fails (the store busy, its credentials refused) leaves the marker dirty: nothing is
   lost, and the retry, or the full push when the channel is fixed, finds it so.
 
@@ -134,11 +135,18 @@ def mark_for_full_push(marker: SyncMarker) -> SyncMarker:
 
 
 def clear(marker: SyncMarker, *, changes: int, pushed: Mapping[str, int]) -> SyncMarker | None:
-    """The marker after a push of the mark count ``changes``; None when it was marked again since
-    (the clear fails: the marker stays dirty, and the push must be sent again)."""
-    if marker.changes != changes:
+    """The marker after a push of the mark count ``changes``; None when the clear fails because
+    it was marked again since, or another delivery of the push cleared it first. Then the caller
+    :func:`forget_pushed` (which of two racing pushes reached the store last is unknown) and sends
+    the push again."""
+    if marker.changes != changes or not marker.dirty:
         return None
     return replace(marker, dirty=False, pushed=dict(pushed))
+
+
+def forget_pushed(marker: SyncMarker) -> SyncMarker:
+    """After a failed clear: what the store holds is no longer known, so the next push sends all."""
+    return replace(marker, pushed={})
 
 
 def skus_changed(event: DomainEvent) -> frozenset[str]:

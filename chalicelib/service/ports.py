@@ -488,7 +488,7 @@ class StockSyncState(Protocol):
         ...
 
     def clear(self, channel_id: str, sku: str, *, changes: int, pushed: dict[str, int]) -> bool:
-        """``stock_sync.clear``, atomically; False when the marker was marked again since."""
+        """``stock_sync.clear``, atomically; when it fails (False), ``stock_sync.forget_pushed``."""
         ...
 
     def set_unsold(self, channel_id: str, sku: str, *, changes: int, version: str) -> bool:

@@ -72,9 +72,19 @@ class DynamoStockSyncState(DynamoItems):
         )
 
     def clear(self, channel_id: str, sku: str, *, changes: int, pushed: dict[str, int]) -> bool:
-        return self._update_if_unchanged(
-            channel_id, sku, changes, "SET dirty = :f, pushed = :p", {":f": False, ":p": pushed}
+        cleared = self._update_if_unchanged(
+            channel_id,
+            sku,
+            changes,
+            "SET dirty = :f, pushed = :p",
+            {":f": False, ":p": pushed, ":t": True},
+            also="dirty = :t",
         )
+        if not cleared:  # stock_sync.forget_pushed
+            self.client.update_item(
+                TableName=self.table, Key=marker_key(channel_id, sku), UpdateExpression="REMOVE pushed"
+            )
+        return cleared
 
     def set_unsold(self, channel_id: str, sku: str, *, changes: int, version: str) -> bool:
         return self._update_if_unchanged(
@@ -110,14 +120,20 @@ class DynamoStockSyncState(DynamoItems):
         return skus, (skus[-1] if more and skus else None)
 
     def _update_if_unchanged(
-        self, channel_id: str, sku: str, changes: int, expression: str, values: dict[str, Any]
+        self,
+        channel_id: str,
+        sku: str,
+        changes: int,
+        expression: str,
+        values: dict[str, Any],
+        also: str | None = None,
     ) -> bool:
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key=marker_key(channel_id, sku),
                 UpdateExpression=expression,
-                ConditionExpression="changes = :n",
+                ConditionExpression="changes = :n" + (f" AND {also}" if also else ""),
                 ExpressionAttributeValues=serialize({**values, ":n": changes}),
             )
         except ClientError as exc:
