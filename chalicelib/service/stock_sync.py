@@ -251,12 +251,13 @@ def parse_push(body: dict[str, Any]) -> tuple[str, str, datetime | None]:
 
 
 def _levels(ctx: StockSyncContext, channel: Channel, sku: str) -> list[Any]:
+    """The SKU's stock levels in the warehouses that can sell it: active ones (an inactive
+    warehouse is given no new orders, so its stock counts as 0), mapped ones for Shopify."""
     uow = ctx.uow_factory()
+    active = {w.id for w in uow.list_warehouses() if w.active}
     if channel.kind == ChannelKind.SHOPIFY:
-        warehouse_ids = sorted(channel.locations)
-    else:
-        warehouse_ids = sorted(w.id for w in uow.list_warehouses())
-    return list(uow.get_stock([sku], warehouse_ids).values())
+        active &= set(channel.locations)
+    return list(uow.get_stock([sku], sorted(active)).values())
 
 
 def _send_again(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.domain.events import DomainEvent, EventType
-from chalicelib.domain.models import Channel, ChannelKind, StoreApiLink
+from chalicelib.domain.models import Channel, ChannelKind, StoreApiLink, Warehouse
 from chalicelib.domain.stock_sync import Mark, SyncMarker, clear, forget_pushed, mark, mark_for_full_push
 from chalicelib.domain.store_api import (
     CredentialsRejected,
@@ -34,7 +34,7 @@ from chalicelib.service.stock_sync import (
 from tests.unit.fakes import FakeChannelRepository, FakeClock, FakeSecrets, FakeStore, FakeUnitOfWorkFactory
 
 CONNECTED_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-EAST = "gid://shopify/Location/1"
+EAST, WEST = "gid://shopify/Location/1", "gid://shopify/Location/2"
 
 
 class MemoryState:
@@ -114,13 +114,18 @@ def world() -> tuple[StockSyncContext, MemoryState, MemoryQueue, ScriptedStore, 
         name="Shop",
         kind=ChannelKind.SHOPIFY,
         store_api=StoreApiLink(url=credentials.url, updated_at=CONNECTED_AT),
-        locations={"wh-east": EAST},
+        locations={"wh-east": EAST, "wh-west": WEST},
         stock_sync=True,
     )
     channels = FakeChannelRepository()
     channels.channels[channel.id] = channel.model_dump(mode="json")
     table = FakeStore()
+    table.add_warehouse(Warehouse(id="wh-east", name="East", priority=1, timezone="UTC", country="US"))
+    table.add_warehouse(
+        Warehouse(id="wh-west", name="West", priority=2, timezone="UTC", country="US", active=False)
+    )
     table.set_stock("wh-east", "MUG", 12)
+    table.set_stock("wh-west", "MUG", 40)  # not sellable: its warehouse takes no new orders
     state, queue, store, clock = MemoryState([channel], ["MUG"]), MemoryQueue(), ScriptedStore(), FakeClock()
     ctx = StockSyncContext(
         uow_factory=FakeUnitOfWorkFactory(table),
@@ -157,14 +162,14 @@ def test_the_first_change_sends_one_delayed_push_and_the_next_ones_nothing(world
     assert queue.sent == [({"stock_push": {"channel_id": "shop", "sku": "MUG"}}, 5)]
 
 
-def test_a_push_sets_the_current_available_at_the_mapped_location_and_clears_the_marker(world: World) -> None:
+def test_a_push_sets_each_mapped_location_s_available_and_clears_the_marker(world: World) -> None:
     ctx, state, _, store, _ = world
     record_change(ctx, placed("MUG"))
 
     result = push_sku(ctx, "shop", "MUG")
 
     assert result.status == PushStatus.PUSHED
-    assert [(r.available, r.location_ids) for r in store.requests] == [(12, (EAST,))]
+    assert [(r.available, r.location_ids) for r in store.requests] == [(0, (WEST,)), (12, (EAST,))]
     assert not state.get("shop", "MUG").dirty
     assert push_sku(ctx, "shop", "MUG").status == PushStatus.NOTHING  # a duplicate does nothing
 
