@@ -49,6 +49,7 @@ from chalicelib.service.ports import (
     Secrets,
     StockQueries,
     StoreAlerts,
+    StoreApis,
     TransitTimes,
     UnitOfWorkFactory,
     WebhookQueue,
@@ -58,6 +59,7 @@ from chalicelib.service.ports import (
 
 if TYPE_CHECKING:
     from chalicelib.adapters.reference import DynamoReferenceStore
+    from chalicelib.service.stock_sync import StockSyncContext
     from chalicelib.service.writeback import WriteBackContext
 
 #: SSM parameter (under the stage's prefix) holding the key(s) that sign links in e-mails.
@@ -106,7 +108,6 @@ class Services:
         """What the write-back worker needs: the store API clients (loopback store URLs only where
         the settings allow them: the local stack and tests), its bookkeeping, the operations topic."""
         from chalicelib.adapters.dynamodb.writeback import DynamoWriteBackRecords
-        from chalicelib.adapters.stores import HttpStoreApis
         from chalicelib.adapters.webhook_queue import SqsWriteBackQueue
         from chalicelib.service.writeback import WriteBackContext
 
@@ -115,10 +116,10 @@ class Services:
         return WriteBackContext(
             uow_factory=self.uow_factory,
             secrets=self.secrets,
-            stores=HttpStoreApis(allow_loopback=cfg.allow_loopback_webhooks),
+            stores=self.store_apis(),
             ledger=records,
             alerts=records,
-            notifier=self._notifier(),
+            notifier=self.operations_notifier(),
             queue=SqsWriteBackQueue(client("sqs"), cfg.writeback_queue),
             clock=self.clock,
         )
@@ -134,7 +135,8 @@ class Services:
 
         return DynamoWriteBackRecords(client("dynamodb"), self.settings.table_name)
 
-    def _notifier(self) -> AwsNotifier:
+    def operations_notifier(self) -> AwsNotifier:
+        """SES and SNS as the notifier port (the operations topic's alerts among them)."""
         cfg = self.settings
         return AwsNotifier(
             client("ses"),
@@ -142,6 +144,29 @@ class Services:
             sender=cfg.sender_email,
             warehouse_topic_arn=cfg.warehouse_topic_arn,
             operations_topic_arn=cfg.operations_topic_arn,
+        )
+
+    def store_apis(self) -> StoreApis:
+        """The stores' own APIs (write-back); loopback URLs only where the stage allows them."""
+        from chalicelib.adapters.stores import HttpStoreApis
+
+        return HttpStoreApis(allow_loopback=self.settings.allow_loopback_webhooks)
+
+    def stock_sync_context(self) -> StockSyncContext:
+        from chalicelib.adapters.dynamodb.stock_sync import DynamoStockSyncState
+        from chalicelib.adapters.stock_sync_queue import SqsStockSyncQueue
+        from chalicelib.service.stock_sync import StockSyncContext
+
+        cfg = self.settings
+        return StockSyncContext(
+            uow_factory=self.uow_factory,
+            channels=self.channels,
+            secrets=self.secrets,
+            stores=self.store_apis(),
+            state=DynamoStockSyncState(client("dynamodb"), cfg.table_name),
+            queue=SqsStockSyncQueue(client("sqs"), cfg.stock_sync_queue),
+            clock=self.clock,
+            delay_seconds=cfg.stock_sync_delay_seconds,
         )
 
     def notification_context(self) -> NotificationContext:

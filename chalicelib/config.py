@@ -25,6 +25,8 @@ ENV_WEBHOOKS_QUEUE = "OMS_WEBHOOKS_QUEUE"
 ENV_INTAKE_QUEUE = "OMS_INTAKE_QUEUE"
 ENV_KPI_QUEUE = "OMS_KPI_QUEUE"
 ENV_WRITEBACK_QUEUE = "OMS_WRITEBACK_QUEUE"
+ENV_STOCK_SYNC_QUEUE = "OMS_STOCK_SYNC_QUEUE"
+ENV_STOCK_SYNC_DELAY_SECONDS = "OMS_STOCK_SYNC_DELAY_SECONDS"
 ENV_RETURN_WINDOW_DAYS = "OMS_RETURN_WINDOW_DAYS"
 ENV_ALLOW_LOOPBACK_WEBHOOKS = "OMS_ALLOW_LOOPBACK_WEBHOOKS"
 ENV_SECRETS_PREFIX = "OMS_SECRETS_PREFIX"
@@ -58,6 +60,9 @@ class Settings:
     intake_queue: str
     kpi_queue: str
     writeback_queue: str
+    stock_sync_queue: str
+    #: Seconds between the first stock change of a burst and its push to the stores (0-900).
+    stock_sync_delay_seconds: int
     #: Days after the last delivery during which a return is approved automatically.
     return_window_days: int
     #: Only for the local stack and tests: let outbound webhooks and store API calls reach 127.0.0.1.
@@ -93,6 +98,8 @@ class Settings:
             intake_queue=env.get(ENV_INTAKE_QUEUE, f"{prefix}-intake"),
             kpi_queue=env.get(ENV_KPI_QUEUE, f"{prefix}-kpi"),
             writeback_queue=env.get(ENV_WRITEBACK_QUEUE, f"{prefix}-writeback"),
+            stock_sync_queue=env.get(ENV_STOCK_SYNC_QUEUE, f"{prefix}-stock-sync"),
+            stock_sync_delay_seconds=min(900, max(0, int(env.get(ENV_STOCK_SYNC_DELAY_SECONDS, "5")))),
             return_window_days=int(env.get(ENV_RETURN_WINDOW_DAYS, "30")),
             allow_loopback_webhooks=env.get(ENV_ALLOW_LOOPBACK_WEBHOOKS, "false").lower() == "true",
             secrets_prefix=env.get(ENV_SECRETS_PREFIX, f"/oms/{stage}"),

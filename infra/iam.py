@@ -75,6 +75,7 @@ _DEAD_LETTER_QUEUES = tuple(
         "Kpi",
         "Notify",
         "Receipt",
+        "StockSync",
         "Stream",
         "Tracking",
         "WebhooksOut",
@@ -128,6 +129,17 @@ CODE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     "tracking_worker": {**_ITEMS_READ, "dynamodb:PutItem": (TABLE,)},
     "intake_worker": {**_ITEMS_READ, "dynamodb:BatchGetItem": (TABLE,), **_TRANSACTIONS},
     "kpi_worker": {**_ITEMS_READ, **_TRANSACTIONS},
+    "stock_sync_worker": {
+        **_ITEMS_READ,
+        "dynamodb:Query": (TABLE, index("gsi5")),  # channels; the catalogue's SKUs for a full push
+        "dynamodb:BatchGetItem": (TABLE,),  # the SKU's stock levels
+        "dynamodb:UpdateItem": (TABLE,),  # the sync markers
+        "dynamodb:PutItem": (TABLE,),  # failure records of rejected pushes
+        "ssm:GetParameter": (STORE_API_SECRETS,),
+        # Its own delayed push messages and catalogue pages.
+        "sqs:GetQueueUrl": (queue("StockSyncQueue"),),
+        "sqs:SendMessage": (queue("StockSyncQueue"),),
+    },
     "webhooks_out_worker": {
         **_ITEMS_READ,
         "dynamodb:PutItem": (TABLE,),

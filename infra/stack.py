@@ -23,6 +23,7 @@ from chalicelib.config import (
     ENV_OPERATIONS_TOPIC_ARN,
     ENV_RECEIPT_QUEUE,
     ENV_STAGE,
+    ENV_STOCK_SYNC_QUEUE,
     ENV_TABLE_NAME,
     ENV_TABLE_STREAM_ARN,
     ENV_TRACKING_QUEUE,
@@ -52,6 +53,7 @@ APP_ENV_FROM_OUTPUT: dict[str, str] = {
     ENV_INTAKE_QUEUE: "IntakeQueueName",
     ENV_KPI_QUEUE: "KpiQueueName",
     ENV_WRITEBACK_QUEUE: "WriteBackQueueName",
+    ENV_STOCK_SYNC_QUEUE: "StockSyncQueueName",
     ENV_WAREHOUSE_TOPIC_ARN: "WarehouseTopicArn",
     ENV_OPERATIONS_TOPIC_ARN: "OperationsTopicArn",
 }

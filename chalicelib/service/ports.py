@@ -20,6 +20,7 @@ from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Box, Channel, Fulfillment, Order, Product, StockLevel, Warehouse
 from chalicelib.domain.outbound import Delivery, WebhookEndpoint
 from chalicelib.domain.returns import ReturnRequest
+from chalicelib.domain.stock_sync import Mark, SyncMarker
 from chalicelib.domain.store_api import (
     CustomerNoteAdded,
     MilestoneReached,
@@ -529,3 +530,40 @@ class WriteBackQueue(Protocol):
     a busy store never counts towards the queue's dead-letter limit."""
 
     def send_later(self, body: str, *, delay_seconds: int) -> None: ...
+
+
+class StockSyncState(Protocol):
+    """The stock-sync markers (``chalicelib.domain.stock_sync``), one item per channel and SKU,
+    each step one conditional write; and the reads the stock push needs beside them."""
+
+    def mark(self, channel_id: str, sku: str, *, version: str) -> Mark:
+        """A change of the SKU's ``available`` (``stock_sync.mark``, atomically)."""
+        ...
+
+    def mark_for_full_push(self, channel_id: str, sku: str) -> None: ...
+    def get(self, channel_id: str, sku: str) -> SyncMarker:
+        """The marker, read strongly consistent (a clean one when there is none)."""
+        ...
+
+    def clear(self, channel_id: str, sku: str, *, changes: int, pushed: dict[str, int]) -> bool:
+        """``stock_sync.clear``, atomically; when it fails (False), ``stock_sync.forget_pushed``."""
+        ...
+
+    def set_unsold(self, channel_id: str, sku: str, *, changes: int, version: str) -> bool:
+        """Remember the store does not sell the SKU (and clear the mark), unless marked again."""
+        ...
+
+    def forget_unsold(self, channel_id: str, sku: str) -> None: ...
+    def list_channels(self) -> list[Channel]: ...
+    def list_skus(self, after: str | None, limit: int) -> tuple[list[str], str | None]:
+        """A page of the catalogue's SKUs, in order, after ``after``; and the last one when more follow."""
+        ...
+
+
+class StockSyncQueue(Protocol):
+    """The stock-sync queue: push and catalogue messages, sent delayed."""
+
+    def send(self, bodies: list[str], *, delay_seconds: int) -> None:
+        """One message per body, each delivered ``delay_seconds`` (0-900) later; raises when the
+        queue refuses any."""
+        ...

@@ -58,6 +58,9 @@ def register_workers(app: Chalice) -> None:
     app.on_sqs_message(queue=cfg.writeback_queue, batch_size=1, name="writeback_worker")(
         lazy_handler("writeback_worker", "chalicelib.workers.writeback:handle_batch")
     )
+    app.on_sqs_message(queue=cfg.stock_sync_queue, batch_size=10, name="stock_sync_worker")(
+        lazy_handler("stock_sync_worker", "chalicelib.workers.stock_sync:handle_batch")
+    )
     app.schedule("cron(0 6 * * ? *)", name="stock_report", description="daily stock report to operations")(
         lazy_handler("stock_report", "chalicelib.workers.schedules:stock_report")
     )

@@ -31,7 +31,7 @@ from chalicelib.service.placement import place_order
 from infra import iam
 from infra.build_merge import _physical_names, load_template
 from infra.local.pump import EventPump
-from tests.fake_stores import FakeShopify, serving
+from tests.fake_stores import Answer, FakeShopify, FakeWooCommerce, serving
 from tests.integration.conftest import SENDER, Stack, get, order_body, order_of, patch_json, place, post_json
 from tests.integration.test_console import Console
 from tests.integration.test_delivery import (
@@ -168,6 +168,15 @@ def scheduled(client: Client) -> dict[str, Any]:
     )  # type: ignore[no-any-return]
 
 
+@pytest.fixture
+def woo_store() -> Iterator[FakeWooCommerce]:
+    """A WooCommerce store for the stock pushes, serving until the journey ends."""
+    fake = FakeWooCommerce()
+    fake.add_product("MUG", stock_quantity=0)
+    with serving(fake):
+        yield fake
+
+
 def test_every_function_is_granted_exactly_the_aws_calls_its_code_makes(
     client: Client,
     stack: Stack,
@@ -175,6 +184,7 @@ def test_every_function_is_granted_exactly_the_aws_calls_its_code_makes(
     recorder: CallRecorder,
     receiver: Receiver,
     monkeypatch: pytest.MonkeyPatch,
+    woo_store: FakeWooCommerce,
 ) -> None:
     admin = stack.keys["admin"]
     # Stores: a channel with its signing secret, an outbound endpoint with its own, a Shopify order.
@@ -198,6 +208,12 @@ def test_every_function_is_granted_exactly_the_aws_calls_its_code_makes(
         store_api = None if token is None else {"url": "http://127.0.0.1:9", "access_token": token}
         connected = patch_json(client, "/v1/channels/shop-iam", {"store_api": store_api}, admin)
         assert connected.status_code == 200, connected.body
+    # Stock pushed to a WooCommerce store: its catalogue once, then each change; the store
+    # refuses the first push for good (a failure record).
+    woo_store.fail_next(Answer(400, {"code": "rest_invalid_param", "message": "refused"}))
+    woo_api = {"url": woo_store.url, "consumer_key": "ck_fake_key", "consumer_secret": "cs_fake_secret"}
+    synced = patch_json(client, "/v1/channels/woo-iam", {"store_api": woo_api, "stock_sync": True}, admin)
+    assert synced.status_code == 200, synced.body
     subscribe(client, stack, receiver, ["order.placed", "order.confirmed"])
     receiver.answers["order.confirmed"] = [500]  # one retry, through the queue's visibility
     assert shopify(client, fixture("shopify", "orders-create.json")).status_code == 200

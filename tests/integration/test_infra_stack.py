@@ -143,8 +143,10 @@ def test_every_main_queue_has_its_own_dead_letter_queue_after_its_retries(
         expected = MAX_ATTEMPTS if name.endswith("-webhooks-out") else 5
         assert redrive["maxReceiveCount"] == expected
         assert redrive["deadLetterTargetArn"] == attributes[f"{name}-dlq"]["QueueArn"]
-        # 6 x the function's timeout: 60 s, the write-back worker's 60 s (several store calls).
-        assert attributes[name]["VisibilityTimeout"] == ("360" if name.endswith("-writeback") else "60")
+        # 6 x the function's timeout: 60 s, or 360 s for the write-back and stock-sync workers,
+        # whose messages make several store calls of up to 10 s each.
+        slow = name.endswith("-writeback") or name.endswith("-stock-sync")
+        assert attributes[name]["VisibilityTimeout"] == ("360" if slow else "60")
         assert attributes[name]["SqsManagedSseEnabled"] == "true"
         assert attributes[f"{name}-dlq"]["MessageRetentionPeriod"] == str(14 * 24 * 3600)
 
@@ -275,6 +277,7 @@ def test_app_environment_gives_the_app_every_resource_name_it_reads(outputs: dic
         config.ENV_INTAKE_QUEUE: f"{PREFIX}-intake",
         config.ENV_KPI_QUEUE: f"{PREFIX}-kpi",
         config.ENV_WRITEBACK_QUEUE: f"{PREFIX}-writeback",
+        config.ENV_STOCK_SYNC_QUEUE: f"{PREFIX}-stock-sync",
         config.ENV_WAREHOUSE_TOPIC_ARN: outputs["WarehouseTopicArn"],
         config.ENV_OPERATIONS_TOPIC_ARN: outputs["OperationsTopicArn"],
     }
