@@ -58,7 +58,7 @@ WHOLE_STORE = "*"
 
 #: Events after which a SKU's ``available`` may have changed: placement reserves, cancellations
 #: and edits release or reserve, backorder allocation reserves, short picks and counts adjust,
-#: receipts and restocked returns add. ``product.changed`` forgets an unsold SKU;
+#: receipts and restocked returns add; a delivery exception's reship reserves and its restock adds. ``product.changed`` forgets an unsold SKU;
 #: ``channel.store_api_changed`` pushes a channel's whole catalogue.
 STOCK_EVENT_TYPES: tuple[EventType, ...] = (
     EventType.ORDER_PLACED,
@@ -66,7 +66,9 @@ STOCK_EVENT_TYPES: tuple[EventType, ...] = (
     EventType.ORDER_BACKORDER_ALLOCATED,
     EventType.ORDER_CANCELLED,
     EventType.ORDER_LINES_CANCELLED,
+    EventType.ORDER_EDITED,
     EventType.FULFILLMENT_SHORT_PICKED,
+    EventType.FULFILLMENT_RESOLVED,
     EventType.RETURN_RECEIVED,
     EventType.INVENTORY_RECEIVED,
     EventType.INVENTORY_ADJUSTED,
