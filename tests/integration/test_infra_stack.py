@@ -184,6 +184,8 @@ KPI_TYPES = frozenset(
         "return.requested",
         "return.received",
         "inventory.counted",
+        "fulfillment.exception_recorded",
+        "fulfillment.resolved",
     }
 )
 
@@ -218,6 +220,9 @@ KPI_TYPES = frozenset(
         ("return.received", {"Notify", "WebhooksOut"}),
         ("refund.requested", {"WebhooksOut"}),
         ("inventory.counted", {"Allocation"}),
+        ("fulfillment.exception_recorded", {"WebhooksOut"}),
+        # A reship e-mails the customer and sends the warehouse its pick work.
+        ("fulfillment.resolved", {"Notify", "WebhooksOut"}),
     ],
 )
 def test_each_event_type_reaches_exactly_the_queues_that_consume_it(
