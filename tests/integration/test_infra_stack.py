@@ -187,6 +187,8 @@ KPI_TYPES = frozenset(
         "return.requested",
         "return.received",
         "inventory.counted",
+        "fulfillment.exception_recorded",
+        "fulfillment.resolved",
     }
 )
 
@@ -227,6 +229,9 @@ KPI_TYPES = frozenset(
         # The store connection changed: the write-back re-drives the orders parked meanwhile.
         ("channel.store_api_changed", {"WriteBack"}),
         ("order.note_added", {"WriteBack"}),
+        ("fulfillment.exception_recorded", {"WebhooksOut"}),
+        # A reship e-mails the customer and sends the warehouse its pick work.
+        ("fulfillment.resolved", {"Notify", "WebhooksOut"}),
     ],
 )
 def test_each_event_type_reaches_exactly_the_queues_that_consume_it(

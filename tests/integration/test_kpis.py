@@ -97,6 +97,8 @@ def test_kpis_count_a_day_of_orders_and_redelivered_events_change_nothing(
         "csat_response_rate": "1.0000",
         "return_rate": "0.0000",
         "sla_breaches": 0,
+        "delivery_exceptions": 0,
+        "reshipments": 0,
     }
     assert report(client, stack, channel="mobile")["orders_placed"] == 0
 
