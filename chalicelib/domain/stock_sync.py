@@ -58,8 +58,9 @@ WHOLE_STORE = "*"
 
 #: Events after which a SKU's ``available`` may have changed: placement reserves, cancellations
 #: and edits release or reserve, backorder allocation reserves, short picks and counts adjust,
-#: receipts and restocked returns add; a delivery exception's reship reserves and its restock adds. ``product.changed`` forgets an unsold SKU;
-#: ``channel.store_api_changed`` pushes a channel's whole catalogue.
+#: receipts and restocked returns add; a delivery exception's reship reserves and its restock
+#: adds. ``product.changed`` forgets an unsold SKU; ``channel.store_api_changed`` pushes a
+#: channel's whole catalogue.
 STOCK_EVENT_TYPES: tuple[EventType, ...] = (
     EventType.ORDER_PLACED,
     EventType.ORDER_UPDATED,

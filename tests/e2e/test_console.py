@@ -187,7 +187,7 @@ def test_an_operator_finds_an_order_and_releases_its_hold_with_the_keyboard(
     expect(page.locator("main")).to_be_focused()
 
     # Search by external id, with the keyboard.
-    _tab_to(page, "External id, order id or customer e-mail")
+    _tab_to(page, "External id, order id, customer e-mail or words of a note")
     assert _focus_is_visible(page)
     page.keyboard.type(order["external_id"])
     with page.expect_navigation():

@@ -1,9 +1,10 @@
 """Over HTTP against ``make run``'s stack: a private and a customer note and a tag, each visible
-where it should be and nowhere else (the store's webhooks, the customer's e-mails, a store key's
-view of the order, the tag listing)."""
+where it should be and nowhere else (the store's webhooks, the customer's e-mails and status page,
+a store key's view of the order, the tag listing)."""
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ import requests
 
 from tests.e2e.conftest import HTTP_TIMEOUT, RunningStack, order_body, wait_for
 
+#: The status page's link in an e-mail's text part.
+STATUS_LINK = re.compile(r"https?://\S+/orders/status/[A-Za-z0-9_\-.]+")
 #: What a store may subscribe to, the note and tag events excepted (they are not offered).
 EVERY_STORE_EVENT = [
     "order.placed",
@@ -129,5 +132,14 @@ def test_a_note_and_a_tag_are_visible_where_they_should_be_and_nowhere_else(
         bodies = [part.get_content() for part in mail.walk() if part.get_content_maintype() == "text"]
         assert bodies and all(f"NOTES-{run}-1" in body for body in bodies)
         assert not [body for body in bodies if "fraud-check" in body or "customer is difficult" in body]
+    # The status page the e-mails link to shows the customer's note, never the private one or a tag.
+    texts = [m.get_body(preferencelist=("plain",)).get_content() for m in mails]  # type: ignore[union-attr]
+    links = [link.group(0) for text in texts if (link := STATUS_LINK.search(text))]
+    assert links, "every customer e-mail links to the status page"
+    page = requests.get(links[-1], timeout=HTTP_TIMEOUT)
+    assert page.status_code == 200, page.text
+    assert customer_words in page.text
+    assert "fraud-check" not in page.text and "customer is difficult" not in page.text
+    assert tag not in page.text
     assert store_endpoint["bodies"] and not [b for b in store_endpoint["bodies"] if secret_words in b]
     assert not [b for b in store_endpoint["bodies"] if "order.note_added" in b or "order.tags_changed" in b]

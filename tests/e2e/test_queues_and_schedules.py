@@ -158,7 +158,7 @@ def test_one_failing_record_of_a_batch_alone_returns_to_the_queue(local_stack: R
     # The pump saw the handler report exactly one failure in the two-record batch.
     output = "\n".join(stack.lines_since(mark))
     assert "handler receipt_worker reported 1 failed message(s) for retry" in output
-    assert "reported 2 failed message(s)" not in output
+    assert "handler receipt_worker reported 2 failed message(s)" not in output
     # The duplicate event was recognised: no second receipt in the timeline (the notify worker
     # may still be adding its notification.sent events, which run on their own).
     assert _receipt_events(_timeline(stack, order["id"])) == _receipt_events(events)

@@ -2,7 +2,8 @@
 store order arrives by its signed webhook, ships in two parcel groups from two warehouses and is
 delivered; the write-back leaves the store with what the OMS did (Shopify: two fulfillments with
 their tracking numbers and a DELIVERED event; WooCommerce: a note per group, the order completed,
-a delivered note). The write-back is asynchronous: each test polls the fake store to a deadline."""
+a delivered note), and the stock sync leaves the store's inventory equal to the OMS's available.
+The write-back is asynchronous: each test polls the fake store to a deadline."""
 
 from __future__ import annotations
 
@@ -24,6 +25,18 @@ from tests.fake_stores import FakeShopify, FakeWooCommerce, serving
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 WRITE_BACK_TIMEOUT = 30.0
+#: Shopify location ids the demo warehouses map to.
+EAST, WEST = "gid://shopify/Location/1", "gid://shopify/Location/2"
+#: Generous: a stock push follows a burst by a few seconds, on a busy machine.
+SYNC_TIMEOUT = 90.0
+
+
+def _oms_available(stack: RunningStack, skus: tuple[str, ...]) -> dict[tuple[str, str], int]:
+    """(sku, warehouse) -> the OMS's available, for both demo warehouses (0 where not stocked)."""
+    listing = stack.get("/v1/inventory", stack.config["keys"]["admin"])
+    assert listing.status_code == 200, listing.text
+    found = {(line["sku"], line["warehouse_id"]): line["available"] for line in listing.json()["items"]}
+    return {(sku, wh): found.get((sku, wh), 0) for sku in skus for wh in ("wh-east", "wh-west")}
 
 
 def _json_headers(key: str) -> dict[str, str]:
@@ -61,10 +74,10 @@ def _split_skus(stack: RunningStack) -> tuple[str, str]:
     return skus
 
 
-def _set_store_api(stack: RunningStack, channel: str, store_api: dict[str, str] | None) -> None:
+def _set_store_api(stack: RunningStack, channel: str, store_api: dict[str, str] | None, **more: Any) -> None:
     response = requests.patch(
         f"{stack.api_url}/v1/channels/{channel}",
-        json={"store_api": store_api},
+        json={"store_api": store_api, **more},
         headers=_json_headers(stack.config["keys"]["admin"]),
         timeout=HTTP_TIMEOUT,
     )
@@ -72,13 +85,13 @@ def _set_store_api(stack: RunningStack, channel: str, store_api: dict[str, str] 
 
 
 @pytest.fixture
-def connected(local_stack: RunningStack) -> Iterator[Callable[[str, dict[str, str]], None]]:
-    """Connects a demo channel's store API for the test, and disconnects it after."""
+def connected(local_stack: RunningStack) -> Iterator[Callable[..., None]]:
+    """Connects a demo channel's store API (with stock sync) for the test, and disconnects it after."""
     channels: list[str] = []
 
-    def connect(channel: str, store_api: dict[str, str]) -> None:
+    def connect(channel: str, store_api: dict[str, str], **more: Any) -> None:
         channels.append(channel)
-        _set_store_api(local_stack, channel, store_api)
+        _set_store_api(local_stack, channel, store_api, stock_sync=True, **more)
 
     yield connect
     for channel in channels:
@@ -120,7 +133,7 @@ def _numbers(prefix: str, count: int) -> list[str]:
 
 
 def test_a_shopify_order_shipped_in_two_parcels_and_delivered_is_written_back_to_the_store(
-    local_stack: RunningStack, connected: Callable[[str, dict[str, str]], None]
+    local_stack: RunningStack, connected: Callable[..., None]
 ) -> None:
     stack = local_stack
     east_sku, west_sku = _split_skus(stack)
@@ -132,7 +145,13 @@ def test_a_shopify_order_shipped_in_two_parcels_and_delivered_is_written_back_to
     ]
     with serving(shopify := FakeShopify()):
         gid = shopify.add_order(shop_order["id"], [(east_sku, 2), (west_sku, 1)])
-        connected("shopify-demo", {"url": shopify.url, "access_token": shopify.access_token})
+        for sku in (east_sku, west_sku):
+            shopify.add_variant(sku, locations={EAST: 0, WEST: 0})
+        connected(
+            "shopify-demo",
+            {"url": shopify.url, "access_token": shopify.access_token},
+            locations={"wh-east": EAST, "wh-west": WEST},
+        )
         body = json.dumps(shop_order).encode()
         response = requests.post(
             stack.api_url + "/v1/webhooks/channels/shopify/shopify-demo",
@@ -170,9 +189,22 @@ def test_a_shopify_order_shipped_in_two_parcels_and_delivered_is_written_back_to
         assert by_numbers[tuple(east_numbers)].events == []
         assert shopify.operations().count("fulfillmentCreate") == 2
 
+        def levels_in_shopify() -> bool:
+            available = _oms_available(stack, (east_sku, west_sku))
+            with shopify.lock:
+                items = dict(shopify.variants)
+                levels = {
+                    (sku, warehouse): shopify.available[(items[sku], location)]
+                    for sku in (east_sku, west_sku)
+                    for warehouse, location in (("wh-east", EAST), ("wh-west", WEST))
+                }
+            return levels == available
+
+        wait_for("Shopify's inventory levels to equal the OMS's available", levels_in_shopify, SYNC_TIMEOUT)
+
 
 def test_a_woocommerce_order_shipped_in_two_parcels_and_delivered_is_written_back_to_the_store(
-    local_stack: RunningStack, connected: Callable[[str, dict[str, str]], None]
+    local_stack: RunningStack, connected: Callable[..., None]
 ) -> None:
     stack = local_stack
     east_sku, west_sku = _split_skus(stack)
@@ -184,6 +216,8 @@ def test_a_woocommerce_order_shipped_in_two_parcels_and_delivered_is_written_bac
     ]
     with serving(woo := FakeWooCommerce()):
         woo.add_order(woo_order["id"])
+        for sku in (east_sku, west_sku):
+            woo.add_product(sku, stock_quantity=0)
         connected(
             "woocommerce-demo",
             {"url": woo.url, "consumer_key": woo.consumer_key, "consumer_secret": woo.consumer_secret},
@@ -230,3 +264,14 @@ def test_a_woocommerce_order_shipped_in_two_parcels_and_delivered_is_written_bac
         assert [n for n in notes if "delivered." in n] == [
             f"Your parcels {', '.join(east_numbers)} were delivered."
         ]
+
+        def levels_in_woocommerce() -> bool:
+            available = _oms_available(stack, (east_sku, west_sku))
+            with woo.lock:
+                stock = {p.sku: p.stock_quantity for p in woo.products.values()}
+            return all(
+                stock.get(sku) == sum(v for (s, _), v in available.items() if s == sku)
+                for sku in (east_sku, west_sku)
+            )
+
+        wait_for("WooCommerce's stock to equal the OMS's available", levels_in_woocommerce, SYNC_TIMEOUT)
