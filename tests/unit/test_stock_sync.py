@@ -147,7 +147,9 @@ def test_the_store_ends_on_the_final_available_whatever_the_interleaving(
     assert world.store_calls <= world.deliveries
 
 
-@given(st.lists(st.integers(-5, 5).filter(bool), min_size=1, max_size=200))
+# Non-zero deltas drawn directly rather than filtered: generation stays fast on a busy machine.
+@settings(deadline=None)
+@given(st.lists(st.integers(1, 5) | st.integers(-5, -1), min_size=1, max_size=200))
 def test_a_burst_before_its_push_sends_one_message_and_one_call(deltas: list[int]) -> None:
     world = World()
     for delta in deltas:
