@@ -289,18 +289,3 @@ def order_promise(
 def long_date(day: date) -> str:
     """A date as customer messages write it: "Monday 7 December 2026"."""
     return f"{day:%A} {day.day} {day:%B %Y}"
-
-
-def describe_promise(promise: OrderPromise) -> str | None:
-    """The order's promised dates in one sentence, for a note written back to the store: "Ships by
-    Monday 7 December 2026; expected delivery between Tuesday 8 December 2026 and Thursday 10
-    December 2026." None when the order promises nothing as a whole (backorder, hold)."""
-    window = promise.delivery_window
-    if promise.promised_ship_date is None or window is None:
-        return None
-    arrival = (
-        f"on {long_date(window.earliest)}"
-        if window.earliest == window.latest
-        else f"between {long_date(window.earliest)} and {long_date(window.latest)}"
-    )
-    return f"Ships by {long_date(promise.promised_ship_date)}; expected delivery {arrival}."

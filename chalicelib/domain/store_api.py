@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from .status import TrackingStatus
@@ -132,6 +132,10 @@ class ParcelShipped:
     tracking_urls: tuple[str | None, ...] = ()
     notify_customer: bool = True
     completes_order: bool = False
+    #: The promised delivery window (first and last day, inclusive), when the OMS has one:
+    #: WooCommerce's note says it; Shopify's fulfillment has no field for it (its milestone
+    #: events carry the estimate instead).
+    expected_between: tuple[date, date] | None = None
 
     def links(self) -> list[tuple[str, str | None]]:
         """Each tracking number with its link (None where there is none)."""
@@ -175,6 +179,9 @@ class MilestoneReached:
     milestone: Milestone
     happened_at: datetime
     message: str | None = None
+    #: The last day of the promised delivery window, while the parcel is on its way (Shopify's
+    #: ``estimatedDeliveryAt``, which its order status page shows).
+    estimated_delivery: date | None = None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from .models import ChannelKind, Fulfillment, Order
+from .promise import DeliveryWindow
 from .status import FULFILLMENT_SHIPPED_STATES, OrderStatus
 from .store_api import (
     MILESTONE_OF,
@@ -97,8 +98,15 @@ def nothing_left_to_ship(order: Order, fulfillments: Iterable[Fulfillment]) -> b
     return bool(groups) and all(shipped[sku] >= units for sku, units in owed.items())
 
 
-def parcel_shipped(order: Order, fulfillment: Fulfillment, *, completes_order: bool = False) -> ParcelShipped:
-    """The store request of one shipped fulfillment (one parcel group)."""
+def parcel_shipped(
+    order: Order,
+    fulfillment: Fulfillment,
+    *,
+    completes_order: bool = False,
+    window: DeliveryWindow | None = None,
+) -> ParcelShipped:
+    """The store request of one shipped fulfillment (one parcel group), with its promised
+    delivery window when there is one."""
     from .fulfillment import tracking_url  # the carriers' tracking pages
 
     shipment = fulfillment.shipment
@@ -112,39 +120,59 @@ def parcel_shipped(order: Order, fulfillment: Fulfillment, *, completes_order: b
         tracking_numbers=numbers,
         tracking_urls=urls,
         completes_order=completes_order,
+        expected_between=(window.earliest, window.latest) if window is not None else None,
     )
 
 
+def _milestones(
+    order: Order, group: Fulfillment, numbers: tuple[str, ...], window: DeliveryWindow | None
+) -> list[StoreRequest]:
+    """The milestones the group reached; those before delivery carry the window's last day."""
+    return [
+        MilestoneReached(
+            order.external_id,
+            numbers,
+            milestone,
+            happened_at=at,
+            message=message,
+            estimated_delivery=window.latest if window and milestone != Milestone.DELIVERED else None,
+        )
+        for milestone, at, message in milestones_of(group)
+    ]
+
+
 def _shipped_requests(
-    order: Order, fulfillments: list[Fulfillment], fulfillment_id: str
+    order: Order,
+    fulfillments: list[Fulfillment],
+    fulfillment_id: str,
+    windows: Mapping[str, DeliveryWindow],
 ) -> list[StoreRequest]:
     groups = shipped_groups(fulfillments)
     target = next((g for g in groups if g.id == fulfillment_id), None)
     if target is None:
         return []  # not shipped (cancelled, or the event is older than a change): nothing to show
     if not nothing_left_to_ship(order, fulfillments):
-        return [parcel_shipped(order, target)]
+        return [parcel_shipped(order, target, window=windows.get(target.id))]
     # The order is complete: every group first (no-ops where written), the completion last.
     return [
-        parcel_shipped(order, group, completes_order=index == len(groups) - 1)
+        parcel_shipped(order, group, completes_order=index == len(groups) - 1, window=windows.get(group.id))
         for index, group in enumerate(groups)
     ]
 
 
 def _tracking_requests(
-    order: Order, fulfillments: list[Fulfillment], fulfillment_id: str
+    order: Order,
+    fulfillments: list[Fulfillment],
+    fulfillment_id: str,
+    windows: Mapping[str, DeliveryWindow],
 ) -> list[StoreRequest]:
     target = next((g for g in shipped_groups(fulfillments) if g.id == fulfillment_id), None)
     if target is None or target.shipment is None or not target.shipment.tracking_numbers:
         return []  # a milestone needs the shipment it belongs to (found by its numbers)
     numbers = tuple(target.shipment.tracking_numbers)
     # The shipment first, as its own event would send it: a milestone needs its fulfillment.
-    requests = _shipped_requests(order, fulfillments, fulfillment_id)
-    requests += [
-        MilestoneReached(order.external_id, numbers, milestone, happened_at=at, message=message)
-        for milestone, at, message in milestones_of(target)
-    ]
-    return requests
+    requests = _shipped_requests(order, fulfillments, fulfillment_id, windows)
+    return requests + _milestones(order, target, numbers, windows.get(target.id))
 
 
 def _cancellation_requests(order: Order, kind: ChannelKind, reason: str) -> list[StoreRequest]:
@@ -165,15 +193,18 @@ def requests_for_event(
     order: Order,
     fulfillments: list[Fulfillment],
     kind: ChannelKind,
+    windows: Mapping[str, DeliveryWindow] | None = None,
 ) -> list[StoreRequest]:
     """The requests, in the order to send them, that an event of ``event_type`` calls for, from
     the order's current state (``data`` is read only for what that state does not keep: the
-    fulfillment named, the cancellation's reason, a note's text)."""
+    fulfillment named, the cancellation's reason, a note's text). ``windows``: the promised
+    delivery window per fulfillment id (``order_promise``), told to the store with each parcel."""
+    windows = windows or {}
     fulfillment_id = str(data.get("fulfillment_id") or "")
     if event_type == FULFILLMENT_SHIPPED:
-        return _shipped_requests(order, fulfillments, fulfillment_id)
+        return _shipped_requests(order, fulfillments, fulfillment_id, windows)
     if event_type == TRACKING_UPDATED:
-        return _tracking_requests(order, fulfillments, fulfillment_id)
+        return _tracking_requests(order, fulfillments, fulfillment_id, windows)
     if event_type in (ORDER_CANCELLED, ORDER_LINES_CANCELLED):
         return _cancellation_requests(order, kind, str(data.get("reason") or DEFAULT_CANCEL_REASON))
     if event_type == ORDER_NOTE_ADDED:
@@ -191,20 +222,23 @@ def customer_note(order: Order, data: Mapping[str, Any]) -> CustomerNoteAdded | 
 
 
 def requests_for_order(
-    order: Order, fulfillments: list[Fulfillment], *, kind: ChannelKind
+    order: Order,
+    fulfillments: list[Fulfillment],
+    *,
+    kind: ChannelKind,
+    windows: Mapping[str, DeliveryWindow] | None = None,
 ) -> list[StoreRequest]:
     """Everything the store should show of the order (a re-drive after credentials were fixed):
     every shipped group with its milestones, then its cancellation. Bounded by the order's
     parcel groups: each at most 1 + ``len(Milestone)`` requests."""
+    windows = windows or {}
     groups = shipped_groups(fulfillments)
     complete = nothing_left_to_ship(order, fulfillments)
     requests: list[StoreRequest] = []
     for index, group in enumerate(groups):
-        requests.append(parcel_shipped(order, group, completes_order=complete and index == len(groups) - 1))
+        window = windows.get(group.id)
+        last = complete and index == len(groups) - 1
+        requests.append(parcel_shipped(order, group, completes_order=last, window=window))
         if group.shipment is not None and group.shipment.tracking_numbers:
-            numbers = tuple(group.shipment.tracking_numbers)
-            requests += [
-                MilestoneReached(order.external_id, numbers, milestone, happened_at=at, message=message)
-                for milestone, at, message in milestones_of(group)
-            ]
+            requests += _milestones(order, group, tuple(group.shipment.tracking_numbers), window)
     return requests + _cancellation_requests(order, kind, DEFAULT_CANCEL_REASON)

@@ -38,6 +38,7 @@ from enum import StrEnum
 
 from chalicelib.domain.events import DomainEvent
 from chalicelib.domain.models import Channel, ChannelKind
+from chalicelib.domain.promise import DeliveryWindow, order_promise
 from chalicelib.domain.store_api import (
     CustomerNoteAdded,
     Done,
@@ -49,6 +50,7 @@ from chalicelib.domain.store_api import (
     StoreCallOutcome,
     StoreRequest,
 )
+from chalicelib.domain.transit import TransitTable
 from chalicelib.domain.writeback import (
     CHANNEL_STORE_API_CHANGED,
     CUSTOMER_VISIBILITY,
@@ -61,6 +63,7 @@ from chalicelib.service.channels import store_credentials
 from chalicelib.service.ports import (
     Clock,
     Notifier,
+    OrderAggregate,
     ParkedOrder,
     Secrets,
     StoreAlerts,
@@ -115,6 +118,8 @@ class WriteBackContext:
     notifier: Notifier
     queue: WriteBackQueue
     clock: Clock
+    #: The transit table (cached per process), for the promised delivery window told to stores.
+    transit_table: Callable[[], TransitTable] = TransitTable
 
 
 # --- messages ---------------------------------------------------------------------------------
@@ -231,13 +236,26 @@ def _requests(
     if aggregate is None or aggregate.order.channel_id != channel.id:
         return None
     order, fulfillments = aggregate.order, list(aggregate.fulfillments)
+    windows = _delivery_windows(ctx, aggregate)
     if event is not None:
         return requests_for_event(
-            event.type, event.data, order=order, fulfillments=fulfillments, kind=channel.kind
+            event.type, event.data, order=order, fulfillments=fulfillments, kind=channel.kind, windows=windows
         )
-    requests = requests_for_order(order, fulfillments, kind=channel.kind)
+    requests = requests_for_order(order, fulfillments, kind=channel.kind, windows=windows)
     notes = dict(redrive.notes if redrive else ())  # one request per note id
     return requests + [CustomerNoteAdded(order.external_id, note_id, text) for note_id, text in notes.items()]
+
+
+def _delivery_windows(ctx: WriteBackContext, aggregate: OrderAggregate) -> dict[str, DeliveryWindow]:
+    """The promised delivery window per fulfillment, as the order's API response shows it."""
+    promise = order_promise(
+        aggregate.order,
+        aggregate.fulfillments,
+        warehouses=ctx.uow_factory().list_warehouses(),
+        transit=ctx.transit_table(),
+        now=ctx.clock.now(),
+    )
+    return {p.fulfillment_id: p.delivery_window for p in promise.fulfillments if p.delivery_window}
 
 
 def _note_of(event: DomainEvent | None) -> tuple[str, str] | None:

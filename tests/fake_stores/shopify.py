@@ -398,8 +398,9 @@ class FakeShopify(FakeServer):
             raise GraphQLError(
                 f'Expected "{event.get("status")}" to be one of FulfillmentEventStatus', "INVALID_VARIABLE"
             )
-        if "happenedAt" in event:
-            datetime.fromisoformat(str(event["happenedAt"]))
+        for moment in ("happenedAt", "estimatedDeliveryAt"):
+            if moment in event:
+                datetime.fromisoformat(str(event[moment]))
         target = next(
             (
                 f

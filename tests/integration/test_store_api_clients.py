@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
 import pytest
@@ -157,6 +158,28 @@ def test_a_milestone_becomes_one_fulfillment_event_on_the_parcels_fulfillment(sh
         ("DELIVERED", "2026-12-06T14:30:00+00:00")
     ]
     assert shopify.operations().count("fulfillmentEventCreate") == 1
+
+
+def test_a_milestone_on_the_way_carries_the_promised_last_day_as_shopifys_estimate(
+    shopify: FakeShopify,
+) -> None:
+    gid = shopify.add_order(5014, [("MUG-1", 1)])
+    client = shopify_client(shopify)
+    client.parcel_shipped(parcel(gid, "TRK-7", ("MUG-1", 1)))
+
+    outcome = client.milestone_reached(
+        MilestoneReached(
+            gid,
+            ("TRK-7",),
+            Milestone.IN_TRANSIT,
+            datetime(2026, 12, 7, 9, tzinfo=UTC),
+            estimated_delivery=date(2026, 12, 10),
+        )
+    )
+
+    assert isinstance(outcome, Done)
+    [fulfillment] = shopify.order(gid).fulfillments
+    assert [e.get("estimatedDeliveryAt") for e in fulfillment.events] == ["2026-12-10T23:59:59Z"]
 
 
 def test_a_milestone_for_a_parcel_shopify_does_not_know_is_rejected(shopify: FakeShopify) -> None:
@@ -329,6 +352,22 @@ def test_a_woocommerce_parcel_adds_one_customer_note_and_completes_the_order_whe
     assert posts[0].json() == {"note": notes[0].note, "customer_note": True}
     [put] = [r for r in woo.requests if r.method == "PUT"]
     assert put.path == "/wp-json/wc/v3/orders/7001" and put.json() == {"status": "completed"}
+
+
+def test_a_woocommerce_parcel_note_tells_the_promised_window_and_a_moved_window_adds_no_second_note(
+    woo: FakeWooCommerce,
+) -> None:
+    woo.add_order(7011)
+    client = woo_client(woo)
+    shipped = parcel("7011", "TRK-5", ("MUG-1", 1))
+
+    client.parcel_shipped(replace(shipped, expected_between=(date(2026, 12, 8), date(2026, 12, 10))))
+    client.parcel_shipped(replace(shipped, expected_between=(date(2026, 12, 9), date(2026, 12, 11))))
+
+    [note] = woo.orders[7011].notes
+    assert note.note.endswith(
+        "Expected to arrive between Tuesday 8 December 2026 and Thursday 10 December 2026"
+    )
 
 
 def test_a_woocommerce_milestone_is_one_customer_note(woo: FakeWooCommerce) -> None:

@@ -114,7 +114,9 @@ def test_a_split_shipment_is_two_shopify_fulfillments_each_with_all_its_numbers_
     assert all(
         t["url"] and t["number"] in t["url"] for f in shopify.order(gid).fulfillments for t in f.tracking
     )
-    assert shopify.operations().count("fulfillmentCreate") == 2
+    # Two fulfillments in the store, whichever store call the throttle fell on (a throttled
+    # fulfillmentCreate is sent again, so the number of calls may be three).
+    assert len(shopify.order(gid).fulfillments) == 2
     assert 429 in [r.status for r in shopify.requests]
 
     # The same events again (EventBridge delivers at least once): nothing is created twice.

@@ -17,7 +17,6 @@ from chalicelib.domain.promise import (
     WindowBasis,
     add_business_days,
     delivery_window,
-    describe_promise,
     order_promise,
     warehouse_ship_by,
 )
@@ -346,17 +345,3 @@ def test_a_parcel_returned_to_sender_has_no_window_and_leaves_the_order_s_promis
     assert promise.delivery_window == DeliveryWindow(  # the default row: 2 to 7 days after Wednesday
         earliest=date(2026, 12, 11), latest=date(2026, 12, 18), basis=WindowBasis.TRANSIT_TABLE
     )
-
-
-def test_the_promise_reads_as_one_sentence_for_a_store_note() -> None:
-    order = make_order(created_at=PLACED_AT, shipping_method="Express")  # ups next_day_air: 1 day
-    pending = fulfillment(("MUG-1", 1), status=FulfillmentStatus.PENDING)
-    backorder = fulfillment(("MUG-1", 1), status=FulfillmentStatus.PENDING, warehouse_id=None)
-
-    promise = order_promise(order, [pending], warehouses=WAREHOUSES, transit=TABLE, now=PLACED_AT)
-    nothing = order_promise(order, [backorder], warehouses=WAREHOUSES, transit=TABLE, now=PLACED_AT)
-
-    assert describe_promise(promise) == (
-        "Ships by Monday 7 December 2026; expected delivery on Tuesday 8 December 2026."
-    )
-    assert describe_promise(nothing) is None

@@ -5,7 +5,7 @@ over in-memory fakes."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -23,6 +23,7 @@ from chalicelib.domain.models import (
     StoreApiLink,
     TrackedScan,
 )
+from chalicelib.domain.promise import DeliveryWindow, WindowBasis
 from chalicelib.domain.status import FulfillmentStatus, OrderStatus, TrackingStatus
 from chalicelib.domain.store_api import (
     MILESTONE_OF,
@@ -174,6 +175,44 @@ def test_a_tracking_update_sends_its_shipment_first_then_each_milestone_reached_
         (Milestone.IN_TRANSIT, ("1Z1",)),
         (Milestone.DELIVERED, ("1Z1",)),
     ]
+
+
+def test_the_promised_window_goes_with_the_parcel_and_its_milestones_until_delivery() -> None:
+    order = order_of(("MUG-1", 1, 0))
+    group = shipped(
+        "ful_1",
+        ("MUG-1", 1),
+        scans=(TrackingStatus.IN_TRANSIT, TrackingStatus.DELIVERED),
+        status=FulfillmentStatus.DELIVERED,
+    )
+    window = DeliveryWindow(
+        earliest=date(2026, 12, 8), latest=date(2026, 12, 10), basis=WindowBasis.TRANSIT_TABLE
+    )
+
+    for requests in (
+        requests_for_event(
+            "tracking.updated",
+            {"fulfillment_id": "ful_1"},
+            order=order,
+            fulfillments=[group],
+            kind="shopify",
+            windows={"ful_1": window},
+        ),
+        requests_for_order(order, [group], kind="shopify", windows={"ful_1": window}),
+    ):
+        parcel, in_transit, delivered = requests
+        assert isinstance(parcel, ParcelShipped) and parcel.expected_between == (
+            date(2026, 12, 8),
+            date(2026, 12, 10),
+        )
+        assert isinstance(in_transit, MilestoneReached) and in_transit.estimated_delivery == date(
+            2026, 12, 10
+        )
+        assert isinstance(delivered, MilestoneReached) and delivered.estimated_delivery is None
+    [unpromised] = requests_for_event(
+        "fulfillment.shipped", {"fulfillment_id": "ful_1"}, order=order, fulfillments=[group], kind="shopify"
+    )
+    assert isinstance(unpromised, ParcelShipped) and unpromised.expected_between is None
 
 
 def test_an_event_for_a_fulfillment_that_has_not_shipped_asks_for_nothing() -> None:

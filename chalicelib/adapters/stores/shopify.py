@@ -286,6 +286,9 @@ class ShopifyStoreApi:
         }
         if request.message:
             event["message"] = request.message
+        if request.estimated_delivery is not None:
+            # A day, as the end of that day: Shopify shows it as "expected by".
+            event["estimatedDeliveryAt"] = f"{request.estimated_delivery.isoformat()}T23:59:59Z"
         data = self._graphql(FULFILLMENT_EVENT_CREATE, {"fulfillmentEvent": event})
         if not isinstance(data, dict):
             return data

@@ -33,12 +33,14 @@ import base64
 import re
 import ssl
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_QUERY, Client
 
 from chalicelib.adapters.stores._http import REQUEST_TIMEOUT_SECONDS, JsonAnswer, JsonSender
+from chalicelib.domain.promise import long_date
 from chalicelib.domain.store_api import (
     CredentialsRejected,
     CustomerNoteAdded,
@@ -88,14 +90,16 @@ class WooCommerceStoreApi:
         lines = ", ".join(f"{line.quantity} x {line.sku}" for line in request.lines)
         parcels = "; ".join(f"{number}: {url}" if url else number for number, url in request.links())
         listed = ", ".join(request.tracking_numbers)
-        note = f"Shipped ({lines}) with {request.carrier}, tracking {parcels or 'no tracking number'}"
+        shipped = f"Shipped ({lines}) with {request.carrier}, tracking {parcels or 'no tracking number'}"
+        note = shipped + _expected(request.expected_between)
         # A tracking number as a whole word: TRK-1 is not already noted by a note about TRK-10.
+        # (The window may have moved since an earlier note: it is not part of the recognition.)
         alone = [re.compile(rf"(?<![\w-]){re.escape(n)}(?![\w-])") for n in request.tracking_numbers]
         noted = self._note_once(
             order_id,
             note,
             customer_note=request.notify_customer,
-            already=lambda text: any(p.search(text) for p in alone) if alone else text == note,
+            already=lambda text: any(p.search(text) for p in alone) if alone else text.startswith(shipped),
         )
         if noted is not None:
             return noted
@@ -226,6 +230,16 @@ class WooCommerceStoreApi:
         )
         signed_url, _headers, _body = client.sign(url, http_method=method)
         return str(signed_url)
+
+
+def _expected(window: tuple[date, date] | None) -> str:
+    """The note's sentence about the promised delivery window ("" without one)."""
+    if window is None:
+        return ""
+    earliest, latest = window
+    if earliest == latest:
+        return f". Expected to arrive on {long_date(earliest)}"
+    return f". Expected to arrive between {long_date(earliest)} and {long_date(latest)}"
 
 
 def _path_id(store_order_id: str) -> str:
