@@ -122,6 +122,7 @@ class Services:
             notifier=self.operations_notifier(),
             queue=SqsWriteBackQueue(client("sqs"), cfg.writeback_queue),
             clock=self.clock,
+            channels=self.channels,
             transit_table=self.transit_times.transit_table,
         )
 

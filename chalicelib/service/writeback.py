@@ -61,6 +61,7 @@ from chalicelib.domain.writeback import (
 )
 from chalicelib.service.channels import store_credentials
 from chalicelib.service.ports import (
+    ChannelRepository,
     Clock,
     Notifier,
     OrderAggregate,
@@ -118,6 +119,9 @@ class WriteBackContext:
     notifier: Notifier
     queue: WriteBackQueue
     clock: Clock
+    #: Channels read as they are now: the unit of work's reads are cached per process for
+    #: seconds, and a store connected a moment ago must not be taken for one not connected.
+    channels: ChannelRepository
     #: The transit table (cached per process), for the promised delivery window told to stores.
     transit_table: Callable[[], TransitTable] = TransitTable
 
@@ -195,7 +199,7 @@ def _run(
     redrive: Redrive | None = None,
     time_left: Callable[[], float] | None = None,
 ) -> RunResult:
-    channel = ctx.uow_factory().get_channel(channel_id)
+    channel = ctx.channels.get(channel_id)
     if channel is None or channel.kind == ChannelKind.API or channel.store_api is None:
         return RunResult(RunStatus.SKIPPED, reason="the channel has no store API connected")
     note = _note_of(event)
@@ -317,7 +321,7 @@ def _credentials_changed(ctx: WriteBackContext, channel_id: str) -> RunResult:
     """The channel's store connection changed: its failure is over, and the orders parked while
     it lasted are re-driven (a page per message; the event is sent again for the rest)."""
     credentials_fixed(ctx.alerts, channel_id=channel_id)
-    channel = ctx.uow_factory().get_channel(channel_id)
+    channel = ctx.channels.get(channel_id)
     if channel is None or channel.store_api is None:
         # Disconnected: there is nothing to re-drive to; the parked orders wait for a connection.
         return RunResult(RunStatus.SKIPPED, reason="the channel has no store API connected")

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib.bootstrap import reset_services
+from chalicelib.adapters.cache import reference_cache
+from chalicelib.bootstrap import reset_services, services
 from infra.local.pump import EventPump
 from tests.fake_stores import FakeShopify, FakeWooCommerce, serving
 from tests.integration.conftest import Stack, order_body, order_of, patch_json, place, post_json
@@ -274,3 +275,21 @@ def test_a_milestone_that_arrives_before_its_shipment_writes_the_shipment_first(
     assert shopify.operations().index("fulfillmentCreate") < shopify.operations().index(
         "fulfillmentEventCreate"
     )
+
+
+def test_a_store_connected_a_moment_ago_is_written_to_by_a_process_that_read_the_channel_before(
+    client: Client, stack: Stack, pump: EventPump, shopify: FakeShopify
+) -> None:
+    gid = shopify.add_order(5031, [("LAST-UNITS", 2), ("POSTER", 1)])
+    order = split_order(client, stack, pump, "shop", "5031")
+    unconnected = services().uow_factory().get_channel("shop")
+    assert unconnected is not None and unconnected.store_api is None
+    connect(client, stack, "shop", {"url": shopify.url, "access_token": shopify.access_token})
+    # A warm worker elsewhere still holds the channel as it read it before the connection (the
+    # API's process cleared only its own cache).
+    reference_cache.put((stack.outputs["TableName"], "channel", "shop"), unconnected)
+
+    ship(client, stack, order, "wh-east", ["1ZFRESH0001"])
+    pump.run_until_idle(timeout=60)
+
+    assert numbers_of(shopify, gid) == [["1ZFRESH0001"]]

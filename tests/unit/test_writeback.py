@@ -53,6 +53,7 @@ from chalicelib.service.writeback import (
 from tests.unit.builders import SCANS_FROM, make_order
 from tests.unit.fakes import (
     START,
+    FakeChannelRepository,
     FakeClock,
     FakeNotifier,
     FakeSecrets,
@@ -309,7 +310,14 @@ class World:
             notifier=self.notifier,
             queue=self.queue,
             clock=self.clock,
+            channels=self.channel_repository(),
         )
+
+    def channel_repository(self) -> FakeChannelRepository:
+        """The channels as the write-back reads them: the same documents as the store's."""
+        repository = FakeChannelRepository()
+        repository.channels = self.store.channels
+        return repository
 
     def event(self, kind: str, **data: object) -> DomainEvent:
         return DomainEvent(
