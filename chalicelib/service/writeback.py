@@ -33,11 +33,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from chalicelib.domain.events import DomainEvent
-from chalicelib.domain.models import Channel, ChannelKind
+from chalicelib.domain.models import Channel, ChannelKind, format_timestamp
 from chalicelib.domain.promise import DeliveryWindow, order_promise
 from chalicelib.domain.store_api import (
     CustomerNoteAdded,
@@ -170,6 +170,58 @@ def resend_message(body: str, *, resent: int, not_before: str | None) -> str:
     else:
         envelope["not_before"] = not_before
     return json.dumps(envelope)
+
+
+#: SQS delays a message by at most 15 minutes.
+MAX_DELAY_SECONDS = 900
+#: Re-sends of one message before it is failed (and, after the queue's receives, dead-lettered).
+MAX_RESENDS = 500
+
+
+class TooManyRetries(RuntimeError):
+    """The store kept asking to wait; the message now fails like an error (towards the DLQ)."""
+
+
+def backoff_seconds(resent: int) -> int:
+    """The least wait before the next try of a message re-sent ``resent`` times already: 0 for the
+    first two, then doubling up to SQS's 15 minutes. The store's own wait covers the request it
+    refused; a run makes several requests (one per parcel group, milestone...), so a run that keeps
+    being throttled part-way (other messages share the store's budget) waits longer each time until
+    the budget holds the whole run."""
+    return 0 if resent < 2 else min(2 ** (resent - 1), MAX_DELAY_SECONDS)
+
+
+def handle_message(
+    ctx: WriteBackContext, body: str, *, time_left: Callable[[], float] | None = None
+) -> RunResult:
+    """One queue message, start to end: held back while its ``not_before`` is ahead, otherwise
+    written back; a run asked to wait is sent again delayed (never failed: waiting for a store
+    does not count towards the dead-letter queue) until :data:`MAX_RESENDS`, then raises
+    :class:`TooManyRetries`."""
+    message, resent, not_before = parse_message(body)
+    now = ctx.clock.now()
+    if not_before is not None and not_before > now:
+        wait = (not_before - now).total_seconds()
+        _resend(ctx, body, resent, wait, count=False)
+        return RunResult(RunStatus.RETRY, int(wait), "not due yet: held back again")
+    result = write_back(ctx, message, time_left=time_left)
+    if result.status == RunStatus.RETRY:
+        if resent >= MAX_RESENDS:
+            raise TooManyRetries(f"still asked to wait after {resent} re-sends: {result.reason}")
+        _resend(ctx, body, resent, max(result.retry_seconds, backoff_seconds(resent)), count=True)
+    return result
+
+
+def _resend(ctx: WriteBackContext, body: str, resent: int, seconds: float, *, count: bool) -> None:
+    """Send the message again after ``seconds`` (held with ``not_before`` past what SQS delays)."""
+    wait = max(0, int(seconds + 0.999))
+    not_before = None
+    if wait > MAX_DELAY_SECONDS:
+        not_before = format_timestamp(ctx.clock.now() + timedelta(seconds=wait))
+    ctx.queue.send_later(
+        resend_message(body, resent=resent + 1 if count else resent, not_before=not_before),
+        delay_seconds=min(wait, MAX_DELAY_SECONDS),
+    )
 
 
 # --- runs ---------------------------------------------------------------------------------------

@@ -42,9 +42,13 @@ from chalicelib.domain.store_api import (
 from chalicelib.domain.store_connection import secret_line, store_api_secret_name
 from chalicelib.domain.writeback import requests_for_event, requests_for_order
 from chalicelib.service.writeback import (
+    MAX_RESENDS,
     Redrive,
     RunStatus,
+    TooManyRetries,
     WriteBackContext,
+    backoff_seconds,
+    handle_message,
     parse_message,
     redrive_message,
     resend_message,
@@ -371,6 +375,46 @@ def test_a_store_asking_to_wait_stops_the_run_with_its_wait(world: World) -> Non
 
     assert (result.status, result.retry_seconds) == (RunStatus.RETRY, 17)
     assert world.api.written == []
+
+
+def test_a_message_the_store_asks_to_wait_for_is_sent_again_delayed_and_counted(world: World) -> None:
+    world.api.answers = [RetryAfter(17, "throttled")]
+    body = json.dumps(
+        {
+            "detail-type": "fulfillment.shipped",
+            "detail": world.event("fulfillment.shipped", fulfillment_id="ful_1").model_dump(mode="json"),
+        }
+    )
+
+    result = handle_message(world.ctx, body)
+
+    assert result.status == RunStatus.RETRY
+    [(resent, delay)] = world.queue.sent
+    assert delay == 17 and json.loads(resent)["resent"] == 1
+
+
+def test_a_message_kept_waiting_backs_off_to_sqs_longest_delay_then_fails(world: World) -> None:
+    assert [backoff_seconds(n) for n in (0, 1, 2, 3, 10, 11, 40)] == [0, 0, 2, 4, 512, 900, 900]
+    event = world.event("fulfillment.shipped", fulfillment_id="ful_1").model_dump(mode="json")
+    world.api.answers = [RetryAfter(17, "throttled")]
+
+    with pytest.raises(TooManyRetries):
+        handle_message(world.ctx, json.dumps({"detail": event, "resent": MAX_RESENDS}))
+    assert world.queue.sent == []
+
+
+def test_a_wait_longer_than_sqs_can_delay_is_held_back_until_it_is_due(world: World) -> None:
+    event = world.event("fulfillment.shipped", fulfillment_id="ful_1").model_dump(mode="json")
+    world.api.answers = [RetryAfter(3600, "Shopify asks for an hour")]
+
+    handle_message(world.ctx, json.dumps({"detail": event}))
+    [(held, delay)] = world.queue.sent
+    assert delay == 900 and json.loads(held)["not_before"]
+
+    handle_message(world.ctx, held)  # arrives 15 minutes early: sent again, not run, not counted
+    [_, (again, delay_again)] = world.queue.sent
+    assert world.api.written == [] and delay_again > 0
+    assert json.loads(again)["resent"] == json.loads(held)["resent"] == 1
 
 
 def test_a_refused_request_is_recorded_for_operations_and_the_run_goes_on(world: World) -> None:
