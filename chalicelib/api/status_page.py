@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from chalicelib.api.console_session import same_origin
 from chalicelib.api.framework import LINKED, MAX_BODY_BYTES, Call, endpoint
-from chalicelib.api.pages import PageRenderer
+from chalicelib.api.pages import PageRenderer, headers_for
 from chalicelib.bootstrap import Services, services
 from chalicelib.domain.errors import ConcurrencyConflict, Conflict, InputInvalid, NotFound
 from chalicelib.domain.money import CURRENCY_EXPONENTS
@@ -47,31 +47,6 @@ status_page_api = Blueprint(__name__)
 PATH = "/orders/status/{token}"
 FORM = ["application/x-www-form-urlencoded"]
 NOT_FOUND_TEXT = "This link is not valid or has expired. The newest e-mail about your order has a fresh one."
-
-
-def _csp(nonce: str) -> str:
-    # The console's policy, word for word (a test holds them equal): no script anywhere, styles
-    # only from this origin or carrying this response's nonce, forms post only here.
-    return (
-        "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
-        f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; font-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    )
-
-
-def _headers(nonce: str) -> dict[str, str | list[str]]:
-    return {
-        "Content-Type": "text/html; charset=utf-8",
-        "Content-Security-Policy": _csp(nonce),
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        # The URL is the credential: no other site (a carrier's tracking page) is ever told it.
-        # Not "no-referrer": a browser then sends ``Origin: null`` with the form, refused as
-        # cross-site by the same-origin check.
-        "Referrer-Policy": "same-origin",
-        "Cross-Origin-Opener-Policy": "same-origin",
-        "Cache-Control": "no-store",
-    }
 
 
 def _day(value: date | datetime | None) -> str:
@@ -103,7 +78,7 @@ def _renderer() -> PageRenderer:
 def _page(template: str, status: int, **context: Any) -> Response:
     nonce = secrets.token_urlsafe(16)
     body = _renderer().render(template, {"nonce": nonce, **context})
-    return Response(body=body, status_code=status, headers=_headers(nonce))
+    return Response(body=body, status_code=status, headers=headers_for(nonce))
 
 
 def _not_found() -> Response:
@@ -247,7 +222,7 @@ def status_page_return(call: Call) -> Response:
     # Relative to this page's own URL, so it holds behind any stage or base path.
     location = f"{quote(token, safe='')}?return={quote(rma.id, safe='')}"
     return Response(
-        body="", status_code=303, headers={**_headers(secrets.token_urlsafe(16)), "Location": location}
+        body="", status_code=303, headers={**headers_for(secrets.token_urlsafe(16)), "Location": location}
     )
 
 

@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 
 from chalice.test import Client
 
-from chalicelib.api.console.visit import headers_for
-from chalicelib.api.status_page import _csp, _renderer
+from chalicelib.api.pages import headers_for
+from chalicelib.api.status_page import _renderer
 from chalicelib.domain.models import Fulfillment, NoteVisibility, OrderNote
 from chalicelib.domain.promise import DeliveryWindow, FulfillmentPromise, OrderPromise, WindowBasis
 from chalicelib.domain.status import FulfillmentStatus
@@ -184,10 +184,6 @@ def test_form_errors_come_back_as_the_page_with_what_to_correct(
     json_post = post_json(client, f"/orders/status/{token}", {"lines": []}, None)
     assert json_post.status_code == 415
     assert returns_of(client, stack, order["id"]) == []
-
-
-def test_the_status_csp_is_the_consoles() -> None:
-    assert _csp("n0nce") == headers_for("n0nce")["Content-Security-Policy"]
 
 
 def test_the_page_shows_the_promised_window_and_the_shops_customer_notes_but_never_a_private_one() -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from chalice.app import Response
 
-from chalicelib.api.console.visit import Visit, console_route, headers_for
+from chalicelib.api.console.visit import Visit, console_route
 from chalicelib.api.console_session import cleared_cookie, issue_session, read_cookie, session_cookie
+from chalicelib.api.pages import headers_for
 from chalicelib.domain.auth import Role, hash_key
 
 logger = logging.getLogger("oms.console")

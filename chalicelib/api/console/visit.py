@@ -34,7 +34,7 @@ from chalicelib.api.console_session import (
     verify_session,
 )
 from chalicelib.api.framework import MAX_BODY_BYTES, PUBLIC, SESSION, Call, endpoint
-from chalicelib.api.pages import PageRenderer
+from chalicelib.api.pages import PageRenderer, headers_for
 from chalicelib.bootstrap import Services, services
 from chalicelib.domain.auth import Principal, Role
 from chalicelib.domain.errors import (
@@ -55,28 +55,6 @@ console_api = Blueprint("chalicelib.api.console")
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "console"
 FORM = ["application/x-www-form-urlencoded"]
-
-
-def _csp(nonce: str) -> str:
-    # No script anywhere; styles from the console's own stylesheet, or inline SVG chart styles
-    # carrying this response's nonce; SVG may come as data: images.
-    return (
-        "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
-        f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; font-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    )
-
-
-def headers_for(nonce: str, content_type: str = "text/html; charset=utf-8") -> dict[str, str | list[str]]:
-    return {
-        "Content-Type": content_type,
-        "Content-Security-Policy": _csp(nonce),
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "same-origin",
-        "Cross-Origin-Opener-Policy": "same-origin",
-        "Cache-Control": "no-store",
-    }
 
 
 def _when(value: datetime | date | None) -> str:
