@@ -13,6 +13,9 @@ so that five deliveries of a poison message take about a second.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from email import policy
@@ -250,3 +254,33 @@ def order_body(external_id: str, email: str, **overrides: Any) -> dict[str, Any]
     }
     body.update(overrides)
     return body
+
+
+def post_store_order(stack: RunningStack, kind: str, channel: str, order: dict[str, Any]) -> None:
+    """Send ``order`` as the store's order-created webhook of ``channel`` (``shopify`` or
+    ``woocommerce``), signed with the channel's secret as the store signs it."""
+    body = json.dumps(order).encode()
+    secret = stack.config["webhook_secrets"][kind][channel]
+    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    if kind == "shopify":
+        headers = {
+            "x-shopify-hmac-sha256": signature,
+            "x-shopify-topic": "orders/create",
+            "x-shopify-shop-domain": "oms-demo.myshopify.com",
+            "x-shopify-webhook-id": str(uuid.uuid4()),
+        }
+    else:
+        headers = {
+            "x-wc-webhook-signature": signature,
+            "x-wc-webhook-topic": "order.created",
+            "x-wc-webhook-source": "https://woo.example/",
+            "x-wc-webhook-id": "7",
+            "x-wc-webhook-delivery-id": str(uuid.uuid4()),
+        }
+    response = requests.post(
+        f"{stack.api_url}/v1/webhooks/channels/{kind}/{channel}",
+        data=body,
+        headers={"content-type": "application/json", **headers},
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 200, response.text

@@ -18,7 +18,7 @@ import pytest
 import requests
 from standardwebhooks import Webhook
 
-from tests.e2e.conftest import HTTP_TIMEOUT, RunningStack, wait_for
+from tests.e2e.conftest import HTTP_TIMEOUT, RunningStack, post_store_order, wait_for
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "shopify" / "orders-create.json"
 
@@ -63,24 +63,7 @@ def test_a_shopify_order_is_confirmed_and_the_store_hears_about_it(
     order["id"] = int(str(uuid.uuid4().int)[:19])  # a new store order, id above 2**53
     for line in order["line_items"]:
         line["sku"] = {"MUG": "MUG-CER-WHT"}.get(line["sku"], line["sku"])  # the demo catalogue's SKUs
-    body = json.dumps(order).encode()
-    secret = stack.config["webhook_secrets"]["shopify"]["shopify-demo"]
-    headers = {
-        "content-type": "application/json",
-        "x-shopify-hmac-sha256": base64.b64encode(
-            hmac.new(secret.encode(), body, hashlib.sha256).digest()
-        ).decode(),
-        "x-shopify-topic": "orders/create",
-        "x-shopify-shop-domain": "oms-demo.myshopify.com",
-        "x-shopify-webhook-id": str(uuid.uuid4()),
-    }
-    response = requests.post(
-        stack.api_url + "/v1/webhooks/channels/shopify/shopify-demo",
-        data=body,
-        headers=headers,
-        timeout=HTTP_TIMEOUT,
-    )
-    assert response.status_code == 200, response.text
+    post_store_order(stack, "shopify", "shopify-demo", order)
 
     def confirmed() -> dict[str, Any] | None:
         listing = stack.get("/v1/orders?channel=shopify-demo&limit=100", stack.config["keys"]["admin"]).json()

@@ -4,9 +4,6 @@ cancelled, and the stores' inventory levels end equal to the OMS's ``available``
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Iterator
@@ -16,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import HTTP_TIMEOUT, RunningStack, wait_for
+from tests.e2e.conftest import HTTP_TIMEOUT, RunningStack, post_store_order, wait_for
 from tests.fake_stores import FakeShopify, FakeWooCommerce, serving
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -97,24 +94,7 @@ def deliver_shopify(stack: RunningStack) -> str:
     order["id"] = int(str(uuid.uuid4().int)[:19])
     for line in order["line_items"]:
         line["sku"] = {"MUG": "MUG-CER-WHT"}.get(line["sku"], line["sku"])
-    body = json.dumps(order).encode()
-    secret = stack.config["webhook_secrets"]["shopify"]["shopify-demo"]
-    headers = {
-        "content-type": "application/json",
-        "x-shopify-hmac-sha256": base64.b64encode(
-            hmac.new(secret.encode(), body, hashlib.sha256).digest()
-        ).decode(),
-        "x-shopify-topic": "orders/create",
-        "x-shopify-shop-domain": "oms-demo.myshopify.com",
-        "x-shopify-webhook-id": str(uuid.uuid4()),
-    }
-    response = requests.post(
-        stack.api_url + "/v1/webhooks/channels/shopify/shopify-demo",
-        data=body,
-        headers=headers,
-        timeout=HTTP_TIMEOUT,
-    )
-    assert response.status_code == 200, response.text
+    post_store_order(stack, "shopify", "shopify-demo", order)
     return str(order["id"])
 
 
@@ -123,25 +103,7 @@ def deliver_woo(stack: RunningStack) -> str:
     order["id"] = int(uuid.uuid4().int % 10**9)
     order["line_items"] = order["line_items"][:1]
     order["line_items"][0]["sku"] = "TEE-ORG-BLK-M"
-    body = json.dumps(order).encode()
-    secret = stack.config["webhook_secrets"]["woocommerce"]["woocommerce-demo"]
-    headers = {
-        "content-type": "application/json",
-        "x-wc-webhook-signature": base64.b64encode(
-            hmac.new(secret.encode(), body, hashlib.sha256).digest()
-        ).decode(),
-        "x-wc-webhook-topic": "order.created",
-        "x-wc-webhook-source": "https://woo.example/",
-        "x-wc-webhook-id": "7",
-        "x-wc-webhook-delivery-id": str(uuid.uuid4()),
-    }
-    response = requests.post(
-        stack.api_url + "/v1/webhooks/channels/woocommerce/woocommerce-demo",
-        data=body,
-        headers=headers,
-        timeout=HTTP_TIMEOUT,
-    )
-    assert response.status_code == 200, response.text
+    post_store_order(stack, "woocommerce", "woocommerce-demo", order)
     return str(order["id"])
 
 

@@ -7,9 +7,6 @@ The write-back is asynchronous: each test polls the fake store to a deadline."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import HTTP_TIMEOUT, RunningStack, wait_for
+from tests.e2e.conftest import HTTP_TIMEOUT, RunningStack, post_store_order, wait_for
 from tests.e2e.test_delivery import _carrier_event
 from tests.fake_stores import FakeShopify, FakeWooCommerce, serving
 
@@ -98,10 +95,6 @@ def connected(local_stack: RunningStack) -> Iterator[Callable[..., None]]:
         _set_store_api(local_stack, channel, None)
 
 
-def _signed(secret: str, body: bytes) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
 def _store_order(stack: RunningStack, channel: str, external_id: str) -> dict[str, Any]:
     admin = stack.config["keys"]["admin"]
 
@@ -152,22 +145,7 @@ def test_a_shopify_order_shipped_in_two_parcels_and_delivered_is_written_back_to
             {"url": shopify.url, "access_token": shopify.access_token},
             locations={"wh-east": EAST, "wh-west": WEST},
         )
-        body = json.dumps(shop_order).encode()
-        response = requests.post(
-            stack.api_url + "/v1/webhooks/channels/shopify/shopify-demo",
-            data=body,
-            headers={
-                "content-type": "application/json",
-                "x-shopify-hmac-sha256": _signed(
-                    stack.config["webhook_secrets"]["shopify"]["shopify-demo"], body
-                ),
-                "x-shopify-topic": "orders/create",
-                "x-shopify-shop-domain": "oms-demo.myshopify.com",
-                "x-shopify-webhook-id": str(uuid.uuid4()),
-            },
-            timeout=HTTP_TIMEOUT,
-        )
-        assert response.status_code == 200, response.text
+        post_store_order(stack, "shopify", "shopify-demo", shop_order)
         order = _store_order(stack, "shopify-demo", str(shop_order["id"]))
         east_numbers, west_numbers = _numbers("E", 2), _numbers("W", 1)
 
@@ -222,23 +200,7 @@ def test_a_woocommerce_order_shipped_in_two_parcels_and_delivered_is_written_bac
             "woocommerce-demo",
             {"url": woo.url, "consumer_key": woo.consumer_key, "consumer_secret": woo.consumer_secret},
         )
-        body = json.dumps(woo_order).encode()
-        response = requests.post(
-            stack.api_url + "/v1/webhooks/channels/woocommerce/woocommerce-demo",
-            data=body,
-            headers={
-                "content-type": "application/json",
-                "x-wc-webhook-signature": _signed(
-                    stack.config["webhook_secrets"]["woocommerce"]["woocommerce-demo"], body
-                ),
-                "x-wc-webhook-topic": "order.created",
-                "x-wc-webhook-source": "https://woo.example/",
-                "x-wc-webhook-id": "7",
-                "x-wc-webhook-delivery-id": str(uuid.uuid4()),
-            },
-            timeout=HTTP_TIMEOUT,
-        )
-        assert response.status_code == 200, response.text
+        post_store_order(stack, "woocommerce", "woocommerce-demo", woo_order)
         order = _store_order(stack, "woocommerce-demo", str(woo_order["id"]))
         east_numbers, west_numbers = _numbers("E", 2), _numbers("W", 1)
 
